@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""Capture real gunicorn + Django logs for reqtrail (stdlib only).
+
+For each scenario: start gunicorn (djapp.wsgi:application) on 127.0.0.1, send
+a fixed list of requests, stop gunicorn by its pid, and write into
+OUT/<scenario>/:
+
+  docker.log             raw stdout+stderr lines, interleaved (docker logs web 2>&1)
+  docker-timestamps.log  same, prefixed like `docker logs --timestamps`
+  kubectl.log            same, prefixed like `kubectl logs --prefix --timestamps`
+  truth.json             what the client sent and received
+
+A failed boot with 2 workers ends in one of three ways in gunicorn 23 (a race
+in the arbiter): orderly exit 3, an uncaught HaltServer crash (exit 1), or,
+rarely, a 30 s graceful_timeout wait before exit 3. boot_failure and
+boot_failure_race re-run (bounded) until they get "orderly" / "crash".
+
+Run it with the venv python (scripts/capture.sh does that): gunicorn is
+started as `sys.executable -m gunicorn`.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+WORKERS = 2
+WORKER_CLASS = "sync"
+DEFAULT_TIMEOUT = 30
+CLIENT_TIMEOUT = 15.0
+POD_PREFIX = b"[pod/web-7d9f8b6c4-x2x9q/web] "
+FILES = ("docker.log", "docker-timestamps.log", "kubectl.log", "truth.json")
+
+PUBLIC_HOST = "app.example.com"
+POD_HOST = "10.96.27.85:8000"
+PROBE_UA = "kube-probe/1.32"
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+CURL_UA = "curl/8.5.0"
+SCANNER_UA = "Mozilla/5.0 zgrab/0.x"
+ESC_HOST = "\x1b]0;pwned\x07evil.example"
+
+
+# --------------------------------------------------------------------------
+# requests
+
+
+def req(path, host, ua, method="GET", query="", reaches_app=True):
+    if ua.startswith("kube-probe/"):
+        kind = "probe"
+    elif path == "/health/":
+        kind = "health"
+    else:
+        kind = "external"
+    return {
+        "method": method,
+        "path": path,
+        "query": query,
+        "host": host,
+        "user_agent": ua,
+        "kind": kind,
+        "reaches_app": reaches_app,
+    }
+
+
+def probe():
+    return req("/health/", POD_HOST, PROBE_UA)
+
+
+def public(path, ua=BROWSER_UA, query=""):
+    return req(path, PUBLIC_HOST, ua, query=query)
+
+
+def rfc3339_micro(t):
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def send(port, spec, timeout=CLIENT_TIMEOUT):
+    """One HTTP/1.1 request over a raw socket; returns (status, error, sent_at, elapsed_ms)."""
+    target = spec["path"] + ("?" + spec["query"] if spec["query"] else "")
+    head = [f"{spec['method']} {target} HTTP/1.1", f"Host: {spec['host']}"]
+    if spec["user_agent"]:
+        head.append(f"User-Agent: {spec['user_agent']}")
+    head += ["Accept: */*", "Connection: close"]
+    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+
+    status, error = None, None
+    sent_at = time.time()
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    buf = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(data)
+            while len(buf) < (1 << 20):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout()
+                s.settimeout(left)
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+    except ConnectionRefusedError:
+        error = "connection refused"
+    except socket.timeout:
+        error = "timeout"
+    except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        error = "connection closed"
+    except OSError as e:
+        error = f"os error: {e.strerror or e}"
+    if error is None or error == "connection closed":
+        first = buf.split(b"\r\n", 1)[0].split()
+        if len(first) >= 2 and first[0].startswith(b"HTTP/") and first[1].isdigit():
+            status, error = int(first[1]), None
+        elif error is None:
+            error = "connection closed"
+    elapsed_ms = int(round((time.monotonic() - t0) * 1000))
+    return status, error, rfc3339_micro(sent_at), elapsed_ms
+
+
+class Client:
+    """Sends requests, numbers them in the order they are sent."""
+
+    def __init__(self, port):
+        self.port = port
+        self.lock = threading.Lock()
+        self.results = []
+
+    def one(self, spec):
+        with self.lock:
+            seq = len(self.results)
+            entry = {"seq": seq, **spec}
+            self.results.append(entry)
+        status, error, sent_at, elapsed_ms = send(self.port, spec)
+        entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms)
+
+    def run(self, plan):
+        for step in plan:
+            op = step[0]
+            if op == "req":
+                self.one(step[1])
+            elif op == "sleep":
+                time.sleep(step[1])
+            elif op == "parallel":
+                # [(delay_seconds, spec), ...] started at those offsets, joined (bounded)
+                threads = []
+                for delay, spec in step[1]:
+                    if delay:
+                        time.sleep(delay)
+                    t = threading.Thread(target=self.one, args=(spec,), daemon=True)
+                    t.start()
+                    threads.append(t)
+                for t in threads:
+                    t.join(CLIENT_TIMEOUT + 5)
+            else:
+                raise ValueError(op)
+
+
+# --------------------------------------------------------------------------
+# scenarios
+
+
+def plan_allowed_hosts():
+    pub = [
+        public("/", BROWSER_UA),
+        public("/login/", BROWSER_UA),
+        public("/health/", CURL_UA),
+        public("/admin/", BROWSER_UA),
+        public("/login/", CURL_UA),
+        public("/", CURL_UA),
+        public("/admin/", CURL_UA),
+        public("/health/", BROWSER_UA),
+        public("/login/", BROWSER_UA),
+        public("/admin/", BROWSER_UA),
+        public("/", BROWSER_UA),
+        public("/health/", CURL_UA),
+    ]
+    scanners = {
+        3: req("/", "203.0.113.9", SCANNER_UA),
+        6: req("/", "bad_host!", SCANNER_UA),
+        9: req("/", ESC_HOST, SCANNER_UA),
+    }
+    plan = []
+    for i in range(10):
+        plan.append(("req", probe()))
+        plan.append(("sleep", 0.1))
+        for spec in pub[i * 12 // 10:(i + 1) * 12 // 10]:
+            plan.append(("req", spec))
+            plan.append(("sleep", 0.08))
+        if i in scanners:
+            plan.append(("req", scanners[i]))
+        plan.append(("sleep", 0.12))
+    return plan
+
+
+def plan_worker_timeout():
+    return [
+        ("req", probe()),
+        ("sleep", 0.2),
+        ("req", public("/login/")),
+        ("req", public("/health/", CURL_UA)),
+        ("req", public("/api/v1/reports/7/")),
+        ("sleep", 0.2),
+        ("req", probe()),
+        ("sleep", 0.3),
+        # /slow/ occupies one worker, /stuck/ the other one.
+        ("parallel", [(0, public("/slow/", CURL_UA)), (0.4, public("/stuck/", CURL_UA))]),
+        ("sleep", 1.0),
+        ("req", probe()),
+        ("req", public("/login/")),
+        ("sleep", 0.2),
+        ("req", public("/admin/")),
+        ("req", probe()),
+        ("req", public("/health/", CURL_UA)),
+    ]
+
+
+def plan_healthy():
+    return [
+        ("req", probe()),
+        ("sleep", 0.2),
+        ("req", public("/health/", CURL_UA)),
+        ("req", public("/login/")),
+        ("req", public("/admin/")),
+        ("sleep", 0.2),
+        ("req", probe()),
+        ("req", public("/api/v1/reports/42/", BROWSER_UA, query="format=json")),
+        ("req", req("/wp-login.php", PUBLIC_HOST, SCANNER_UA)),
+        ("req", public("/boom/")),
+        ("sleep", 0.2),
+        ("req", probe()),
+        ("req", req("/.env", PUBLIC_HOST, SCANNER_UA)),
+        ("req", public("/login/", CURL_UA)),
+        ("req", public("/health/", BROWSER_UA)),
+        ("sleep", 0.2),
+        ("req", probe()),
+    ]
+
+
+def plan_boot_failure():
+    return [("req", probe())]
+
+
+SCENARIOS = {
+    "allowed_hosts": {
+        "description": "ALLOWED_HOSTS lacks the public host: kube-probes pass via the K8s bypass "
+        "middleware, public and scanner requests get Django's 400 DisallowedHost.",
+        "allowed_hosts": ["localhost", "127.0.0.1"],
+        "time_zone": "UTC",
+        "args": [],
+        "plan": plan_allowed_hosts,
+    },
+    "worker_timeout": {
+        "description": "--timeout 2: /slow/ is aborted by gunicorn (500), /stuck/ ignores SIGABRT "
+        "and is SIGKILLed (connection dropped), workers reboot; Django TIME_ZONE=America/Chicago.",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "America/Chicago",
+        "args": ["--timeout", "2"],
+        "timeout": 2,
+        "plan": plan_worker_timeout,
+    },
+    "healthy": {
+        "description": "Correct ALLOWED_HOSTS with --log-level debug: probes, pages, a query string, "
+        "two 404s and exactly one 500 from /boom/.",
+        "allowed_hosts": ["app.example.com", "localhost", "127.0.0.1"],
+        "time_zone": "UTC",
+        "args": ["--log-level", "debug"],
+        "plan": plan_healthy,
+    },
+    "boot_failure": {
+        "description": "ALLOWED_HOSTS empty: settings raise ValueError in each worker and gunicorn "
+        "gives up; a later probe is refused",
+        "allowed_hosts": [],
+        "time_zone": "UTC",
+        "args": [],
+        "expect_exit": True,
+        "plan": plan_boot_failure,
+        # Two workers failing at once race in gunicorn's arbiter (see boot_failure_race);
+        # this scenario keeps the first run whose master halted in order (exit 3).
+        "want_outcome": "orderly",
+        "attempts": 20,
+    },
+    "boot_failure_race": {
+        "description": "Same as boot_failure, but the run kept is one where the second worker's exit "
+        "code 3 reached the master while it was already halting",
+        "allowed_hosts": [],
+        "time_zone": "UTC",
+        "args": [],
+        "expect_exit": True,
+        "plan": plan_boot_failure,
+        "want_outcome": "crash",
+        "attempts": 20,
+    },
+}
+
+
+# --------------------------------------------------------------------------
+# process output capture
+
+
+def docker_ts(ns):
+    sec, frac = divmod(ns, 1_000_000_000)
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z ").encode()
+
+
+class Sink:
+    def __init__(self, out_dir):
+        self.lock = threading.Lock()
+        self.raw = open(os.path.join(out_dir, "docker.log"), "wb")
+        self.ts = open(os.path.join(out_dir, "docker-timestamps.log"), "wb")
+        self.kube = open(os.path.join(out_dir, "kubectl.log"), "wb")
+        self.listening = threading.Event()
+        self.booted = 0
+
+    def pump(self, stream):
+        for line in iter(stream.readline, b""):
+            with self.lock:
+                prefix = docker_ts(time.time_ns())
+                self.raw.write(line)
+                self.ts.write(prefix + line)
+                self.kube.write(POD_PREFIX + prefix + line)
+                if b"] Listening at: " in line:
+                    self.listening.set()
+                if b"] Booting worker with pid: " in line:
+                    self.booted += 1
+        stream.close()
+
+    def close(self):
+        with self.lock:
+            for f in (self.raw, self.ts, self.kube):
+                f.close()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_pids(pid):
+    kids = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return kids
+    for e in entries:
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat", "rb") as f:
+                stat = f.read()
+            if int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
+                kids.add(int(e))
+        except (OSError, ValueError, IndexError):
+            pass
+    return kids
+
+
+def stop(proc):
+    """SIGTERM the master by pid, wait up to 10 s, then SIGKILL it and its workers."""
+    if proc.poll() is not None:
+        return
+    kids = child_pids(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    kids |= child_pids(proc.pid)
+    proc.kill()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    for k in kids:
+        try:
+            os.kill(k, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def boot_outcome(exited_on_its_own, returncode, exit_seconds):
+    """Classify how gunicorn ended a failed boot: (label, clause for the description)."""
+    if not exited_on_its_own:
+        return None, ""
+    if returncode == 3 and exit_seconds is not None and exit_seconds > 20:
+        return "hang", ("; outcome: the master logged one 'exited with code 3', then sat out "
+                        f"graceful_timeout with an unreaped worker and exited 3 after {exit_seconds:.0f} s")
+    if returncode == 3:
+        return "orderly", "; outcome: the master halted in order (exit 3) after 'Reason: Worker failed to boot.'"
+    if returncode == 1:
+        return "crash", ("; outcome: the master died with an uncaught HaltServer traceback (exit 1) and "
+                         "logged no 'Shutting down: Master' / 'Reason:' lines")
+    return "other", f"; outcome: gunicorn exited on its own with code {returncode}"
+
+
+def capture_once(name, out_dir):
+    """Run one scenario once; returns (requests, returncode, exited_on_its_own, exit_seconds)."""
+    sc = SCENARIOS[name]
+    os.makedirs(out_dir, exist_ok=True)
+    for f in FILES:
+        p = os.path.join(out_dir, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "gunicorn", "djapp.wsgi:application",
+        "--chdir", HERE,
+        "--bind", f"127.0.0.1:{port}",
+        "--access-logfile", "-",
+        "--workers", str(WORKERS),
+        "--worker-class", WORKER_CLASS,
+        *sc["args"],
+    ]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",  # the container's clock; Django re-sets TZ in the workers
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",  # keep __pycache__ out of scripts/capture
+        "DJANGO_SETTINGS_MODULE": "djapp.settings",
+        "ALLOWED_HOSTS": ",".join(sc["allowed_hosts"]),
+        "TIME_ZONE": sc["time_zone"],
+        "SLOW_SECONDS": "6",
+    }
+    sink = Sink(out_dir)
+    t_start = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env, cwd=HERE,
+    )
+    readers = [
+        threading.Thread(target=sink.pump, args=(proc.stdout,), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stderr,), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+
+    client = Client(port)
+    exited_on_its_own = False
+    exit_seconds = None
+    try:
+        if sc.get("expect_exit"):
+            # up to 40 s: gunicorn can sit out its graceful_timeout (30 s) before exiting
+            for _ in range(400):
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            exited_on_its_own = proc.poll() is not None
+            exit_seconds = time.monotonic() - t_start
+        else:
+            for _ in range(100):  # up to 10 s
+                if (sink.listening.is_set() and sink.booted >= WORKERS) or proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if proc.poll() is not None:
+                exited_on_its_own = True
+            elif not sink.listening.is_set():
+                raise RuntimeError(f"{name}: gunicorn not listening after 10 s")
+            else:
+                time.sleep(0.8)  # let the workers import Django (like initialDelaySeconds)
+        client.run(sc["plan"]())
+        if proc.poll() is not None and not sc.get("expect_exit"):
+            exited_on_its_own = True
+        time.sleep(0.3)  # let the last log lines arrive before the shutdown lines
+    finally:
+        stop(proc)
+        for t in readers:
+            t.join(5)
+        sink.close()
+    return client.results, proc.returncode, exited_on_its_own, exit_seconds
+
+
+def run_scenario(name, out_root, versions):
+    sc = SCENARIOS[name]
+    out_dir = os.path.join(out_root, name)
+    started = time.monotonic()
+    attempts = sc.get("attempts", 1)
+    for attempt in range(1, attempts + 1):
+        results, returncode, exited_on_its_own, exit_seconds = capture_once(name, out_dir)
+        outcome, clause = boot_outcome(exited_on_its_own, returncode, exit_seconds)
+        if "want_outcome" not in sc or outcome == sc["want_outcome"]:
+            break
+        if time.monotonic() - started > 45:  # keep the whole run bounded
+            break
+
+    truth = {
+        "scenario": name,
+        "description": sc["description"] + clause + ".",
+        "gunicorn_version": versions["gunicorn"],
+        "django_version": versions["Django"],
+        "worker_class": WORKER_CLASS,
+        "workers": WORKERS,
+        "gunicorn_timeout": sc.get("timeout", DEFAULT_TIMEOUT),
+        "public_host": PUBLIC_HOST,
+        "allowed_hosts": sc["allowed_hosts"],
+        "time_zone": sc["time_zone"],
+        "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
+        "requests": results,
+    }
+    with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8") as f:
+        json.dump(truth, f, indent=2)
+        f.write("\n")
+
+    counts = {}
+    for r in results:
+        key = str(r["status"]) if r["status"] is not None else r["error"]
+        counts[key] = counts.get(key, 0) + 1
+    summary = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+    note = ""
+    if attempts > 1:
+        note = f", {outcome} exit, attempt {attempt}/{attempts}"
+        if outcome != sc["want_outcome"]:
+            note += f" (wanted {sc['want_outcome']}, never happened; kept the last run)"
+    print(
+        f"{name}: {len(results)} requests ({summary}), gunicorn exit {returncode}{note}, "
+        f"{time.monotonic() - started:.1f}s -> {out_dir}",
+        flush=True,
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="sample-logs")
+    ap.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                    help="any of: " + ", ".join(SCENARIOS) + " (default: all)")
+    args = ap.parse_args()
+    names = args.scenarios or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        ap.error("unknown scenario(s): " + ", ".join(unknown))
+    versions = {p: metadata.version(p) for p in ("gunicorn", "Django")}
+    out_root = os.path.abspath(args.out)
+    for name in names:
+        run_scenario(name, out_root, versions)
+
+
+if __name__ == "__main__":
+    main()

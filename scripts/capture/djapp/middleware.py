@@ -1,0 +1,54 @@
+import ipaddress
+import logging
+
+logger = logging.getLogger("djapp.requests")
+
+K8S_INTERNAL = ipaddress.ip_network("10.0.0.0/8")
+
+
+def _host_part(raw):
+    """Host header without its port (no validation)."""
+    if raw.startswith("["):
+        end = raw.find("]")
+        return raw[1:end] if end != -1 else raw
+    if raw.count(":") == 1:
+        return raw.rsplit(":", 1)[0]
+    return raw
+
+
+class KubernetesInternalHostMiddleware:
+    """Let requests addressed to a pod/cluster IP skip ALLOWED_HOSTS."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw = request.META.get("HTTP_HOST", "")
+        host = _host_part(raw)
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if ip is not None and ip in K8S_INTERNAL:
+            logger.info("K8s internal request from %s - bypassing ALLOWED_HOSTS", host)
+            # Skip validation for this request only; the Host header is untouched.
+            request.get_host = lambda: raw
+        return self.get_response(request)
+
+
+class RequestLoggingMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # Raw header on purpose: request.get_host() would raise DisallowedHost here.
+        logger.info(
+            "INCOMING REQUEST: %s %s from %s Host: %s",
+            request.method,
+            request.path,
+            request.META.get("REMOTE_ADDR"),
+            request.META.get("HTTP_HOST", ""),
+        )
+        response = self.get_response(request)
+        logger.info("RESPONSE: %s %s -> %s", request.method, request.path, response.status_code)
+        return response
