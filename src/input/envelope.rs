@@ -1,0 +1,357 @@
+//! Container and cluster envelopes around a log line, detected per line and stripped.
+//!
+//! `docker logs --timestamps`, `kubectl logs --prefix --timestamps`, Kubernetes CRI files,
+//! docker json-file lines, docker compose prefixes and the ANSI colours compose adds on a
+//! terminal all wrap the same gunicorn/Django line. The wrapper's time, stream and pod are kept:
+//! the time is more trustworthy than the text's (see reference §1, clocks), and each pod is a
+//! different set of processes to correlate. CRI `P` partial records and json-file lines without
+//! a trailing newline are joined with what follows, as the runtime split them.
+
+use std::borrow::Cow;
+
+use nom::Parser;
+
+use crate::parse::atoms::rfc3339;
+use crate::parse::Ts;
+
+/// Longest joined partial line kept; the rest of a runaway partial is dropped.
+const MAX_PARTIAL: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A line without its envelope.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unwrapped<'a> {
+    pub time: Option<Ts>,
+    pub stream: Option<Stream>,
+    /// `pod/container` from kubectl's prefix, or the compose service name.
+    pub source: Option<&'a [u8]>,
+    pub payload: Cow<'a, [u8]>,
+}
+
+/// The result of stripping one physical line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stripped<'a> {
+    Line(Unwrapped<'a>),
+    /// A partial record, kept until the rest of the line arrives.
+    Partial,
+}
+
+/// Strips envelopes; keeps the partial records of each stream until they are complete.
+#[derive(Debug, Default)]
+pub struct Unwrapper {
+    partial: [Vec<u8>; 2],
+}
+
+#[derive(serde::Deserialize)]
+struct JsonFileLine<'a> {
+    #[serde(borrow)]
+    log: Cow<'a, str>,
+    #[serde(default, borrow)]
+    stream: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    time: Option<Cow<'a, str>>,
+}
+
+/// `[pod/web-7d9f/web] ` → `web-7d9f/web`.
+fn kubectl_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = line.strip_prefix(b"[pod/")?;
+    let end = memchr::memmem::find(rest, b"] ")?;
+    let name = &rest[..end];
+    if name.is_empty() || name.iter().any(|c| c.is_ascii_whitespace()) {
+        return None;
+    }
+    Some((name, &rest[end + 2..]))
+}
+
+/// `web-1    | ` (compose v2), `grlc_1  | ` (v1), `srft-test       | `.
+fn compose_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let name_len = line
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')))?;
+    if name_len == 0 || !line[0].is_ascii_alphanumeric() {
+        return None;
+    }
+    let after = &line[name_len..];
+    let spaces = after.iter().take_while(|&&c| c == b' ').count();
+    if spaces == 0 {
+        return None;
+    }
+    let rest = after[spaces..].strip_prefix(b"|")?;
+    Some((&line[..name_len], rest.strip_prefix(b" ").unwrap_or(rest)))
+}
+
+/// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.
+fn time_prefix(line: &[u8]) -> Option<(Ts, &[u8])> {
+    if !line.first()?.is_ascii_digit() {
+        return None;
+    }
+    let (rest, ts) = rfc3339.parse(line).ok()?;
+    Some((ts, rest.strip_prefix(b" ")?))
+}
+
+/// CRI fields after the time: `stdout F ` / `stderr P `.
+fn cri_fields(line: &[u8]) -> Option<(Stream, bool, &[u8])> {
+    let (stream, rest) = if let Some(r) = line.strip_prefix(b"stdout ") {
+        (Stream::Stdout, r)
+    } else {
+        (Stream::Stderr, line.strip_prefix(b"stderr ")?)
+    };
+    let (partial, rest) = match rest {
+        [b'F', b' ', rest @ ..] => (false, rest),
+        [b'P', b' ', rest @ ..] => (true, rest),
+        [b'F'] => (false, &rest[1..]),
+        [b'P'] => (true, &rest[1..]),
+        _ => return None,
+    };
+    Some((stream, partial, rest))
+}
+
+/// Removes ANSI SGR sequences (`ESC [ … m`), the colours compose adds on a terminal.
+fn strip_sgr(line: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut k = 0;
+    while k < line.len() {
+        if line[k] == 0x1b && line.get(k + 1) == Some(&b'[') {
+            let params = line[k + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || **c == b';')
+                .count();
+            if line.get(k + 2 + params) == Some(&b'm') {
+                k += 3 + params;
+                continue;
+            }
+        }
+        out.push(line[k]);
+        k += 1;
+    }
+}
+
+impl Unwrapper {
+    /// Strips every envelope from `raw`; `scratch` holds the payload when it has to be rebuilt.
+    pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
+        let mut scratch = Some(scratch);
+        let mut line: &'a [u8] = raw;
+        if line.starts_with(b"\x1b[") {
+            let buf = scratch.take().expect("scratch is unused so far");
+            strip_sgr(raw, buf);
+            line = buf;
+        }
+        let mut time = None;
+        let mut source = None;
+        // Each wrapper at most once, in any order kubectl, docker and compose stack them.
+        for _ in 0..4 {
+            if let Some((name, rest)) = kubectl_prefix(line) {
+                source = Some(name);
+                line = rest;
+                continue;
+            }
+            if time.is_none() {
+                if let Some((ts, rest)) = time_prefix(line) {
+                    time = Some(ts);
+                    line = rest;
+                    if let Some((s, partial, rest)) = cri_fields(line) {
+                        return self.join(s, partial, time, source, rest, scratch);
+                    }
+                    continue;
+                }
+            }
+            if line.starts_with(b"{\"log\":") {
+                if let Ok(j) = serde_json::from_slice::<JsonFileLine>(line) {
+                    let s = match j.stream.as_deref() {
+                        Some("stdout") => Stream::Stdout,
+                        _ => Stream::Stderr,
+                    };
+                    let t = j
+                        .time
+                        .as_deref()
+                        .and_then(|t| rfc3339.parse(t.as_bytes()).ok());
+                    let log = j.log.as_bytes();
+                    let partial = !log.ends_with(b"\n");
+                    let log = log.strip_suffix(b"\n").unwrap_or(log);
+                    let log = log.strip_suffix(b"\r").unwrap_or(log);
+                    let time = t.map(|(_, ts)| ts).or(time);
+                    let Some(buf) = scratch.take() else { break };
+                    // The joined text must outlive `j`: copy it into the scratch buffer.
+                    let start = buf.len();
+                    buf.extend_from_slice(log);
+                    let owned: &'a Vec<u8> = buf;
+                    let text: &'a [u8] = &owned[start..];
+                    return self.join(s, partial, time, source, text, None);
+                }
+            }
+            if source.is_none() && time.is_none() {
+                if let Some((name, rest)) = compose_prefix(line) {
+                    source = Some(name);
+                    line = rest;
+                    continue;
+                }
+            }
+            break;
+        }
+        Stripped::Line(Unwrapped {
+            time,
+            stream: None,
+            source,
+            payload: Cow::Borrowed(line),
+        })
+    }
+
+    /// Completes a record of a runtime that splits long lines (`P` then `F`).
+    fn join<'a>(
+        &mut self,
+        stream: Stream,
+        partial: bool,
+        time: Option<Ts>,
+        source: Option<&'a [u8]>,
+        text: &'a [u8],
+        scratch: Option<&'a mut Vec<u8>>,
+    ) -> Stripped<'a> {
+        let pending = &mut self.partial[stream as usize];
+        if partial {
+            let room = MAX_PARTIAL.saturating_sub(pending.len());
+            pending.extend_from_slice(&text[..text.len().min(room)]);
+            return Stripped::Partial;
+        }
+        let payload = if pending.is_empty() {
+            Cow::Borrowed(text)
+        } else {
+            let mut joined = std::mem::take(pending);
+            let room = MAX_PARTIAL.saturating_sub(joined.len());
+            joined.extend_from_slice(&text[..text.len().min(room)]);
+            match scratch {
+                Some(buf) => {
+                    *buf = joined;
+                    let buf: &'a Vec<u8> = buf;
+                    Cow::Borrowed(&buf[..])
+                }
+                None => Cow::Owned(joined),
+            }
+        };
+        Stripped::Line(Unwrapped {
+            time,
+            stream: Some(stream),
+            source,
+            payload,
+        })
+    }
+
+    /// What is left of unfinished partial records at the end of the input.
+    pub fn take_unfinished(&mut self) -> Vec<Vec<u8>> {
+        self.partial
+            .iter_mut()
+            .filter(|p| !p.is_empty())
+            .map(std::mem::take)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Row = (Option<String>, Option<Stream>, Option<String>, String);
+
+    fn strip_all(lines: &[&[u8]]) -> Vec<Row> {
+        let mut u = Unwrapper::default();
+        let mut out = Vec::new();
+        for l in lines {
+            let mut scratch = Vec::new();
+            if let Stripped::Line(w) = u.strip(l, &mut scratch) {
+                out.push((
+                    w.time.map(|t| t.to_rfc3339()),
+                    w.stream,
+                    w.source.map(|s| String::from_utf8_lossy(s).into_owned()),
+                    String::from_utf8_lossy(&w.payload).into_owned(),
+                ));
+            }
+        }
+        out
+    }
+
+    const G: &str = "[2025-10-16 08:00:00 +0000] [36] [INFO] Booting worker with pid: 36";
+
+    #[test]
+    fn plain_line_untouched() {
+        let out = strip_all(&[G.as_bytes()]);
+        assert_eq!(out, vec![(None, None, None, G.to_string())]);
+    }
+
+    #[test]
+    fn docker_timestamps() {
+        let l = format!("2014-09-16T06:17:46.000000000Z {G}");
+        let out = strip_all(&[l.as_bytes()]);
+        assert_eq!(out[0].0.as_deref(), Some("2014-09-16T06:17:46.000Z"));
+        assert_eq!(out[0].3, G);
+    }
+
+    #[test]
+    fn kubectl_prefix_before_and_after_timestamp() {
+        let a = format!("[pod/web-7d9f/web] 2014-09-16T06:17:46.000000000Z {G}");
+        let b = format!("2014-09-16T06:17:46.000000000Z [pod/web-7d9f/web] {G}");
+        for out in [strip_all(&[a.as_bytes()]), strip_all(&[b.as_bytes()])] {
+            assert_eq!(out[0].2.as_deref(), Some("web-7d9f/web"));
+            assert!(out[0].0.is_some());
+            assert_eq!(out[0].3, G);
+        }
+    }
+
+    #[test]
+    fn cri_partials_joined() {
+        let out = strip_all(&[
+            b"2016-10-06T00:17:09.669794202Z stdout P first half ",
+            b"2016-10-06T00:17:09.669794202Z stderr F other stream",
+            b"2016-10-06T00:17:09.769794202Z stdout F second half",
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].1, Some(Stream::Stderr));
+        assert_eq!(out[0].3, "other stream");
+        assert_eq!(out[1].3, "first half second half");
+    }
+
+    #[test]
+    fn docker_json_file() {
+        let out = strip_all(&[
+            br#"{"log":"[2018-01-18 08:38:36 +0000] [29] [DEBUG] POST /4.0/x\n","stream":"stderr","time":"2018-01-18T08:38:36.549639081Z"}"#,
+            br#"{"log":"a \u003cb\u003e \"q\" ","stream":"stdout","time":"2018-01-18T08:38:36.5Z"}"#,
+            br#"{"log":"rest\n","stream":"stdout","time":"2018-01-18T08:38:36.6Z"}"#,
+        ]);
+        assert_eq!(
+            out[0].3,
+            "[2018-01-18 08:38:36 +0000] [29] [DEBUG] POST /4.0/x"
+        );
+        assert_eq!(out[0].1, Some(Stream::Stderr));
+        assert_eq!(out[0].0.as_deref(), Some("2018-01-18T08:38:36.549Z"));
+        assert_eq!(out[1].3, "a <b> \"q\" rest");
+    }
+
+    #[test]
+    fn compose_with_colours() {
+        let out = strip_all(&[
+            format!("web-1    | {G}").as_bytes(),
+            format!("\x1b[36mweb-1  |\x1b[0m {G}").as_bytes(),
+        ]);
+        assert_eq!(out[0].2.as_deref(), Some("web-1"));
+        assert_eq!(out[0].3, G);
+        assert_eq!(out[1].2.as_deref(), Some("web-1"));
+        assert_eq!(out[1].3, G);
+    }
+
+    #[test]
+    fn not_envelopes() {
+        for l in [
+            &b"127.0.0.1 - - [28/Nov/2026:02:23:44 +0000] \"GET / HTTP/1.1\" 200 3 \"-\" \"x\""[..],
+            b"2015-11-12 17:23:50 [17027] [INFO] 6 workers",
+            b"{\"log\": broken",
+            b"\x1b[2J",
+        ] {
+            let out = strip_all(&[l]);
+            assert_eq!(out[0].3.as_bytes(), l, "{}", String::from_utf8_lossy(l));
+            assert_eq!(out[0].2, None);
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! Messages the Django application writes: the request-logging middleware lines, Django's
+//! `Invalid HTTP_HOST header` in all its wordings, and the `django.request` response lines.
+//!
+//! The middleware lines are the ones from the seed incident: `INCOMING REQUEST: GET /admin/ from
+//! 10.2.3.4 Host: app.example.com`, `RESPONSE: GET /admin/ -> 200`, `K8s internal request from
+//! 10.96.27.85 - bypassing ALLOWED_HOSTS`. Paths and hosts are whatever a client sent, so the
+//! parsers anchor on the fixed words around them and never assume they are free of spaces.
+
+use memchr::memmem;
+use nom::bytes::complete::{tag, take_while1};
+use nom::character::complete::char;
+use nom::sequence::preceded;
+use nom::Parser;
+
+use super::atoms::{http_method, python_repr, status_code, PResult};
+use super::Event;
+
+fn fail<T>(i: &[u8]) -> PResult<'_, T> {
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Verify,
+    )))
+}
+
+/// `INCOMING REQUEST: GET /admin/ from 10.2.3.4 Host: app.example.com`
+pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
+    let (i, (_, method, _)) = (tag("INCOMING REQUEST: "), http_method, char(' ')).parse(i)?;
+    // The path ends at the first ` Host: ` that is preceded by ` from <client>`.
+    for at in memmem::find_iter(i, b" Host: ") {
+        let before = &i[..at];
+        let Some(from) = memmem::rfind(before, b" from ") else {
+            continue;
+        };
+        // REMOTE_ADDR: an IPv4/IPv6 address (or empty for unix sockets), never a word.
+        let client = &before[from + 6..];
+        if !client
+            .iter()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':'))
+        {
+            continue;
+        }
+        let path = &before[..from];
+        let host = &i[at + 7..];
+        return Ok((
+            &i[i.len()..],
+            Event::Incoming {
+                method,
+                path,
+                client,
+                host,
+            },
+        ));
+    }
+    fail(i)
+}
+
+/// `RESPONSE: GET /admin/ -> 200`
+pub fn response(i: &[u8]) -> PResult<'_, Event<'_>> {
+    let (i, (_, method, _)) = (tag("RESPONSE: "), http_method, char(' ')).parse(i)?;
+    let Some(arrow) = memmem::rfind(i, b" -> ") else {
+        return fail(i);
+    };
+    let path = &i[..arrow];
+    let (rest, status) = status_code(&i[arrow + 4..])?;
+    if !rest.is_empty() {
+        return fail(rest);
+    }
+    Ok((
+        rest,
+        Event::Response {
+            method,
+            path,
+            status,
+        },
+    ))
+}
+
+/// `K8s internal request from 10.96.27.85 - bypassing ALLOWED_HOSTS`
+pub fn k8s_internal(i: &[u8]) -> PResult<'_, Event<'_>> {
+    let (i, (ip, _)) = preceded(
+        tag("K8s internal request from "),
+        (
+            take_while1(|c: u8| c != b' '),
+            tag(" - bypassing ALLOWED_HOSTS"),
+        ),
+    )
+    .parse(i)?;
+    Ok((i, Event::K8sInternal { ip }))
+}
+
+/// Django's DisallowedHost message, every wording from 1.5 to 5.x:
+/// - `Invalid HTTP_HOST header: 'h:80'. You may need to add 'h' to ALLOWED_HOSTS.` (1.7+)
+/// - `Invalid HTTP_HOST header: 'h'.You may need to add 'h' to ALLOWED_HOSTS.` (1.6)
+/// - `Invalid HTTP_HOST header: 'h'. The domain name provided is not valid according to RFC 1034/1035.`
+/// - `Invalid HTTP_HOST header (you may need to set ALLOWED_HOSTS): h` (1.5)
+pub fn invalid_host(i: &[u8]) -> PResult<'_, Event<'_>> {
+    let (i, _) = tag("Invalid HTTP_HOST header").parse(i)?;
+    if let Ok((host, _)) =
+        tag::<_, _, nom::error::Error<&[u8]>>(" (you may need to set ALLOWED_HOSTS): ").parse(i)
+    {
+        let event = Event::DisallowedHost {
+            host,
+            add: None,
+            rfc_valid: true,
+        };
+        return Ok((&host[host.len()..], event));
+    }
+    let (i, host) = preceded(tag(": "), python_repr).parse(i)?;
+    let (i, _) = char('.').parse(i)?;
+    let i = i.strip_prefix(b" ").unwrap_or(i);
+    if let Ok((i, add)) = preceded(tag("You may need to add "), python_repr).parse(i) {
+        let event = Event::DisallowedHost {
+            host,
+            add: Some(add),
+            rfc_valid: true,
+        };
+        return Ok((i, event));
+    }
+    let (i, _) = tag("The domain name provided is not valid").parse(i)?;
+    Ok((
+        i,
+        Event::DisallowedHost {
+            host,
+            add: None,
+            rfc_valid: false,
+        },
+    ))
+}
+
+/// HTTP reason phrases Django's `log_response` writes before `: /path`, with their status.
+const REASONS: &[(&[u8], u16)] = &[
+    (b"Not Found", 404),
+    (b"Bad Request", 400),
+    (b"Internal Server Error", 500),
+    (b"Forbidden", 403),
+    (b"Method Not Allowed", 405),
+    (b"Service Unavailable", 503),
+    (b"Gateway Timeout", 504),
+    (b"Bad Gateway", 502),
+    (b"Not Implemented", 501),
+    (b"Unauthorized", 401),
+    (b"Gone", 410),
+    (b"Conflict", 409),
+    (b"Payload Too Large", 413),
+    (b"Request Entity Too Large", 413),
+    (b"Unsupported Media Type", 415),
+    (b"Unprocessable Entity", 422),
+    (b"Unprocessable Content", 422),
+    (b"Too Many Requests", 429),
+    (b"Request Header Fields Too Large", 431),
+    (b"Not Acceptable", 406),
+    (b"Precondition Failed", 412),
+    (b"Bad request", 400),
+];
+
+/// `django.request` lines: `Not Found: /nope`, `Internal Server Error: /boom`,
+/// `Forbidden (CSRF token missing.): /path`, `Bad request (Unable to parse request body): /x`.
+pub fn django_request(i: &[u8]) -> PResult<'_, Event<'_>> {
+    for &(reason, status) in REASONS {
+        let Some(after) = i.strip_prefix(reason) else {
+            continue;
+        };
+        // An optional parenthesised detail, then `: ` and a path.
+        let after = if after.first() == Some(&b' ') && after.get(1) == Some(&b'(') {
+            match memmem::find(after, b"): /") {
+                Some(k) => &after[k + 1..],
+                None => continue,
+            }
+        } else {
+            after
+        };
+        if let Some(path) = after.strip_prefix(b": ") {
+            if path.first() == Some(&b'/') {
+                let event = Event::DjangoRequest { status, path };
+                return Ok((&path[path.len()..], event));
+            }
+        }
+    }
+    fail(i)
+}
+
+/// One application message, or `None` if it is none of the above.
+pub fn message(msg: &[u8]) -> Option<Event<'_>> {
+    let parsed = match msg.first()? {
+        b'I' => nom::branch::alt((incoming_request, invalid_host)).parse(msg),
+        b'R' => response(msg),
+        b'K' => k8s_internal(msg),
+        _ => django_request(msg),
+    };
+    parsed.ok().map(|(_, e)| e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_plain_and_hostile() {
+        let (rest, e) = incoming_request(
+            b"INCOMING REQUEST: GET /health/ from 127.0.0.6 Host: 10.96.27.85:8080",
+        )
+        .unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(
+            e,
+            Event::Incoming {
+                method: b"GET",
+                path: b"/health/",
+                client: b"127.0.0.6",
+                host: b"10.96.27.85:8080"
+            }
+        );
+        // A path with ` from ` and ` Host: ` inside, and a host with an escape sequence.
+        let (_, e) = incoming_request(
+            b"INCOMING REQUEST: GET /a from bob Host: c/ from 10.0.0.1 Host: \x1b]0;pwned\x07x",
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            Event::Incoming {
+                method: b"GET",
+                path: b"/a from bob Host: c/",
+                client: b"10.0.0.1",
+                host: b"\x1b]0;pwned\x07x"
+            }
+        );
+        assert!(incoming_request(b"INCOMING REQUEST: GET /x Host: h").is_err());
+    }
+
+    #[test]
+    fn response_line() {
+        let (rest, e) = response(b"RESPONSE: GET /health/ -> 200").unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(
+            e,
+            Event::Response {
+                method: b"GET",
+                path: b"/health/",
+                status: 200
+            }
+        );
+        let (_, e) = response(b"RESPONSE: POST /a -> b/ -> 500").unwrap();
+        assert_eq!(
+            e,
+            Event::Response {
+                method: b"POST",
+                path: b"/a -> b/",
+                status: 500
+            }
+        );
+        assert!(response(b"RESPONSE: GET /x -> 2000").is_err());
+    }
+
+    #[test]
+    fn k8s_line() {
+        let (rest, e) =
+            k8s_internal(b"K8s internal request from 10.96.27.85 - bypassing ALLOWED_HOSTS")
+                .unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(e, Event::K8sInternal { ip: b"10.96.27.85" });
+    }
+
+    #[test]
+    fn invalid_host_wordings() {
+        let (rest, e) = invalid_host(
+            b"Invalid HTTP_HOST header: '10.244.1.17:8000'. You may need to add '10.244.1.17' to ALLOWED_HOSTS.",
+        )
+        .unwrap();
+        assert_eq!(rest, b" to ALLOWED_HOSTS.");
+        assert_eq!(
+            e,
+            Event::DisallowedHost {
+                host: b"10.244.1.17:8000",
+                add: Some(b"10.244.1.17"),
+                rfc_valid: true
+            }
+        );
+        let (_, e) = invalid_host(
+            b"Invalid HTTP_HOST header: 'LOL'.You may need to add u'lol' to ALLOWED_HOSTS.",
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            Event::DisallowedHost {
+                host: b"LOL",
+                add: Some(b"lol"),
+                rfc_valid: true
+            }
+        );
+        let (_, e) = invalid_host(
+            b"Invalid HTTP_HOST header: 'bad_host!'. The domain name provided is not valid according to RFC 1034/1035.",
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            Event::DisallowedHost {
+                host: b"bad_host!",
+                add: None,
+                rfc_valid: false
+            }
+        );
+        let (rest, e) =
+            invalid_host(b"Invalid HTTP_HOST header (you may need to set ALLOWED_HOSTS): evil.com")
+                .unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(
+            e,
+            Event::DisallowedHost {
+                host: b"evil.com",
+                add: None,
+                rfc_valid: true
+            }
+        );
+        assert!(invalid_host(b"Invalid HTTP_HOST header: 'x' whatever").is_err());
+    }
+
+    #[test]
+    fn django_request_lines() {
+        let (rest, e) = django_request(b"Not Found: /nope").unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(
+            e,
+            Event::DjangoRequest {
+                status: 404,
+                path: b"/nope"
+            }
+        );
+        let (_, e) = django_request(b"Forbidden (CSRF token missing.): /login/").unwrap();
+        assert_eq!(
+            e,
+            Event::DjangoRequest {
+                status: 403,
+                path: b"/login/"
+            }
+        );
+        let (_, e) = django_request(b"Bad request (Unable to parse request body): /x").unwrap();
+        assert_eq!(
+            e,
+            Event::DjangoRequest {
+                status: 400,
+                path: b"/x"
+            }
+        );
+        let (_, e) = django_request(b"Internal Server Error: /boom/").unwrap();
+        assert_eq!(
+            e,
+            Event::DjangoRequest {
+                status: 500,
+                path: b"/boom/"
+            }
+        );
+        assert!(django_request(b"Not Found: nope").is_err());
+        assert!(django_request(b"Nothing: /x").is_err());
+    }
+}

@@ -1,0 +1,475 @@
+//! Atoms shared by every line family: timestamps, pids, levels, status codes, quoted fields.
+//!
+//! Each parser recognises one small piece of grammar and returns the rest of the input, so the
+//! line-family parsers read as the format strings they mirror. Timestamps are converted to UTC
+//! instants here, by hand, because they are parsed on every line and chrono's strftime-style
+//! parsing is an order of magnitude slower than reading fixed-width digits.
+
+use nom::bytes::complete::{tag, take, take_while, take_while1};
+use nom::character::complete::{char, one_of};
+use nom::combinator::{map_opt, opt, verify};
+use nom::{IResult, Parser};
+
+/// Result of every parser in this crate: the rest of the input and the value.
+pub type PResult<'a, T> = IResult<&'a [u8], T>;
+
+/// An instant, in microseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ts(pub i64);
+
+impl Ts {
+    const MICROS_PER_SEC: i64 = 1_000_000;
+
+    /// Builds an instant from a civil date and time in a zone `offset_secs` east of UTC.
+    /// Returns `None` for impossible dates (month 13, day 32, hour 25 …).
+    pub fn from_civil(
+        (year, month, day): (i64, u32, u32),
+        (hour, min, sec): (u32, u32, u32),
+        micros: u32,
+        offset_secs: i64,
+    ) -> Option<Ts> {
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 {
+            return None;
+        }
+        // Leap second 60 is accepted and folded into the next second, as chrono does.
+        if sec > 60 {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        let secs = days * 86_400 + i64::from(hour * 3600 + min * 60 + sec) - offset_secs;
+        Some(Ts(secs * Self::MICROS_PER_SEC + i64::from(micros)))
+    }
+
+    pub fn secs_f64(self) -> f64 {
+        self.0 as f64 / Self::MICROS_PER_SEC as f64
+    }
+
+    /// RFC 3339 in UTC with millisecond precision, for reports.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(Self::MICROS_PER_SEC);
+        let nanos = (self.0.rem_euclid(Self::MICROS_PER_SEC) * 1000) as u32;
+        match chrono::DateTime::from_timestamp(secs, nanos) {
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            None => String::from("invalid time"),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Exactly `n` ASCII digits as a number.
+fn fixed_digits(n: usize) -> impl Fn(&[u8]) -> PResult<'_, u32> {
+    move |i| {
+        map_opt(take(n), |d: &[u8]| {
+            d.iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        })
+        .parse(i)
+    }
+}
+
+/// An unsigned decimal number of 1 to 9 digits (pids, exit codes, signal numbers).
+pub fn number(i: &[u8]) -> PResult<'_, u32> {
+    map_opt(take_while1(|c: u8| c.is_ascii_digit()), |d: &[u8]| {
+        if d.len() > 9 {
+            return None;
+        }
+        Some(
+            d.iter()
+                .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')),
+        )
+    })
+    .parse(i)
+}
+
+/// `2025-10-16` → (year, month, day).
+fn iso_date(i: &[u8]) -> PResult<'_, (i64, u32, u32)> {
+    let (i, (y, _, m, _, d)) = (
+        fixed_digits(4),
+        char('-'),
+        fixed_digits(2),
+        char('-'),
+        fixed_digits(2),
+    )
+        .parse(i)?;
+    Ok((i, (i64::from(y), m, d)))
+}
+
+/// `08:00:00` → (hour, minute, second).
+fn clock(i: &[u8]) -> PResult<'_, (u32, u32, u32)> {
+    let (i, (h, _, m, _, s)) = (
+        fixed_digits(2),
+        char(':'),
+        fixed_digits(2),
+        char(':'),
+        fixed_digits(2),
+    )
+        .parse(i)?;
+    Ok((i, (h, m, s)))
+}
+
+/// A numeric offset as `+0000` (strftime `%z`) or `+00:00` / `Z` (RFC 3339), in seconds east.
+fn utc_offset(i: &[u8]) -> PResult<'_, i64> {
+    if let Ok((rest, _)) = one_of::<_, _, nom::error::Error<&[u8]>>("Zz").parse(i) {
+        return Ok((rest, 0));
+    }
+    let (i, (sign, hh, _, mm)) = (
+        one_of("+-"),
+        fixed_digits(2),
+        opt(char(':')),
+        fixed_digits(2),
+    )
+        .parse(i)?;
+    let secs = i64::from(hh * 3600 + mm * 60);
+    Ok((i, if sign == '-' { -secs } else { secs }))
+}
+
+/// A fraction of a second of 1 to 9 digits after the dot, as microseconds.
+fn fraction_micros(i: &[u8]) -> PResult<'_, u32> {
+    let (i, digits) = verify(take_while1(|c: u8| c.is_ascii_digit()), |d: &[u8]| {
+        d.len() <= 9
+    })
+    .parse(i)?;
+    let micros = (0..6).fold(0u32, |acc, k| {
+        acc * 10 + digits.get(k).map_or(0, |&c| u32::from(c - b'0'))
+    });
+    Ok((i, micros))
+}
+
+/// gunicorn ≥ 19.1.1 error-log time: `[2025-10-16 08:00:00 +0000]`.
+pub fn bracketed_log_time(i: &[u8]) -> PResult<'_, Ts> {
+    let (i, (_, date, _, time, _, off, _)) = (
+        char('['),
+        iso_date,
+        char(' '),
+        clock,
+        char(' '),
+        utc_offset,
+        char(']'),
+    )
+        .parse(i)?;
+    time_or_fail(i, Ts::from_civil(date, time, 0, off))
+}
+
+/// Python logging's `asctime` without brackets: `2015-11-12 17:23:50` with an optional
+/// `,123` milliseconds part (gunicorn ≤ 19.1, and Python's default format). No offset: UTC.
+pub fn plain_log_time(i: &[u8]) -> PResult<'_, Ts> {
+    let (i, (date, _, time, millis)) = (
+        iso_date,
+        char(' '),
+        clock,
+        opt((one_of(",."), fixed_digits(3))),
+    )
+        .parse(i)?;
+    let micros = millis.map_or(0, |(_, ms)| ms * 1000);
+    time_or_fail(i, Ts::from_civil(date, time, micros, 0))
+}
+
+/// RFC 3339 with an optional fraction of any length up to 9 digits, as written by docker,
+/// containerd and kubelet: `2014-09-16T06:17:46.000000000Z`, `2016-10-06T00:17:09.669794202+02:00`.
+pub fn rfc3339(i: &[u8]) -> PResult<'_, Ts> {
+    let (i, (date, _, time, frac, off)) = (
+        iso_date,
+        one_of("Tt"),
+        clock,
+        opt((char('.'), fraction_micros)),
+        utc_offset,
+    )
+        .parse(i)?;
+    time_or_fail(i, Ts::from_civil(date, time, frac.map_or(0, |f| f.1), off))
+}
+
+const MONTHS: [&[u8]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn month_abbrev(i: &[u8]) -> PResult<'_, u32> {
+    map_opt(take(3usize), |m: &[u8]| {
+        MONTHS.iter().position(|x| *x == m).map(|p| p as u32 + 1)
+    })
+    .parse(i)
+}
+
+/// gunicorn access-log time (strftime `[%d/%b/%Y:%H:%M:%S %z]`): `[28/Nov/2026:02:23:44 +0000]`.
+pub fn access_log_time(i: &[u8]) -> PResult<'_, Ts> {
+    let (i, (_, d, _, m, _, y, _, time, _, off, _)) = (
+        char('['),
+        fixed_digits(2),
+        char('/'),
+        month_abbrev,
+        char('/'),
+        fixed_digits(4),
+        char(':'),
+        clock,
+        char(' '),
+        utc_offset,
+        char(']'),
+    )
+        .parse(i)?;
+    time_or_fail(i, Ts::from_civil((i64::from(y), m, d), time, 0, off))
+}
+
+/// Django runserver time (`[%d/%b/%Y %H:%M:%S]`, local time without offset): `[27/Nov/2026 20:26:06]`.
+pub fn runserver_time(i: &[u8]) -> PResult<'_, Ts> {
+    let (i, (_, d, _, m, _, y, _, time, _)) = (
+        char('['),
+        fixed_digits(2),
+        char('/'),
+        month_abbrev,
+        char('/'),
+        fixed_digits(4),
+        char(' '),
+        clock,
+        char(']'),
+    )
+        .parse(i)?;
+    time_or_fail(i, Ts::from_civil((i64::from(y), m, d), time, 0, 0))
+}
+
+fn time_or_fail(rest: &[u8], ts: Option<Ts>) -> PResult<'_, Ts> {
+    match ts {
+        Some(ts) => Ok((rest, ts)),
+        None => Err(nom::Err::Error(nom::error::Error::new(
+            rest,
+            nom::error::ErrorKind::Verify,
+        ))),
+    }
+}
+
+/// A process id in brackets, as `%(process)d` is printed: `[36]`.
+pub fn bracketed_pid(i: &[u8]) -> PResult<'_, u32> {
+    let (i, (_, pid, _)) = (char('['), number, char(']')).parse(i)?;
+    Ok((i, pid))
+}
+
+/// Python logging level names (and the short forms some formatters use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+/// A bare level name: `INFO`, `WARNING`, `WARN`, `CRITICAL` …
+pub fn level_name(i: &[u8]) -> PResult<'_, Level> {
+    map_opt(
+        take_while1(|c: u8| c.is_ascii_alphabetic()),
+        |w: &[u8]| {
+            Some(match w {
+                b"DEBUG" => Level::Debug,
+                b"INFO" => Level::Info,
+                b"WARNING" | b"WARN" => Level::Warning,
+                b"ERROR" => Level::Error,
+                b"CRITICAL" | b"FATAL" => Level::Critical,
+                _ => return None,
+            })
+        },
+    )
+    .parse(i)
+}
+
+/// A level in brackets: `[INFO]`.
+pub fn bracketed_level(i: &[u8]) -> PResult<'_, Level> {
+    let (i, (_, level, _)) = (char('['), level_name, char(']')).parse(i)?;
+    Ok((i, level))
+}
+
+/// A three-digit HTTP status code (100–599).
+pub fn status_code(i: &[u8]) -> PResult<'_, u16> {
+    let (i, s) = verify(fixed_digits(3), |s| (100..=599).contains(s)).parse(i)?;
+    Ok((i, s as u16))
+}
+
+/// An HTTP method token as servers log it: upper-case letters (`GET`, `PROPFIND` …).
+pub fn http_method(i: &[u8]) -> PResult<'_, &[u8]> {
+    verify(take_while1(|c: u8| c.is_ascii_uppercase()), |m: &[u8]| {
+        m.len() <= 16
+    })
+    .parse(i)
+}
+
+/// A run of bytes up to the next space (or the end).
+pub fn token(i: &[u8]) -> PResult<'_, &[u8]> {
+    take_while1(|c: u8| c != b' ').parse(i)
+}
+
+/// The inside of a double-quoted field whose quotes are escaped as `\"` (gunicorn access
+/// atoms). Returns the raw inside, escapes kept.
+pub fn quoted(i: &[u8]) -> PResult<'_, &[u8]> {
+    let (body, _) = char('"').parse(i)?;
+    let mut k = 0;
+    while k < body.len() {
+        match body[k] {
+            b'\\' => k += 2,
+            b'"' => return Ok((&body[k + 1..], &body[..k])),
+            _ => k += 1,
+        }
+    }
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Char,
+    )))
+}
+
+/// A Python `repr()` of a string: `'host'`, `"bad'host"`, `u'host'` (Python 2). Returns the
+/// inside as printed, escapes kept (`\x1b` stays four characters, which is what we want to show).
+pub fn python_repr(i: &[u8]) -> PResult<'_, &[u8]> {
+    let (i, _) = opt(char('u')).parse(i)?;
+    let (body, q) = one_of("'\"").parse(i)?;
+    let q = q as u8;
+    let mut k = 0;
+    while k < body.len() {
+        match body[k] {
+            b'\\' => k += 2,
+            c if c == q => return Ok((&body[k + 1..], &body[..k])),
+            _ => k += 1,
+        }
+    }
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Char,
+    )))
+}
+
+/// One or more spaces.
+pub fn spaces(i: &[u8]) -> PResult<'_, &[u8]> {
+    take_while1(|c: u8| c == b' ').parse(i)
+}
+
+/// Zero or more spaces.
+pub fn opt_spaces(i: &[u8]) -> PResult<'_, &[u8]> {
+    take_while(|c: u8| c == b' ').parse(i)
+}
+
+/// The literal `s`, followed by the end of the input.
+pub fn tag_end<'a>(s: &'static str) -> impl Fn(&'a [u8]) -> PResult<'a, &'a [u8]> {
+    move |i| {
+        let (rest, t) = tag(s.as_bytes()).parse(i)?;
+        if rest.is_empty() {
+            Ok((rest, t))
+        } else {
+            Err(nom::Err::Error(nom::error::Error::new(
+                rest,
+                nom::error::ErrorKind::Eof,
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_match_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11017);
+        assert_eq!(days_from_civil(2025, 10, 16), 20377);
+    }
+
+    #[test]
+    fn bracketed_log_time_reads_offset() {
+        let (rest, t) = bracketed_log_time(b"[2025-10-16 08:00:00 +0000] [36]").unwrap();
+        assert_eq!(rest, b" [36]");
+        let (_, chicago) = bracketed_log_time(b"[2025-10-16 03:00:00 -0500]").unwrap();
+        assert_eq!(t, chicago);
+        assert_eq!(t.to_rfc3339(), "2025-10-16T08:00:00.000Z");
+    }
+
+    #[test]
+    fn bracketed_log_time_rejects_impossible_dates() {
+        assert!(bracketed_log_time(b"[2025-13-16 08:00:00 +0000]").is_err());
+        assert!(bracketed_log_time(b"[2025-10-16 25:00:00 +0000]").is_err());
+        assert!(bracketed_log_time(b"[2025-10-16 08:00:00 +00").is_err());
+    }
+
+    #[test]
+    fn plain_log_time_with_and_without_millis() {
+        let (rest, a) = plain_log_time(b"2015-11-12 17:23:50 [17027]").unwrap();
+        assert_eq!(rest, b" [17027]");
+        let (rest, b) = plain_log_time(b"2015-11-12 17:23:50,250 INFO").unwrap();
+        assert_eq!(rest, b" INFO");
+        assert_eq!(b.0 - a.0, 250_000);
+    }
+
+    #[test]
+    fn rfc3339_variants() {
+        let (rest, a) = rfc3339(b"2014-09-16T06:17:46.000000000Z rest").unwrap();
+        assert_eq!(rest, b" rest");
+        let (_, b) = rfc3339(b"2014-09-16T08:17:46.5+02:00").unwrap();
+        assert_eq!(b.0 - a.0, 500_000);
+        let (_, c) = rfc3339(b"2014-09-16T06:17:46Z").unwrap();
+        assert_eq!(a, c);
+        assert!(rfc3339(b"2014-09-16T06:17:46.1234567890Z").is_err());
+    }
+
+    #[test]
+    fn access_and_runserver_times() {
+        let (rest, a) = access_log_time(b"[28/Nov/2026:02:23:44 +0000] \"GET").unwrap();
+        assert_eq!(rest, b" \"GET");
+        assert_eq!(a.to_rfc3339(), "2026-11-28T02:23:44.000Z");
+        let (rest, r) = runserver_time(b"[27/Nov/2026 20:26:06] \"GET").unwrap();
+        assert_eq!(rest, b" \"GET");
+        assert_eq!(r.to_rfc3339(), "2026-11-27T20:26:06.000Z");
+        assert!(access_log_time(b"[28/Foo/2026:02:23:44 +0000]").is_err());
+    }
+
+    #[test]
+    fn pid_level_status_method() {
+        assert_eq!(bracketed_pid(b"[36] x").unwrap(), (&b" x"[..], 36));
+        assert!(bracketed_pid(b"[12345678901]").is_err());
+        assert_eq!(
+            bracketed_level(b"[CRITICAL] W").unwrap(),
+            (&b" W"[..], Level::Critical)
+        );
+        assert!(bracketed_level(b"[NOTICE]").is_err());
+        assert_eq!(status_code(b"404 179").unwrap(), (&b" 179"[..], 404));
+        assert!(status_code(b"999").is_err());
+        assert_eq!(http_method(b"GET /").unwrap(), (&b" /"[..], &b"GET"[..]));
+        assert!(http_method(b"get /").is_err());
+    }
+
+    #[test]
+    fn quoted_and_repr_keep_escapes() {
+        assert_eq!(
+            quoted(b"\"GET /a\\\"b HTTP/1.1\" 200").unwrap(),
+            (&b" 200"[..], &b"GET /a\\\"b HTTP/1.1"[..])
+        );
+        assert!(quoted(b"\"unterminated").is_err());
+        assert_eq!(
+            python_repr(b"'10.0.0.1:80'. You").unwrap(),
+            (&b". You"[..], &b"10.0.0.1:80"[..])
+        );
+        assert_eq!(
+            python_repr(b"\"bad'host\". x").unwrap(),
+            (&b". x"[..], &b"bad'host"[..])
+        );
+        assert_eq!(
+            python_repr(b"u'www.example.it.' to").unwrap(),
+            (&b" to"[..], &b"www.example.it."[..])
+        );
+        assert_eq!(
+            python_repr(b"'\\x1b]0;pwned\\x07'").unwrap().1,
+            &b"\\x1b]0;pwned\\x07"[..]
+        );
+    }
+
+    #[test]
+    fn number_limits() {
+        assert_eq!(number(b"123abc").unwrap(), (&b"abc"[..], 123));
+        assert!(number(b"1234567890").is_err());
+        assert!(number(b"x").is_err());
+    }
+}

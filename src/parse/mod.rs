@@ -1,0 +1,447 @@
+//! One log line (its envelope already stripped) → one typed [`Event`] borrowing the line.
+//!
+//! Per-line parsing is pure except for continuation lines (traceback frames, the gunicorn config
+//! dump), whose meaning depends on the record above them: [`LineParser`] keeps that one bit of
+//! context per stream. Nothing here prints or allocates per line.
+
+pub mod access;
+pub mod app;
+pub mod atoms;
+pub mod gunicorn;
+pub mod traceback;
+
+pub use access::Access;
+pub use atoms::{Level, Ts};
+
+/// What one line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    // gunicorn master and workers (see gunicorn.rs for the templates)
+    Starting {
+        version: &'a [u8],
+    },
+    Listening {
+        addrs: &'a [u8],
+    },
+    UsingWorker {
+        class: &'a [u8],
+    },
+    Booting {
+        pid: u32,
+    },
+    WorkerTimeout {
+        pid: u32,
+    },
+    /// `exited with code N` (`period`: the 21–23 twin line ending in `.`).
+    WorkerExitCode {
+        pid: u32,
+        code: u32,
+        period: bool,
+    },
+    /// `was sent SIGKILL!` (`oom_hint`: followed by `Perhaps out of memory?`).
+    WorkerSignalled {
+        pid: u32,
+        signal: &'a [u8],
+        oom_hint: bool,
+    },
+    WorkerTerminatedBySignal {
+        pid: u32,
+        signal: u32,
+    },
+    WorkerExiting {
+        pid: u32,
+    },
+    /// `Exception in worker process` (a worker failed while booting; a traceback follows).
+    WorkerBootError,
+    /// `Reason: Worker failed to boot.` / `Reason: App failed to load.`
+    BootFailed {
+        reason: &'a [u8],
+    },
+    HandlingSignal {
+        signal: &'a [u8],
+    },
+    ErrorHandlingRequest {
+        method: Option<&'a [u8]>,
+        uri: Option<&'a [u8]>,
+    },
+    InvalidRequest {
+        client: &'a [u8],
+    },
+    ConfigDumpStart,
+    ConfigValue {
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+    /// gunicorn's DEBUG `GET /path` pre-request line.
+    RequestStart {
+        method: &'a [u8],
+        path: &'a [u8],
+    },
+    // the application
+    Incoming {
+        method: &'a [u8],
+        path: &'a [u8],
+        client: &'a [u8],
+        host: &'a [u8],
+    },
+    Response {
+        method: &'a [u8],
+        path: &'a [u8],
+        status: u16,
+    },
+    K8sInternal {
+        ip: &'a [u8],
+    },
+    /// Django's DisallowedHost: the host as Django printed it, the domain it suggests adding.
+    DisallowedHost {
+        host: &'a [u8],
+        add: Option<&'a [u8]>,
+        rfc_valid: bool,
+    },
+    /// `django.request`: `Not Found: /x` and kin.
+    DjangoRequest {
+        status: u16,
+        path: &'a [u8],
+    },
+    Access(Access<'a>),
+    // continuation lines
+    TracebackStart,
+    TracebackLine,
+    ExceptionLine {
+        exc_type: &'a [u8],
+        message: &'a [u8],
+    },
+    /// A line in a known layout whose message reqtrail does not interpret.
+    Message,
+    Blank,
+    Unrecognized,
+}
+
+/// A parsed line: the event with the time, pid and level its prefix carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    pub time: Option<Ts>,
+    pub pid: Option<u32>,
+    pub level: Option<Level>,
+    pub event: Event<'a>,
+}
+
+impl Parsed<'_> {
+    fn bare(event: Event<'_>) -> Parsed<'_> {
+        Parsed {
+            time: None,
+            pid: None,
+            level: None,
+            event,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Mode {
+    #[default]
+    Normal,
+    /// Inside a traceback: frames until the exception line.
+    Traceback,
+    /// Just after an exception line: a chained traceback may follow.
+    AfterException,
+    ConfigDump,
+}
+
+/// Parses the lines of one stream in order, remembering whether a traceback or config dump
+/// is under way.
+#[derive(Debug, Default)]
+pub struct LineParser {
+    mode: Mode,
+}
+
+impl LineParser {
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
+        if line.iter().all(|c| c.is_ascii_whitespace()) {
+            return Parsed::bare(Event::Blank);
+        }
+        if let Some(p) = prefixed(line) {
+            // Access lines come from stdout and may land inside a stderr traceback.
+            if !matches!(p.event, Event::Access(_)) {
+                self.mode = if p.event == Event::ConfigDumpStart {
+                    Mode::ConfigDump
+                } else {
+                    Mode::Normal
+                };
+            }
+            return p;
+        }
+        if let Some(event) = self.continuation(line) {
+            return Parsed::bare(event);
+        }
+        self.mode = Mode::Normal;
+        if line == traceback::TRACEBACK_START {
+            self.mode = Mode::Traceback;
+            return Parsed::bare(Event::TracebackStart);
+        }
+        // A message without prefix: Django's default console handler prints `%(message)s`.
+        match message(None, line) {
+            Some(event) => Parsed::bare(event),
+            None => Parsed::bare(Event::Unrecognized),
+        }
+    }
+
+    fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
+        match self.mode {
+            Mode::Normal => None,
+            Mode::ConfigDump => {
+                let (_, (key, value)) = traceback::config_value(line).ok()?;
+                Some(Event::ConfigValue { key, value })
+            }
+            Mode::Traceback | Mode::AfterException => {
+                if line == traceback::TRACEBACK_START {
+                    self.mode = Mode::Traceback;
+                    return Some(Event::TracebackStart);
+                }
+                if line.starts_with(b" ")
+                    || line.starts_with(b"\t")
+                    || traceback::is_chain_separator(line)
+                {
+                    return (self.mode == Mode::Traceback || traceback::is_chain_separator(line))
+                        .then_some(Event::TracebackLine);
+                }
+                if self.mode == Mode::Traceback {
+                    if let Ok((_, (exc_type, message))) = traceback::exception_line(line) {
+                        self.mode = Mode::AfterException;
+                        return Some(Event::ExceptionLine { exc_type, message });
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Lines that carry a layout of their own: gunicorn error-log prefix, access lines, runserver.
+fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
+    match line[0] {
+        b'[' => {
+            if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
+                let event = message(Some(level), msg).unwrap_or(Event::Message);
+                return Some(Parsed {
+                    time: Some(time),
+                    pid: Some(pid),
+                    level: Some(level),
+                    event,
+                });
+            }
+            if let Ok((msg, level)) = gunicorn::level_only_prefix(line) {
+                let event = message(Some(level), msg).unwrap_or(Event::Message);
+                return Some(Parsed {
+                    time: None,
+                    pid: None,
+                    level: Some(level),
+                    event,
+                });
+            }
+            let (_, a) = access::runserver_line(line).ok()?;
+            Some(Parsed {
+                time: a.time,
+                pid: None,
+                level: None,
+                event: Event::Access(a),
+            })
+        }
+        b'0'..=b'9' => {
+            if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
+                let event = message(Some(level), msg).unwrap_or(Event::Message);
+                return Some(Parsed {
+                    time: Some(time),
+                    pid: Some(pid),
+                    level: Some(level),
+                    event,
+                });
+            }
+            access_event(line)
+        }
+        _ => access_event(line),
+    }
+}
+
+fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
+    memchr::memchr(b'"', line)?;
+    let (_, a) = access::access_line(line).ok()?;
+    Some(Parsed {
+        time: a.time,
+        pid: None,
+        level: None,
+        event: Event::Access(a),
+    })
+}
+
+/// The message part of a record: application lines first (they are the most frequent), then
+/// gunicorn's templates, then an access line written through a logging prefix.
+fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
+    app::message(msg)
+        .or_else(|| gunicorn::message(level, msg))
+        .or_else(|| {
+            // logconfig_dict's `generic` formatter puts access lines behind the prefix.
+            let first = *msg.first()?;
+            if level.is_some() && (first.is_ascii_digit() || first == b' ' || first == b'[') {
+                access::access_line(msg).ok().map(|(_, a)| Event::Access(a))
+            } else {
+                None
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(lines: &[&[u8]]) -> Vec<Event<'static>> {
+        let mut p = LineParser::default();
+        lines
+            .iter()
+            .map(|l| {
+                // Leak to get 'static events for comparison in tests only.
+                let l: &'static [u8] = Box::leak(l.to_vec().into_boxed_slice());
+                p.parse(l).event
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prefixed_middleware_line() {
+        let mut p = LineParser::default();
+        let parsed =
+            p.parse(b"[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /health/ -> 200");
+        assert_eq!(parsed.pid, Some(36));
+        assert_eq!(parsed.level, Some(Level::Info));
+        assert_eq!(
+            parsed.event,
+            Event::Response {
+                method: b"GET",
+                path: b"/health/",
+                status: 200
+            }
+        );
+    }
+
+    #[test]
+    fn traceback_attaches_and_does_not_double_count() {
+        let ev = events(&[
+            b"[2026-11-28 03:00:00 +0000] [9] [ERROR] Invalid HTTP_HOST header: 'a.b'. You may need to add 'a.b' to ALLOWED_HOSTS.",
+            b"Traceback (most recent call last):",
+            b"  File \"/x/django/core/handlers/exception.py\", line 55, in inner",
+            b"    response = get_response(request)",
+            b"               ^^^^^^^^^^^^^^^^^^^^^",
+            b"127.0.0.1 - - [28/Nov/2026:03:00:00 +0000] \"GET / HTTP/1.1\" 400 143 \"-\" \"curl/8\"",
+            b"django.core.exceptions.DisallowedHost: Invalid HTTP_HOST header: 'a.b'. You may need to add 'a.b' to ALLOWED_HOSTS.",
+            b"Invalid HTTP_HOST header: 'c.d'. You may need to add 'c.d' to ALLOWED_HOSTS.",
+        ]);
+        assert!(matches!(ev[0], Event::DisallowedHost { host: b"a.b", .. }));
+        assert_eq!(ev[1], Event::TracebackStart);
+        assert_eq!(ev[2], Event::TracebackLine);
+        assert_eq!(ev[4], Event::TracebackLine);
+        assert!(matches!(ev[5], Event::Access(_)));
+        assert!(matches!(
+            ev[6],
+            Event::ExceptionLine {
+                exc_type: b"django.core.exceptions.DisallowedHost",
+                ..
+            }
+        ));
+        // A bare record after the traceback is a record again.
+        assert!(matches!(ev[7], Event::DisallowedHost { host: b"c.d", .. }));
+    }
+
+    #[test]
+    fn chained_tracebacks() {
+        let ev = events(&[
+            b"Traceback (most recent call last):",
+            b"  File \"a.py\", line 1, in f",
+            b"KeyError: 'x'",
+            b"",
+            b"During handling of the above exception, another exception occurred:",
+            b"",
+            b"Traceback (most recent call last):",
+            b"  File \"a.py\", line 3, in g",
+            b"ValueError: bad",
+            b"not a traceback line",
+        ]);
+        assert_eq!(ev[4], Event::TracebackLine);
+        assert_eq!(ev[6], Event::TracebackStart);
+        assert!(matches!(
+            ev[8],
+            Event::ExceptionLine {
+                exc_type: b"ValueError",
+                ..
+            }
+        ));
+        assert_eq!(ev[9], Event::Unrecognized);
+    }
+
+    #[test]
+    fn config_dump() {
+        let ev = events(&[
+            b"[2026-11-28 03:00:00 +0000] [1] [DEBUG] Current configuration:",
+            b"  config: ./gunicorn.conf.py",
+            b"  timeout: 2",
+            b"[2026-11-28 03:00:00 +0000] [1] [INFO] Starting gunicorn 23.0.0",
+            b"  timeout: 2",
+        ]);
+        assert_eq!(ev[0], Event::ConfigDumpStart);
+        assert_eq!(
+            ev[2],
+            Event::ConfigValue {
+                key: b"timeout",
+                value: b"2"
+            }
+        );
+        assert!(matches!(ev[3], Event::Starting { .. }));
+        assert_eq!(ev[4], Event::Unrecognized);
+    }
+
+    #[test]
+    fn bare_and_seed_layouts() {
+        let ev = events(&[
+            b"[INFO] INCOMING REQUEST: GET /health/ from 127.0.0.6 Host: 10.96.27.85:8080",
+            b"127.0.0.6 - \"GET /health/ HTTP/1.1\" 200 61 \"-\" \"kube-probe/1.32\"",
+            b"Not Found: /nope",
+            b"Worker spawned (pid: 36, 37, 38, 39)",
+            b"   ",
+        ]);
+        assert!(matches!(ev[0], Event::Incoming { .. }));
+        assert!(matches!(ev[1], Event::Access(_)));
+        assert_eq!(
+            ev[2],
+            Event::DjangoRequest {
+                status: 404,
+                path: b"/nope"
+            }
+        );
+        assert_eq!(ev[3], Event::Unrecognized);
+        assert_eq!(ev[4], Event::Blank);
+    }
+
+    #[test]
+    fn access_behind_logging_prefix() {
+        let ev = events(&[
+            b"[2026-11-28 03:00:00 +0000] [7] [INFO] 10.0.0.1 - - [28/Nov/2026:03:00:00 +0000] \"GET /x HTTP/1.1\" 200 1 \"-\" \"curl/8\"",
+        ]);
+        assert!(matches!(ev[0], Event::Access(Access { status: 200, .. })));
+    }
+
+    #[test]
+    fn never_panics_on_junk() {
+        let mut p = LineParser::default();
+        for junk in [
+            &b"\xff\xfe\x00["[..],
+            b"[",
+            b"[2025-10-16 08:00:00 +0000] [36] [INFO]",
+            b"\"",
+            b"1",
+            b"INCOMING REQUEST: ",
+            b"RESPONSE: GET  -> ",
+            b"Invalid HTTP_HOST header: '",
+        ] {
+            let _ = p.parse(junk);
+        }
+    }
+}
