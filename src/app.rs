@@ -1,0 +1,119 @@
+//! Wires the stages: sources → lines → envelope → parse → correlate → diagnose → report.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::cli::Config;
+use crate::correlate::{Analysis, Cause, Correlator, Settings};
+use crate::diagnose::{diagnose, Context};
+use crate::error::Error;
+use crate::input::envelope::{Stripped, Unwrapper};
+use crate::input::{for_each_line, Source};
+use crate::parse::LineParser;
+use crate::report::Report;
+
+/// Reads one source: each pod (or compose service) in it is correlated on its own.
+pub fn analyze_source(source: &Source, settings: &Arc<Settings>) -> Result<Analysis, Error> {
+    let name: Arc<str> = Arc::from(source.name());
+    let mut unwrapper = Unwrapper::default();
+    let mut order: Vec<Vec<u8>> = Vec::new();
+    let mut streams: HashMap<Vec<u8>, (LineParser, Correlator)> = HashMap::new();
+    let mut line_no = 0u64;
+    let mut scratch = Vec::new();
+    let new_stream = |key: &[u8], order: &mut Vec<Vec<u8>>| {
+        order.push(key.to_vec());
+        (
+            LineParser::default(),
+            Correlator::new(name.clone(), settings.clone()),
+        )
+    };
+    let result = for_each_line(source, &mut |raw| {
+        line_no += 1;
+        scratch.clear();
+        let (key, payload, time) = match unwrapper.strip(raw, &mut scratch) {
+            Stripped::Partial => {
+                let s = streams
+                    .entry(Vec::new())
+                    .or_insert_with(|| new_stream(b"", &mut order));
+                s.1.count_partial();
+                return;
+            }
+            Stripped::Line(u) => (u.source.unwrap_or(b""), u.payload, u.time),
+        };
+        if !streams.contains_key(key) {
+            let s = new_stream(key, &mut order);
+            streams.insert(key.to_vec(), s);
+        }
+        let (parser, correlator) = streams.get_mut(key).expect("inserted above");
+        let parsed = parser.parse(&payload);
+        correlator.feed(line_no, raw, time.or(parsed.time), &parsed);
+    });
+    let mut total = Analysis::default();
+    for key in order {
+        if let Some((_, c)) = streams.remove(&key) {
+            total.merge(c.finish_stream());
+        }
+    }
+    result.map(|()| total)
+}
+
+/// What a run produced: the report, and the inputs that could not be read.
+pub struct Outcome {
+    pub report: Report,
+    pub errors: Vec<Error>,
+}
+
+pub fn run(config: &Config) -> Outcome {
+    let settings = Arc::new(Settings {
+        timeout: config.timeout,
+        health_paths: config.health_paths.clone(),
+    });
+    let results: Vec<Result<Analysis, Error>> = config
+        .sources
+        .par_iter()
+        .map(|s| analyze_source(s, &settings))
+        .collect();
+    let mut total = Analysis::default();
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    for (source, r) in config.sources.iter().zip(results) {
+        match r {
+            Ok(a) => {
+                files.push(source.name());
+                total.merge(a);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    // The shortest time a request was open before its WORKER TIMEOUT bounds the setting.
+    let inferred = total
+        .orphans
+        .iter()
+        .filter(|o| o.cause == Cause::WorkerTimeout)
+        .filter_map(|o| o.open_seconds)
+        .reduce(f64::min)
+        .map(|s| s.floor().max(1.0));
+    let (timeout, source) = match (config.timeout, total.timeout_from_logs, inferred) {
+        (Some(t), _, _) => (t, "--timeout"),
+        (None, Some(t), _) => (t, "gunicorn's timeout in the logs"),
+        (None, None, Some(t)) => (t, "inferred from the WORKER TIMEOUT lines"),
+        (None, None, None) => (30.0, "default"),
+    };
+    let ctx = Context {
+        public_hosts: &config.public_hosts,
+        timeout,
+        timeout_source: source,
+    };
+    let diagnosis = diagnose(&total, &ctx);
+    let messages = errors.iter().map(|e| e.to_string()).collect();
+    let report = Report::build(
+        &total,
+        diagnosis,
+        files,
+        messages,
+        (timeout, source.to_string()),
+    );
+    Outcome { report, errors }
+}

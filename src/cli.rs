@@ -1,0 +1,181 @@
+//! Command-line flags (clap) and their validation into a [`Config`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::input::Source;
+
+pub const DEFAULT_HEALTH_PATHS: &[&str] = &[
+    "/health",
+    "/healthz",
+    "/health-check",
+    "/healthcheck",
+    "/ready",
+    "/readyz",
+    "/readiness",
+    "/live",
+    "/livez",
+    "/liveness",
+    "/ping",
+    "/status",
+    "/_health",
+    "/ht",
+];
+
+const EXAMPLES: &str = "Examples:
+  docker logs web 2>&1 | reqtrail --public-host app.example.com
+  kubectl logs deploy/web --prefix --timestamps | reqtrail
+  reqtrail /var/log/gunicorn/*.log
+  reqtrail --format json app.log > status.json
+
+Exit status: 0 no check failed, 1 at least one check failed, 2 usage or input error.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Follow every request through gunicorn + Django logs and say what is wrong with the deployment.
+#[derive(Debug, Parser)]
+#[command(name = "reqtrail", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Log files to read; none, or `-`, reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+
+    /// The host name(s) users reach the app by (repeat or comma-separate), to tell the real host
+    /// apart from scanner noise in ALLOWED_HOSTS rejections.
+    #[arg(long = "public-host", value_name = "HOST", value_delimiter = ',')]
+    pub public_host: Vec<String>,
+
+    /// Seconds after which a request still open at the end of the input counts as orphaned
+    /// [default: gunicorn's timeout when the logs show it, else 30].
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub timeout: Option<f64>,
+
+    /// Health-check paths (repeat or comma-separate) [default: /health, /healthz, /ready, …].
+    #[arg(long = "health-path", value_name = "PATH", value_delimiter = ',')]
+    pub health_path: Vec<String>,
+
+    /// When to colour the table.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
+}
+
+/// What a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sources: Vec<Source>,
+    pub json: bool,
+    pub color: bool,
+    pub public_hosts: Vec<String>,
+    pub timeout: Option<f64>,
+    pub health_paths: Vec<String>,
+}
+
+impl Args {
+    pub fn into_config(self) -> Config {
+        let sources = if self.files.is_empty() {
+            vec![Source::Stdin]
+        } else {
+            self.files
+                .into_iter()
+                .map(|f| {
+                    if f.as_os_str() == "-" {
+                        Source::Stdin
+                    } else {
+                        Source::Path(f)
+                    }
+                })
+                .collect()
+        };
+        let color = match self.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        let health_paths = if self.health_path.is_empty() {
+            DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.health_path
+        };
+        Config {
+            sources,
+            json: self.format == FormatArg::Json,
+            color,
+            public_hosts: self
+                .public_host
+                .into_iter()
+                .filter(|h| !h.is_empty())
+                .collect(),
+            timeout: self.timeout,
+            health_paths,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Args::try_parse_from(std::iter::once("reqtrail").chain(args.iter().copied()))
+            .map(Args::into_config)
+    }
+
+    #[test]
+    fn defaults_read_stdin_as_table() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.sources, vec![Source::Stdin]);
+        assert!(!c.json);
+        assert!(c.health_paths.contains(&"/healthz".to_string()));
+    }
+
+    #[test]
+    fn dash_is_stdin_and_lists_split() {
+        let c = parse(&[
+            "a.log",
+            "-",
+            "--public-host",
+            "a.com,b.com",
+            "--health-path=/hc/",
+        ])
+        .unwrap();
+        assert_eq!(c.sources[1], Source::Stdin);
+        assert_eq!(c.public_hosts, vec!["a.com", "b.com"]);
+        assert_eq!(c.health_paths, vec!["/hc/"]);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        assert!(parse(&["--timeout", "0"]).is_err());
+        assert!(parse(&["--timeout", "abc"]).is_err());
+        assert!(parse(&["--format", "xml"]).is_err());
+        assert!(parse(&["--nope"]).is_err());
+        assert_eq!(parse(&["--timeout", "2.5"]).unwrap().timeout, Some(2.5));
+    }
+}

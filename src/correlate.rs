@@ -1,0 +1,1273 @@
+//! Ordered events of one stream → request records, orphans, worker lifecycles, host rejections.
+//!
+//! A request starts with the middleware's `INCOMING REQUEST` line (or gunicorn's DEBUG
+//! `GET /path` line) on a worker pid and ends with `RESPONSE` on the same pid, oldest first by
+//! method and path. The access line (no pid, completion time, query string, user agent) is
+//! linked afterwards by method, path and time: it may arrive before the app's lines, because
+//! stdout and stderr are copied separately. A request still open when its worker times out,
+//! is killed or exits is orphaned by that event; one still open when its sync worker starts
+//! another request was never answered.
+//!
+//! Records stay in memory only while they can still be linked (a few seconds of log time);
+//! then they are folded into counters, and only orphans are kept (up to a cap).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::parse::{Access, Event, Parsed, Ts};
+
+/// Longest text kept from a log line for evidence.
+const EVIDENCE_CHARS: usize = 400;
+/// How many evidence lines are kept per kind of event.
+pub const EVIDENCE_PER_KIND: usize = 3;
+/// How many orphans are kept with their details (all are counted).
+pub const MAX_ORPHANS: usize = 500;
+/// How many unrecognised lines are kept as samples.
+pub const MAX_SAMPLES: usize = 5;
+/// How far apart (µs) an access line's time and its request's end may be.
+const LINK_SLACK: i64 = 2_000_000;
+/// How long (µs of log time) a finished record waits for its access line.
+const LINK_WINDOW: i64 = 5_000_000;
+
+/// Settings that change how requests are judged.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--timeout`, overriding what the logs say.
+    pub timeout: Option<f64>,
+    pub health_paths: Vec<String>,
+}
+
+/// A log line kept as evidence: where it is and what it says (raw, unescaped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub text: String,
+}
+
+impl Evidence {
+    pub fn new(file: &Arc<str>, line: u64, raw: &[u8]) -> Evidence {
+        let cut = raw.len().min(EVIDENCE_CHARS * 4);
+        let mut text: String = String::from_utf8_lossy(&raw[..cut]).into_owned();
+        if let Some((idx, _)) = text.char_indices().nth(EVIDENCE_CHARS) {
+            text.truncate(idx);
+            text.push('…');
+        }
+        Evidence {
+            file: file.clone(),
+            line,
+            text,
+        }
+    }
+}
+
+fn keep(list: &mut Vec<Evidence>, e: impl FnOnce() -> Evidence) {
+    if list.len() < EVIDENCE_PER_KIND {
+        list.push(e());
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Probe,
+    Health,
+    External,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    WorkerTimeout,
+    WorkerKilled,
+    WorkerExited,
+    NeverAnswered,
+    OpenAtEnd,
+}
+
+/// A request that was logged but never answered by the app.
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    pub method: String,
+    pub path: String,
+    pub pid: Option<u32>,
+    pub host: Option<String>,
+    pub class: Class,
+    pub started: Option<String>,
+    pub cause: Cause,
+    /// Seconds from the start to the event that ended it (or to the end of the input).
+    pub open_seconds: Option<f64>,
+    /// The status the client got from gunicorn itself (22+: 500 after a timeout), if logged.
+    pub client_status: Option<u16>,
+    pub file: Arc<str>,
+    pub line: u64,
+    #[serde(skip)]
+    pub start_evidence: Evidence,
+    #[serde(skip)]
+    pub cause_evidence: Option<Evidence>,
+}
+
+/// Per-class request counters.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClassStats {
+    pub total: u64,
+    /// Answered below 400.
+    pub ok: u64,
+    /// Answered 400–499 (DisallowedHost rejections included).
+    pub client_error: u64,
+    /// Rejected by ALLOWED_HOSTS.
+    pub host_rejected: u64,
+    pub server_error: u64,
+    pub orphaned: u64,
+    pub in_flight: u64,
+    /// Finished, but no line says with which status.
+    pub unknown_status: u64,
+}
+
+impl ClassStats {
+    fn merge(&mut self, o: &ClassStats) {
+        self.total += o.total;
+        self.ok += o.ok;
+        self.client_error += o.client_error;
+        self.host_rejected += o.host_rejected;
+        self.server_error += o.server_error;
+        self.orphaned += o.orphaned;
+        self.in_flight += o.in_flight;
+        self.unknown_status += o.unknown_status;
+    }
+}
+
+/// One host Django refused.
+#[derive(Debug, Clone, Default)]
+pub struct HostRejections {
+    pub count: u64,
+    /// Django's suggestion (lower-cased, port stripped), when its wording has one.
+    pub add: Option<String>,
+    pub rfc_valid: bool,
+    /// Rejections that fell on probe requests.
+    pub probe_requests: u64,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Everything learnt from the input, mergeable across files.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub lines: u64,
+    pub recognized: u64,
+    pub unrecognized: u64,
+    pub blank: u64,
+    pub unrecognized_samples: Vec<Evidence>,
+
+    pub gunicorn_versions: Vec<String>,
+    pub worker_class: Option<String>,
+    pub listening: Vec<String>,
+    pub workers_booted: u64,
+    pub worker_timeouts: u64,
+    /// Kills and signal deaths outside a normal shutdown.
+    pub workers_killed: u64,
+    /// SIGKILLs that escalated a WORKER TIMEOUT of the same pid.
+    pub kills_after_timeout: u64,
+    /// `Perhaps out of memory?` with no timeout before it.
+    pub oom_suspected: u64,
+    /// Non-zero exits (twin lines counted once).
+    pub worker_exits: u64,
+    pub boot_errors: u64,
+    pub boot_failed: bool,
+    pub boot_exceptions: Vec<String>,
+    pub timeout_from_logs: Option<f64>,
+    pub request_errors: u64,
+    pub invalid_requests: u64,
+    pub unmatched_responses: u64,
+    pub start_evidence: Vec<Evidence>,
+    pub timeout_evidence: Vec<Evidence>,
+    pub kill_evidence: Vec<Evidence>,
+    pub oom_evidence: Vec<Evidence>,
+    pub boot_evidence: Vec<Evidence>,
+
+    pub requests: u64,
+    pub by_class: BTreeMap<Class, ClassStats>,
+    pub status: BTreeMap<u16, u64>,
+    pub orphans: Vec<Orphan>,
+    pub orphans_total: u64,
+    pub orphan_causes: BTreeMap<Cause, u64>,
+
+    pub rejected_hosts: BTreeMap<String, HostRejections>,
+    /// Hosts of requests the app accepted (answered, not rejected), excluding bypassed probes.
+    pub accepted_hosts: BTreeMap<String, u64>,
+    pub exception_types: BTreeMap<String, u64>,
+    pub server_error_evidence: Vec<Evidence>,
+    pub first_time: Option<Ts>,
+    pub last_time: Option<Ts>,
+}
+
+impl Analysis {
+    /// Folds `o` (the next file, in input order) into `self`.
+    pub fn merge(&mut self, o: Analysis) {
+        fn extend(a: &mut Vec<Evidence>, b: Vec<Evidence>, cap: usize) {
+            a.extend(b.into_iter().take(cap.saturating_sub(a.len())));
+        }
+        self.lines += o.lines;
+        self.recognized += o.recognized;
+        self.unrecognized += o.unrecognized;
+        self.blank += o.blank;
+        extend(
+            &mut self.unrecognized_samples,
+            o.unrecognized_samples,
+            MAX_SAMPLES,
+        );
+        for v in o.gunicorn_versions {
+            if !self.gunicorn_versions.contains(&v) {
+                self.gunicorn_versions.push(v);
+            }
+        }
+        self.worker_class = self.worker_class.take().or(o.worker_class);
+        for l in o.listening {
+            if !self.listening.contains(&l) {
+                self.listening.push(l);
+            }
+        }
+        self.workers_booted += o.workers_booted;
+        self.worker_timeouts += o.worker_timeouts;
+        self.workers_killed += o.workers_killed;
+        self.kills_after_timeout += o.kills_after_timeout;
+        self.oom_suspected += o.oom_suspected;
+        self.worker_exits += o.worker_exits;
+        self.boot_errors += o.boot_errors;
+        self.boot_failed |= o.boot_failed;
+        self.boot_exceptions.extend(o.boot_exceptions);
+        self.boot_exceptions.truncate(EVIDENCE_PER_KIND);
+        self.timeout_from_logs = self.timeout_from_logs.or(o.timeout_from_logs);
+        self.request_errors += o.request_errors;
+        self.invalid_requests += o.invalid_requests;
+        self.unmatched_responses += o.unmatched_responses;
+        extend(
+            &mut self.start_evidence,
+            o.start_evidence,
+            EVIDENCE_PER_KIND,
+        );
+        extend(
+            &mut self.timeout_evidence,
+            o.timeout_evidence,
+            EVIDENCE_PER_KIND,
+        );
+        extend(&mut self.kill_evidence, o.kill_evidence, EVIDENCE_PER_KIND);
+        extend(&mut self.oom_evidence, o.oom_evidence, EVIDENCE_PER_KIND);
+        extend(&mut self.boot_evidence, o.boot_evidence, EVIDENCE_PER_KIND);
+        self.requests += o.requests;
+        for (c, s) in o.by_class {
+            self.by_class.entry(c).or_default().merge(&s);
+        }
+        for (s, n) in o.status {
+            *self.status.entry(s).or_default() += n;
+        }
+        let room = MAX_ORPHANS.saturating_sub(self.orphans.len());
+        self.orphans.extend(o.orphans.into_iter().take(room));
+        self.orphans_total += o.orphans_total;
+        for (c, n) in o.orphan_causes {
+            *self.orphan_causes.entry(c).or_default() += n;
+        }
+        for (h, r) in o.rejected_hosts {
+            let e = self.rejected_hosts.entry(h).or_default();
+            e.count += r.count;
+            e.add = e.add.take().or(r.add);
+            e.rfc_valid = if e.evidence.is_empty() {
+                r.rfc_valid
+            } else {
+                e.rfc_valid
+            };
+            e.probe_requests += r.probe_requests;
+            extend(&mut e.evidence, r.evidence, EVIDENCE_PER_KIND);
+        }
+        for (h, n) in o.accepted_hosts {
+            *self.accepted_hosts.entry(h).or_default() += n;
+        }
+        for (t, n) in o.exception_types {
+            *self.exception_types.entry(t).or_default() += n;
+        }
+        extend(
+            &mut self.server_error_evidence,
+            o.server_error_evidence,
+            EVIDENCE_PER_KIND,
+        );
+        self.first_time = match (self.first_time, o.first_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_time = self.last_time.max(o.last_time);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Open,
+    Answered,
+    /// Its sync worker started another request; final unless an access line shows an answer.
+    Superseded,
+    Orphaned(Cause),
+}
+
+#[derive(Debug)]
+struct Req {
+    method: String,
+    path: String,
+    host: Option<String>,
+    pid: Option<u32>,
+    start: Option<Ts>,
+    end: Option<Ts>,
+    /// Started by the middleware's INCOMING line (else gunicorn's DEBUG line or a bare RESPONSE).
+    incoming: bool,
+    k8s_bypass: bool,
+    app_status: Option<u16>,
+    access: Option<(u16, Option<String>)>,
+    outcome: Outcome,
+    rejected_host: Option<String>,
+    start_evidence: Evidence,
+    cause_evidence: Option<Evidence>,
+}
+
+impl Req {
+    fn key(&self) -> (String, String) {
+        (self.method.clone(), self.path.clone())
+    }
+}
+
+/// An access line no record claimed yet: (time, (method, path), status, user agent, line).
+type PendingAccess = (Ts, (String, String), u16, Option<String>, Evidence);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attach {
+    None,
+    BootError,
+    ServerError,
+}
+
+/// Decodes `%XX` escapes and drops the query string: the access line's URI as Django's
+/// `request.path` would show it.
+fn app_path(uri: &[u8]) -> String {
+    let path = &uri[..memchr::memchr(b'?', uri).unwrap_or(uri.len())];
+    let mut out = Vec::with_capacity(path.len());
+    let mut k = 0;
+    while k < path.len() {
+        if path[k] == b'%' && k + 2 < path.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(path[k + 1]), hex(path[k + 2])) {
+                out.push((h * 16 + l) as u8);
+                k += 3;
+                continue;
+            }
+        }
+        out.push(path[k]);
+        k += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
+pub fn host_ip(host: &str) -> Option<IpAddr> {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    let bare = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    bare.parse().ok()
+}
+
+/// Private, shared or link-local addresses: a pod IP, a node IP, a cluster service.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || v4.is_link_local() || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+const PROBE_AGENTS: &[&str] = &[
+    "kube-probe/",
+    "GoogleHC/",
+    "ELB-HealthChecker/",
+    "Amazon-Route53-Health-Check-Service",
+];
+
+/// One stream's correlation state: the lines of one file and pod, in order.
+pub struct Correlator {
+    file: Arc<str>,
+    settings: Arc<Settings>,
+    out: Analysis,
+    reqs: HashMap<u64, Req>,
+    next_id: u64,
+    /// Open requests per pid, oldest first.
+    open: HashMap<u32, Vec<u64>>,
+    /// Finished (or orphaned) records waiting for their access line, in order of end.
+    done: VecDeque<u64>,
+    /// Records without access line, by (method, path), oldest first.
+    unlinked: HashMap<(String, String), Vec<u64>>,
+    /// Access lines no record claimed yet.
+    pending_access: VecDeque<PendingAccess>,
+    k8s_pending: HashSet<u32>,
+    timed_out: HashSet<u32>,
+    last_exit: Option<(u32, u32)>,
+    shutting_down: bool,
+    attach: Attach,
+    has_access: bool,
+    has_response: bool,
+    has_incoming: bool,
+    now: Option<Ts>,
+    last_flush: Option<Ts>,
+}
+
+impl Correlator {
+    pub fn new(file: Arc<str>, settings: Arc<Settings>) -> Correlator {
+        Correlator {
+            file,
+            settings,
+            out: Analysis::default(),
+            reqs: HashMap::new(),
+            next_id: 0,
+            open: HashMap::new(),
+            done: VecDeque::new(),
+            unlinked: HashMap::new(),
+            pending_access: VecDeque::new(),
+            k8s_pending: HashSet::new(),
+            timed_out: HashSet::new(),
+            last_exit: None,
+            shutting_down: false,
+            attach: Attach::None,
+            has_access: false,
+            has_response: false,
+            has_incoming: false,
+            now: None,
+            last_flush: None,
+        }
+    }
+
+    fn evidence(&self, line: u64, raw: &[u8]) -> Evidence {
+        Evidence::new(&self.file, line, raw)
+    }
+
+    /// Counts one physical line that is only part of a record (a CRI partial).
+    pub fn count_partial(&mut self) {
+        self.out.lines += 1;
+        self.out.recognized += 1;
+    }
+
+    /// Feeds one line: `raw` is the whole physical line (for evidence), `time` the best time
+    /// known for it (the envelope's, else the line's own).
+    pub fn feed(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, p: &Parsed<'_>) {
+        self.out.lines += 1;
+        match p.event {
+            Event::Unrecognized => {
+                self.out.unrecognized += 1;
+                if self.out.unrecognized_samples.len() < MAX_SAMPLES {
+                    let e = self.evidence(line_no, raw);
+                    self.out.unrecognized_samples.push(e);
+                }
+                return;
+            }
+            Event::Blank => {
+                self.out.recognized += 1;
+                self.out.blank += 1;
+                return;
+            }
+            _ => self.out.recognized += 1,
+        }
+        if let Some(t) = time {
+            self.now = Some(self.now.map_or(t, |n| n.max(t)));
+            self.out.first_time = Some(self.out.first_time.map_or(t, |f| f.min(t)));
+            self.out.last_time = self.now;
+            if self.last_flush.is_none_or(|f| t.0 - f.0 > 1_000_000) {
+                self.last_flush = Some(t);
+                self.flush(false);
+            }
+        }
+        let pid = p.pid;
+        match &p.event {
+            Event::Starting { version } => {
+                let v = lossy(version);
+                if !self.out.gunicorn_versions.contains(&v) {
+                    self.out.gunicorn_versions.push(v);
+                }
+                self.shutting_down = false;
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.start_evidence, || e);
+            }
+            Event::Listening { addrs } => {
+                for a in addrs.split(|&c| c == b',') {
+                    let a = lossy(a);
+                    if !self.out.listening.contains(&a) {
+                        self.out.listening.push(a);
+                    }
+                }
+            }
+            Event::UsingWorker { class } => self.out.worker_class = Some(lossy(class)),
+            Event::Booting { .. } => {
+                self.out.workers_booted += 1;
+                self.shutting_down = false;
+            }
+            Event::HandlingSignal { signal } => {
+                if matches!(*signal, b"term" | b"int" | b"quit") {
+                    self.shutting_down = true;
+                }
+            }
+            Event::WorkerTimeout { pid: w } => {
+                self.out.worker_timeouts += 1;
+                self.timed_out.insert(*w);
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.timeout_evidence, || e.clone());
+                self.orphan_pid(*w, Cause::WorkerTimeout, time, e);
+            }
+            // SIGTERM/SIGINT/SIGQUIT are gunicorn's own graceful stops (shutdown, boot failure
+            // halt, scale-down, uvicorn's normal exit): not a death to report.
+            Event::WorkerSignalled {
+                pid: w,
+                signal,
+                oom_hint,
+            } if !matches!(*signal, b"SIGTERM" | b"SIGINT" | b"SIGQUIT") => {
+                let e = self.evidence(line_no, raw);
+                if *signal == b"SIGKILL" && self.timed_out.contains(w) {
+                    self.out.kills_after_timeout += 1;
+                } else if *oom_hint {
+                    self.out.oom_suspected += 1;
+                    keep(&mut self.out.oom_evidence, || e.clone());
+                }
+                self.out.workers_killed += 1;
+                keep(&mut self.out.kill_evidence, || e.clone());
+                self.orphan_pid(*w, Cause::WorkerKilled, time, e);
+            }
+            Event::WorkerTerminatedBySignal { pid: w, signal }
+                if !matches!(*signal, 2 | 3 | 15) =>
+            {
+                self.out.workers_killed += 1;
+                let e = self.evidence(line_no, raw);
+                if *signal == 9 && self.timed_out.contains(w) {
+                    self.out.kills_after_timeout += 1;
+                } else if *signal == 9 {
+                    // 20.1 has no "Perhaps out of memory?" wording; an unexplained SIGKILL is one.
+                    self.out.oom_suspected += 1;
+                    keep(&mut self.out.oom_evidence, || e.clone());
+                }
+                keep(&mut self.out.kill_evidence, || e.clone());
+                self.orphan_pid(*w, Cause::WorkerKilled, time, e);
+            }
+            Event::WorkerExitCode {
+                pid: w,
+                code,
+                period,
+            } => {
+                let twin = *period && self.last_exit == Some((*w, *code));
+                self.last_exit = Some((*w, *code));
+                if !twin {
+                    self.out.worker_exits += 1;
+                    let e = self.evidence(line_no, raw);
+                    if *code == 3 || *code == 4 {
+                        keep(&mut self.out.boot_evidence, || e.clone());
+                    }
+                    self.orphan_pid(*w, Cause::WorkerExited, time, e);
+                }
+            }
+            Event::WorkerExiting { pid: w } => {
+                let e = self.evidence(line_no, raw);
+                self.orphan_pid(*w, Cause::WorkerExited, time, e);
+                self.open.remove(w);
+            }
+            Event::WorkerBootError => {
+                self.out.boot_errors += 1;
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.boot_evidence, || e);
+            }
+            Event::BootFailed { .. } => {
+                self.out.boot_failed = true;
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.boot_evidence, || e);
+            }
+            Event::ErrorHandlingRequest { .. } => {
+                self.out.request_errors += 1;
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.server_error_evidence, || e);
+            }
+            Event::InvalidRequest { .. } => self.out.invalid_requests += 1,
+            Event::ConfigValue {
+                key: b"timeout",
+                value,
+            } => {
+                if let Some(t) = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                {
+                    self.out.timeout_from_logs = Some(t);
+                }
+            }
+            Event::RequestStart { method, path } => {
+                self.start(pid, time, line_no, raw, method, path, None, false);
+            }
+            Event::Incoming {
+                method, path, host, ..
+            } => {
+                self.has_incoming = true;
+                self.start(pid, time, line_no, raw, method, path, Some(host), true);
+            }
+            Event::Response {
+                method,
+                path,
+                status,
+            } => {
+                self.has_response = true;
+                self.k8s_pending.remove(&pid.unwrap_or(0));
+                self.respond(pid, time, line_no, raw, method, path, *status);
+            }
+            Event::K8sInternal { .. } => {
+                self.k8s_pending.insert(pid.unwrap_or(0));
+            }
+            Event::DisallowedHost {
+                host,
+                add,
+                rfc_valid,
+            } => {
+                let host = lossy(host);
+                let e = self.evidence(line_no, raw);
+                let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
+                entry.count += 1;
+                entry.rfc_valid = *rfc_valid;
+                if entry.add.is_none() {
+                    entry.add = add.map(lossy);
+                }
+                keep(&mut entry.evidence, || e);
+                let newest = self
+                    .open
+                    .get(&pid.unwrap_or(0))
+                    .and_then(|v| v.last().copied());
+                if let Some(r) = newest.and_then(|id| self.reqs.get_mut(&id)) {
+                    r.rejected_host = Some(host);
+                }
+            }
+            Event::DjangoRequest { status, .. } if *status >= 500 => {
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.server_error_evidence, || e);
+            }
+            Event::Access(a) => {
+                self.has_access = true;
+                self.access(line_no, raw, time, a);
+            }
+            // gunicorn ≥ 22 can die of an uncaught `HaltServer` instead of logging `Reason:`.
+            Event::ExceptionLine { exc_type, message }
+                if exc_type.ends_with(b"HaltServer")
+                    && memchr::memmem::find(message, b"failed to").is_some() =>
+            {
+                self.out.boot_failed = true;
+                let e = self.evidence(line_no, raw);
+                keep(&mut self.out.boot_evidence, || e);
+            }
+            Event::ExceptionLine { exc_type, message } => match self.attach {
+                Attach::BootError => {
+                    if self.out.boot_exceptions.len() < EVIDENCE_PER_KIND {
+                        let text = format!("{}: {}", lossy(exc_type), lossy(message));
+                        self.out.boot_exceptions.push(text);
+                    }
+                }
+                Attach::ServerError => {
+                    *self.out.exception_types.entry(lossy(exc_type)).or_default() += 1;
+                }
+                Attach::None => {}
+            },
+            _ => {}
+        }
+        // Which record a traceback that follows belongs to.
+        match &p.event {
+            Event::WorkerBootError => self.attach = Attach::BootError,
+            Event::ErrorHandlingRequest { .. } => self.attach = Attach::ServerError,
+            Event::DjangoRequest { status, .. } if *status >= 500 => {
+                self.attach = Attach::ServerError
+            }
+            Event::TracebackStart
+            | Event::TracebackLine
+            | Event::ExceptionLine { .. }
+            | Event::Access(_)
+            | Event::Blank => {}
+            _ => self.attach = Attach::None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        pid: Option<u32>,
+        time: Option<Ts>,
+        line_no: u64,
+        raw: &[u8],
+        method: &[u8],
+        path: &[u8],
+        host: Option<&[u8]>,
+        incoming: bool,
+    ) {
+        let p = pid.unwrap_or(0);
+        let method = lossy(method);
+        let path = lossy(path);
+        // gunicorn's DEBUG line and the middleware's INCOMING line for the same request.
+        if incoming {
+            let ids = self.open.get(&p).cloned().unwrap_or_default();
+            for id in ids {
+                let r = self.reqs.get_mut(&id).expect("open ids are live");
+                if !r.incoming && r.method == method && r.path == path {
+                    r.incoming = true;
+                    r.host = host.map(lossy);
+                    r.k8s_bypass = self.k8s_pending.remove(&p);
+                    return;
+                }
+            }
+        }
+        // A sync worker serves one request at a time: whatever is still open was dropped.
+        let sync = self.out.worker_class.as_deref().is_none_or(|c| c == "sync");
+        if sync && pid.is_some() {
+            let ids = self.open.remove(&p).unwrap_or_default();
+            for id in ids {
+                if let Some(r) = self.reqs.get_mut(&id) {
+                    r.outcome = Outcome::Superseded;
+                    r.end = time;
+                    self.done.push_back(id);
+                }
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let req = Req {
+            method,
+            path,
+            host: host.map(lossy),
+            pid,
+            start: time,
+            end: None,
+            incoming,
+            k8s_bypass: incoming && self.k8s_pending.remove(&p),
+            app_status: None,
+            access: None,
+            outcome: Outcome::Open,
+            rejected_host: None,
+            start_evidence: Evidence::new(&self.file, line_no, raw),
+            cause_evidence: None,
+        };
+        self.unlinked.entry(req.key()).or_default().push(id);
+        self.reqs.insert(id, req);
+        self.open.entry(p).or_default().push(id);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        pid: Option<u32>,
+        time: Option<Ts>,
+        line_no: u64,
+        raw: &[u8],
+        method: &[u8],
+        path: &[u8],
+        status: u16,
+    ) {
+        let p = pid.unwrap_or(0);
+        let open = self.open.entry(p).or_default();
+        let found = open.iter().position(|id| {
+            let r = &self.reqs[id];
+            r.method.as_bytes() == method && r.path.as_bytes() == path
+        });
+        let id = match found {
+            Some(k) => open.remove(k),
+            None => {
+                // The start is not in the input (it began mid-request): still a request.
+                self.out.unmatched_responses += 1;
+                let id = self.next_id;
+                self.next_id += 1;
+                let req = Req {
+                    method: lossy(method),
+                    path: lossy(path),
+                    host: None,
+                    pid,
+                    start: None,
+                    end: None,
+                    incoming: true,
+                    k8s_bypass: false,
+                    app_status: None,
+                    access: None,
+                    outcome: Outcome::Open,
+                    rejected_host: None,
+                    start_evidence: Evidence::new(&self.file, line_no, raw),
+                    cause_evidence: None,
+                };
+                self.unlinked.entry(req.key()).or_default().push(id);
+                self.reqs.insert(id, req);
+                id
+            }
+        };
+        let r = self.reqs.get_mut(&id).expect("live");
+        r.app_status = Some(status);
+        r.end = time;
+        if r.outcome == Outcome::Open {
+            r.outcome = Outcome::Answered;
+        }
+        self.done.push_back(id);
+        self.claim_pending_access(id);
+    }
+
+    /// Orphans every request open on worker `w`.
+    fn orphan_pid(&mut self, w: u32, cause: Cause, time: Option<Ts>, e: Evidence) {
+        let Some(ids) = self.open.remove(&w) else {
+            return;
+        };
+        for id in ids {
+            let r = self.reqs.get_mut(&id).expect("live");
+            r.outcome = Outcome::Orphaned(cause);
+            r.end = time;
+            r.cause_evidence = Some(e.clone());
+            self.done.push_back(id);
+            self.claim_pending_access(id);
+        }
+    }
+
+    fn link(&mut self, id: u64, status: u16, agent: Option<String>, time: Option<Ts>) {
+        let has_incoming = self.has_incoming;
+        let r = self.reqs.get_mut(&id).expect("live");
+        r.access = Some((status, agent));
+        let key = r.key();
+        match r.outcome {
+            // The worker did answer; the app's end line is missing.
+            Outcome::Superseded => r.outcome = Outcome::Answered,
+            // Without middleware lines, the access line is the end of gunicorn's DEBUG start.
+            Outcome::Open if !r.incoming && !has_incoming => {
+                r.outcome = Outcome::Answered;
+                r.end = time;
+                let pid = r.pid.unwrap_or(0);
+                if let Some(v) = self.open.get_mut(&pid) {
+                    v.retain(|x| *x != id);
+                }
+                self.done.push_back(id);
+            }
+            _ => {}
+        }
+        if let Some(v) = self.unlinked.get_mut(&key) {
+            v.retain(|x| *x != id);
+            if v.is_empty() {
+                self.unlinked.remove(&key);
+            }
+        }
+    }
+
+    /// An access line: link it to its record, or keep it until one shows up.
+    fn access(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, a: &Access<'_>) {
+        let key = (lossy(a.method), app_path(a.uri));
+        let agent = a.user_agent.map(lossy);
+        // The envelope's time when there is one, else the access line's completion time.
+        let t = time.or(a.time);
+        let best = self.unlinked.get(&key).and_then(|ids| {
+            let close = |x: Option<Ts>| match (x, t) {
+                (Some(x), Some(t)) => (x.0 - t.0).abs() <= LINK_SLACK,
+                _ => true,
+            };
+            let started_before = |x: Option<Ts>| match (x, t) {
+                (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
+                _ => true,
+            };
+            let mut fallback = None;
+            for &id in ids {
+                let r = &self.reqs[&id];
+                match r.outcome {
+                    Outcome::Answered | Outcome::Superseded if close(r.end) => {
+                        if r.app_status.is_none_or(|s| s == a.status) {
+                            return Some(id);
+                        }
+                        fallback = fallback.or(Some(id));
+                    }
+                    Outcome::Orphaned(_) if started_before(r.start) => {
+                        fallback = fallback.or(Some(id));
+                    }
+                    Outcome::Open if started_before(r.start) => {
+                        fallback = fallback.or(Some(id));
+                    }
+                    _ => {}
+                }
+            }
+            fallback
+        });
+        match best {
+            Some(id) => self.link(id, a.status, agent, t),
+            None => {
+                let e = self.evidence(line_no, raw);
+                let t = t.or(self.now).unwrap_or(Ts(i64::MIN));
+                self.pending_access.push_back((t, key, a.status, agent, e));
+            }
+        }
+    }
+
+    /// A record just ended: an access line that came first may be waiting for it.
+    fn claim_pending_access(&mut self, id: u64) {
+        let r = &self.reqs[&id];
+        let key = r.key();
+        let end = r.end;
+        let pos = self.pending_access.iter().position(|(t, k, ..)| {
+            *k == key
+                && match end {
+                    Some(e) if t.0 != i64::MIN => (e.0 - t.0).abs() <= LINK_SLACK,
+                    _ => true,
+                }
+        });
+        if let Some(k) = pos {
+            let (t, _, status, agent, _) = self.pending_access.remove(k).expect("index");
+            self.link(id, status, agent, Some(t));
+        }
+    }
+
+    /// Folds records that can no longer be linked into the counters.
+    fn flush(&mut self, all: bool) {
+        let horizon = self.now.map(|n| n.0 - LINK_WINDOW);
+        let old = |t: Option<Ts>| all || matches!((t, horizon), (Some(t), Some(h)) if t.0 < h);
+        while let Some(&id) = self.done.front() {
+            let Some(r) = self.reqs.get(&id) else {
+                self.done.pop_front();
+                continue;
+            };
+            if !old(r.end) {
+                break;
+            }
+            self.done.pop_front();
+            if r.outcome == Outcome::Open {
+                continue; // re-opened? never: only finished records are queued
+            }
+            self.finish(id);
+        }
+        while let Some((t, ..)) = self.pending_access.front() {
+            if !(all || horizon.is_some_and(|h| t.0 < h)) {
+                break;
+            }
+            let (_, key, status, agent, e) = self.pending_access.pop_front().expect("front");
+            self.access_only(key, status, agent, e);
+        }
+    }
+
+    fn classify(&self, path: &str, host: Option<&str>, agent: Option<&str>, bypass: bool) -> Class {
+        let probe_agent = agent.is_some_and(|a| PROBE_AGENTS.iter().any(|p| a.starts_with(p)));
+        let internal_host = host.and_then(host_ip).is_some_and(is_internal);
+        if probe_agent || bypass || internal_host {
+            return Class::Probe;
+        }
+        let trimmed = path.trim_end_matches('/');
+        if self
+            .settings
+            .health_paths
+            .iter()
+            .any(|h| h.trim_end_matches('/') == trimmed)
+        {
+            return Class::Health;
+        }
+        Class::External
+    }
+
+    fn count_status(&mut self, class: Class, status: Option<u16>, host_rejected: bool) {
+        let s = self.out.by_class.entry(class).or_default();
+        match status {
+            Some(st) if st < 400 => s.ok += 1,
+            Some(st) if st < 500 => {
+                s.client_error += 1;
+                if host_rejected {
+                    s.host_rejected += 1;
+                }
+            }
+            Some(_) => s.server_error += 1,
+            None => s.unknown_status += 1,
+        }
+        if let Some(st) = status {
+            *self.out.status.entry(st).or_default() += 1;
+        }
+    }
+
+    fn access_only(
+        &mut self,
+        key: (String, String),
+        status: u16,
+        agent: Option<String>,
+        e: Evidence,
+    ) {
+        let class = self.classify(&key.1, None, agent.as_deref(), false);
+        self.out.requests += 1;
+        self.out.by_class.entry(class).or_default().total += 1;
+        self.count_status(class, Some(status), false);
+        let _ = e;
+    }
+
+    fn finish(&mut self, id: u64) {
+        let r = self.reqs.remove(&id).expect("live");
+        if let Some(v) = self.unlinked.get_mut(&r.key()) {
+            v.retain(|x| *x != id);
+            if v.is_empty() {
+                self.unlinked.remove(&r.key());
+            }
+        }
+        let agent = r.access.as_ref().and_then(|a| a.1.clone());
+        let class = self.classify(&r.path, r.host.as_deref(), agent.as_deref(), r.k8s_bypass);
+        self.out.requests += 1;
+        self.out.by_class.entry(class).or_default().total += 1;
+        if let Some(h) = &r.rejected_host {
+            if class == Class::Probe {
+                if let Some(e) = self.out.rejected_hosts.get_mut(h) {
+                    e.probe_requests += 1;
+                }
+            }
+        }
+        let access_status = r.access.as_ref().map(|a| a.0);
+        let cause = match r.outcome {
+            Outcome::Answered => None,
+            Outcome::Orphaned(c) => Some(c),
+            Outcome::Superseded => {
+                // Nothing in this stream could have logged its end: it simply finished.
+                let could_end = if r.incoming {
+                    self.has_response || self.has_access
+                } else {
+                    self.has_access
+                };
+                could_end.then_some(Cause::NeverAnswered)
+            }
+            Outcome::Open => Some(Cause::OpenAtEnd),
+        };
+        let Some(cause) = cause else {
+            let status = r.app_status.or(access_status);
+            self.count_status(class, status, r.rejected_host.is_some());
+            if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
+                if let Some(h) = &r.host {
+                    *self.out.accepted_hosts.entry(h.clone()).or_default() += 1;
+                }
+            }
+            return;
+        };
+        self.out.by_class.entry(class).or_default().orphaned += 1;
+        if let Some(st) = access_status {
+            *self.out.status.entry(st).or_default() += 1;
+        }
+        self.out.orphans_total += 1;
+        *self.out.orphan_causes.entry(cause).or_default() += 1;
+        if self.out.orphans.len() < MAX_ORPHANS {
+            let open_seconds = match (r.start, r.end.or(self.now)) {
+                (Some(s), Some(e)) => Some((e.0 - s.0) as f64 / 1e6),
+                _ => None,
+            };
+            self.out.orphans.push(Orphan {
+                method: r.method,
+                path: r.path,
+                pid: r.pid,
+                host: r.host,
+                class,
+                started: r.start.map(Ts::to_rfc3339),
+                cause,
+                open_seconds,
+                client_status: access_status,
+                file: self.file.clone(),
+                line: r.start_evidence.line,
+                start_evidence: r.start_evidence,
+                cause_evidence: r.cause_evidence,
+            });
+        }
+    }
+
+    /// Ends the stream: open requests become orphans or stay in flight.
+    pub fn finish_stream(mut self) -> Analysis {
+        let timeout = self
+            .settings
+            .timeout
+            .or(self.out.timeout_from_logs)
+            .unwrap_or(30.0);
+        let now = self.now;
+        let open: Vec<u64> = self.open.drain().flat_map(|(_, v)| v).collect();
+        let mut open = open;
+        open.sort_unstable();
+        for id in open {
+            let r = self.reqs.get_mut(&id).expect("live");
+            let age = match (r.start, now) {
+                (Some(s), Some(n)) => Some((n.0 - s.0) as f64 / 1e6),
+                _ => None,
+            };
+            let could_end = self.has_response || self.has_access;
+            if r.access.is_some() || !could_end {
+                // Answered per its access line, or nothing in this stream logs an end at all.
+                r.outcome = if r.access.is_some() {
+                    Outcome::Answered
+                } else {
+                    Outcome::Superseded
+                };
+                r.end = now;
+                self.done.push_back(id);
+            } else if age.is_some_and(|a| a > timeout) {
+                r.outcome = Outcome::Orphaned(Cause::OpenAtEnd);
+                r.end = now;
+                self.done.push_back(id);
+            } else {
+                // In flight: counted, not judged.
+                let r = self.reqs.remove(&id).expect("live");
+                let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
+                self.out.requests += 1;
+                let s = self.out.by_class.entry(class).or_default();
+                s.total += 1;
+                s.in_flight += 1;
+            }
+        }
+        self.flush(true);
+        // Anything left (records queued twice are skipped by `finish`'s removal).
+        let left: Vec<u64> = {
+            let mut v: Vec<u64> = self.reqs.keys().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        for id in left {
+            self.finish(id);
+        }
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::LineParser;
+
+    fn run(lines: &[&str]) -> Analysis {
+        let settings = Arc::new(Settings {
+            timeout: None,
+            health_paths: vec!["/health/".into()],
+        });
+        let mut c = Correlator::new(Arc::from("t.log"), settings);
+        let mut p = LineParser::default();
+        for (k, l) in lines.iter().enumerate() {
+            let parsed = p.parse(l.as_bytes());
+            c.feed(k as u64 + 1, l.as_bytes(), parsed.time, &parsed);
+        }
+        c.finish_stream()
+    }
+
+    #[test]
+    fn pairs_and_links_access() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] K8s internal request from 10.96.27.85 - bypassing ALLOWED_HOSTS",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /health/ from 127.0.0.6 Host: localhost",
+            "127.0.0.6 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 61 \"-\" \"curl/8\"",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /health/ -> 200",
+            "[2025-10-16 08:00:01 +0000] [37] [INFO] INCOMING REQUEST: GET /a b/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:01 +0000] [37] [INFO] RESPONSE: GET /a b/ -> 404",
+            "1.2.3.4 - - [16/Oct/2025:08:00:01 +0000] \"GET /a%20b/?x=1 HTTP/1.1\" 404 9 \"-\" \"Mozilla/5.0\"",
+        ]);
+        assert_eq!(a.requests, 2);
+        assert_eq!(a.by_class[&Class::Probe].ok, 1);
+        assert_eq!(a.by_class[&Class::External].client_error, 1);
+        assert_eq!(a.status[&404], 1);
+        assert_eq!(a.orphans_total, 0);
+        assert_eq!(
+            a.accepted_hosts.len(),
+            0,
+            "a 404 does not prove the host is allowed… it does not matter"
+        );
+    }
+
+    #[test]
+    fn timeout_orphans_and_twin_exit_lines_count_once() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /slow/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:30 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "[2025-10-16 08:00:30 +0000] [36] [INFO] Worker exiting (pid: 36)",
+            "[2025-10-16 08:00:30 +0000] [1] [ERROR] Worker (pid:36) exited with code 1",
+            "[2025-10-16 08:00:30 +0000] [1] [ERROR] Worker (pid:36) exited with code 1.",
+            "[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].cause, Cause::WorkerTimeout);
+        assert_eq!(a.orphans[0].open_seconds, Some(30.0));
+        assert_eq!(a.worker_exits, 1);
+        assert_eq!(a.oom_suspected, 0);
+        assert_eq!(a.kills_after_timeout, 1);
+    }
+
+    #[test]
+    fn oom_without_timeout_is_suspected() {
+        let a = run(&["[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?"]);
+        assert_eq!(a.oom_suspected, 1);
+        assert_eq!(a.workers_killed, 1);
+    }
+
+    #[test]
+    fn sync_worker_moving_on_means_never_answered() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /admin/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:05 +0000] [36] [INFO] INCOMING REQUEST: GET /login/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:05 +0000] [36] [INFO] RESPONSE: GET /login/ -> 200",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].cause, Cause::NeverAnswered);
+        assert_eq!(a.orphans[0].path, "/admin/");
+        assert_eq!(a.accepted_hosts["app.example.com"], 1);
+    }
+
+    #[test]
+    fn gunicorn_500_after_timeout_is_recorded() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+            "[2025-10-16 08:00:02 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "[2025-10-16 08:00:02 +0000] [36] [ERROR] Error handling request /slow/",
+            "Traceback (most recent call last):",
+            "  File \"x\", line 1, in y",
+            "SystemExit: 1",
+            "127.0.0.1 - - [16/Oct/2025:08:00:02 +0000] \"GET /slow/ HTTP/1.1\" 500 0 \"-\" \"-\"",
+            "[2025-10-16 08:00:02 +0000] [36] [INFO] Worker exiting (pid: 36)",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].client_status, Some(500));
+        assert_eq!(a.exception_types["SystemExit"], 1);
+        assert_eq!(a.status[&500], 1);
+    }
+
+    #[test]
+    fn open_at_end_depends_on_timeout() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /a/ from 1.2.3.4 Host: h",
+            "[2025-10-16 08:00:40 +0000] [37] [INFO] INCOMING REQUEST: GET /b/ from 1.2.3.4 Host: h",
+            "[2025-10-16 08:00:40 +0000] [38] [INFO] RESPONSE: GET /c/ -> 200",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].cause, Cause::OpenAtEnd);
+        assert_eq!(a.by_class[&Class::External].in_flight, 1);
+    }
+
+    #[test]
+    fn access_only_requests_count() {
+        let a = run(&[
+            "10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.32\"",
+            "1.2.3.4 - - [16/Oct/2025:08:00:00 +0000] \"GET / HTTP/1.1\" 400 143 \"-\" \"curl/8\"",
+        ]);
+        assert_eq!(a.requests, 2);
+        assert_eq!(a.by_class[&Class::Probe].ok, 1);
+        assert_eq!(a.by_class[&Class::External].client_error, 1);
+    }
+
+    #[test]
+    fn disallowed_host_marks_request() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /login/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:00 +0000] [36] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+            "[2025-10-16 08:00:00 +0000] [36] [WARNING] Bad Request: /login/",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /login/ -> 400",
+        ]);
+        assert_eq!(a.rejected_hosts["app.example.com"].count, 1);
+        assert_eq!(a.by_class[&Class::External].host_rejected, 1);
+        assert!(a.accepted_hosts.is_empty());
+    }
+
+    #[test]
+    fn host_ips() {
+        assert!(host_ip("10.96.27.85:8080").is_some_and(is_internal));
+        assert!(host_ip("[fd00::1]:80").is_some_and(is_internal));
+        assert!(host_ip("203.0.113.9").is_some_and(|ip| !is_internal(ip)));
+        assert!(host_ip("app.example.com:80").is_none());
+        assert_eq!(app_path(b"/a%20b/?x=%41"), "/a b/");
+        assert_eq!(app_path(b"/bad%zz%4"), "/bad%zz%4");
+    }
+}

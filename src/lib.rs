@@ -1,0 +1,15 @@
+//! reqtrail: follow every request through gunicorn + Django logs and say plainly what is wrong
+//! with a deployment.
+//!
+//! Data flows one way: bytes ([`input`]) → envelope stripped ([`input::envelope`]) → parsed
+//! event borrowing the line ([`parse`]) → requests and worker lifecycles ([`correlate`]) →
+//! checks and findings ([`diagnose`]) → table or JSON ([`report`]). [`app`] wires them.
+
+pub mod app;
+pub mod cli;
+pub mod correlate;
+pub mod diagnose;
+pub mod error;
+pub mod input;
+pub mod parse;
+pub mod report;
