@@ -10,13 +10,31 @@ use crate::correlate::{Analysis, Cause, Correlator, Settings};
 use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{for_each_line, Source};
+use crate::input::{for_each_line, split_lines, Source};
 use crate::parse::LineParser;
 use crate::report::Report;
 
 /// Reads one source: each pod (or compose service) in it is correlated on its own.
 pub fn analyze_source(source: &Source, settings: &Arc<Settings>) -> Result<Analysis, Error> {
-    let name: Arc<str> = Arc::from(source.name());
+    analyze_lines(&source.name(), settings, |f| for_each_line(source, f))
+}
+
+/// Analyses bytes already in memory, as if they were a file called `name`.
+pub fn analyze_bytes(name: &str, data: &[u8], settings: &Arc<Settings>) -> Analysis {
+    let fed = analyze_lines(name, settings, |f| {
+        split_lines(data, f);
+        Ok(())
+    });
+    fed.expect("reading memory cannot fail")
+}
+
+/// Runs every line `feed` produces through envelope → parse → correlate.
+fn analyze_lines(
+    name: &str,
+    settings: &Arc<Settings>,
+    feed: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), Error>,
+) -> Result<Analysis, Error> {
+    let name: Arc<str> = Arc::from(name);
     let mut unwrapper = Unwrapper::default();
     let mut order: Vec<Vec<u8>> = Vec::new();
     let mut streams: HashMap<Vec<u8>, (LineParser, Correlator)> = HashMap::new();
@@ -29,7 +47,7 @@ pub fn analyze_source(source: &Source, settings: &Arc<Settings>) -> Result<Analy
             Correlator::new(name.clone(), settings.clone()),
         )
     };
-    let result = for_each_line(source, &mut |raw| {
+    let result = feed(&mut |raw| {
         line_no += 1;
         scratch.clear();
         let (key, payload, time) = match unwrapper.strip(raw, &mut scratch) {

@@ -344,10 +344,15 @@ enum Attach {
     ServerError,
 }
 
-/// Decodes `%XX` escapes and drops the query string: the access line's URI as Django's
-/// `request.path` would show it.
-fn app_path(uri: &[u8]) -> String {
-    let path = &uri[..memchr::memchr(b'?', uri).unwrap_or(uri.len())];
+/// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
+/// URI as Django's `request.path` would show it.
+fn app_path(uri: &[u8], keep_query: bool) -> String {
+    let end = if keep_query {
+        None
+    } else {
+        memchr::memchr(b'?', uri)
+    };
+    let path = &uri[..end.unwrap_or(uri.len())];
     let mut out = Vec::with_capacity(path.len());
     let mut k = 0;
     while k < path.len() {
@@ -860,7 +865,14 @@ impl Correlator {
 
     /// An access line: link it to its record, or keep it until one shows up.
     fn access(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, a: &Access<'_>) {
-        let key = (lossy(a.method), app_path(a.uri));
+        let mut key = (lossy(a.method), app_path(a.uri, false));
+        if !self.unlinked.contains_key(&key) && a.uri.contains(&b'?') {
+            // Some apps log the query string as part of the path.
+            let full = (key.0.clone(), app_path(a.uri, true));
+            if self.unlinked.contains_key(&full) {
+                key = full;
+            }
+        }
         let agent = a.user_agent.map(lossy);
         // The envelope's time when there is one, else the access line's completion time.
         let t = time.or(a.time);
@@ -1267,7 +1279,8 @@ mod tests {
         assert!(host_ip("[fd00::1]:80").is_some_and(is_internal));
         assert!(host_ip("203.0.113.9").is_some_and(|ip| !is_internal(ip)));
         assert!(host_ip("app.example.com:80").is_none());
-        assert_eq!(app_path(b"/a%20b/?x=%41"), "/a b/");
-        assert_eq!(app_path(b"/bad%zz%4"), "/bad%zz%4");
+        assert_eq!(app_path(b"/a%20b/?x=%41", false), "/a b/");
+        assert_eq!(app_path(b"/a%20b/?x=%41", true), "/a b/?x=A");
+        assert_eq!(app_path(b"/bad%zz%4", false), "/bad%zz%4");
     }
 }

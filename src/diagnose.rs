@@ -515,15 +515,27 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let noise_hosts: Vec<&HostVerdict> = hosts
+        .iter()
+        .filter(|h| matches!(h.kind, HostKind::Ip | HostKind::Invalid))
+        .collect();
+    let noise_note = if noise > 0 && noise_hosts.len() < hosts.len() {
+        format!("; also scanner noise: {}", describe(&noise_hosts))
+    } else {
+        String::new()
+    };
     let (status, actual) = if !rejected_real.is_empty() {
         (
             Status::Fail,
-            format!("rejected: {}", describe(&rejected_real)),
+            format!("rejected: {}{noise_note}", describe(&rejected_real)),
         )
     } else if !other_domains.is_empty() {
         (
             Status::Warn,
-            format!("other names rejected: {}", describe(&other_domains)),
+            format!(
+                "other names rejected: {}{noise_note}",
+                describe(&other_domains)
+            ),
         )
     } else if total_rejections > 0 {
         let s = if a.accepted_hosts.is_empty() {
@@ -533,10 +545,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         };
         (
             s,
-            format!(
-                "only scanner noise rejected ({} IP literals or invalid names)",
-                noise
-            ),
+            format!("only scanner noise rejected: {}", describe(&noise_hosts)),
         )
     } else if hidden_400s > 0 && a.accepted_hosts.is_empty() {
         (
