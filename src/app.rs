@@ -1,6 +1,5 @@
 //! Wires the stages: sources → lines → envelope → parse → correlate → diagnose → report.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -36,43 +35,44 @@ fn analyze_lines(
 ) -> Result<Analysis, Error> {
     let name: Arc<str> = Arc::from(name);
     let mut unwrapper = Unwrapper::default();
-    let mut order: Vec<Vec<u8>> = Vec::new();
-    let mut streams: HashMap<Vec<u8>, (LineParser, Correlator)> = HashMap::new();
+    // Streams in order of first appearance; nearly every line belongs to the previous line's.
+    let mut streams: Vec<(Vec<u8>, LineParser, Correlator)> = Vec::new();
+    let mut last = 0usize;
     let mut line_no = 0u64;
     let mut scratch = Vec::new();
-    let new_stream = |key: &[u8], order: &mut Vec<Vec<u8>>| {
-        order.push(key.to_vec());
-        (
-            LineParser::default(),
-            Correlator::new(name.clone(), settings.clone()),
-        )
+    let mut stream_of = |key: &[u8], streams: &mut Vec<(Vec<u8>, LineParser, Correlator)>| {
+        let same = |k: &[u8]| k.len() == key.len() && (key.is_empty() || k == key);
+        if !streams.get(last).is_some_and(|s| same(&s.0)) {
+            last = match streams.iter().position(|s| same(&s.0)) {
+                Some(k) => k,
+                None => {
+                    let c = Correlator::new(name.clone(), settings.clone());
+                    streams.push((key.to_vec(), LineParser::default(), c));
+                    streams.len() - 1
+                }
+            };
+        }
+        last
     };
     let result = feed(&mut |raw| {
         line_no += 1;
         scratch.clear();
-        let (key, payload, time) = match unwrapper.strip(raw, &mut scratch) {
+        match unwrapper.strip(raw, &mut scratch) {
             Stripped::Partial => {
-                let s = streams
-                    .entry(Vec::new())
-                    .or_insert_with(|| new_stream(b"", &mut order));
-                s.1.count_partial();
-                return;
+                let k = stream_of(b"", &mut streams);
+                streams[k].2.count_partial();
             }
-            Stripped::Line(u) => (u.source.unwrap_or(b""), u.payload, u.time),
-        };
-        if !streams.contains_key(key) {
-            let s = new_stream(key, &mut order);
-            streams.insert(key.to_vec(), s);
+            Stripped::Line(u) => {
+                let k = stream_of(u.source.unwrap_or(b""), &mut streams);
+                let (_, parser, correlator) = &mut streams[k];
+                let parsed = parser.parse(&u.payload);
+                correlator.feed(line_no, raw, u.time.or(parsed.time), &parsed);
+            }
         }
-        let (parser, correlator) = streams.get_mut(key).expect("inserted above");
-        let parsed = parser.parse(&payload);
-        correlator.feed(line_no, raw, time.or(parsed.time), &parsed);
     });
     let mut total = Analysis::default();
-    for key in order {
-        if let Some((_, c)) = streams.remove(&key) {
-            total.merge(c.finish_stream());
-        }
+    for (_, _, c) in streams {
+        total.merge(c.finish_stream());
     }
     result.map(|()| total)
 }

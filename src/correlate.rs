@@ -11,10 +11,12 @@
 //! Records stay in memory only while they can still be linked (a few seconds of log time);
 //! then they are folded into counters, and only orphans are kept (up to a cap).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
 
 use crate::parse::{Access, Event, Parsed, Ts};
@@ -25,6 +27,8 @@ const EVIDENCE_CHARS: usize = 400;
 pub const EVIDENCE_PER_KIND: usize = 3;
 /// How many orphans are kept with their details (all are counted).
 pub const MAX_ORPHANS: usize = 500;
+/// How many request records one stream keeps at most (open, or waiting for their access line).
+pub const MAX_TRACKED: usize = 20_000;
 /// How many unrecognised lines are kept as samples.
 pub const MAX_SAMPLES: usize = 5;
 /// How far apart (µs) an access line's time and its request's end may be.
@@ -123,6 +127,8 @@ pub struct ClassStats {
     pub server_error: u64,
     pub orphaned: u64,
     pub in_flight: u64,
+    /// Still open when the record table was full: dropped from tracking, counted here.
+    pub evicted: u64,
     /// Finished, but no line says with which status.
     pub unknown_status: u64,
 }
@@ -136,6 +142,7 @@ impl ClassStats {
         self.server_error += o.server_error;
         self.orphaned += o.orphaned;
         self.in_flight += o.in_flight;
+        self.evicted += o.evicted;
         self.unknown_status += o.unknown_status;
     }
 }
@@ -326,16 +333,26 @@ struct Req {
     rejected_host: Option<String>,
     start_evidence: Evidence,
     cause_evidence: Option<Evidence>,
+    key: u64,
 }
 
-impl Req {
-    fn key(&self) -> (String, String) {
-        (self.method.clone(), self.path.clone())
-    }
+/// Hash of (method, path): the index under which records wait for their access line.
+fn route_key(method: &str, path: &str) -> u64 {
+    let mut h = FxHasher::default();
+    method.hash(&mut h);
+    path.hash(&mut h);
+    h.finish()
 }
 
-/// An access line no record claimed yet: (time, (method, path), status, user agent, line).
-type PendingAccess = (Ts, (String, String), u16, Option<String>, Evidence);
+/// An access line no record claimed yet.
+struct PendingAccess {
+    time: Ts,
+    key: u64,
+    method: String,
+    path: String,
+    status: u16,
+    agent: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attach {
@@ -409,18 +426,19 @@ pub struct Correlator {
     file: Arc<str>,
     settings: Arc<Settings>,
     out: Analysis,
-    reqs: HashMap<u64, Req>,
+    /// Live records by id; ids grow, so the first entry is the oldest.
+    reqs: BTreeMap<u64, Req>,
     next_id: u64,
     /// Open requests per pid, oldest first.
-    open: HashMap<u32, Vec<u64>>,
+    open: FxHashMap<u32, Vec<u64>>,
     /// Finished (or orphaned) records waiting for their access line, in order of end.
     done: VecDeque<u64>,
     /// Records without access line, by (method, path), oldest first.
-    unlinked: HashMap<(String, String), Vec<u64>>,
+    unlinked: FxHashMap<u64, Vec<u64>>,
     /// Access lines no record claimed yet.
     pending_access: VecDeque<PendingAccess>,
-    k8s_pending: HashSet<u32>,
-    timed_out: HashSet<u32>,
+    k8s_pending: FxHashSet<u32>,
+    timed_out: FxHashSet<u32>,
     last_exit: Option<(u32, u32)>,
     shutting_down: bool,
     attach: Attach,
@@ -437,14 +455,14 @@ impl Correlator {
             file,
             settings,
             out: Analysis::default(),
-            reqs: HashMap::new(),
+            reqs: BTreeMap::new(),
             next_id: 0,
-            open: HashMap::new(),
+            open: FxHashMap::default(),
             done: VecDeque::new(),
-            unlinked: HashMap::new(),
+            unlinked: FxHashMap::default(),
             pending_access: VecDeque::new(),
-            k8s_pending: HashSet::new(),
-            timed_out: HashSet::new(),
+            k8s_pending: FxHashSet::default(),
+            timed_out: FxHashSet::default(),
             last_exit: None,
             shutting_down: false,
             attach: Attach::None,
@@ -661,7 +679,7 @@ impl Correlator {
             }
             Event::Access(a) => {
                 self.has_access = true;
-                self.access(line_no, raw, time, a);
+                self.access(time, a);
             }
             // gunicorn ≥ 22 can die of an uncaught `HaltServer` instead of logging `Reason:`.
             Event::ExceptionLine { exc_type, message }
@@ -759,10 +777,51 @@ impl Correlator {
             rejected_host: None,
             start_evidence: Evidence::new(&self.file, line_no, raw),
             cause_evidence: None,
+            key: 0,
         };
-        self.unlinked.entry(req.key()).or_default().push(id);
+        let mut req = req;
+        req.key = route_key(&req.method, &req.path);
+        self.unlinked.entry(req.key).or_default().push(id);
         self.reqs.insert(id, req);
         self.open.entry(p).or_default().push(id);
+        self.enforce_cap();
+    }
+
+    /// Keeps the record table bounded: past [`MAX_TRACKED`], the oldest record is settled now
+    /// (finished ones are counted as they are; open ones are counted as evicted).
+    fn enforce_cap(&mut self) {
+        while self.reqs.len() > MAX_TRACKED {
+            let Some((&id, r)) = self.reqs.first_key_value() else {
+                return;
+            };
+            if r.outcome != Outcome::Open {
+                self.finish(id);
+                continue;
+            }
+            let r = self.reqs.remove(&id).expect("first");
+            let pid = r.pid.unwrap_or(0);
+            if let Some(v) = self.open.get_mut(&pid) {
+                v.retain(|x| *x != id);
+                if v.is_empty() {
+                    self.open.remove(&pid);
+                }
+            }
+            if let Some(v) = self.unlinked.get_mut(&r.key) {
+                v.retain(|x| *x != id);
+                if v.is_empty() {
+                    self.unlinked.remove(&r.key);
+                }
+            }
+            let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
+            self.out.requests += 1;
+            let s = self.out.by_class.entry(class).or_default();
+            s.total += 1;
+            s.evicted += 1;
+        }
+        while self.pending_access.len() > MAX_TRACKED {
+            let p = self.pending_access.pop_front().expect("non-empty");
+            self.access_only(&p.path, p.status, p.agent.as_deref());
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -777,13 +836,21 @@ impl Correlator {
         status: u16,
     ) {
         let p = pid.unwrap_or(0);
-        let open = self.open.entry(p).or_default();
-        let found = open.iter().position(|id| {
-            let r = &self.reqs[id];
-            r.method.as_bytes() == method && r.path.as_bytes() == path
+        let found = self.open.get(&p).and_then(|open| {
+            open.iter().position(|id| {
+                let r = &self.reqs[id];
+                r.method.as_bytes() == method && r.path.as_bytes() == path
+            })
         });
         let id = match found {
-            Some(k) => open.remove(k),
+            Some(k) => {
+                let open = self.open.get_mut(&p).expect("found above");
+                let id = open.remove(k);
+                if open.is_empty() {
+                    self.open.remove(&p);
+                }
+                id
+            }
             None => {
                 // The start is not in the input (it began mid-request): still a request.
                 self.out.unmatched_responses += 1;
@@ -804,9 +871,11 @@ impl Correlator {
                     rejected_host: None,
                     start_evidence: Evidence::new(&self.file, line_no, raw),
                     cause_evidence: None,
+                    key: route_key(&lossy(method), &lossy(path)),
                 };
-                self.unlinked.entry(req.key()).or_default().push(id);
+                self.unlinked.entry(req.key).or_default().push(id);
                 self.reqs.insert(id, req);
+                self.enforce_cap();
                 id
             }
         };
@@ -839,7 +908,7 @@ impl Correlator {
         let has_incoming = self.has_incoming;
         let r = self.reqs.get_mut(&id).expect("live");
         r.access = Some((status, agent));
-        let key = r.key();
+        let key = r.key;
         match r.outcome {
             // The worker did answer; the app's end line is missing.
             Outcome::Superseded => r.outcome = Outcome::Answered,
@@ -864,13 +933,16 @@ impl Correlator {
     }
 
     /// An access line: link it to its record, or keep it until one shows up.
-    fn access(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, a: &Access<'_>) {
-        let mut key = (lossy(a.method), app_path(a.uri, false));
+    fn access(&mut self, time: Option<Ts>, a: &Access<'_>) {
+        let method = lossy(a.method);
+        let mut path = app_path(a.uri, false);
+        let mut key = route_key(&method, &path);
         if !self.unlinked.contains_key(&key) && a.uri.contains(&b'?') {
             // Some apps log the query string as part of the path.
-            let full = (key.0.clone(), app_path(a.uri, true));
-            if self.unlinked.contains_key(&full) {
-                key = full;
+            let full = app_path(a.uri, true);
+            let full_key = route_key(&method, &full);
+            if self.unlinked.contains_key(&full_key) {
+                (path, key) = (full, full_key);
             }
         }
         let agent = a.user_agent.map(lossy);
@@ -888,6 +960,9 @@ impl Correlator {
             let mut fallback = None;
             for &id in ids {
                 let r = &self.reqs[&id];
+                if r.method != method || r.path != path {
+                    continue;
+                }
                 match r.outcome {
                     Outcome::Answered | Outcome::Superseded if close(r.end) => {
                         if r.app_status.is_none_or(|s| s == a.status) {
@@ -909,9 +984,16 @@ impl Correlator {
         match best {
             Some(id) => self.link(id, a.status, agent, t),
             None => {
-                let e = self.evidence(line_no, raw);
-                let t = t.or(self.now).unwrap_or(Ts(i64::MIN));
-                self.pending_access.push_back((t, key, a.status, agent, e));
+                let time = t.or(self.now).unwrap_or(Ts(i64::MIN));
+                let status = a.status;
+                self.pending_access.push_back(PendingAccess {
+                    time,
+                    key,
+                    method,
+                    path,
+                    status,
+                    agent,
+                });
             }
         }
     }
@@ -919,18 +1001,18 @@ impl Correlator {
     /// A record just ended: an access line that came first may be waiting for it.
     fn claim_pending_access(&mut self, id: u64) {
         let r = &self.reqs[&id];
-        let key = r.key();
-        let end = r.end;
-        let pos = self.pending_access.iter().position(|(t, k, ..)| {
-            *k == key
-                && match end {
-                    Some(e) if t.0 != i64::MIN => (e.0 - t.0).abs() <= LINK_SLACK,
+        let pos = self.pending_access.iter().position(|p| {
+            p.key == r.key
+                && p.method == r.method
+                && p.path == r.path
+                && match r.end {
+                    Some(e) if p.time.0 != i64::MIN => (e.0 - p.time.0).abs() <= LINK_SLACK,
                     _ => true,
                 }
         });
         if let Some(k) = pos {
-            let (t, _, status, agent, _) = self.pending_access.remove(k).expect("index");
-            self.link(id, status, agent, Some(t));
+            let p = self.pending_access.remove(k).expect("index");
+            self.link(id, p.status, p.agent, Some(p.time));
         }
     }
 
@@ -952,12 +1034,12 @@ impl Correlator {
             }
             self.finish(id);
         }
-        while let Some((t, ..)) = self.pending_access.front() {
-            if !(all || horizon.is_some_and(|h| t.0 < h)) {
+        while let Some(p) = self.pending_access.front() {
+            if !(all || horizon.is_some_and(|h| p.time.0 < h)) {
                 break;
             }
-            let (_, key, status, agent, e) = self.pending_access.pop_front().expect("front");
-            self.access_only(key, status, agent, e);
+            let p = self.pending_access.pop_front().expect("front");
+            self.access_only(&p.path, p.status, p.agent.as_deref());
         }
     }
 
@@ -997,26 +1079,20 @@ impl Correlator {
         }
     }
 
-    fn access_only(
-        &mut self,
-        key: (String, String),
-        status: u16,
-        agent: Option<String>,
-        e: Evidence,
-    ) {
-        let class = self.classify(&key.1, None, agent.as_deref(), false);
+    /// An access line no app line claimed: a request all the same (gunicorn answered it).
+    fn access_only(&mut self, path: &str, status: u16, agent: Option<&str>) {
+        let class = self.classify(path, None, agent, false);
         self.out.requests += 1;
         self.out.by_class.entry(class).or_default().total += 1;
         self.count_status(class, Some(status), false);
-        let _ = e;
     }
 
     fn finish(&mut self, id: u64) {
         let r = self.reqs.remove(&id).expect("live");
-        if let Some(v) = self.unlinked.get_mut(&r.key()) {
+        if let Some(v) = self.unlinked.get_mut(&r.key) {
             v.retain(|x| *x != id);
             if v.is_empty() {
-                self.unlinked.remove(&r.key());
+                self.unlinked.remove(&r.key);
             }
         }
         let agent = r.access.as_ref().and_then(|a| a.1.clone());

@@ -454,6 +454,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     });
 
     // requests_answered
+    let evicted: u64 = a.by_class.values().map(|c| c.evicted).sum();
     let orphan_detail: Vec<String> = a
         .orphan_causes
         .iter()
@@ -465,6 +466,11 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         expected: "each INCOMING REQUEST has its RESPONSE".into(),
         actual: if a.requests == 0 {
             "no requests in the logs".into()
+        } else if a.orphans_total == 0 && evicted > 0 {
+            format!(
+                "{evicted} of {} still open when too many were open at once (not followed further)",
+                a.requests
+            )
         } else if a.orphans_total == 0 {
             format!("all {} requests finished", a.requests)
         } else {
@@ -479,6 +485,8 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             Status::Unknown
         } else if a.orphans_total > 0 {
             Status::Fail
+        } else if evicted > 0 {
+            Status::Warn
         } else {
             Status::Pass
         },

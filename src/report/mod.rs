@@ -71,6 +71,8 @@ pub struct Requests {
     pub answered: u64,
     pub orphaned: u64,
     pub in_flight: u64,
+    /// Requests dropped from tracking while open because too many were open at once.
+    pub evicted: u64,
     pub probe: u64,
     pub health: u64,
     pub external: u64,
@@ -87,6 +89,7 @@ impl Report {
         timeout: (f64, String),
     ) -> Report {
         let in_flight: u64 = a.by_class.values().map(|c| c.in_flight).sum();
+        let evicted: u64 = a.by_class.values().map(|c| c.evicted).sum();
         let class_total = |c| a.by_class.get(&c).map_or(0, |s: &ClassStats| s.total);
         Report {
             schema_version: SCHEMA_VERSION,
@@ -121,9 +124,10 @@ impl Report {
             },
             requests: Requests {
                 total: a.requests,
-                answered: a.requests - a.orphans_total - in_flight,
+                answered: a.requests - a.orphans_total - in_flight - evicted,
                 orphaned: a.orphans_total,
                 in_flight,
+                evicted,
                 probe: class_total(Class::Probe),
                 health: class_total(Class::Health),
                 external: class_total(Class::External),
