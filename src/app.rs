@@ -66,7 +66,13 @@ fn analyze_lines(
                 let k = stream_of(u.source.unwrap_or(b""), &mut streams);
                 let (_, parser, correlator) = &mut streams[k];
                 let parsed = parser.parse(&u.payload);
-                correlator.feed(line_no, raw, u.time.or(parsed.time), &parsed);
+                correlator.feed(
+                    line_no,
+                    raw,
+                    u.time.or(parsed.time),
+                    u.time.is_some(),
+                    &parsed,
+                );
             }
         }
     });

@@ -20,6 +20,7 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
 
 use crate::parse::{Access, Event, Parsed, Ts};
+use crate::stats::{route_of, Latency, Slow, Timeline};
 
 /// Longest text kept from a log line for evidence.
 const EVIDENCE_CHARS: usize = 400;
@@ -208,6 +209,8 @@ pub struct Analysis {
     pub server_error_evidence: Vec<Evidence>,
     pub first_time: Option<Ts>,
     pub last_time: Option<Ts>,
+    pub latency: Latency,
+    pub timeline: Timeline,
 }
 
 impl Analysis {
@@ -304,6 +307,8 @@ impl Analysis {
             (a, b) => a.or(b),
         };
         self.last_time = self.last_time.max(o.last_time);
+        self.latency.merge(o.latency);
+        self.timeline.merge(o.timeline);
     }
 }
 
@@ -334,6 +339,9 @@ struct Req {
     start_evidence: Evidence,
     cause_evidence: Option<Evidence>,
     key: u64,
+    /// Both ends' times have sub-second precision.
+    fine_start: bool,
+    fine_end: bool,
 }
 
 /// Hash of (method, path): the index under which records wait for their access line.
@@ -445,6 +453,8 @@ pub struct Correlator {
     has_access: bool,
     has_response: bool,
     has_incoming: bool,
+    /// The current line's time has sub-second precision.
+    fine: bool,
     now: Option<Ts>,
     last_flush: Option<Ts>,
 }
@@ -469,6 +479,7 @@ impl Correlator {
             has_access: false,
             has_response: false,
             has_incoming: false,
+            fine: false,
             now: None,
             last_flush: None,
         }
@@ -486,8 +497,10 @@ impl Correlator {
 
     /// Feeds one line: `raw` is the whole physical line (for evidence), `time` the best time
     /// known for it (the envelope's, else the line's own).
-    pub fn feed(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, p: &Parsed<'_>) {
+    /// `fine`: the time has sub-second precision (it came from an envelope).
+    pub fn feed(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, fine: bool, p: &Parsed<'_>) {
         self.out.lines += 1;
+        self.fine = fine && time.is_some();
         match p.event {
             Event::Unrecognized => {
                 self.out.unrecognized += 1;
@@ -535,6 +548,7 @@ impl Correlator {
             Event::UsingWorker { class } => self.out.worker_class = Some(lossy(class)),
             Event::Booting { .. } => {
                 self.out.workers_booted += 1;
+                self.out.timeline.at(time, |b| b.worker_boots += 1);
                 self.shutting_down = false;
             }
             Event::HandlingSignal { signal } => {
@@ -544,6 +558,7 @@ impl Correlator {
             }
             Event::WorkerTimeout { pid: w } => {
                 self.out.worker_timeouts += 1;
+                self.out.timeline.at(time, |b| b.worker_timeouts += 1);
                 self.timed_out.insert(*w);
                 let e = self.evidence(line_no, raw);
                 keep(&mut self.out.timeout_evidence, || e.clone());
@@ -660,6 +675,7 @@ impl Correlator {
                 let e = self.evidence(line_no, raw);
                 let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
                 entry.count += 1;
+                self.out.timeline.at(time, |b| b.disallowed_hosts += 1);
                 entry.rfc_valid = *rfc_valid;
                 if entry.add.is_none() {
                     entry.add = add.map(lossy);
@@ -778,6 +794,8 @@ impl Correlator {
             start_evidence: Evidence::new(&self.file, line_no, raw),
             cause_evidence: None,
             key: 0,
+            fine_start: self.fine,
+            fine_end: false,
         };
         let mut req = req;
         req.key = route_key(&req.method, &req.path);
@@ -872,6 +890,8 @@ impl Correlator {
                     start_evidence: Evidence::new(&self.file, line_no, raw),
                     cause_evidence: None,
                     key: route_key(&lossy(method), &lossy(path)),
+                    fine_start: false,
+                    fine_end: false,
                 };
                 self.unlinked.entry(req.key).or_default().push(id);
                 self.reqs.insert(id, req);
@@ -882,6 +902,7 @@ impl Correlator {
         let r = self.reqs.get_mut(&id).expect("live");
         r.app_status = Some(status);
         r.end = time;
+        r.fine_end = self.fine;
         if r.outcome == Outcome::Open {
             r.outcome = Outcome::Answered;
         }
@@ -1107,6 +1128,11 @@ impl Correlator {
             }
         }
         let access_status = r.access.as_ref().map(|a| a.0);
+        self.out.timeline.at(r.start.or(r.end), |b| match class {
+            Class::Probe => b.probe += 1,
+            Class::Health => b.health += 1,
+            Class::External => b.external += 1,
+        });
         let cause = match r.outcome {
             Outcome::Answered => None,
             Outcome::Orphaned(c) => Some(c),
@@ -1124,6 +1150,32 @@ impl Correlator {
         let Some(cause) = cause else {
             let status = r.app_status.or(access_status);
             self.count_status(class, status, r.rejected_host.is_some());
+            if let Some(st) = status {
+                self.out.timeline.at(r.end.or(r.start), |b| match st / 100 {
+                    2 => b.s2xx += 1,
+                    3 => b.s3xx += 1,
+                    4 => b.s4xx += 1,
+                    5 => b.s5xx += 1,
+                    _ => {}
+                });
+            }
+            if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
+                let micros = (e.0 - s.0).max(0) as u64;
+                let fine = r.fine_start && r.fine_end;
+                let file = self.file.clone();
+                let (method, path) = (&r.method, &r.path);
+                self.out
+                    .latency
+                    .add(method, route_of(path), micros, fine, || Slow {
+                        method: method.clone(),
+                        path: path.clone(),
+                        seconds: micros as f64 / 1e6,
+                        started: s.to_rfc3339(),
+                        status,
+                        file,
+                        line: r.start_evidence.line,
+                    });
+            }
             if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
                 if let Some(h) = &r.host {
                     *self.out.accepted_hosts.entry(h.clone()).or_default() += 1;
@@ -1132,6 +1184,7 @@ impl Correlator {
             return;
         };
         self.out.by_class.entry(class).or_default().orphaned += 1;
+        self.out.timeline.at(r.start.or(r.end), |b| b.orphans += 1);
         if let Some(st) = access_status {
             *self.out.status.entry(st).or_default() += 1;
         }
@@ -1229,7 +1282,7 @@ mod tests {
         let mut p = LineParser::default();
         for (k, l) in lines.iter().enumerate() {
             let parsed = p.parse(l.as_bytes());
-            c.feed(k as u64 + 1, l.as_bytes(), parsed.time, &parsed);
+            c.feed(k as u64 + 1, l.as_bytes(), parsed.time, false, &parsed);
         }
         c.finish_stream()
     }

@@ -13,3 +13,4 @@ pub mod error;
 pub mod input;
 pub mod parse;
 pub mod report;
+pub mod stats;

@@ -1,6 +1,6 @@
 //! Thin entry point: flags → run → report → exit status (0 ok, 1 a check failed, 2 error).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     } else {
         Format::Table {
             color: config.color,
+            terminal: io::stdout().is_terminal(),
         }
     };
     let stdout = io::stdout();

@@ -13,6 +13,8 @@ use serde::Serialize;
 
 use crate::correlate::{Analysis, Class, ClassStats, Evidence, Orphan};
 use crate::diagnose::{Check, Diagnosis, Finding, HostVerdict, Status};
+use crate::parse::Ts;
+use crate::stats::{Bucket, Latency, Slow, Timeline};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -27,6 +29,103 @@ pub struct Report {
     pub disallowed_hosts: Vec<HostVerdict>,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
+    pub latency: LatencyReport,
+    pub timeline: TimelineReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencyReport {
+    /// `sub-second` when the times came from docker/kubectl/CRI envelopes, else `whole seconds`
+    /// (gunicorn's own timestamps): then percentiles are only good to a second.
+    pub resolution: &'static str,
+    pub measured: u64,
+    /// Per route (`METHOD /path/{id}/`), most requests first.
+    pub routes: Vec<RouteLatency>,
+    pub slowest: Vec<Slow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteLatency {
+    pub route: String,
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimelineReport {
+    pub bucket_seconds: i64,
+    pub buckets: Vec<TimelineBucket>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimelineBucket {
+    pub start: String,
+    #[serde(flatten)]
+    pub counts: Bucket,
+}
+
+/// Most points a timeline is drawn with; longer series are merged into wider buckets.
+pub const MAX_TIMELINE_POINTS: usize = 1440;
+
+fn latency_report(l: &Latency) -> LatencyReport {
+    let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
+    let mut routes: Vec<RouteLatency> = l
+        .routes
+        .iter()
+        .map(|(route, h)| RouteLatency {
+            route: route.clone(),
+            count: h.count(),
+            p50_ms: ms(h.quantile(0.50)),
+            p95_ms: ms(h.quantile(0.95)),
+            p99_ms: ms(h.quantile(0.99)),
+            max_ms: ms(h.max()),
+            mean_ms: ms(h.mean()),
+        })
+        .collect();
+    routes.sort_by(|a, b| b.count.cmp(&a.count).then(a.route.cmp(&b.route)));
+    LatencyReport {
+        resolution: if l.measured > 0 && l.fine == l.measured {
+            "sub-second"
+        } else {
+            "whole seconds"
+        },
+        measured: l.measured,
+        routes,
+        slowest: l.slowest.clone(),
+    }
+}
+
+fn timeline_report(t: &Timeline) -> TimelineReport {
+    let (mut width, mut series) = t.series();
+    if series.len() > MAX_TIMELINE_POINTS {
+        let k = series.len().div_ceil(MAX_TIMELINE_POINTS);
+        width *= k as i64;
+        series = series
+            .chunks(k)
+            .map(|c| {
+                let mut b = Bucket::default();
+                for (_, x) in c {
+                    b.add(x);
+                }
+                (c[0].0, b)
+            })
+            .collect();
+    }
+    let buckets = series
+        .into_iter()
+        .map(|(start, counts)| TimelineBucket {
+            start: Ts(start * 1_000_000).to_rfc3339(),
+            counts,
+        })
+        .collect();
+    TimelineReport {
+        bucket_seconds: width,
+        buckets,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -138,6 +237,8 @@ impl Report {
             disallowed_hosts: d.hosts,
             checks: d.checks,
             findings: d.findings,
+            latency: latency_report(&a.latency),
+            timeline: timeline_report(&a.timeline),
         }
     }
 
@@ -150,7 +251,11 @@ impl Report {
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Table { color: bool },
+    /// `terminal`: stdout is a terminal (adds the sparklines).
+    Table {
+        color: bool,
+        terminal: bool,
+    },
     Json,
 }
 
@@ -161,7 +266,7 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
             serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
             writeln!(out)?;
         }
-        Format::Table { color } => table::write(report, color, out)?,
+        Format::Table { color, terminal } => table::write(report, color, terminal, out)?,
     }
     out.flush()
 }

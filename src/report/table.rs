@@ -30,7 +30,104 @@ fn evidence_lines(out: &mut dyn Write, ev: &[Evidence], indent: &str) -> io::Res
     Ok(())
 }
 
-pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One line of block characters, at most `width` wide (buckets are summed to fit).
+pub fn sparkline(values: &[u64], width: usize) -> String {
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let k = values.len().div_ceil(width);
+    let sums: Vec<u64> = values.chunks(k).map(|c| c.iter().sum()).collect();
+    let max = sums.iter().copied().max().unwrap_or(0);
+    sums.iter()
+        .map(|&v| {
+            if v == 0 {
+                ' '
+            } else {
+                BARS[((v * 7) / max.max(1)) as usize]
+            }
+        })
+        .collect()
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
+fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let l = &r.latency;
+    if l.measured == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nLatency per route ({} paired requests; {} timestamps):",
+        l.measured, l.resolution
+    )?;
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_header(vec!["route", "count", "p50", "p95", "p99", "max"]);
+    for route in l.routes.iter().take(10) {
+        t.add_row(vec![
+            esc(&route.route).into_owned(),
+            route.count.to_string(),
+            ms(route.p50_ms),
+            ms(route.p95_ms),
+            ms(route.p99_ms),
+            ms(route.max_ms),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    if l.routes.len() > 10 {
+        writeln!(
+            out,
+            "  … and {} more routes (see --format json)",
+            l.routes.len() - 10
+        )?;
+    }
+    if let Some(s) = l.slowest.first() {
+        writeln!(
+            out,
+            "Slowest: {} {} took {} ({}:{})",
+            s.method,
+            esc(&s.path),
+            ms(s.seconds * 1000.0),
+            esc(&s.file),
+            s.line
+        )?;
+    }
+    Ok(())
+}
+
+fn write_sparklines(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let b = &r.timeline.buckets;
+    if b.len() < 2 {
+        return Ok(());
+    }
+    let requests: Vec<u64> = b.iter().map(|x| x.counts.requests()).collect();
+    let orphans: Vec<u64> = b.iter().map(|x| x.counts.orphans).collect();
+    let unit = if r.timeline.bucket_seconds == 1 {
+        "second".to_string()
+    } else {
+        format!("{} s", r.timeline.bucket_seconds)
+    };
+    writeln!(
+        out,
+        "\nrequests │{}│ per {unit}, {} → {}",
+        sparkline(&requests, 60),
+        b[0].start,
+        b[b.len() - 1].start
+    )?;
+    writeln!(out, "orphans  │{}│", sparkline(&orphans, 60))?;
+    Ok(())
+}
+
+pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io::Result<()> {
     let i = &r.input;
     writeln!(
         out,
@@ -101,6 +198,9 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
         ]);
     }
     writeln!(out, "{table}")?;
+    if terminal {
+        write_sparklines(r, out)?;
+    }
 
     if r.findings.is_empty() {
         writeln!(out, "\nNo findings.")?;
@@ -121,6 +221,7 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
             evidence_lines(out, &f.evidence, "     ")?;
         }
     }
+    write_latency(r, out)?;
     if !r.input.errors.is_empty() {
         writeln!(out, "\nInputs not read:")?;
         for e in &r.input.errors {
@@ -136,4 +237,16 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
         evidence_lines(out, &r.input.unrecognized_samples, "  ")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn sparkline_scales_and_fits() {
+        assert_eq!(sparkline(&[0, 1, 14], 10), " ▁█");
+        assert_eq!(sparkline(&[1; 120], 60).chars().count(), 60);
+        assert_eq!(sparkline(&[], 60), "");
+    }
 }

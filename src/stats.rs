@@ -1,0 +1,423 @@
+//! Bounded, mergeable aggregates over requests: latency per route and activity over time.
+//!
+//! Both are filled as records are settled and merged across files and pods, so their memory
+//! does not grow with the input: latencies go into a log-scale histogram per route (at most
+//! [`MAX_ROUTES`] routes), activity into per-second buckets while the span is short and
+//! per-minute buckets always.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::parse::Ts;
+
+/// Routes followed with their own latency histogram; the rest are folded into `(other)`.
+pub const MAX_ROUTES: usize = 500;
+/// Per-second buckets are kept while the input spans at most this many seconds.
+const MAX_SECOND_BUCKETS: usize = 3600;
+/// Slowest requests kept.
+pub const SLOWEST: usize = 10;
+
+/// Sub-buckets per power of two: percentiles are exact to within 1/8 (12 %).
+const SUB: u32 = 8;
+const BUCKETS: usize = 64 * SUB as usize;
+
+/// `/api/reports/42/` → `/api/reports/{id}/`: segments that are numbers, UUIDs, long hex or
+/// long tokens with digits become `{id}`, so one route gathers all its requests.
+pub fn route_of(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let mut out = String::with_capacity(path.len());
+    for (k, seg) in path.split('/').enumerate() {
+        if k > 0 {
+            out.push('/');
+        }
+        out.push_str(if is_id(seg) { "{id}" } else { seg });
+    }
+    out
+}
+
+fn is_id(seg: &str) -> bool {
+    if seg.is_empty() {
+        return false;
+    }
+    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+    if digits == seg.len() {
+        return true;
+    }
+    let hexish = seg.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-');
+    if hexish && seg.len() >= 12 && digits > 0 {
+        return true; // UUIDs, hashes
+    }
+    let tokenish = seg
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    tokenish && seg.len() >= 20 && digits > 0
+}
+
+/// A log-scale histogram of durations in microseconds.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    counts: Box<[u64; BUCKETS]>,
+    n: u64,
+    max: u64,
+    sum: u128,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: Box::new([0; BUCKETS]),
+            n: 0,
+            max: 0,
+            sum: 0,
+        }
+    }
+}
+
+fn bucket_of(v: u64) -> usize {
+    if v < u64::from(SUB) {
+        return v as usize;
+    }
+    let p = 63 - v.leading_zeros(); // v in [2^p, 2^(p+1))
+    let shift = p - SUB.trailing_zeros();
+    let sub = ((v >> shift) as u32) - SUB; // 0..SUB
+    (((p - SUB.trailing_zeros() + 1) * SUB) + sub) as usize
+}
+
+/// The largest value that falls in bucket `b`.
+fn bucket_top(b: usize) -> u64 {
+    let b = b as u32;
+    if b < SUB {
+        return u64::from(b);
+    }
+    let p = b / SUB - 1 + SUB.trailing_zeros();
+    let sub = u64::from(b % SUB + SUB);
+    let shift = p - SUB.trailing_zeros();
+    ((sub + 1) << shift).wrapping_sub(1)
+}
+
+impl Histogram {
+    pub fn add(&mut self, micros: u64) {
+        self.counts[bucket_of(micros).min(BUCKETS - 1)] += 1;
+        self.n += 1;
+        self.max = self.max.max(micros);
+        self.sum += u128::from(micros);
+    }
+
+    pub fn merge(&mut self, o: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts.iter()) {
+            *a += b;
+        }
+        self.n += o.n;
+        self.max = self.max.max(o.max);
+        self.sum += o.sum;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// The value below which a fraction `q` of the samples fall (upper bucket bound, ≤ max).
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.n == 0 {
+            return 0;
+        }
+        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+        let mut seen = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return bucket_top(b).min(self.max);
+            }
+        }
+        self.max
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    pub fn mean(&self) -> u64 {
+        if self.n == 0 {
+            0
+        } else {
+            (self.sum / u128::from(self.n)) as u64
+        }
+    }
+}
+
+/// One slow request, for the "slowest" list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Slow {
+    pub method: String,
+    pub path: String,
+    pub seconds: f64,
+    pub started: String,
+    pub status: Option<u16>,
+    pub file: std::sync::Arc<str>,
+    pub line: u64,
+}
+
+/// Latency per route, and the slowest requests.
+#[derive(Debug, Clone, Default)]
+pub struct Latency {
+    pub routes: BTreeMap<String, Histogram>,
+    pub slowest: Vec<Slow>,
+    /// True when every measured latency came from whole-second timestamps.
+    pub coarse: bool,
+    pub measured: u64,
+    pub fine: u64,
+}
+
+pub const OTHER_ROUTES: &str = "(other routes)";
+
+impl Latency {
+    /// Records one paired request. `fine`: both ends had sub-second timestamps.
+    pub fn add(
+        &mut self,
+        method: &str,
+        route: String,
+        micros: u64,
+        fine: bool,
+        slow: impl FnOnce() -> Slow,
+    ) {
+        self.measured += 1;
+        if fine {
+            self.fine += 1;
+        }
+        let key = format!("{method} {route}");
+        let key = if self.routes.contains_key(&key) || self.routes.len() < MAX_ROUTES {
+            key
+        } else {
+            OTHER_ROUTES.to_string()
+        };
+        self.routes.entry(key).or_default().add(micros);
+        let fastest_kept = self.slowest.last().map(|s| s.seconds);
+        if self.slowest.len() < SLOWEST || fastest_kept.is_some_and(|f| (micros as f64 / 1e6) > f) {
+            let s = slow();
+            let at = self.slowest.partition_point(|x| x.seconds >= s.seconds);
+            self.slowest.insert(at, s);
+            self.slowest.truncate(SLOWEST);
+        }
+    }
+
+    pub fn merge(&mut self, o: Latency) {
+        for (k, h) in o.routes {
+            let k = if self.routes.contains_key(&k) || self.routes.len() < MAX_ROUTES {
+                k
+            } else {
+                OTHER_ROUTES.to_string()
+            };
+            self.routes.entry(k).or_default().merge(&h);
+        }
+        for s in o.slowest {
+            let at = self.slowest.partition_point(|x| x.seconds >= s.seconds);
+            self.slowest.insert(at, s);
+        }
+        self.slowest.truncate(SLOWEST);
+        self.measured += o.measured;
+        self.fine += o.fine;
+    }
+}
+
+/// What happened in one time bucket.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Bucket {
+    pub probe: u64,
+    pub health: u64,
+    pub external: u64,
+    #[serde(rename = "2xx")]
+    pub s2xx: u64,
+    #[serde(rename = "3xx")]
+    pub s3xx: u64,
+    #[serde(rename = "4xx")]
+    pub s4xx: u64,
+    #[serde(rename = "5xx")]
+    pub s5xx: u64,
+    pub orphans: u64,
+    pub worker_timeouts: u64,
+    pub worker_boots: u64,
+    pub disallowed_hosts: u64,
+}
+
+impl Bucket {
+    pub fn add(&mut self, o: &Bucket) {
+        self.merge(o);
+    }
+
+    fn merge(&mut self, o: &Bucket) {
+        self.probe += o.probe;
+        self.health += o.health;
+        self.external += o.external;
+        self.s2xx += o.s2xx;
+        self.s3xx += o.s3xx;
+        self.s4xx += o.s4xx;
+        self.s5xx += o.s5xx;
+        self.orphans += o.orphans;
+        self.worker_timeouts += o.worker_timeouts;
+        self.worker_boots += o.worker_boots;
+        self.disallowed_hosts += o.disallowed_hosts;
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.probe + self.health + self.external
+    }
+}
+
+/// Activity over time: per second while the input is short, per minute always.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub seconds: Option<BTreeMap<i64, Bucket>>,
+    pub minutes: BTreeMap<i64, Bucket>,
+    /// Events with no time at all.
+    pub untimed: Bucket,
+}
+
+impl Default for Timeline {
+    fn default() -> Timeline {
+        Timeline {
+            seconds: Some(BTreeMap::new()),
+            minutes: BTreeMap::new(),
+            untimed: Bucket::default(),
+        }
+    }
+}
+
+impl Timeline {
+    /// Applies `f` to the buckets `t` falls in.
+    pub fn at(&mut self, t: Option<Ts>, f: impl Fn(&mut Bucket)) {
+        let Some(t) = t else {
+            f(&mut self.untimed);
+            return;
+        };
+        let sec = t.0.div_euclid(1_000_000);
+        f(self.minutes.entry(sec.div_euclid(60) * 60).or_default());
+        if let Some(secs) = &mut self.seconds {
+            f(secs.entry(sec).or_default());
+            if secs.len() > MAX_SECOND_BUCKETS {
+                self.seconds = None;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: Timeline) {
+        for (k, b) in &o.minutes {
+            self.minutes.entry(*k).or_default().merge(b);
+        }
+        self.seconds = match (self.seconds.take(), o.seconds) {
+            (Some(mut a), Some(b)) => {
+                for (k, v) in &b {
+                    a.entry(*k).or_default().merge(v);
+                }
+                (a.len() <= MAX_SECOND_BUCKETS).then_some(a)
+            }
+            _ => None,
+        };
+        self.untimed.merge(&o.untimed);
+    }
+
+    /// The buckets to show: per second when the span is at most ten minutes, else per minute,
+    /// with empty buckets filled in. Returns (bucket width in seconds, [(start, bucket)]).
+    pub fn series(&self) -> (i64, Vec<(i64, Bucket)>) {
+        let (width, map) = match &self.seconds {
+            Some(s) if span(s) <= 600 => (1, s),
+            _ => (60, &self.minutes),
+        };
+        let (Some(first), Some(last)) = (map.keys().next(), map.keys().next_back()) else {
+            return (width, Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut t = *first;
+        // Bounded: the per-minute map of a year is 525,600 points at most.
+        while t <= *last {
+            out.push((t, map.get(&t).copied().unwrap_or_default()));
+            t += width;
+        }
+        (width, out)
+    }
+}
+
+fn span(m: &BTreeMap<i64, Bucket>) -> i64 {
+    match (m.keys().next(), m.keys().next_back()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_collapse_ids() {
+        assert_eq!(route_of("/api/reports/42/"), "/api/reports/{id}/");
+        assert_eq!(
+            route_of("/u/3d2c1cc8-fae4-11e7-93eb-0a580a040321/checks"),
+            "/u/{id}/checks"
+        );
+        assert_eq!(route_of("/login/"), "/login/");
+        assert_eq!(route_of("/static/app.css"), "/static/app.css");
+        assert_eq!(route_of("/a/deadbeefcafe1/"), "/a/{id}/");
+        assert_eq!(route_of("/v1/x?y=1"), "/v1/x");
+    }
+
+    #[test]
+    fn buckets_are_monotonic_and_tight() {
+        let mut prev = 0;
+        for v in [
+            0u64,
+            1,
+            7,
+            8,
+            9,
+            15,
+            16,
+            17,
+            100,
+            1000,
+            123_456,
+            10_000_000,
+            u64::MAX / 2,
+        ] {
+            let b = bucket_of(v);
+            assert!(b >= prev, "{v}");
+            prev = b;
+            let top = bucket_top(b);
+            assert!(top >= v, "{v} top {top}");
+            assert!(top as f64 <= (v as f64) * 1.13 + 1.0, "{v} top {top}");
+        }
+    }
+
+    #[test]
+    fn quantiles() {
+        let mut h = Histogram::default();
+        for v in 1..=1000u64 {
+            h.add(v * 1000);
+        }
+        let p50 = h.quantile(0.5);
+        assert!((500_000..=565_000).contains(&p50), "{p50}");
+        assert_eq!(h.quantile(1.0), 1_000_000);
+        assert_eq!(h.max(), 1_000_000);
+        let mut g = Histogram::default();
+        g.merge(&h);
+        assert_eq!(g.quantile(0.99), h.quantile(0.99));
+        assert_eq!(Histogram::default().quantile(0.5), 0);
+    }
+
+    #[test]
+    fn timeline_series_fills_gaps() {
+        let mut t = Timeline::default();
+        t.at(Some(Ts(10_000_000)), |b| b.external += 1);
+        t.at(Some(Ts(13_500_000)), |b| b.external += 2);
+        let (w, s) = t.series();
+        assert_eq!(w, 1);
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[3].1.external, 2);
+        let mut long = Timeline::default();
+        long.at(Some(Ts(0)), |b| b.probe += 1);
+        long.at(Some(Ts(3_600_000_000)), |b| b.probe += 1);
+        let (w, s) = long.series();
+        assert_eq!(w, 60);
+        assert_eq!(s.len(), 61);
+    }
+}
