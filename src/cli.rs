@@ -29,13 +29,36 @@ const EXAMPLES: &str = "Examples:
   kubectl logs deploy/web --prefix --timestamps | reqtrail
   reqtrail /var/log/gunicorn/*.log
   reqtrail --format json app.log > status.json
+  reqtrail --format markdown app.log >> incident.md
+  reqtrail --format html -o report.html app.log
+  reqtrail -q app.log && echo deploy ok
+  reqtrail completions bash > /etc/bash_completion.d/reqtrail
+  reqtrail manpage > ~/.local/share/man/man1/reqtrail.1
 
 Exit status: 0 no check failed, 1 at least one check failed, 2 usage or input error.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
+    /// The checklist table, findings and latency, for a terminal.
     Table,
+    /// One JSON document (schema in the README), for dashboards.
     Json,
+    /// An incident write-up section: summary, checklist table, findings, counts.
+    Markdown,
+    /// One self-contained HTML page with a timeline chart (use with -o).
+    Html,
+}
+
+/// Extra jobs that do not read logs.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these flags.
+    Manpage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,8 +70,11 @@ pub enum ColorArg {
 
 /// Follow every request through gunicorn + Django logs and say what is wrong with the deployment.
 #[derive(Debug, Parser)]
-#[command(name = "reqtrail", version, after_help = EXAMPLES)]
+#[command(name = "reqtrail", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Log files to read; none, or `-`, reads standard input.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -74,6 +100,14 @@ pub struct Args {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print nothing; only the exit status tells (0 ok, 1 a check failed, 2 error).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -87,7 +121,9 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub sources: Vec<Source>,
-    pub json: bool,
+    pub format: FormatArg,
+    pub output: Option<PathBuf>,
+    pub quiet: bool,
     pub color: bool,
     pub public_hosts: Vec<String>,
     pub timeout: Option<f64>,
@@ -114,7 +150,8 @@ impl Args {
             ColorArg::Always => true,
             ColorArg::Never => false,
             ColorArg::Auto => {
-                std::io::stdout().is_terminal()
+                self.output.is_none()
+                    && std::io::stdout().is_terminal()
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
@@ -125,7 +162,9 @@ impl Args {
         };
         Config {
             sources,
-            json: self.format == FormatArg::Json,
+            format: self.format,
+            output: self.output,
+            quiet: self.quiet,
             color,
             public_hosts: self
                 .public_host
@@ -151,7 +190,7 @@ mod tests {
     fn defaults_read_stdin_as_table() {
         let c = parse(&[]).unwrap();
         assert_eq!(c.sources, vec![Source::Stdin]);
-        assert!(!c.json);
+        assert_eq!(c.format, FormatArg::Table);
         assert!(c.health_paths.contains(&"/healthz".to_string()));
     }
 
@@ -168,6 +207,18 @@ mod tests {
         assert_eq!(c.sources[1], Source::Stdin);
         assert_eq!(c.public_hosts, vec!["a.com", "b.com"]);
         assert_eq!(c.health_paths, vec!["/hc/"]);
+    }
+
+    #[test]
+    fn subcommands_and_output_flags() {
+        let a = Args::try_parse_from(["reqtrail", "completions", "bash"]).unwrap();
+        assert!(matches!(a.command, Some(Command::Completions { .. })));
+        let c = parse(&["-q", "--format", "html", "-o", "r.html", "x.log"]).unwrap();
+        assert!(c.quiet);
+        assert_eq!(c.format, FormatArg::Html);
+        assert_eq!(c.output, Some(PathBuf::from("r.html")));
+        assert!(!c.color, "never colour a file");
+        assert!(Args::try_parse_from(["reqtrail", "completions", "nosh"]).is_err());
     }
 
     #[test]

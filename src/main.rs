@@ -1,10 +1,11 @@
 //! Thin entry point: flags → run → report → exit status (0 ok, 1 a check failed, 2 error).
 
+use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use reqtrail::cli::Args;
+use clap::{CommandFactory, Parser};
+use reqtrail::cli::{Args, Command, FormatArg};
 use reqtrail::report::{self, Format};
 
 fn main() -> ExitCode {
@@ -16,33 +17,75 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(command) = &args.command {
+        return print_extra(command);
+    }
     let config = args.into_config();
     let outcome = reqtrail::app::run(&config);
+    let code = if !outcome.errors.is_empty() {
+        2
+    } else if outcome.report.failed() {
+        1
+    } else {
+        0
+    };
+    if config.quiet {
+        return ExitCode::from(code);
+    }
     for e in &outcome.errors {
         eprintln!("reqtrail: {e}");
     }
-    let format = if config.json {
-        Format::Json
-    } else {
-        Format::Table {
+    let format = match config.format {
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Html => Format::Html,
+        FormatArg::Table => Format::Table {
             color: config.color,
-            terminal: io::stdout().is_terminal(),
-        }
+            terminal: config.output.is_none() && io::stdout().is_terminal(),
+        },
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    if let Err(e) = report::write(&outcome.report, format, &mut out) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            return ExitCode::SUCCESS;
+    let written = match &config.output {
+        Some(path) => match File::create(path) {
+            Ok(f) => report::write(&outcome.report, format, &mut io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("reqtrail: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => report::write(
+            &outcome.report,
+            format,
+            &mut io::BufWriter::new(io::stdout().lock()),
+        ),
+    };
+    match written {
+        Ok(()) => ExitCode::from(code),
+        // `reqtrail app.log | head -1`: the reader is gone, which is fine.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("reqtrail: cannot write the report: {e}");
+            ExitCode::from(2)
         }
-        let _ = writeln!(io::stderr(), "reqtrail: cannot write the report: {e}");
-        return ExitCode::from(2);
     }
-    if !outcome.errors.is_empty() {
-        ExitCode::from(2)
-    } else if outcome.report.failed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+}
+
+/// `reqtrail completions SHELL` and `reqtrail manpage`.
+fn print_extra(command: &Command) -> ExitCode {
+    let mut out = io::stdout().lock();
+    let mut cmd = Args::command();
+    let written = match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "reqtrail", &mut out);
+            Ok(())
+        }
+        Command::Manpage => clap_mangen::Man::new(cmd).render(&mut out),
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reqtrail: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! freely; renaming or dropping one needs a new `schema_version` and a README note.
 
 pub mod escape;
+pub mod html;
+pub mod markdown;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -257,6 +259,8 @@ pub enum Format {
         terminal: bool,
     },
     Json,
+    Markdown,
+    Html,
 }
 
 /// Writes the report. A closed pipe surfaces as `io::ErrorKind::BrokenPipe` for main to ignore.
@@ -267,6 +271,8 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
             writeln!(out)?;
         }
         Format::Table { color, terminal } => table::write(report, color, terminal, out)?,
+        Format::Markdown => markdown::write(report, out)?,
+        Format::Html => html::write(report, out)?,
     }
     out.flush()
 }

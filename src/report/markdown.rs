@@ -1,0 +1,211 @@
+//! The report as an incident write-up section in GitHub-flavoured Markdown: a summary of the
+//! most likely cause, the checklist table, the findings with their evidence and fix, counts.
+//!
+//! Log-borne text is untrusted: in prose and table cells every character Markdown or HTML
+//! could act on is escaped; evidence goes into fenced code blocks whose fence is longer than
+//! any backtick run inside. Control characters are shown as visible escapes, as in the table.
+
+use std::io::{self, Write};
+
+use super::escape::for_terminal;
+use super::Report;
+use crate::diagnose::{Severity, Status};
+
+/// Text safe in Markdown prose and table cells.
+pub fn md(text: &str) -> String {
+    let text = for_terminal(text);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fence longer than any run of backticks in `body`.
+fn fence(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+fn status_word(s: Status) -> String {
+    match s {
+        Status::Pass => "PASS".into(),
+        Status::Fail => "**FAIL**".into(),
+        Status::Warn => "**WARN**".into(),
+        Status::Unknown => "UNKNOWN".into(),
+    }
+}
+
+pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let fails = r.checks.iter().filter(|c| c.status == Status::Fail).count();
+    let verdict = match r.findings.first() {
+        Some(f) if f.severity != Severity::Info => md(&f.title),
+        _ if fails == 0 => "no check failed".to_string(),
+        _ => format!("{fails} checks failed"),
+    };
+    writeln!(out, "## reqtrail: {verdict}\n")?;
+
+    let q = &r.requests;
+    let mut summary = String::new();
+    match r.findings.iter().find(|f| f.severity != Severity::Info) {
+        Some(f) => {
+            summary.push_str(&format!("**Most likely cause:** {}", md(&f.detail)));
+            summary.push_str(&format!(" **Fix:** {}", md(&f.fix)));
+        }
+        None => summary.push_str("No finding: every check with evidence passed."),
+    }
+    let passed: Vec<&str> = r
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Pass)
+        .map(|c| c.title)
+        .collect();
+    if !passed.is_empty() {
+        summary.push_str(&format!(
+            " Still fine: {}.",
+            md(&passed.join(", ").to_lowercase())
+        ));
+    }
+    summary.push_str(&format!(
+        " The logs hold {} requests ({} probe, {} health, {} external): {} answered, {} never answered.",
+        q.total, q.probe, q.health, q.external, q.answered, q.orphaned
+    ));
+    writeln!(out, "{summary}\n")?;
+
+    writeln!(out, "| Check | Expected | Actual | Status |")?;
+    writeln!(out, "| --- | --- | --- | --- |")?;
+    for c in &r.checks {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            md(c.title),
+            md(&c.expected),
+            md(&c.actual),
+            status_word(c.status)
+        )?;
+    }
+
+    if !r.findings.is_empty() {
+        writeln!(out, "\n### Findings\n")?;
+    }
+    for (k, f) in r.findings.iter().enumerate() {
+        let tag = match f.severity {
+            Severity::Fail => "FAIL",
+            Severity::Warn => "WARN",
+            Severity::Info => "NOTE",
+        };
+        writeln!(out, "{}. **{tag}: {}**\n", k + 1, md(&f.title))?;
+        writeln!(out, "   {}\n", md(&f.detail))?;
+        writeln!(out, "   **Fix:** {}\n", md(&f.fix))?;
+        if !f.evidence.is_empty() {
+            let body: String = f
+                .evidence
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}:{}  {}\n",
+                        for_terminal(&e.file),
+                        e.line,
+                        for_terminal(&e.text)
+                    )
+                })
+                .collect();
+            let fence = fence(&body);
+            writeln!(out, "   {fence}text")?;
+            for line in body.lines() {
+                writeln!(out, "   {line}")?;
+            }
+            writeln!(out, "   {fence}\n")?;
+        }
+    }
+
+    writeln!(out, "\n### Requests\n")?;
+    writeln!(
+        out,
+        "| | total | answered below 400 | 4xx | rejected host | 5xx | never answered | in flight |"
+    )?;
+    writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |")?;
+    for (class, s) in &q.by_class {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            serde_json::to_value(class)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            s.total,
+            s.ok,
+            s.client_error,
+            s.host_rejected,
+            s.server_error,
+            s.orphaned,
+            s.in_flight
+        )?;
+    }
+    if !q.status.is_empty() {
+        let statuses: Vec<String> = q.status.iter().map(|(s, n)| format!("{s} ×{n}")).collect();
+        writeln!(out, "\nStatus codes: {}.", statuses.join(", "))?;
+    }
+    if !r.latency.routes.is_empty() {
+        writeln!(out, "\n### Latency ({} timestamps)\n", r.latency.resolution)?;
+        writeln!(out, "| Route | Count | p50 ms | p95 ms | p99 ms | max ms |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        for l in r.latency.routes.iter().take(15) {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                md(&l.route),
+                l.count,
+                l.p50_ms,
+                l.p95_ms,
+                l.p99_ms,
+                l.max_ms
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "\n<sub>reqtrail {} · {} · {} lines ({} recognised) · {} → {}</sub>",
+        r.tool.version,
+        md(&r.input.files.join(", ")),
+        r.input.lines,
+        r.input.recognized,
+        r.input.first_time.as_deref().unwrap_or("?"),
+        r.input.last_time.as_deref().unwrap_or("?"),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markdown_and_html() {
+        assert_eq!(md("a|b"), "a\\|b");
+        assert_eq!(md("<script>"), "&lt;script&gt;");
+        assert_eq!(md("**x**"), "\\*\\*x\\*\\*");
+        assert_eq!(md("\x1b[2J"), "\\\\x1b\\[2J");
+    }
+
+    #[test]
+    fn fences_outgrow_backticks() {
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("a ```` b"), "`````");
+    }
+}
