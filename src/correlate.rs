@@ -115,6 +115,23 @@ pub struct Orphan {
     pub cause_evidence: Option<Evidence>,
 }
 
+/// A request still open when the input ended, younger than the timeout (or of unknown age).
+#[derive(Debug, Clone, Serialize)]
+pub struct InFlight {
+    pub method: String,
+    pub path: String,
+    pub pid: Option<u32>,
+    pub host: Option<String>,
+    pub class: Class,
+    pub started: Option<String>,
+    /// How long it had been open when the input ended, when both times are known.
+    pub open_seconds: Option<f64>,
+    pub file: Arc<str>,
+    pub line: u64,
+    #[serde(skip)]
+    pub start_evidence: Evidence,
+}
+
 /// Per-class request counters.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClassStats {
@@ -200,6 +217,8 @@ pub struct Analysis {
     pub status: BTreeMap<u16, u64>,
     pub orphans: Vec<Orphan>,
     pub orphans_total: u64,
+    /// The first [`MAX_ORPHANS`] requests still open at the end (all are counted per class).
+    pub in_flight: Vec<InFlight>,
     pub orphan_causes: BTreeMap<Cause, u64>,
 
     pub rejected_hosts: BTreeMap<String, HostRejections>,
@@ -276,6 +295,8 @@ impl Analysis {
         let room = MAX_ORPHANS.saturating_sub(self.orphans.len());
         self.orphans.extend(o.orphans.into_iter().take(room));
         self.orphans_total += o.orphans_total;
+        let room = MAX_ORPHANS.saturating_sub(self.in_flight.len());
+        self.in_flight.extend(o.in_flight.into_iter().take(room));
         for (c, n) in o.orphan_causes {
             *self.orphan_causes.entry(c).or_default() += n;
         }
@@ -1252,6 +1273,20 @@ impl Correlator {
                 let s = self.out.by_class.entry(class).or_default();
                 s.total += 1;
                 s.in_flight += 1;
+                if self.out.in_flight.len() < MAX_ORPHANS {
+                    self.out.in_flight.push(InFlight {
+                        method: r.method,
+                        path: r.path,
+                        pid: r.pid,
+                        host: r.host,
+                        class,
+                        started: r.start.map(Ts::to_rfc3339),
+                        open_seconds: age,
+                        file: self.file.clone(),
+                        line: r.start_evidence.line,
+                        start_evidence: r.start_evidence,
+                    });
+                }
             }
         }
         self.flush(true);

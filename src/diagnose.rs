@@ -455,6 +455,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
 
     // requests_answered
     let evicted: u64 = a.by_class.values().map(|c| c.evicted).sum();
+    let in_flight: u64 = a.by_class.values().map(|c| c.in_flight).sum();
     let orphan_detail: Vec<String> = a
         .orphan_causes
         .iter()
@@ -466,6 +467,11 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         expected: "each INCOMING REQUEST has its RESPONSE".into(),
         actual: if a.requests == 0 {
             "no requests in the logs".into()
+        } else if a.orphans_total == 0 && in_flight > 0 {
+            format!(
+                "{} finished; {in_flight} still open when the input ended",
+                a.requests - in_flight - evicted
+            )
         } else if a.orphans_total == 0 && evicted > 0 {
             format!(
                 "{evicted} of {} still open when too many were open at once (not followed further)",
@@ -485,7 +491,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             Status::Unknown
         } else if a.orphans_total > 0 {
             Status::Fail
-        } else if evicted > 0 {
+        } else if evicted > 0 || in_flight > 0 {
             Status::Warn
         } else {
             Status::Pass
@@ -782,6 +788,35 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             detail: "Each of these has an INCOMING REQUEST line and no RESPONSE: the worker died, moved on, or the input ended while it was still open past the timeout.".into(),
             fix: "Look at what each path does after it is logged (the evidence shows where it stopped); a worker killed mid-request points at memory or a crash in native code.".into(),
             evidence,
+        });
+    }
+
+    if in_flight > 0 && a.orphans_total == 0 {
+        let mut paths: Vec<String> = Vec::new();
+        for o in &a.in_flight {
+            let age = o
+                .open_seconds
+                .map(|s| format!("open {s:.1} s"))
+                .unwrap_or_else(|| "age unknown".into());
+            let s = format!("{} {} ({age})", o.method, o.path);
+            if paths.len() < 5 && !paths.contains(&s) {
+                paths.push(s);
+            }
+        }
+        findings.push(Finding {
+            id: "requests_in_flight",
+            severity: Severity::Warn,
+            title: format!(
+                "{} still open when the input ended: {}",
+                plural(in_flight, "request was", "requests were"),
+                paths.join("; ")
+            ),
+            detail: format!(
+                "Each has its INCOMING REQUEST line and no RESPONSE yet. Younger than the {} s timeout (or without timestamps to tell), it may still be answered; a request that never is looks exactly like this.",
+                fmt_secs(ctx.timeout)
+            ),
+            fix: "Read a longer stretch of the logs (or run again later) to see whether it ends; if it never does, look at what the path does after it is logged.".into(),
+            evidence: a.in_flight.iter().take(3).map(|o| o.start_evidence.clone()).collect(),
         });
     }
 

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::correlate::{Analysis, Class, ClassStats, Evidence, Orphan};
+use crate::correlate::{Analysis, Class, ClassStats, Evidence, InFlight, Orphan};
 use crate::diagnose::{Check, Diagnosis, Finding, HostVerdict, Status};
 use crate::parse::Ts;
 use crate::stats::{Bucket, Latency, Slow, Timeline};
@@ -28,6 +28,8 @@ pub struct Report {
     pub server: Server,
     pub requests: Requests,
     pub orphans: Vec<Orphan>,
+    /// Requests still open at the end of the input, younger than the timeout (first 500).
+    pub in_flight: Vec<InFlight>,
     pub disallowed_hosts: Vec<HostVerdict>,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
@@ -236,6 +238,7 @@ impl Report {
                 by_class: a.by_class.clone(),
             },
             orphans: a.orphans.clone(),
+            in_flight: a.in_flight.clone(),
             disallowed_hosts: d.hosts,
             checks: d.checks,
             findings: d.findings,
