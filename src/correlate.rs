@@ -567,7 +567,9 @@ impl Correlator {
                 }
             }
             Event::UsingWorker { class } => self.out.worker_class = Some(lossy(class)),
-            Event::Booting { .. } => {
+            Event::Booting { pid: w } => {
+                // A new worker may reuse the pid of one that timed out long ago.
+                self.timed_out.remove(w);
                 self.out.workers_booted += 1;
                 self.out.timeline.at(time, |b| b.worker_boots += 1);
                 self.shutting_down = false;
@@ -1361,6 +1363,18 @@ mod tests {
         assert_eq!(a.worker_exits, 1);
         assert_eq!(a.oom_suspected, 0);
         assert_eq!(a.kills_after_timeout, 1);
+    }
+
+    #[test]
+    fn a_reused_pid_does_not_inherit_an_old_timeout() {
+        let a = run(&[
+            "[2025-10-16 08:00:30 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
+            "[2025-10-16 09:00:00 +0000] [36] [INFO] Booting worker with pid: 36",
+            "[2025-10-16 09:30:00 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
+        ]);
+        assert_eq!(a.kills_after_timeout, 1);
+        assert_eq!(a.oom_suspected, 1);
     }
 
     #[test]
