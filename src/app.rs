@@ -40,6 +40,7 @@ fn analyze_lines(
     let mut last = 0usize;
     let mut line_no = 0u64;
     let mut scratch = Vec::new();
+    let mut decoded = Vec::new();
     let mut stream_of = |key: &[u8], streams: &mut Vec<(Vec<u8>, LineParser, Correlator)>| {
         let same = |k: &[u8]| k.len() == key.len() && (key.is_empty() || k == key);
         if !streams.get(last).is_some_and(|s| same(&s.0)) {
@@ -65,7 +66,7 @@ fn analyze_lines(
             Stripped::Line(u) => {
                 let k = stream_of(u.source.unwrap_or(b""), &mut streams);
                 let (_, parser, correlator) = &mut streams[k];
-                let parsed = parser.parse(&u.payload);
+                let parsed = parser.parse(&u.payload, &mut decoded);
                 correlator.feed(
                     line_no,
                     raw,

@@ -230,6 +230,21 @@ pub struct Analysis {
     pub last_time: Option<Ts>,
     pub latency: Latency,
     pub timeline: Timeline,
+    pub pairing: Pairing,
+}
+
+/// How requests were paired with their end: which key, and how often it was ambiguous.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Pairing {
+    /// Ends matched by a request id field (JSON/logfmt `request_id`, a custom `id` group).
+    pub by_request_id: u64,
+    /// Ends matched by (pid, thread id).
+    pub by_thread: u64,
+    /// Ends matched by (pid, method, path), oldest first.
+    pub by_pid_path: u64,
+    /// Of those, ends that had several open candidates on a worker serving requests
+    /// concurrently: the pairing may have swapped two of them.
+    pub ambiguous: u64,
 }
 
 impl Analysis {
@@ -329,6 +344,10 @@ impl Analysis {
         };
         self.last_time = self.last_time.max(o.last_time);
         self.latency.merge(o.latency);
+        self.pairing.by_request_id += o.pairing.by_request_id;
+        self.pairing.by_thread += o.pairing.by_thread;
+        self.pairing.by_pid_path += o.pairing.by_pid_path;
+        self.pairing.ambiguous += o.pairing.ambiguous;
         self.timeline.merge(o.timeline);
     }
 }
@@ -360,6 +379,9 @@ struct Req {
     start_evidence: Evidence,
     cause_evidence: Option<Evidence>,
     key: u64,
+    thread: Option<u64>,
+    /// Hash of the request id, when the start line carried one.
+    rid: Option<u64>,
     /// Both ends' times have sub-second precision.
     fine_start: bool,
     fine_end: bool,
@@ -476,6 +498,11 @@ pub struct Correlator {
     has_incoming: bool,
     /// The current line's time has sub-second precision.
     fine: bool,
+    /// The current line's thread id and request id hash.
+    line_thread: Option<u64>,
+    line_rid: Option<u64>,
+    /// Open records by request id hash.
+    by_rid: FxHashMap<u64, u64>,
     now: Option<Ts>,
     last_flush: Option<Ts>,
 }
@@ -501,6 +528,9 @@ impl Correlator {
             has_response: false,
             has_incoming: false,
             fine: false,
+            line_thread: None,
+            line_rid: None,
+            by_rid: FxHashMap::default(),
             now: None,
             last_flush: None,
         }
@@ -522,6 +552,12 @@ impl Correlator {
     pub fn feed(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, fine: bool, p: &Parsed<'_>) {
         self.out.lines += 1;
         self.fine = fine && time.is_some();
+        self.line_thread = p.thread;
+        self.line_rid = p.request_id.map(|id| {
+            let mut h = FxHasher::default();
+            id.hash(&mut h);
+            h.finish()
+        });
         match p.event {
             Event::Unrecognized => {
                 self.out.unrecognized += 1;
@@ -743,6 +779,18 @@ impl Correlator {
             },
             _ => {}
         }
+        // A structured record may carry its traceback in a field.
+        if let Some(exc) = p.exception {
+            match &p.event {
+                Event::WorkerBootError if self.out.boot_exceptions.len() < EVIDENCE_PER_KIND => {
+                    self.out.boot_exceptions.push(lossy(exc));
+                }
+                Event::ErrorHandlingRequest { .. } | Event::DjangoRequest { status: 500.., .. } => {
+                    *self.out.exception_types.entry(lossy(exc)).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
         // Which record a traceback that follows belongs to.
         match &p.event {
             Event::WorkerBootError => self.attach = Attach::BootError,
@@ -787,16 +835,27 @@ impl Correlator {
                 }
             }
         }
-        // A sync worker serves one request at a time: whatever is still open was dropped.
+        // A sync worker (or one thread of a threaded one) serves one request at a time:
+        // whatever it still had open was dropped.
         let sync = self.out.worker_class.as_deref().is_none_or(|c| c == "sync");
-        if sync && pid.is_some() {
+        let thread = self.line_thread;
+        if pid.is_some() && (sync || thread.is_some()) {
             let ids = self.open.remove(&p).unwrap_or_default();
+            let mut kept = Vec::new();
             for id in ids {
-                if let Some(r) = self.reqs.get_mut(&id) {
-                    r.outcome = Outcome::Superseded;
-                    r.end = time;
-                    self.done.push_back(id);
+                let Some(r) = self.reqs.get_mut(&id) else {
+                    continue;
+                };
+                if thread.is_some() && r.thread != thread {
+                    kept.push(id);
+                    continue;
                 }
+                r.outcome = Outcome::Superseded;
+                r.end = time;
+                self.done.push_back(id);
+            }
+            if !kept.is_empty() {
+                self.open.insert(p, kept);
             }
         }
         let id = self.next_id;
@@ -817,12 +876,17 @@ impl Correlator {
             start_evidence: Evidence::new(&self.file, line_no, raw),
             cause_evidence: None,
             key: 0,
+            thread: self.line_thread,
+            rid: self.line_rid,
             fine_start: self.fine,
             fine_end: false,
         };
         let mut req = req;
         req.key = route_key(&req.method, &req.path);
         self.unlinked.entry(req.key).or_default().push(id);
+        if let Some(rid) = req.rid {
+            self.by_rid.insert(rid, id);
+        }
         self.reqs.insert(id, req);
         self.open.entry(p).or_default().push(id);
         self.enforce_cap();
@@ -840,6 +904,9 @@ impl Correlator {
                 continue;
             }
             let r = self.reqs.remove(&id).expect("first");
+            if let Some(rid) = r.rid {
+                self.by_rid.remove(&rid);
+            }
             let pid = r.pid.unwrap_or(0);
             if let Some(v) = self.open.get_mut(&pid) {
                 v.retain(|x| *x != id);
@@ -876,13 +943,47 @@ impl Correlator {
         path: &[u8],
         status: u16,
     ) {
-        let p = pid.unwrap_or(0);
-        let found = self.open.get(&p).and_then(|open| {
-            open.iter().position(|id| {
-                let r = &self.reqs[id];
-                r.method.as_bytes() == method && r.path.as_bytes() == path
+        let mut p = pid.unwrap_or(0);
+        let by_rid = self
+            .line_rid
+            .and_then(|rid| self.by_rid.get(&rid).copied())
+            .filter(|id| {
+                self.reqs
+                    .get(id)
+                    .is_some_and(|r| r.outcome == Outcome::Open)
+            });
+        let same_route = |r: &Req| r.method.as_bytes() == method && r.path.as_bytes() == path;
+        let found = if let Some(id) = by_rid {
+            p = self.reqs[&id].pid.unwrap_or(0);
+            self.out.pairing.by_request_id += 1;
+            self.open
+                .get(&p)
+                .and_then(|open| open.iter().position(|x| *x == id))
+        } else if let Some(k) = self.line_thread.and_then(|th| {
+            self.open.get(&p).and_then(|open| {
+                open.iter()
+                    .position(|x| self.reqs[x].thread == Some(th) && same_route(&self.reqs[x]))
             })
-        });
+        }) {
+            self.out.pairing.by_thread += 1;
+            Some(k)
+        } else {
+            let candidates = self.open.get(&p).map_or(0, |open| {
+                open.iter().filter(|x| same_route(&self.reqs[x])).count()
+            });
+            let sync = self.out.worker_class.as_deref().is_none_or(|c| c == "sync");
+            if candidates > 1 && !sync {
+                self.out.pairing.ambiguous += 1;
+            }
+            let found = self
+                .open
+                .get(&p)
+                .and_then(|open| open.iter().position(|x| same_route(&self.reqs[x])));
+            if found.is_some() {
+                self.out.pairing.by_pid_path += 1;
+            }
+            found
+        };
         let id = match found {
             Some(k) => {
                 let open = self.open.get_mut(&p).expect("found above");
@@ -913,6 +1014,8 @@ impl Correlator {
                     start_evidence: Evidence::new(&self.file, line_no, raw),
                     cause_evidence: None,
                     key: route_key(&lossy(method), &lossy(path)),
+                    thread: self.line_thread,
+                    rid: None,
                     fine_start: false,
                     fine_end: false,
                 };
@@ -1133,6 +1236,11 @@ impl Correlator {
 
     fn finish(&mut self, id: u64) {
         let r = self.reqs.remove(&id).expect("live");
+        if let Some(rid) = r.rid {
+            if self.by_rid.get(&rid) == Some(&id) {
+                self.by_rid.remove(&rid);
+            }
+        }
         if let Some(v) = self.unlinked.get_mut(&r.key) {
             v.retain(|x| *x != id);
             if v.is_empty() {
@@ -1318,7 +1426,8 @@ mod tests {
         let mut c = Correlator::new(Arc::from("t.log"), settings);
         let mut p = LineParser::default();
         for (k, l) in lines.iter().enumerate() {
-            let parsed = p.parse(l.as_bytes());
+            let mut scratch = Vec::new();
+            let parsed = p.parse(l.as_bytes(), &mut scratch);
             c.feed(k as u64 + 1, l.as_bytes(), parsed.time, false, &parsed);
         }
         c.finish_stream()

@@ -25,21 +25,39 @@ fn fail<T>(i: &[u8]) -> PResult<'_, T> {
 /// `INCOMING REQUEST: GET /admin/ from 10.2.3.4 Host: app.example.com`
 pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (_, method, _)) = (tag("INCOMING REQUEST: "), http_method, char(' ')).parse(i)?;
-    // The path ends at the first ` Host: ` that is preceded by ` from <client>`.
+    // The path ends at the first ` Host: ` that is preceded by ` from <client>`, the client
+    // being the text after the last ` from ` before it. One pass over both markers: a line of
+    // thousands of ` Host: ` must not cost a backward search each (64 KiB lines are allowed).
+    let from_finder = memmem::Finder::new(b" from ");
+    let mut next_from = from_finder.find(i);
+    let mut last_from: Option<usize> = None;
+    // A client that failed the check fails for every later ` Host: ` too: it only grows.
+    let mut rejected_from: Option<usize> = None;
     for at in memmem::find_iter(i, b" Host: ") {
-        let before = &i[..at];
-        let Some(from) = memmem::rfind(before, b" from ") else {
+        while let Some(f) = next_from {
+            if f + 6 > at {
+                break;
+            }
+            last_from = Some(f);
+            // Overlapping matches count (` from from `), as a backward search would see them.
+            next_from = from_finder.find(&i[f + 1..]).map(|k| k + f + 1);
+        }
+        let Some(from) = last_from else {
             continue;
         };
+        if rejected_from == Some(from) {
+            continue;
+        }
         // REMOTE_ADDR: an IPv4/IPv6 address (or empty for unix sockets), never a word.
-        let client = &before[from + 6..];
+        let client = &i[from + 6..at];
         if !client
             .iter()
             .all(|c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':'))
         {
+            rejected_from = Some(from);
             continue;
         }
-        let path = &before[..from];
+        let path = &i[..from];
         let host = &i[at + 7..];
         return Ok((
             &i[i.len()..],

@@ -8,6 +8,8 @@ pub mod access;
 pub mod app;
 pub mod atoms;
 pub mod gunicorn;
+pub mod layouts;
+pub mod structured;
 pub mod traceback;
 
 pub use access::Access;
@@ -124,15 +126,40 @@ pub struct Parsed<'a> {
     pub pid: Option<u32>,
     pub level: Option<Level>,
     pub event: Event<'a>,
+    /// The thread id, when the layout logs one (Django `verbose`, JSON `thread`).
+    pub thread: Option<u64>,
+    /// A request id field (JSON/logfmt `request_id` and kin).
+    pub request_id: Option<&'a [u8]>,
+    /// The exception type a structured record carries in its traceback field.
+    pub exception: Option<&'a [u8]>,
 }
 
-impl Parsed<'_> {
-    fn bare(event: Event<'_>) -> Parsed<'_> {
+impl<'a> Parsed<'a> {
+    fn bare(event: Event<'a>) -> Parsed<'a> {
+        Parsed::new(None, None, None, event)
+    }
+
+    fn new(
+        time: Option<Ts>,
+        pid: Option<u32>,
+        level: Option<Level>,
+        event: Event<'a>,
+    ) -> Parsed<'a> {
         Parsed {
-            time: None,
-            pid: None,
-            level: None,
+            time,
+            pid,
+            level,
             event,
+            thread: None,
+            request_id: None,
+            exception: None,
+        }
+    }
+
+    fn with_prefix(p: layouts::Prefix, event: Event<'a>) -> Parsed<'a> {
+        Parsed {
+            thread: p.thread,
+            ..Parsed::new(p.time, p.pid, p.level, event)
         }
     }
 }
@@ -156,9 +183,20 @@ pub struct LineParser {
 }
 
 impl LineParser {
-    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
+    /// Parses one line. `scratch` holds decoded text when a structured record's fields carry
+    /// escapes; the result may borrow from it.
+    pub fn parse<'a>(&mut self, line: &'a [u8], scratch: &'a mut Vec<u8>) -> Parsed<'a> {
         if line.iter().all(|c| c.is_ascii_whitespace()) {
             return Parsed::bare(Event::Blank);
+        }
+        let fields = match line[0] {
+            b'{' => structured::json_record(line),
+            b'a'..=b'z' => structured::logfmt_record(line),
+            _ => None,
+        };
+        if let Some(f) = fields {
+            self.mode = Mode::Normal;
+            return from_fields(f, scratch);
         }
         if let Some(p) = prefixed(line) {
             // Access lines come from stdout and may land inside a stderr traceback.
@@ -180,10 +218,10 @@ impl LineParser {
             return Parsed::bare(Event::TracebackStart);
         }
         // A message without prefix: Django's default console handler prints `%(message)s`.
-        match message(None, line) {
-            Some(event) => Parsed::bare(event),
-            None => Parsed::bare(Event::Unrecognized),
+        if let Some(event) = message(None, line) {
+            return Parsed::bare(event);
         }
+        glued(line).unwrap_or(Parsed::bare(Event::Unrecognized))
     }
 
     fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
@@ -223,55 +261,124 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
         b'[' => {
             if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed {
-                    time: Some(time),
-                    pid: Some(pid),
-                    level: Some(level),
-                    event,
-                });
+                return Some(Parsed::new(Some(time), Some(pid), Some(level), event));
             }
             if let Ok((msg, level)) = gunicorn::level_only_prefix(line) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed {
-                    time: None,
-                    pid: None,
-                    level: Some(level),
-                    event,
-                });
+                return Some(Parsed::new(None, None, Some(level), event));
             }
             let (_, a) = access::runserver_line(line).ok()?;
-            Some(Parsed {
-                time: a.time,
-                pid: None,
-                level: None,
-                event: Event::Access(a),
-            })
+            Some(Parsed::new(a.time, None, None, Event::Access(a)))
         }
         b'0'..=b'9' => {
             if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed {
-                    time: Some(time),
-                    pid: Some(pid),
-                    level: Some(level),
-                    event,
-                });
+                return Some(Parsed::new(Some(time), Some(pid), Some(level), event));
+            }
+            if let Ok((msg, p)) = layouts::asctime_level(line) {
+                return Some(with_message(p, msg));
             }
             access_event(line)
         }
+        b'A'..=b'Z' => {
+            let parsed = layouts::django_verbose(line)
+                .or_else(|_| layouts::level_logger(line))
+                .or_else(|_| layouts::uvicorn_level(line))
+                .or_else(|_| layouts::level_space(line));
+            match parsed {
+                Ok((msg, p)) => Some(with_message(p, msg)),
+                Err(_) => access_event(line),
+            }
+        }
         _ => access_event(line),
+    }
+}
+
+fn with_message(p: layouts::Prefix, msg: &[u8]) -> Parsed<'_> {
+    let event = message(p.level, msg).unwrap_or(Event::Message);
+    Parsed::with_prefix(p, event)
+}
+
+/// A record glued to the end of an earlier line that lost its newline:
+/// `…partial output[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET / -> 200`.
+fn glued(line: &[u8]) -> Option<Parsed<'_>> {
+    for at in memchr::memchr_iter(b'[', line)
+        .skip_while(|&k| k == 0)
+        .take(8)
+    {
+        let rest = &line[at..];
+        if rest.len() > 5 && rest[1..5].iter().all(u8::is_ascii_digit) && rest[5] == b'-' {
+            if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(rest) {
+                let event = message(Some(level), msg).unwrap_or(Event::Message);
+                return Some(Parsed::new(Some(time), Some(pid), Some(level), event));
+            }
+        }
+    }
+    None
+}
+
+/// Builds the parsed line of a structured record, decoding escaped fields into `scratch`.
+fn from_fields<'a>(f: structured::Fields<'a>, scratch: &'a mut Vec<u8>) -> Parsed<'a> {
+    use std::borrow::Cow;
+    enum Piece<'a> {
+        Borrowed(&'a [u8]),
+        Copied(std::ops::Range<usize>),
+    }
+    scratch.clear();
+    let mut put = |c: Option<Cow<'a, str>>| -> Option<Piece<'a>> {
+        Some(match c? {
+            Cow::Borrowed(s) => Piece::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => {
+                let start = scratch.len();
+                scratch.extend_from_slice(s.as_bytes());
+                Piece::Copied(start..scratch.len())
+            }
+        })
+    };
+    let msg = put(f.message);
+    let request_id = put(f.request_id);
+    let method = put(f.method);
+    let path = put(f.path);
+    let host = put(f.host);
+    let exception = put(f.exception.map(Cow::Owned));
+    let buf: &'a [u8] = scratch;
+    let get = |p: Option<Piece<'a>>| -> Option<&'a [u8]> {
+        p.map(|p| match p {
+            Piece::Borrowed(b) => b,
+            Piece::Copied(r) => &buf[r],
+        })
+    };
+    let (msg, method, path, host) = (get(msg), get(method), get(path), get(host));
+    let event = msg
+        .and_then(|m| message(f.level, m))
+        .or_else(|| match (method, path, f.status) {
+            // structlog-style request records: the fields say it all.
+            (Some(method), Some(path), Some(status)) => Some(Event::Response {
+                method,
+                path,
+                status,
+            }),
+            (Some(method), Some(path), None) => Some(Event::Incoming {
+                method,
+                path,
+                client: b"",
+                host: host.unwrap_or(b""),
+            }),
+            _ => None,
+        })
+        .unwrap_or(Event::Message);
+    Parsed {
+        thread: f.thread,
+        request_id: get(request_id),
+        exception: get(exception),
+        ..Parsed::new(f.time, f.pid, f.level, event)
     }
 }
 
 fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
     memchr::memchr(b'"', line)?;
     let (_, a) = access::access_line(line).ok()?;
-    Some(Parsed {
-        time: a.time,
-        pid: None,
-        level: None,
-        event: Event::Access(a),
-    })
+    Some(Parsed::new(a.time, None, None, Event::Access(a)))
 }
 
 /// The message part of a record: application lines first (they are the most frequent), then
@@ -301,7 +408,7 @@ mod tests {
             .map(|l| {
                 // Leak to get 'static events for comparison in tests only.
                 let l: &'static [u8] = Box::leak(l.to_vec().into_boxed_slice());
-                p.parse(l).event
+                p.parse(l, Box::leak(Box::default())).event
             })
             .collect()
     }
@@ -309,8 +416,11 @@ mod tests {
     #[test]
     fn prefixed_middleware_line() {
         let mut p = LineParser::default();
-        let parsed =
-            p.parse(b"[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /health/ -> 200");
+        let mut scratch = Vec::new();
+        let parsed = p.parse(
+            b"[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /health/ -> 200",
+            &mut scratch,
+        );
         assert_eq!(parsed.pid, Some(36));
         assert_eq!(parsed.level, Some(Level::Info));
         assert_eq!(
@@ -428,6 +538,60 @@ mod tests {
         assert!(matches!(ev[0], Event::Access(Access { status: 200, .. })));
     }
 
+    fn parse_one(line: &'static [u8]) -> Parsed<'static> {
+        LineParser::default().parse(line, Box::leak(Box::default()))
+    }
+
+    #[test]
+    fn other_layouts_carry_pid_thread_and_id() {
+        let p = parse_one(
+            b"INFO 2026-11-28 03:10:00,123 middleware 4711 140235 RESPONSE: GET / -> 200",
+        );
+        assert_eq!((p.pid, p.thread), (Some(4711), Some(140235)));
+        assert!(matches!(p.event, Event::Response { status: 200, .. }));
+        let p = parse_one(
+            br#"{"asctime": "2026-11-28 03:10:00,123", "levelname": "WARNING", "process": 8, "message": "Invalid HTTP_HOST header: '\u001b[2J'. The domain name provided is not valid according to RFC 1034/1035.", "request_id": "r\"1"}"#,
+        );
+        assert_eq!(p.pid, Some(8));
+        assert_eq!(p.request_id, Some(&b"r\"1"[..]));
+        assert!(
+            matches!(
+                p.event,
+                Event::DisallowedHost {
+                    host: b"\x1b[2J",
+                    rfc_valid: false,
+                    ..
+                }
+            ),
+            "{p:?}"
+        );
+        let p = parse_one(b"WARNING:django.request:Not Found: /x");
+        assert_eq!(
+            p.event,
+            Event::DjangoRequest {
+                status: 404,
+                path: b"/x"
+            }
+        );
+        let p = parse_one(b"INFO:     127.0.0.1:5000 - \"GET / HTTP/1.1\" 200 OK");
+        assert!(
+            matches!(p.event, Event::Access(Access { status: 200, .. })),
+            "{p:?}"
+        );
+        let p =
+            parse_one(b"level=info pid=3 msg=\"INCOMING REQUEST: GET /a from 10.0.0.1 Host: h\"");
+        assert_eq!(p.pid, Some(3));
+        assert!(matches!(p.event, Event::Incoming { path: b"/a", .. }));
+    }
+
+    #[test]
+    fn glued_record_is_found() {
+        let p = parse_one(b"partial output without newline[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /x -> 200");
+        assert_eq!(p.pid, Some(36));
+        assert!(matches!(p.event, Event::Response { .. }));
+        assert_eq!(parse_one(b"text [2025 and more").event, Event::Unrecognized);
+    }
+
     #[test]
     fn never_panics_on_junk() {
         let mut p = LineParser::default();
@@ -441,7 +605,7 @@ mod tests {
             b"RESPONSE: GET  -> ",
             b"Invalid HTTP_HOST header: '",
         ] {
-            let _ = p.parse(junk);
+            let _ = p.parse(junk, &mut Vec::new());
         }
     }
 }

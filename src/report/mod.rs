@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::correlate::{Analysis, Class, ClassStats, Evidence, InFlight, Orphan};
+use crate::correlate::{Analysis, Class, ClassStats, Evidence, InFlight, Orphan, Pairing};
 use crate::diagnose::{Check, Diagnosis, Finding, HostVerdict, Status};
 use crate::parse::Ts;
 use crate::stats::{Bucket, Latency, Slow, Timeline};
@@ -181,6 +181,16 @@ pub struct Requests {
     pub external: u64,
     pub status: BTreeMap<String, u64>,
     pub by_class: BTreeMap<Class, ClassStats>,
+    pub pairing: PairingReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PairingReport {
+    #[serde(flatten)]
+    pub counts: Pairing,
+    /// `high`: every end matched by request id or thread, or on one-request-at-a-time workers;
+    /// `medium`: a few ends (under 1 %) had several open candidates; `low`: more did.
+    pub confidence: &'static str,
 }
 
 impl Report {
@@ -236,6 +246,14 @@ impl Report {
                 external: class_total(Class::External),
                 status: a.status.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
                 by_class: a.by_class.clone(),
+                pairing: PairingReport {
+                    counts: a.pairing,
+                    confidence: match a.pairing.ambiguous {
+                        0 => "high",
+                        n if n * 100 < a.requests.max(1) => "medium",
+                        _ => "low",
+                    },
+                },
             },
             orphans: a.orphans.clone(),
             in_flight: a.in_flight.clone(),
