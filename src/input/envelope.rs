@@ -85,6 +85,37 @@ fn compose_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&line[..name_len], rest.strip_prefix(b" ").unwrap_or(rest)))
 }
 
+/// journald / syslog: `Jul 05 09:13:44 webapps wsgi.sh[3129704]: ` (no year: the time is left
+/// to the line itself).
+fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+    ];
+    if line.len() < 20 || !MONTHS.contains(&&line[..3]) || line[3] != b' ' {
+        return None;
+    }
+    let day = &line[4..6];
+    let clock = &line[6..16];
+    let day_ok = day.iter().all(|c| c.is_ascii_digit() || *c == b' ') && day[1].is_ascii_digit();
+    let clock_ok = clock[0] == b' '
+        && clock[3] == b':'
+        && clock[6] == b':'
+        && clock[9] == b' '
+        && [1, 2, 4, 5, 7, 8].iter().all(|&k| clock[k].is_ascii_digit());
+    if !(day_ok && clock_ok) {
+        return None;
+    }
+    let rest = &line[16..];
+    let host_end = memchr::memchr(b' ', rest)?;
+    let after_host = &rest[host_end + 1..];
+    let colon = memchr::memmem::find(after_host, b": ")?;
+    let tag = &after_host[..colon];
+    if tag.is_empty() || tag.contains(&b' ') {
+        return None;
+    }
+    Some(&after_host[colon + 2..])
+}
+
 /// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.
 fn time_prefix(line: &[u8]) -> Option<(Ts, &[u8])> {
     if !line.first()?.is_ascii_digit() {
@@ -183,6 +214,10 @@ impl Unwrapper {
                     let text: &'a [u8] = &owned[start..];
                     return self.join(s, partial, time, source, text, None);
                 }
+            }
+            if let Some(rest) = journald_prefix(line) {
+                line = rest;
+                continue;
             }
             if source.is_none() && time.is_none() {
                 if let Some((name, rest)) = compose_prefix(line) {
@@ -339,6 +374,16 @@ mod tests {
         assert_eq!(out[0].3, G);
         assert_eq!(out[1].2.as_deref(), Some("web-1"));
         assert_eq!(out[1].3, G);
+    }
+
+    #[test]
+    fn journald() {
+        let out = strip_all(&[format!("Jul 05 09:13:44 webapps wsgi.sh[3129704]: {G}").as_bytes()]);
+        assert_eq!(out[0].3, G);
+        let out = strip_all(&[format!("Jul  5 09:13:44 web gunicorn: {G}").as_bytes()]);
+        assert_eq!(out[0].3, G);
+        let out = strip_all(&[b"Jul 05 is a date: not a prefix"]);
+        assert_eq!(out[0].3, "Jul 05 is a date: not a prefix");
     }
 
     #[test]
