@@ -10,6 +10,11 @@ OUT/<scenario>/:
   kubectl.log            same, prefixed like `kubectl logs --prefix --timestamps`
   truth.json             what the client sent and received
 
+Most scenarios run 2 sync workers and log the app's records in a gunicorn-like
+layout; gthread (1 worker, 4 threads, Django's "verbose" formatter) and
+json_logging (python-json-logger records with a request_id) change that, per
+scenario, through the LOG_FORMAT environment variable read by djapp/settings.py.
+
 A failed boot with 2 workers ends in one of three ways in gunicorn 23 (a race
 in the arbiter): orderly exit 3, an uncaught HaltServer crash (exit 1), or,
 rarely, a 30 s graceful_timeout wait before exit 3. boot_failure and
@@ -28,6 +33,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -35,7 +42,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 WORKERS = 2
 WORKER_CLASS = "sync"
+THREADS = 1
+LOG_FORMAT = "gunicorn"
+SLOW_SECONDS = "6"
 DEFAULT_TIMEOUT = 30
+POOL_MAX = 8  # client threads for one "pool" step
 CLIENT_TIMEOUT = 15.0
 POD_PREFIX = b"[pod/web-7d9f8b6c4-x2x9q/web] "
 FILES = ("docker.log", "docker-timestamps.log", "kubectl.log", "truth.json")
@@ -79,6 +90,11 @@ def public(path, ua=BROWSER_UA, query=""):
     return req(path, PUBLIC_HOST, ua, query=query)
 
 
+def with_request_id(spec, request_id):
+    """The same request, sending X-Request-ID: request_id (None: no header)."""
+    return {**spec, "request_id": request_id}
+
+
 def rfc3339_micro(t):
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -89,6 +105,8 @@ def send(port, spec, timeout=CLIENT_TIMEOUT):
     head = [f"{spec['method']} {target} HTTP/1.1", f"Host: {spec['host']}"]
     if spec["user_agent"]:
         head.append(f"User-Agent: {spec['user_agent']}")
+    if spec.get("request_id"):
+        head.append(f"X-Request-ID: {spec['request_id']}")
     head += ["Accept: */*", "Connection: close"]
     data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
 
@@ -161,6 +179,16 @@ class Client:
                     threads.append(t)
                 for t in threads:
                     t.join(CLIENT_TIMEOUT + 5)
+            elif op == "pool":
+                # [(offset_seconds, spec), ...] handed, at those offsets from the step's start,
+                # to a bounded thread pool; every send is bounded by CLIENT_TIMEOUT.
+                t0 = time.monotonic()
+                with ThreadPoolExecutor(max_workers=POOL_MAX) as pool:
+                    for offset, spec in sorted(step[1], key=lambda x: x[0]):
+                        wait = t0 + offset - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                        pool.submit(self.one, spec)
             else:
                 raise ValueError(op)
 
@@ -250,6 +278,60 @@ def plan_boot_failure():
     return [("req", probe())]
 
 
+def plan_gthread():
+    # One worker with 4 threads: three /slow/ (SLOW_SECONDS=1.5) hold three threads while
+    # fast requests go through the fourth, so their log lines interleave within one pid.
+    return [
+        ("req", probe()),
+        ("sleep", 0.2),
+        ("req", public("/health/", CURL_UA)),
+        ("req", public("/login/")),
+        ("req", probe()),
+        ("sleep", 0.2),
+        ("pool", [
+            (0.0, public("/slow/", CURL_UA)),
+            (0.05, public("/slow/")),
+            (0.1, public("/slow/", CURL_UA)),
+            (0.35, public("/login/")),
+            (0.5, public("/health/", CURL_UA)),
+            (0.65, probe()),
+            (0.8, public("/login/", CURL_UA)),
+            (1.0, public("/health/", BROWSER_UA)),
+        ]),
+        ("sleep", 0.2),
+        ("req", probe()),
+        ("req", public("/admin/")),
+        ("req", public("/health/", CURL_UA)),
+    ]
+
+
+def plan_json_logging():
+    # About half the requests carry an X-Request-ID (as from an ingress or API client,
+    # dashed uuid4); the app makes up a uuid4 hex for the others. Probes send none.
+    rid = lambda: str(uuid.uuid4())  # noqa: E731
+    plan = [
+        ("req", probe()),
+        ("sleep", 0.2),
+        ("req", with_request_id(public("/health/", CURL_UA), rid())),
+        ("req", with_request_id(public("/login/"), rid())),
+        ("req", public("/admin/")),
+        ("sleep", 0.2),
+        ("req", probe()),
+        ("req", with_request_id(public("/api/v1/reports/7/", BROWSER_UA, query="format=json"), rid())),
+        ("req", req("/wp-login.php", PUBLIC_HOST, SCANNER_UA)),
+        ("req", with_request_id(public("/boom/"), rid())),
+        ("sleep", 0.2),
+        ("req", probe()),
+        ("req", with_request_id(public("/login/", CURL_UA), rid())),
+        ("req", public("/")),
+        ("req", with_request_id(public("/health/", BROWSER_UA), rid())),
+        ("sleep", 0.2),
+        ("req", probe()),
+    ]
+    # Every request entry in truth.json says which id it sent (null: none).
+    return [(op, {"request_id": None, **arg}) if op == "req" else (op, arg) for op, arg in plan]
+
+
 SCENARIOS = {
     "allowed_hosts": {
         "description": "ALLOWED_HOSTS lacks the public host: kube-probes pass via the K8s bypass "
@@ -299,6 +381,31 @@ SCENARIOS = {
         "plan": plan_boot_failure,
         "want_outcome": "crash",
         "attempts": 20,
+    },
+    "gthread": {
+        "description": "--worker-class gthread --threads 4 --workers 1, correct ALLOWED_HOSTS, app "
+        "records in Django's documented verbose format (with the thread id); three concurrent "
+        "/slow/ (1.5 s) while probes and fast pages go through the same pid",
+        "allowed_hosts": ["app.example.com", "localhost", "127.0.0.1"],
+        "time_zone": "UTC",
+        "args": [],
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": 4,
+        "log_format": "django_verbose",
+        "slow_seconds": "1.5",
+        "plan": plan_gthread,
+    },
+    "json_logging": {
+        "description": "2 sync workers, correct ALLOWED_HOSTS, app records as python-json-logger "
+        "JSON (asctime levelname name process thread message, request_id on INCOMING/RESPONSE "
+        "from X-Request-ID or a generated uuid4 hex) mixed with gunicorn's plain error and "
+        "access lines; probes, pages, one 404, one /boom/ 500 with its traceback in exc_info",
+        "allowed_hosts": ["app.example.com", "localhost", "127.0.0.1"],
+        "time_zone": "UTC",
+        "args": [],
+        "log_format": "json",
+        "plan": plan_json_logging,
     },
 }
 
@@ -413,14 +520,17 @@ def capture_once(name, out_dir):
         if os.path.exists(p):
             os.remove(p)
 
+    workers = sc.get("workers", WORKERS)
+    threads = sc.get("threads", THREADS)
     port = free_port()
     cmd = [
         sys.executable, "-m", "gunicorn", "djapp.wsgi:application",
         "--chdir", HERE,
         "--bind", f"127.0.0.1:{port}",
         "--access-logfile", "-",
-        "--workers", str(WORKERS),
-        "--worker-class", WORKER_CLASS,
+        "--workers", str(workers),
+        "--worker-class", sc.get("worker_class", WORKER_CLASS),
+        *(["--threads", str(threads)] if threads != THREADS else []),
         *sc["args"],
     ]
     env = {
@@ -432,7 +542,8 @@ def capture_once(name, out_dir):
         "DJANGO_SETTINGS_MODULE": "djapp.settings",
         "ALLOWED_HOSTS": ",".join(sc["allowed_hosts"]),
         "TIME_ZONE": sc["time_zone"],
-        "SLOW_SECONDS": "6",
+        "SLOW_SECONDS": sc.get("slow_seconds", SLOW_SECONDS),
+        "LOG_FORMAT": sc.get("log_format", LOG_FORMAT),
     }
     sink = Sink(out_dir)
     t_start = time.monotonic()
@@ -461,7 +572,7 @@ def capture_once(name, out_dir):
             exit_seconds = time.monotonic() - t_start
         else:
             for _ in range(100):  # up to 10 s
-                if (sink.listening.is_set() and sink.booted >= WORKERS) or proc.poll() is not None:
+                if (sink.listening.is_set() and sink.booted >= workers) or proc.poll() is not None:
                     break
                 time.sleep(0.1)
             if proc.poll() is not None:
@@ -500,8 +611,10 @@ def run_scenario(name, out_root, versions):
         "description": sc["description"] + clause + ".",
         "gunicorn_version": versions["gunicorn"],
         "django_version": versions["Django"],
-        "worker_class": WORKER_CLASS,
-        "workers": WORKERS,
+        "worker_class": sc.get("worker_class", WORKER_CLASS),
+        "workers": sc.get("workers", WORKERS),
+        "threads": sc.get("threads", THREADS),
+        "log_format": sc.get("log_format", LOG_FORMAT),
         "gunicorn_timeout": sc.get("timeout", DEFAULT_TIMEOUT),
         "public_host": PUBLIC_HOST,
         "allowed_hosts": sc["allowed_hosts"],

@@ -1,5 +1,8 @@
 import ipaddress
 import logging
+import uuid
+
+from django.conf import settings
 
 logger = logging.getLogger("djapp.requests")
 
@@ -39,8 +42,15 @@ class KubernetesInternalHostMiddleware:
 class RequestLoggingMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        self.with_request_id = getattr(settings, "REQUEST_ID_LOGGING", False)
 
     def __call__(self, request):
+        if self.with_request_id:
+            # The caller's X-Request-ID (as an ingress or API client sends it), else our own.
+            rid = request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+            kw = {"extra": {"request_id": rid}}
+        else:
+            kw = {}
         # Raw header on purpose: request.get_host() would raise DisallowedHost here.
         logger.info(
             "INCOMING REQUEST: %s %s from %s Host: %s",
@@ -48,7 +58,8 @@ class RequestLoggingMiddleware:
             request.path,
             request.META.get("REMOTE_ADDR"),
             request.META.get("HTTP_HOST", ""),
+            **kw,
         )
         response = self.get_response(request)
-        logger.info("RESPONSE: %s %s -> %s", request.method, request.path, response.status_code)
+        logger.info("RESPONSE: %s %s -> %s", request.method, request.path, response.status_code, **kw)
         return response

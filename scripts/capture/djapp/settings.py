@@ -1,4 +1,11 @@
-"""Settings for the capture app: shaped like a typical production.py."""
+"""Settings for the capture app: shaped like a typical production.py.
+
+LOG_FORMAT (env) picks how the app's own records look on stderr:
+  gunicorn        (default) "[asctime] [pid] [LEVEL] message", like gunicorn's error log
+  django_verbose  Django's documented "verbose" formatter, "{levelname} {asctime} {module} {process:d} {thread:d} {message}"
+  json            python-json-logger, one JSON object per record; the request middleware adds request_id
+gunicorn's own error and access lines keep gunicorn's format in every case.
+"""
 
 import os
 
@@ -47,3 +54,55 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or "gunicorn"
+# RequestLoggingMiddleware passes extra={"request_id": ...} (X-Request-ID or a uuid4 hex).
+REQUEST_ID_LOGGING = LOG_FORMAT == "json"
+
+if LOG_FORMAT == "django_verbose":
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "verbose": {
+                "format": "{levelname} {asctime} {module} {process:d} {thread:d} {message}",
+                "style": "{",
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",  # stderr
+                "formatter": "verbose",
+            },
+        },
+        "root": {"handlers": ["console"], "level": "INFO"},
+        "loggers": {
+            "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "djapp": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
+elif LOG_FORMAT == "json":
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(thread)d %(message)s",
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",  # stderr
+                "formatter": "json",
+            },
+        },
+        "root": {"handlers": ["console"], "level": "INFO"},
+        "loggers": {
+            "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "djapp": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
+elif LOG_FORMAT != "gunicorn":
+    raise ValueError(f"LOG_FORMAT must be gunicorn, django_verbose or json, not {LOG_FORMAT!r}")
