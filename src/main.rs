@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use reqtrail::cli::{Args, Command, FormatArg};
+use reqtrail::report::escape::for_terminal;
 use reqtrail::report::{self, Format};
 
 fn main() -> ExitCode {
@@ -33,7 +34,8 @@ fn main() -> ExitCode {
         return ExitCode::from(code);
     }
     for e in &outcome.errors {
-        eprintln!("reqtrail: {e}");
+        // A file name is text from outside too: never let it paint the terminal.
+        eprintln!("reqtrail: {}", for_terminal(&e.to_string()));
     }
     let format = match config.format {
         FormatArg::Json => Format::Json,
@@ -48,7 +50,8 @@ fn main() -> ExitCode {
         Some(path) => match File::create(path) {
             Ok(f) => report::write(&outcome.report, format, &mut io::BufWriter::new(f)),
             Err(e) => {
-                eprintln!("reqtrail: cannot write {}: {e}", path.display());
+                let name = path.display().to_string();
+                eprintln!("reqtrail: cannot write {}: {e}", for_terminal(&name));
                 return ExitCode::from(2);
             }
         },

@@ -1,4 +1,4 @@
-//! Bytes in: files (memory-mapped when they are regular files), pipes and stdin, cut into lines.
+//! Bytes in: files, pipes and stdin, read through one buffer and cut into lines.
 //!
 //! Lines are cut at `\n`; a trailing `\r` is dropped; a last line without newline still counts.
 //! A line longer than [`MAX_LINE`] is cut to that length for parsing and still counts as one line,
@@ -112,15 +112,9 @@ pub fn for_each_line(source: &Source, f: &mut dyn FnMut(&[u8])) -> Result<(), Er
             path: source.name(),
         });
     }
-    if meta.is_file() && meta.len() > 0 {
-        // SAFETY: the map is read-only and private to this process. If another process
-        // truncates the file while it is mapped, reading the lost pages raises SIGBUS; that is
-        // the accepted trade-off of mapping log files (ripgrep makes the same one).
-        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            split_lines(&map, f);
-            return Ok(());
-        }
-    }
+    // Files are read, never memory-mapped: a log rotated with `copytruncate` (or any writer
+    // truncating it) while a map is being read raises SIGBUS and kills the process. Buffered
+    // reads see the file end early instead, and are as fast as the map on these line scans.
     read_lines(file, f).map_err(io_err)
 }
 
