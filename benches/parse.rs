@@ -70,6 +70,9 @@ fn end_to_end(c: &mut Criterion) {
     let settings = Arc::new(Settings {
         timeout: None,
         health_paths: vec!["/health/".into()],
+        probe_agents: Vec::new(),
+        internal_nets: Vec::new(),
+        patterns: Arc::default(),
     });
     let mut g = c.benchmark_group("analyze");
     g.throughput(Throughput::Bytes(data.len() as u64));

@@ -48,7 +48,11 @@ fn analyze_lines(
                 Some(k) => k,
                 None => {
                     let c = Correlator::new(name.clone(), settings.clone());
-                    streams.push((key.to_vec(), LineParser::default(), c));
+                    streams.push((
+                        key.to_vec(),
+                        LineParser::with_patterns(settings.patterns.clone()),
+                        c,
+                    ));
                     streams.len() - 1
                 }
             };
@@ -94,6 +98,9 @@ pub fn run(config: &Config) -> Outcome {
     let settings = Arc::new(Settings {
         timeout: config.timeout,
         health_paths: config.health_paths.clone(),
+        probe_agents: config.probe_agents.clone(),
+        internal_nets: config.internal_nets.clone(),
+        patterns: config.patterns.clone(),
     });
     let results: Vec<Result<Analysis, Error>> = config
         .sources

@@ -3,8 +3,11 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::{Parser, ValueEnum};
 
+use crate::config::{self, Cidr, Patterns};
 use crate::input::Source;
 
 pub const DEFAULT_HEALTH_PATHS: &[&str] = &[
@@ -101,6 +104,29 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
 
+    /// Settings file (TOML; see the README) [default: ./reqtrail.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A regex for your own request-start lines, with named groups method, path and optionally
+    /// host, client, pid, id (repeatable), e.g. 'REQ (?P<method>[A-Z]+) (?P<path>\S+)'.
+    #[arg(long = "request-start", value_name = "REGEX")]
+    pub request_start: Vec<String>,
+
+    /// A regex for your own request-end lines: groups status and method+path or id (repeatable).
+    #[arg(long = "request-end", value_name = "REGEX")]
+    pub request_end: Vec<String>,
+
+    /// User-agent prefixes of health probes, besides kube-probe/ and the load balancers' own
+    /// (repeat or comma-separate).
+    #[arg(long = "probe-agent", value_name = "PREFIX", value_delimiter = ',')]
+    pub probe_agent: Vec<String>,
+
+    /// Networks (CIDR) whose IPs in a Host header mean internal traffic such as probes, besides
+    /// the private ranges (repeat or comma-separate).
+    #[arg(long = "internal-net", value_name = "CIDR", value_delimiter = ',')]
+    pub internal_net: Vec<String>,
+
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -128,10 +154,32 @@ pub struct Config {
     pub public_hosts: Vec<String>,
     pub timeout: Option<f64>,
     pub health_paths: Vec<String>,
+    pub patterns: Arc<Patterns>,
+    pub probe_agents: Vec<String>,
+    pub internal_nets: Vec<Cidr>,
 }
 
 impl Args {
-    pub fn into_config(self) -> Config {
+    /// Validates the flags and the settings file; an error is a usage error (exit 2).
+    pub fn into_config(self) -> Result<Config, String> {
+        let (_, file) = config::load(self.config.as_deref())?;
+        let mut patterns = Patterns::default();
+        for s in file.request_start.iter().chain(&self.request_start) {
+            patterns.start.push(config::compile(s, false)?);
+        }
+        for s in file.request_end.iter().chain(&self.request_end) {
+            patterns.end.push(config::compile(s, true)?);
+        }
+        let internal_nets = file
+            .internal_networks
+            .iter()
+            .chain(&self.internal_net)
+            .map(|n| Cidr::parse(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(t) = file.timeout {
+            positive_seconds(&t.to_string())
+                .map_err(|e| format!("timeout in the settings file: {e}"))?;
+        }
         let sources = if self.files.is_empty() {
             vec![Source::Stdin]
         } else {
@@ -155,25 +203,36 @@ impl Args {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
-        let health_paths = if self.health_path.is_empty() {
-            DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect()
-        } else {
-            self.health_path
-        };
-        Config {
+        let mut health_paths: Vec<String> = file
+            .health_paths
+            .into_iter()
+            .chain(self.health_path)
+            .collect();
+        if health_paths.is_empty() {
+            health_paths = DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect();
+        }
+        Ok(Config {
             sources,
             format: self.format,
             output: self.output,
             quiet: self.quiet,
             color,
-            public_hosts: self
-                .public_host
+            public_hosts: file
+                .public_hosts
                 .into_iter()
+                .chain(self.public_host)
                 .filter(|h| !h.is_empty())
                 .collect(),
-            timeout: self.timeout,
+            timeout: self.timeout.or(file.timeout),
             health_paths,
-        }
+            patterns: Arc::new(patterns),
+            probe_agents: file
+                .probe_user_agents
+                .into_iter()
+                .chain(self.probe_agent)
+                .collect(),
+            internal_nets,
+        })
     }
 }
 
@@ -183,7 +242,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Args::try_parse_from(std::iter::once("reqtrail").chain(args.iter().copied()))
-            .map(Args::into_config)
+            .map(|a| a.into_config().expect("valid settings"))
     }
 
     #[test]
@@ -219,6 +278,36 @@ mod tests {
         assert_eq!(c.output, Some(PathBuf::from("r.html")));
         assert!(!c.color, "never colour a file");
         assert!(Args::try_parse_from(["reqtrail", "completions", "nosh"]).is_err());
+    }
+
+    #[test]
+    fn custom_patterns_and_networks_are_validated_up_front() {
+        let args = |extra: &[&str]| {
+            Args::try_parse_from(std::iter::once("reqtrail").chain(extra.iter().copied()))
+                .unwrap()
+                .into_config()
+        };
+        let c = args(&[
+            "--request-start",
+            r"REQ (?P<method>\S+) (?P<path>\S+)",
+            "--internal-net",
+            "100.64.0.0/10",
+        ])
+        .unwrap();
+        assert_eq!(c.patterns.start.len(), 1);
+        assert_eq!(c.internal_nets.len(), 1);
+        assert!(
+            args(&["--request-end", r"RES (?P<method>\S+) (?P<path>\S+)"])
+                .unwrap_err()
+                .contains("status")
+        );
+        assert!(args(&["--request-start", "(?P<x>"])
+            .unwrap_err()
+            .contains("bad request-start pattern"));
+        assert!(args(&["--internal-net", "10.0.0.0/99"]).is_err());
+        assert!(args(&["--config", "/nonexistent/reqtrail.toml"])
+            .unwrap_err()
+            .contains("/nonexistent/reqtrail.toml"));
     }
 
     #[test]

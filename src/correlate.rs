@@ -43,6 +43,12 @@ pub struct Settings {
     /// `--timeout`, overriding what the logs say.
     pub timeout: Option<f64>,
     pub health_paths: Vec<String>,
+    /// User-agent prefixes of probes besides the built-in ones.
+    pub probe_agents: Vec<String>,
+    /// Networks whose IPs in a Host header mean internal traffic, besides the private ranges.
+    pub internal_nets: Vec<crate::config::Cidr>,
+    /// A team's own request-start / request-end patterns.
+    pub patterns: Arc<crate::config::Patterns>,
 }
 
 /// A log line kept as evidence: where it is and what it says (raw, unescaped).
@@ -1191,8 +1197,17 @@ impl Correlator {
     }
 
     fn classify(&self, path: &str, host: Option<&str>, agent: Option<&str>, bypass: bool) -> Class {
-        let probe_agent = agent.is_some_and(|a| PROBE_AGENTS.iter().any(|p| a.starts_with(p)));
-        let internal_host = host.and_then(host_ip).is_some_and(is_internal);
+        let probe_agent = agent.is_some_and(|a| {
+            PROBE_AGENTS.iter().any(|p| a.starts_with(p))
+                || self
+                    .settings
+                    .probe_agents
+                    .iter()
+                    .any(|p| a.starts_with(p.as_str()))
+        });
+        let internal_host = host.and_then(host_ip).is_some_and(|ip| {
+            is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
+        });
         if probe_agent || bypass || internal_host {
             return Class::Probe;
         }
@@ -1422,6 +1437,9 @@ mod tests {
         let settings = Arc::new(Settings {
             timeout: None,
             health_paths: vec!["/health/".into()],
+            probe_agents: Vec::new(),
+            internal_nets: Vec::new(),
+            patterns: Arc::default(),
         });
         let mut c = Correlator::new(Arc::from("t.log"), settings);
         let mut p = LineParser::default();

@@ -21,7 +21,13 @@ fn main() -> ExitCode {
     if let Some(command) = &args.command {
         return print_extra(command);
     }
-    let config = args.into_config();
+    let config = match args.into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("reqtrail: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let outcome = reqtrail::app::run(&config);
     let code = if !outcome.errors.is_empty() {
         2

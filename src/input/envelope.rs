@@ -89,7 +89,8 @@ fn compose_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// to the line itself).
 fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
     const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
     ];
     if line.len() < 20 || !MONTHS.contains(&&line[..3]) || line[3] != b' ' {
         return None;
@@ -101,7 +102,9 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
         && clock[3] == b':'
         && clock[6] == b':'
         && clock[9] == b' '
-        && [1, 2, 4, 5, 7, 8].iter().all(|&k| clock[k].is_ascii_digit());
+        && [1, 2, 4, 5, 7, 8]
+            .iter()
+            .all(|&k| clock[k].is_ascii_digit());
     if !(day_ok && clock_ok) {
         return None;
     }

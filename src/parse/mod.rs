@@ -12,6 +12,10 @@ pub mod layouts;
 pub mod structured;
 pub mod traceback;
 
+use std::sync::Arc;
+
+use crate::config::Patterns;
+
 pub use access::Access;
 pub use atoms::{Level, Ts};
 
@@ -132,6 +136,9 @@ pub struct Parsed<'a> {
     pub request_id: Option<&'a [u8]>,
     /// The exception type a structured record carries in its traceback field.
     pub exception: Option<&'a [u8]>,
+    /// The message text after any prefix, kept for lines whose message is not understood,
+    /// so a team's own patterns can still read it.
+    pub text: &'a [u8],
 }
 
 impl<'a> Parsed<'a> {
@@ -153,7 +160,12 @@ impl<'a> Parsed<'a> {
             thread: None,
             request_id: None,
             exception: None,
+            text: b"",
         }
+    }
+
+    fn with_text(self, text: &'a [u8]) -> Parsed<'a> {
+        Parsed { text, ..self }
     }
 
     fn with_prefix(p: layouts::Prefix, event: Event<'a>) -> Parsed<'a> {
@@ -180,12 +192,29 @@ enum Mode {
 #[derive(Debug, Default)]
 pub struct LineParser {
     mode: Mode,
+    custom: Arc<Patterns>,
 }
 
 impl LineParser {
+    /// A parser that also tries a team's own request patterns on lines it does not know.
+    pub fn with_patterns(custom: Arc<Patterns>) -> LineParser {
+        LineParser {
+            mode: Mode::Normal,
+            custom,
+        }
+    }
+
     /// Parses one line. `scratch` holds decoded text when a structured record's fields carry
     /// escapes; the result may borrow from it.
     pub fn parse<'a>(&mut self, line: &'a [u8], scratch: &'a mut Vec<u8>) -> Parsed<'a> {
+        let parsed = self.parse_builtin(line, scratch);
+        if self.custom.is_empty() || !matches!(parsed.event, Event::Message | Event::Unrecognized) {
+            return parsed;
+        }
+        apply_custom(&self.custom, parsed)
+    }
+
+    fn parse_builtin<'a>(&mut self, line: &'a [u8], scratch: &'a mut Vec<u8>) -> Parsed<'a> {
         if line.iter().all(|c| c.is_ascii_whitespace()) {
             return Parsed::bare(Event::Blank);
         }
@@ -221,7 +250,7 @@ impl LineParser {
         if let Some(event) = message(None, line) {
             return Parsed::bare(event);
         }
-        glued(line).unwrap_or(Parsed::bare(Event::Unrecognized))
+        glued(line).unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line))
     }
 
     fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
@@ -261,11 +290,11 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
         b'[' => {
             if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(Some(time), Some(pid), Some(level), event));
+                return Some(Parsed::new(Some(time), Some(pid), Some(level), event).with_text(msg));
             }
             if let Ok((msg, level)) = gunicorn::level_only_prefix(line) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(None, None, Some(level), event));
+                return Some(Parsed::new(None, None, Some(level), event).with_text(msg));
             }
             let (_, a) = access::runserver_line(line).ok()?;
             Some(Parsed::new(a.time, None, None, Event::Access(a)))
@@ -273,7 +302,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
         b'0'..=b'9' => {
             if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(Some(time), Some(pid), Some(level), event));
+                return Some(Parsed::new(Some(time), Some(pid), Some(level), event).with_text(msg));
             }
             if let Ok((msg, p)) = layouts::asctime_level(line) {
                 return Some(with_message(p, msg));
@@ -296,7 +325,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
 
 fn with_message(p: layouts::Prefix, msg: &[u8]) -> Parsed<'_> {
     let event = message(p.level, msg).unwrap_or(Event::Message);
-    Parsed::with_prefix(p, event)
+    Parsed::with_prefix(p, event).with_text(msg)
 }
 
 /// A record glued to the end of an earlier line that lost its newline:
@@ -310,11 +339,56 @@ fn glued(line: &[u8]) -> Option<Parsed<'_>> {
         if rest.len() > 5 && rest[1..5].iter().all(u8::is_ascii_digit) && rest[5] == b'-' {
             if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(rest) {
                 let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(Some(time), Some(pid), Some(level), event));
+                return Some(Parsed::new(Some(time), Some(pid), Some(level), event).with_text(msg));
             }
         }
     }
     None
+}
+
+/// A team's own request-start / request-end wording, read from the line's message text.
+fn apply_custom<'a>(custom: &Patterns, parsed: Parsed<'a>) -> Parsed<'a> {
+    let text = parsed.text;
+    for (end, pats) in [(false, &custom.start), (true, &custom.end)] {
+        for pat in pats {
+            let Some(c) = pat.regex.captures(text) else {
+                continue;
+            };
+            let group = |n: &str| c.name(n).map(|m| m.as_bytes());
+            let method = group("method").unwrap_or(b"");
+            let path = group("path").unwrap_or(b"");
+            let event = if end {
+                let Some((_, status)) = group("status").and_then(|s| atoms::status_code(s).ok())
+                else {
+                    continue;
+                };
+                Event::Response {
+                    method,
+                    path,
+                    status,
+                }
+            } else {
+                let client = group("client").unwrap_or(b"");
+                let host = group("host").unwrap_or(b"");
+                Event::Incoming {
+                    method,
+                    path,
+                    client,
+                    host,
+                }
+            };
+            let pid = group("pid")
+                .and_then(|p| atoms::number(p).ok())
+                .map(|(_, n)| n);
+            return Parsed {
+                event,
+                request_id: group("id").or(parsed.request_id),
+                pid: pid.or(parsed.pid),
+                ..parsed
+            };
+        }
+    }
+    parsed
 }
 
 /// Builds the parsed line of a structured record, decoding escaped fields into `scratch`.
@@ -371,6 +445,7 @@ fn from_fields<'a>(f: structured::Fields<'a>, scratch: &'a mut Vec<u8>) -> Parse
         thread: f.thread,
         request_id: get(request_id),
         exception: get(exception),
+        text: msg.unwrap_or(b""),
         ..Parsed::new(f.time, f.pid, f.level, event)
     }
 }

@@ -1,0 +1,195 @@
+//! What a team tells reqtrail about its deployment: its own request-logging wording (regexes
+//! with named groups), health paths, probe user agents, internal networks, public hosts.
+//!
+//! Read from `--config FILE` (or `./reqtrail.toml` when present) and from flags; flags add to
+//! the file. Everything is validated at start-up: a bad regex, an unknown group or a pattern
+//! that cannot say which request it is about is a usage error (exit 2), never a silent no-op.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+
+/// Named groups a pattern may use.
+pub const GROUPS: &[&str] = &["method", "path", "status", "host", "client", "pid", "id"];
+
+/// The file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    #[serde(default)]
+    pub request_start: Vec<String>,
+    #[serde(default)]
+    pub request_end: Vec<String>,
+    #[serde(default)]
+    pub health_paths: Vec<String>,
+    #[serde(default)]
+    pub probe_user_agents: Vec<String>,
+    #[serde(default)]
+    pub internal_networks: Vec<String>,
+    #[serde(default)]
+    pub public_hosts: Vec<String>,
+    pub timeout: Option<f64>,
+}
+
+/// A compiled request pattern.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub regex: Regex,
+    pub source: String,
+}
+
+/// Request-start and request-end patterns, tried on lines the built-in parsers do not know.
+#[derive(Debug, Clone, Default)]
+pub struct Patterns {
+    pub start: Vec<Pattern>,
+    pub end: Vec<Pattern>,
+}
+
+impl Patterns {
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty() && self.end.is_empty()
+    }
+}
+
+/// An IP network in CIDR notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub bits: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, b) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not an IP network (like 10.0.0.0/8)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = if b.is_empty() {
+            max
+        } else {
+            b.trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("'{s}': bad prefix length"))?
+        };
+        Ok(Cidr { addr, bits })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let shift = |len: u32| {
+            if self.bits == 0 {
+                0
+            } else {
+                u128::MAX << (len - u32::from(self.bits))
+            }
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = shift(32) as u32;
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = shift(128);
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Compiles one pattern and checks its groups make sense for its kind.
+pub fn compile(source: &str, end: bool) -> Result<Pattern, String> {
+    let kind = if end { "request-end" } else { "request-start" };
+    let regex = Regex::new(source).map_err(|e| format!("bad {kind} pattern '{source}': {e}"))?;
+    let names: Vec<&str> = regex.capture_names().flatten().collect();
+    if let Some(bad) = names.iter().find(|n| !GROUPS.contains(n)) {
+        return Err(format!(
+            "{kind} pattern '{source}' has an unknown group '{bad}' (known: {})",
+            GROUPS.join(", ")
+        ));
+    }
+    let has = |g| names.contains(&g);
+    if !(has("id") || (has("method") && has("path"))) {
+        return Err(format!(
+            "{kind} pattern '{source}' needs (?P<method>…) and (?P<path>…), or (?P<id>…)"
+        ));
+    }
+    if end && !has("status") {
+        return Err(format!(
+            "request-end pattern '{source}' needs a (?P<status>…) group"
+        ));
+    }
+    Ok(Pattern {
+        regex,
+        source: source.to_string(),
+    })
+}
+
+/// Reads `path`, or `./reqtrail.toml` when no path is given and that file exists.
+pub fn load(path: Option<&Path>) -> Result<(Option<PathBuf>, File), String> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = PathBuf::from("reqtrail.toml");
+            if !default.is_file() {
+                return Ok((None, File::default()));
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((Some(path), file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_validated() {
+        assert!(compile(r"^REQ (?P<method>\S+) (?P<path>\S+)", false).is_ok());
+        assert!(compile(r"^RES (?P<id>\S+) (?P<status>\d+)", true).is_ok());
+        assert!(compile(r"^RES (?P<id>\S+)", true)
+            .unwrap_err()
+            .contains("status"));
+        assert!(compile(r"^REQ (?P<verb>\S+)", false)
+            .unwrap_err()
+            .contains("unknown group 'verb'"));
+        assert!(compile(r"^REQ (?P<method>\S+)", false)
+            .unwrap_err()
+            .contains("needs"));
+        assert!(compile(r"^REQ (unclosed", false)
+            .unwrap_err()
+            .contains("bad request-start pattern"));
+    }
+
+    #[test]
+    fn networks() {
+        let n = Cidr::parse("10.96.0.0/12").unwrap();
+        assert!(n.contains("10.100.1.2".parse().unwrap()));
+        assert!(!n.contains("10.112.0.1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("fd00::/8")
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+        assert_eq!(Cidr::parse("10.1.2.3").unwrap().bits, 32);
+    }
+
+    #[test]
+    fn file_keys_are_checked() {
+        let f: File = toml::from_str("public_hosts = ['a.com']\ntimeout = 5\n").unwrap();
+        assert_eq!(f.public_hosts, ["a.com"]);
+        assert!(toml::from_str::<File>("publc_hosts = ['a.com']").is_err());
+    }
+}
