@@ -51,10 +51,12 @@ fuzz_target!(|data: &[u8]| {
     let mut parser = LineParser::default();
     let mut unwrapper = Unwrapper::default();
     let mut scratch = Vec::new();
+    let mut parse_scratch = Vec::new();
     let mut lines = 0usize;
     split_lines(data, &mut |line| {
         lines += 1;
-        let p = raw_parser.parse(line);
+        parse_scratch.clear();
+        let p = raw_parser.parse(line, &mut parse_scratch);
         if let Some(t) = p.time {
             let _ = t.to_rfc3339();
         }
@@ -66,7 +68,8 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(t) = u.time {
                     let _ = t.to_rfc3339();
                 }
-                let p = parser.parse(&u.payload);
+                parse_scratch.clear();
+                let p = parser.parse(&u.payload, &mut parse_scratch);
                 touch(&p.event);
             }
         }
