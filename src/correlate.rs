@@ -30,6 +30,8 @@ pub const EVIDENCE_PER_KIND: usize = 3;
 pub const MAX_ORPHANS: usize = 500;
 /// How many request records one stream keeps at most (open, or waiting for their access line).
 pub const MAX_TRACKED: usize = 20_000;
+/// How many distinct rejected (or accepted) hosts are listed; scanners can send millions.
+pub const MAX_HOSTS: usize = 1000;
 /// How many unrecognised lines are kept as samples.
 pub const MAX_SAMPLES: usize = 5;
 /// How far apart (µs) an access line's time and its request's end may be.
@@ -227,7 +229,10 @@ pub struct Analysis {
     pub in_flight: Vec<InFlight>,
     pub orphan_causes: BTreeMap<Cause, u64>,
 
+    /// Rejected hosts, at most [`MAX_HOSTS`] distinct ones.
     pub rejected_hosts: BTreeMap<String, HostRejections>,
+    /// Rejections of hosts beyond the first [`MAX_HOSTS`] distinct ones (counted, not listed).
+    pub rejected_unlisted: u64,
     /// Hosts of requests the app accepted (answered, not rejected), excluding bypassed probes.
     pub accepted_hosts: BTreeMap<String, u64>,
     pub exception_types: BTreeMap<String, u64>,
@@ -321,7 +326,12 @@ impl Analysis {
         for (c, n) in o.orphan_causes {
             *self.orphan_causes.entry(c).or_default() += n;
         }
+        self.rejected_unlisted += o.rejected_unlisted;
         for (h, r) in o.rejected_hosts {
+            if self.rejected_hosts.len() >= MAX_HOSTS && !self.rejected_hosts.contains_key(&h) {
+                self.rejected_unlisted += r.count;
+                continue;
+            }
             let e = self.rejected_hosts.entry(h).or_default();
             e.count += r.count;
             e.add = e.add.take().or(r.add);
@@ -334,7 +344,9 @@ impl Analysis {
             extend(&mut e.evidence, r.evidence, EVIDENCE_PER_KIND);
         }
         for (h, n) in o.accepted_hosts {
-            *self.accepted_hosts.entry(h).or_default() += n;
+            if self.accepted_hosts.len() < MAX_HOSTS || self.accepted_hosts.contains_key(&h) {
+                *self.accepted_hosts.entry(h).or_default() += n;
+            }
         }
         for (t, n) in o.exception_types {
             *self.exception_types.entry(t).or_default() += n;
@@ -391,6 +403,17 @@ struct Req {
     /// Both ends' times have sub-second precision.
     fine_start: bool,
     fine_end: bool,
+}
+
+/// Removes `id` from a queue of record ids: O(1) at either end, where it nearly always is.
+fn take_id(v: &mut VecDeque<u64>, id: u64) {
+    if v.front() == Some(&id) {
+        v.pop_front();
+    } else if v.back() == Some(&id) {
+        v.pop_back();
+    } else if let Some(k) = v.iter().position(|x| *x == id) {
+        v.remove(k);
+    }
 }
 
 /// Hash of (method, path): the index under which records wait for their access line.
@@ -487,11 +510,11 @@ pub struct Correlator {
     reqs: BTreeMap<u64, Req>,
     next_id: u64,
     /// Open requests per pid, oldest first.
-    open: FxHashMap<u32, Vec<u64>>,
+    open: FxHashMap<u32, VecDeque<u64>>,
     /// Finished (or orphaned) records waiting for their access line, in order of end.
     done: VecDeque<u64>,
     /// Records without access line, by (method, path), oldest first.
-    unlinked: FxHashMap<u64, Vec<u64>>,
+    unlinked: FxHashMap<u64, VecDeque<u64>>,
     /// Access lines no record claimed yet.
     pending_access: VecDeque<PendingAccess>,
     k8s_pending: FxHashSet<u32>,
@@ -737,19 +760,25 @@ impl Correlator {
                 rfc_valid,
             } => {
                 let host = lossy(host);
-                let e = self.evidence(line_no, raw);
-                let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
-                entry.count += 1;
                 self.out.timeline.at(time, |b| b.disallowed_hosts += 1);
-                entry.rfc_valid = *rfc_valid;
-                if entry.add.is_none() {
-                    entry.add = add.map(lossy);
+                let listed = self.out.rejected_hosts.len() < MAX_HOSTS
+                    || self.out.rejected_hosts.contains_key(&host);
+                if listed {
+                    let e = self.evidence(line_no, raw);
+                    let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
+                    entry.count += 1;
+                    entry.rfc_valid = *rfc_valid;
+                    if entry.add.is_none() {
+                        entry.add = add.map(lossy);
+                    }
+                    keep(&mut entry.evidence, || e);
+                } else {
+                    self.out.rejected_unlisted += 1;
                 }
-                keep(&mut entry.evidence, || e);
                 let newest = self
                     .open
                     .get(&pid.unwrap_or(0))
-                    .and_then(|v| v.last().copied());
+                    .and_then(|v| v.back().copied());
                 if let Some(r) = newest.and_then(|id| self.reqs.get_mut(&id)) {
                     r.rejected_host = Some(host);
                 }
@@ -847,13 +876,13 @@ impl Correlator {
         let thread = self.line_thread;
         if pid.is_some() && (sync || thread.is_some()) {
             let ids = self.open.remove(&p).unwrap_or_default();
-            let mut kept = Vec::new();
+            let mut kept = VecDeque::new();
             for id in ids {
                 let Some(r) = self.reqs.get_mut(&id) else {
                     continue;
                 };
                 if thread.is_some() && r.thread != thread {
-                    kept.push(id);
+                    kept.push_back(id);
                     continue;
                 }
                 r.outcome = Outcome::Superseded;
@@ -889,12 +918,12 @@ impl Correlator {
         };
         let mut req = req;
         req.key = route_key(&req.method, &req.path);
-        self.unlinked.entry(req.key).or_default().push(id);
+        self.unlinked.entry(req.key).or_default().push_back(id);
         if let Some(rid) = req.rid {
             self.by_rid.insert(rid, id);
         }
         self.reqs.insert(id, req);
-        self.open.entry(p).or_default().push(id);
+        self.open.entry(p).or_default().push_back(id);
         self.enforce_cap();
     }
 
@@ -915,17 +944,12 @@ impl Correlator {
             }
             let pid = r.pid.unwrap_or(0);
             if let Some(v) = self.open.get_mut(&pid) {
-                v.retain(|x| *x != id);
+                take_id(v, id);
                 if v.is_empty() {
                     self.open.remove(&pid);
                 }
             }
-            if let Some(v) = self.unlinked.get_mut(&r.key) {
-                v.retain(|x| *x != id);
-                if v.is_empty() {
-                    self.unlinked.remove(&r.key);
-                }
-            }
+            self.unlink(r.key, id);
             let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
             self.out.requests += 1;
             let s = self.out.by_class.entry(class).or_default();
@@ -958,7 +982,12 @@ impl Correlator {
                     .get(id)
                     .is_some_and(|r| r.outcome == Outcome::Open)
             });
-        let same_route = |r: &Req| r.method.as_bytes() == method && r.path.as_bytes() == path;
+        // Records keep the lossy text; compare like with like (a path may be invalid UTF-8).
+        let (method_s, path_s) = (
+            String::from_utf8_lossy(method),
+            String::from_utf8_lossy(path),
+        );
+        let same_route = |r: &Req| r.method == method_s && r.path == path_s;
         let found = if let Some(id) = by_rid {
             p = self.reqs[&id].pid.unwrap_or(0);
             self.out.pairing.by_request_id += 1;
@@ -993,7 +1022,7 @@ impl Correlator {
         let id = match found {
             Some(k) => {
                 let open = self.open.get_mut(&p).expect("found above");
-                let id = open.remove(k);
+                let id = open.remove(k).expect("found above");
                 if open.is_empty() {
                     self.open.remove(&p);
                 }
@@ -1025,7 +1054,7 @@ impl Correlator {
                     fine_start: false,
                     fine_end: false,
                 };
-                self.unlinked.entry(req.key).or_default().push(id);
+                self.unlinked.entry(req.key).or_default().push_back(id);
                 self.reqs.insert(id, req);
                 self.enforce_cap();
                 id
@@ -1071,17 +1100,24 @@ impl Correlator {
                 r.end = time;
                 let pid = r.pid.unwrap_or(0);
                 if let Some(v) = self.open.get_mut(&pid) {
-                    v.retain(|x| *x != id);
+                    take_id(v, id);
                 }
                 self.done.push_back(id);
             }
             _ => {}
         }
-        if let Some(v) = self.unlinked.get_mut(&key) {
-            v.retain(|x| *x != id);
-            if v.is_empty() {
-                self.unlinked.remove(&key);
-            }
+        self.unlink(key, id);
+    }
+
+    /// Forgets that record `id` waits for an access line. Records leave roughly in the order
+    /// they came, so this is O(1) but for the rare record settled out of turn.
+    fn unlink(&mut self, key: u64, id: u64) {
+        let Some(v) = self.unlinked.get_mut(&key) else {
+            return;
+        };
+        take_id(v, id);
+        if v.is_empty() {
+            self.unlinked.remove(&key);
         }
     }
 
@@ -1256,12 +1292,7 @@ impl Correlator {
                 self.by_rid.remove(&rid);
             }
         }
-        if let Some(v) = self.unlinked.get_mut(&r.key) {
-            v.retain(|x| *x != id);
-            if v.is_empty() {
-                self.unlinked.remove(&r.key);
-            }
-        }
+        self.unlink(r.key, id);
         let agent = r.access.as_ref().and_then(|a| a.1.clone());
         let class = self.classify(&r.path, r.host.as_deref(), agent.as_deref(), r.k8s_bypass);
         self.out.requests += 1;
@@ -1324,7 +1355,10 @@ impl Correlator {
             }
             if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
                 if let Some(h) = &r.host {
-                    *self.out.accepted_hosts.entry(h.clone()).or_default() += 1;
+                    let hosts = &mut self.out.accepted_hosts;
+                    if hosts.len() < MAX_HOSTS || hosts.contains_key(h) {
+                        *hosts.entry(h.clone()).or_default() += 1;
+                    }
                 }
             }
             return;

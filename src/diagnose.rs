@@ -524,10 +524,16 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     let total_rejections: u64 = hosts.iter().map(|h| h.count).sum();
     let hidden_400s = a.status.get(&400).copied().unwrap_or(0);
     let describe = |hs: &[&HostVerdict]| {
-        hs.iter()
+        let mut text = hs
+            .iter()
+            .take(8)
             .map(|h| format!("{} ×{}", h.host, h.count))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        if hs.len() > 8 {
+            text.push_str(&format!(" and {} more hosts", hs.len() - 8));
+        }
+        text
     };
     let noise_hosts: Vec<&HostVerdict> = hosts
         .iter()
@@ -600,9 +606,11 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             value.push(d);
         }
     };
+    // The hosts to add (most rejected first), the public ones, and those already accepted.
     for h in hosts
         .iter()
         .filter(|h| matches!(h.kind, HostKind::Public | HostKind::Domain))
+        .take(10)
     {
         if h.kind == HostKind::Public || ctx.public_hosts.is_empty() {
             push(h.add_to_allowed_hosts.clone());
@@ -611,7 +619,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     for p in ctx.public_hosts {
         push(domain_of(p));
     }
-    for h in a.accepted_hosts.keys() {
+    for h in a.accepted_hosts.keys().take(20) {
         push(domain_of(h));
     }
     let public_rejected: Vec<&HostVerdict> = hosts
@@ -623,10 +631,15 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         .collect();
     if !public_rejected.is_empty() {
         let n: u64 = public_rejected.iter().map(|h| h.count).sum();
-        let names: Vec<&str> = public_rejected
+        let mut names: Vec<&str> = public_rejected
             .iter()
+            .take(5)
             .map(|h| h.add_to_allowed_hosts.as_str())
             .collect();
+        let more = format!("{} more", public_rejected.len().saturating_sub(5));
+        if public_rejected.len() > 5 {
+            names.push(&more);
+        }
         findings.push(Finding {
             id: "public_host_rejected",
             severity: Severity::Fail,

@@ -3,7 +3,7 @@
 //! Both are filled as records are settled and merged across files and pods, so their memory
 //! does not grow with the input: latencies go into a log-scale histogram per route (at most
 //! [`MAX_ROUTES`] routes), activity into per-second buckets while the span is short and
-//! per-minute buckets always.
+//! per-minute buckets always (widened when there would be more than [`MAX_COARSE_BUCKETS`]).
 
 use std::collections::BTreeMap;
 
@@ -13,8 +13,6 @@ use crate::parse::Ts;
 
 /// Routes followed with their own latency histogram; the rest are folded into `(other)`.
 pub const MAX_ROUTES: usize = 500;
-/// Per-second buckets are kept while the input spans at most this many seconds.
-const MAX_SECOND_BUCKETS: usize = 3600;
 /// Slowest requests kept.
 pub const SLOWEST: usize = 10;
 
@@ -264,23 +262,41 @@ impl Bucket {
     }
 }
 
-/// Activity over time: per second while the input is short, per minute always.
+/// Activity over time: per second while the input is short, and in coarse buckets (one minute
+/// wide, widened as needed to stay under [`MAX_COARSE_BUCKETS`]) always.
 #[derive(Debug, Clone)]
 pub struct Timeline {
     pub seconds: Option<BTreeMap<i64, Bucket>>,
-    pub minutes: BTreeMap<i64, Bucket>,
+    /// Start (seconds since the epoch, a multiple of `width`) → bucket.
+    pub coarse: BTreeMap<i64, Bucket>,
+    /// Width of the coarse buckets in seconds: 60, or a multiple of it.
+    pub width: i64,
     /// Events with no time at all.
     pub untimed: Bucket,
 }
+
+/// Most coarse buckets kept; past that they are merged into buckets twice as wide.
+pub const MAX_COARSE_BUCKETS: usize = 20_000;
 
 impl Default for Timeline {
     fn default() -> Timeline {
         Timeline {
             seconds: Some(BTreeMap::new()),
-            minutes: BTreeMap::new(),
+            coarse: BTreeMap::new(),
+            width: 60,
             untimed: Bucket::default(),
         }
     }
+}
+
+fn rebucket(map: BTreeMap<i64, Bucket>, width: i64) -> BTreeMap<i64, Bucket> {
+    let mut out: BTreeMap<i64, Bucket> = BTreeMap::new();
+    for (k, b) in map {
+        out.entry(k.div_euclid(width) * width)
+            .or_default()
+            .merge(&b);
+    }
+    out
 }
 
 impl Timeline {
@@ -291,51 +307,82 @@ impl Timeline {
             return;
         };
         let sec = t.0.div_euclid(1_000_000);
-        f(self.minutes.entry(sec.div_euclid(60) * 60).or_default());
+        f(self
+            .coarse
+            .entry(sec.div_euclid(self.width) * self.width)
+            .or_default());
+        if self.coarse.len() > MAX_COARSE_BUCKETS {
+            self.widen(self.width * 2);
+        }
         if let Some(secs) = &mut self.seconds {
             f(secs.entry(sec).or_default());
-            if secs.len() > MAX_SECOND_BUCKETS {
+            if span(secs) > MAX_SECOND_SPAN {
                 self.seconds = None;
             }
         }
     }
 
-    pub fn merge(&mut self, o: Timeline) {
-        for (k, b) in &o.minutes {
-            self.minutes.entry(*k).or_default().merge(b);
+    fn widen(&mut self, width: i64) {
+        while self.width < width {
+            self.width *= 2;
+        }
+        let coarse = std::mem::take(&mut self.coarse);
+        self.coarse = rebucket(coarse, self.width);
+    }
+
+    pub fn merge(&mut self, mut o: Timeline) {
+        if o.width > self.width {
+            self.widen(o.width);
+        } else if self.width > o.width {
+            o.widen(self.width);
+        }
+        for (k, b) in &o.coarse {
+            self.coarse.entry(*k).or_default().merge(b);
+        }
+        if self.coarse.len() > MAX_COARSE_BUCKETS {
+            self.widen(self.width * 2);
         }
         self.seconds = match (self.seconds.take(), o.seconds) {
             (Some(mut a), Some(b)) => {
                 for (k, v) in &b {
                     a.entry(*k).or_default().merge(v);
                 }
-                (a.len() <= MAX_SECOND_BUCKETS).then_some(a)
+                (span(&a) <= MAX_SECOND_SPAN).then_some(a)
             }
             _ => None,
         };
         self.untimed.merge(&o.untimed);
     }
 
-    /// The buckets to show: per second when the span is at most ten minutes, else per minute,
-    /// with empty buckets filled in. Returns (bucket width in seconds, [(start, bucket)]).
-    pub fn series(&self) -> (i64, Vec<(i64, Bucket)>) {
-        let (width, map) = match &self.seconds {
+    /// At most `max_points` buckets, gaps filled: per second when the input spans at most ten
+    /// minutes, else the coarse buckets, merged into wider ones until they fit.
+    /// Returns (bucket width in seconds, [(start, bucket)]).
+    pub fn series(&self, max_points: usize) -> (i64, Vec<(i64, Bucket)>) {
+        let max_points = max_points.max(1) as i64;
+        let (base, map) = match &self.seconds {
             Some(s) if span(s) <= 600 => (1, s),
-            _ => (60, &self.minutes),
+            _ => (self.width, &self.coarse),
         };
-        let (Some(first), Some(last)) = (map.keys().next(), map.keys().next_back()) else {
-            return (width, Vec::new());
+        let (Some(&first), Some(&last)) = (map.keys().next(), map.keys().next_back()) else {
+            return (base, Vec::new());
         };
-        let mut out = Vec::new();
-        let mut t = *first;
-        // Bounded: the per-minute map of a year is 525,600 points at most.
-        while t <= *last {
-            out.push((t, map.get(&t).copied().unwrap_or_default()));
-            t += width;
+        let slots = (last - first) / base + 1;
+        let factor = (slots + max_points - 1) / max_points;
+        let width = base * factor.max(1);
+        let start = first;
+        let n = ((last - start) / width + 1) as usize;
+        let mut out: Vec<(i64, Bucket)> = (0..n)
+            .map(|k| (start + k as i64 * width, Bucket::default()))
+            .collect();
+        for (t, b) in map {
+            out[((t - start) / width) as usize].1.merge(b);
         }
         (width, out)
     }
 }
+
+/// Per-second buckets are kept while the input spans at most this many seconds.
+const MAX_SECOND_SPAN: i64 = 3600;
 
 fn span(m: &BTreeMap<i64, Bucket>) -> i64 {
     match (m.keys().next(), m.keys().next_back()) {
@@ -409,15 +456,37 @@ mod tests {
         let mut t = Timeline::default();
         t.at(Some(Ts(10_000_000)), |b| b.external += 1);
         t.at(Some(Ts(13_500_000)), |b| b.external += 2);
-        let (w, s) = t.series();
+        let (w, s) = t.series(1440);
         assert_eq!(w, 1);
         assert_eq!(s.len(), 4);
         assert_eq!(s[3].1.external, 2);
         let mut long = Timeline::default();
         long.at(Some(Ts(0)), |b| b.probe += 1);
         long.at(Some(Ts(3_600_000_000)), |b| b.probe += 1);
-        let (w, s) = long.series();
+        let (w, s) = long.series(1440);
         assert_eq!(w, 60);
         assert_eq!(s.len(), 61);
+        let (w, s) = long.series(10);
+        assert_eq!((w, s.len()), (420, 9));
+        assert_eq!(s.iter().map(|b| b.1.probe).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn centuries_apart_stay_small() {
+        let mut t = Timeline::default();
+        t.at(Some(Ts(-45_000_000_000_000_000)), |b| b.probe += 1);
+        t.at(Some(Ts(1_764_300_000_000_000)), |b| b.probe += 1);
+        let (_, s) = t.series(1440);
+        assert!(s.len() <= 1440);
+        assert_eq!(s.iter().map(|b| b.1.probe).sum::<u64>(), 2);
+        let mut many = Timeline::default();
+        for k in 0..(MAX_COARSE_BUCKETS as i64 * 3) {
+            many.at(Some(Ts(k * 60_000_000)), |b| b.external += 1);
+        }
+        assert!(many.coarse.len() <= MAX_COARSE_BUCKETS);
+        assert_eq!(
+            many.coarse.values().map(|b| b.external).sum::<u64>(),
+            MAX_COARSE_BUCKETS as u64 * 3
+        );
     }
 }

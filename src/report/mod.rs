@@ -31,6 +31,8 @@ pub struct Report {
     /// Requests still open at the end of the input, younger than the timeout (first 500).
     pub in_flight: Vec<InFlight>,
     pub disallowed_hosts: Vec<HostVerdict>,
+    /// Rejections of hosts past the first 1,000 distinct ones: counted, not listed.
+    pub disallowed_hosts_unlisted: u64,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
     pub latency: LatencyReport,
@@ -104,25 +106,11 @@ fn latency_report(l: &Latency) -> LatencyReport {
 }
 
 fn timeline_report(t: &Timeline) -> TimelineReport {
-    let (mut width, mut series) = t.series();
-    if series.len() > MAX_TIMELINE_POINTS {
-        let k = series.len().div_ceil(MAX_TIMELINE_POINTS);
-        width *= k as i64;
-        series = series
-            .chunks(k)
-            .map(|c| {
-                let mut b = Bucket::default();
-                for (_, x) in c {
-                    b.add(x);
-                }
-                (c[0].0, b)
-            })
-            .collect();
-    }
+    let (width, series) = t.series(MAX_TIMELINE_POINTS);
     let buckets = series
         .into_iter()
         .map(|(start, counts)| TimelineBucket {
-            start: Ts(start * 1_000_000).to_rfc3339(),
+            start: Ts(start.saturating_mul(1_000_000)).to_rfc3339(),
             counts,
         })
         .collect();
@@ -258,6 +246,7 @@ impl Report {
             orphans: a.orphans.clone(),
             in_flight: a.in_flight.clone(),
             disallowed_hosts: d.hosts,
+            disallowed_hosts_unlisted: a.rejected_unlisted,
             checks: d.checks,
             findings: d.findings,
             latency: latency_report(&a.latency),
