@@ -1,5 +1,12 @@
 //! Wires the stages: sources → lines → envelope → parse → correlate → diagnose → report.
+//!
+//! Several inputs are merged into one stream in time order (an error log and an access log
+//! kept apart are two halves of the same requests; rotated files are one log), unless
+//! `--separate` asks for each to be followed on its own. Within the stream, each pod (or
+//! compose service) is correlated on its own.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -9,83 +16,262 @@ use crate::correlate::{Analysis, Cause, Correlator, Settings};
 use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{for_each_line, split_lines, Source};
-use crate::parse::LineParser;
+use crate::input::{expand, open, split_lines, LineReader, Source};
+use crate::parse::{LineParser, Ts};
 use crate::report::Report;
 
-/// Reads one source: each pod (or compose service) in it is correlated on its own.
-pub fn analyze_source(source: &Source, settings: &Arc<Settings>) -> Result<Analysis, Error> {
-    analyze_lines(&source.name(), settings, |f| for_each_line(source, f))
+/// Which lines to analyse, by time (`--since`, `--until`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<Ts>,
+    pub until: Option<Ts>,
+}
+
+impl Window {
+    fn is_open(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    /// Lines of unknown time are kept only when no window is set.
+    fn admits(&self, t: Option<Ts>) -> bool {
+        match t {
+            None => self.is_open(),
+            Some(t) => self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u),
+        }
+    }
+}
+
+/// One input's own state: its envelope stripper and a parser per pod.
+struct FileState {
+    name: Arc<str>,
+    unwrapper: Unwrapper,
+    parsers: Vec<(Vec<u8>, LineParser)>,
+    last_time: Option<Ts>,
+}
+
+/// The per-line stages for one merged stream of lines.
+pub struct Pipeline {
+    settings: Arc<Settings>,
+    window: Window,
+    files: Vec<FileState>,
+    /// Correlators per pod, in order of first appearance.
+    pods: Vec<(Vec<u8>, Correlator)>,
+    last_pod: usize,
+    scratch: Vec<u8>,
+    decoded: Vec<u8>,
+    filtered: u64,
+}
+
+fn find_or_push<T>(v: &mut Vec<(Vec<u8>, T)>, key: &[u8], make: impl FnOnce() -> T) -> usize {
+    match v.iter().position(|(k, _)| k.as_slice() == key) {
+        Some(k) => k,
+        None => {
+            v.push((key.to_vec(), make()));
+            v.len() - 1
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn new(settings: Arc<Settings>, window: Window) -> Pipeline {
+        Pipeline {
+            settings,
+            window,
+            files: Vec::new(),
+            pods: Vec::new(),
+            last_pod: 0,
+            scratch: Vec::new(),
+            decoded: Vec::new(),
+            filtered: 0,
+        }
+    }
+
+    /// Registers an input; returns its index for [`Pipeline::line`].
+    pub fn add_file(&mut self, name: &str) -> usize {
+        self.files.push(FileState {
+            name: Arc::from(name),
+            unwrapper: Unwrapper::default(),
+            parsers: Vec::new(),
+            last_time: None,
+        });
+        self.files.len() - 1
+    }
+
+    /// Runs one line of input `file` through envelope → parse → correlate.
+    pub fn line(&mut self, file: usize, line_no: u64, raw: &[u8]) {
+        let Pipeline {
+            settings,
+            window,
+            files,
+            pods,
+            last_pod,
+            scratch,
+            decoded,
+            filtered,
+        } = self;
+        let f = &mut files[file];
+        scratch.clear();
+        let (pod, payload, envelope_time) = match f.unwrapper.strip(raw, scratch) {
+            Stripped::Partial => (&b""[..], None, f.last_time),
+            Stripped::Line(u) => (u.source.unwrap_or(b""), Some(u.payload), u.time),
+        };
+        // Nearly every line belongs to the previous line's pod.
+        if pods.get(*last_pod).is_none_or(|(k, _)| k.as_slice() != pod) {
+            *last_pod = find_or_push(pods, pod, || {
+                Correlator::new(f.name.clone(), settings.clone())
+            });
+        }
+        let correlator = &mut pods[*last_pod].1;
+        let Some(payload) = payload else {
+            correlator.count_partial();
+            return;
+        };
+        let k = find_or_push(&mut f.parsers, pod, || {
+            LineParser::with_patterns(settings.patterns.clone())
+        });
+        let parsed = f.parsers[k].1.parse(&payload, decoded);
+        let time = envelope_time.or(parsed.time);
+        f.last_time = time.or(f.last_time);
+        // Continuation lines (tracebacks) take the time of the record above them.
+        if !window.admits(f.last_time) {
+            *filtered += 1;
+            return;
+        }
+        correlator.feed(
+            &f.name,
+            line_no,
+            raw,
+            time,
+            envelope_time.is_some(),
+            &parsed,
+        );
+    }
+
+    pub fn finish(self) -> Analysis {
+        let mut total = Analysis::default();
+        for (_, c) in self.pods {
+            total.merge(c.finish_stream());
+        }
+        total.lines += self.filtered;
+        total.filtered += self.filtered;
+        total
+    }
 }
 
 /// Analyses bytes already in memory, as if they were a file called `name`.
 pub fn analyze_bytes(name: &str, data: &[u8], settings: &Arc<Settings>) -> Analysis {
-    let fed = analyze_lines(name, settings, |f| {
-        split_lines(data, f);
-        Ok(())
+    let mut p = Pipeline::new(settings.clone(), Window::default());
+    let file = p.add_file(name);
+    let mut line_no = 0;
+    split_lines(data, &mut |raw| {
+        line_no += 1;
+        p.line(file, line_no, raw);
     });
-    fed.expect("reading memory cannot fail")
+    p.finish()
 }
 
-/// Runs every line `feed` produces through envelope → parse → correlate.
-fn analyze_lines(
-    name: &str,
-    settings: &Arc<Settings>,
-    feed: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), Error>,
-) -> Result<Analysis, Error> {
-    let name: Arc<str> = Arc::from(name);
-    let mut unwrapper = Unwrapper::default();
-    // Streams in order of first appearance; nearly every line belongs to the previous line's.
-    let mut streams: Vec<(Vec<u8>, LineParser, Correlator)> = Vec::new();
-    let mut last = 0usize;
-    let mut line_no = 0u64;
-    let mut scratch = Vec::new();
-    let mut decoded = Vec::new();
-    let mut stream_of = |key: &[u8], streams: &mut Vec<(Vec<u8>, LineParser, Correlator)>| {
-        let same = |k: &[u8]| k.len() == key.len() && (key.is_empty() || k == key);
-        if !streams.get(last).is_some_and(|s| same(&s.0)) {
-            last = match streams.iter().position(|s| same(&s.0)) {
-                Some(k) => k,
-                None => {
-                    let c = Correlator::new(name.clone(), settings.clone());
-                    streams.push((
-                        key.to_vec(),
-                        LineParser::with_patterns(settings.patterns.clone()),
-                        c,
-                    ));
-                    streams.len() - 1
-                }
-            };
+/// One input being read, with its next line and the time it sorts by.
+struct Cursor {
+    file: usize,
+    reader: LineReader<'static>,
+    line: Vec<u8>,
+    line_no: u64,
+    order: i64,
+    /// A stripper and parser used only to find each line's time for the merge.
+    unwrapper: Unwrapper,
+    parser: LineParser,
+    scratch: (Vec<u8>, Vec<u8>),
+}
+
+impl Cursor {
+    /// Reads the next line; `Ok(false)` at the end.
+    fn advance(&mut self) -> std::io::Result<bool> {
+        let Some(line) = self.reader.next_line()? else {
+            return Ok(false);
+        };
+        self.line.clear();
+        self.line.extend_from_slice(line);
+        self.line_no += 1;
+        let (s1, s2) = (&mut self.scratch.0, &mut self.scratch.1);
+        s1.clear();
+        let time = match self.unwrapper.strip(&self.line, s1) {
+            Stripped::Line(u) => u.time.or_else(|| self.parser.parse(&u.payload, s2).time),
+            Stripped::Partial => None,
+        };
+        // Lines without a time keep their place after the line above them.
+        if let Some(t) = time {
+            self.order = t.0;
         }
-        last
-    };
-    let result = feed(&mut |raw| {
-        line_no += 1;
-        scratch.clear();
-        match unwrapper.strip(raw, &mut scratch) {
-            Stripped::Partial => {
-                let k = stream_of(b"", &mut streams);
-                streams[k].2.count_partial();
-            }
-            Stripped::Line(u) => {
-                let k = stream_of(u.source.unwrap_or(b""), &mut streams);
-                let (_, parser, correlator) = &mut streams[k];
-                let parsed = parser.parse(&u.payload, &mut decoded);
-                correlator.feed(
-                    line_no,
-                    raw,
-                    u.time.or(parsed.time),
-                    u.time.is_some(),
-                    &parsed,
-                );
-            }
-        }
-    });
-    let mut total = Analysis::default();
-    for (_, _, c) in streams {
-        total.merge(c.finish_stream());
+        Ok(true)
     }
-    result.map(|()| total)
+}
+
+/// Reads `sources` into one pipeline, merged by time; returns the inputs read and the errors.
+fn read_merged(sources: &[Source], pipeline: &mut Pipeline) -> (Vec<String>, Vec<Error>) {
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    let mut cursors: Vec<Cursor> = Vec::new();
+    for s in sources {
+        match open(s) {
+            Ok(reader) => {
+                names.push(s.name());
+                cursors.push(Cursor {
+                    file: pipeline.add_file(&s.name()),
+                    reader,
+                    line: Vec::new(),
+                    line_no: 0,
+                    order: i64::MIN,
+                    unwrapper: Unwrapper::default(),
+                    parser: LineParser::default(),
+                    scratch: (Vec::new(), Vec::new()),
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let fail = |c: &Cursor, e: std::io::Error| Error::Io {
+        path: sources_name(&names, c.file),
+        source: e,
+    };
+    if let [one] = cursors.as_mut_slice() {
+        // A single input needs no ordering: stream it straight through.
+        loop {
+            match one.reader.next_line() {
+                Ok(Some(line)) => {
+                    one.line_no += 1;
+                    pipeline.line(one.file, one.line_no, line);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    errors.push(fail(one, e));
+                    break;
+                }
+            }
+        }
+        return (names, errors);
+    }
+    let mut heap = BinaryHeap::new();
+    for (k, c) in cursors.iter_mut().enumerate() {
+        match c.advance() {
+            Ok(true) => heap.push(Reverse((c.order, k))),
+            Ok(false) => {}
+            Err(e) => errors.push(fail(c, e)),
+        }
+    }
+    while let Some(Reverse((_, k))) = heap.pop() {
+        let c = &mut cursors[k];
+        pipeline.line(c.file, c.line_no, &c.line);
+        match c.advance() {
+            Ok(true) => heap.push(Reverse((c.order, k))),
+            Ok(false) => {}
+            Err(e) => errors.push(fail(c, e)),
+        }
+    }
+    (names, errors)
+}
+
+fn sources_name(names: &[String], file: usize) -> String {
+    names.get(file).cloned().unwrap_or_default()
 }
 
 /// What a run produced: the report, and the inputs that could not be read.
@@ -102,23 +288,35 @@ pub fn run(config: &Config) -> Outcome {
         internal_nets: config.internal_nets.clone(),
         patterns: config.patterns.clone(),
     });
-    let results: Vec<Result<Analysis, Error>> = config
-        .sources
-        .par_iter()
-        .map(|s| analyze_source(s, &settings))
-        .collect();
-    let mut total = Analysis::default();
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
-    for (source, r) in config.sources.iter().zip(results) {
-        match r {
-            Ok(a) => {
-                files.push(source.name());
-                total.merge(a);
-            }
-            Err(e) => errors.push(e),
+    let (sources, mut errors) = expand(&config.sources);
+    let window = Window {
+        since: config.since,
+        until: config.until,
+    };
+    let (total, files) = if config.separate {
+        // Inputs from different servers: each followed on its own, in parallel.
+        let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
+            .par_iter()
+            .map(|s| {
+                let mut p = Pipeline::new(settings.clone(), window);
+                let (names, errs) = read_merged(std::slice::from_ref(s), &mut p);
+                (p.finish(), names, errs)
+            })
+            .collect();
+        let mut total = Analysis::default();
+        let mut files = Vec::new();
+        for (a, names, errs) in results {
+            total.merge(a);
+            files.extend(names);
+            errors.extend(errs);
         }
-    }
+        (total, files)
+    } else {
+        let mut p = Pipeline::new(settings.clone(), window);
+        let (files, errs) = read_merged(&sources, &mut p);
+        errors.extend(errs);
+        (p.finish(), files)
+    };
     // The shortest time a request was open before its WORKER TIMEOUT bounds the setting.
     let inferred = total
         .orphans

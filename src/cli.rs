@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::config::{self, Cidr, Patterns};
 use crate::input::Source;
+use crate::parse::Ts;
 
 pub const DEFAULT_HEALTH_PATHS: &[&str] = &[
     "/health",
@@ -127,6 +128,20 @@ pub struct Args {
     #[arg(long = "internal-net", value_name = "CIDR", value_delimiter = ',')]
     pub internal_net: Vec<String>,
 
+    /// Only lines at or after TIME: RFC 3339 (`2026-11-28T03:00:00Z`), `YYYY-MM-DD[ HH:MM[:SS]]`
+    /// (UTC), or an age like `90s`, `30m`, `2h`, `7d` before now.
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub since: Option<Ts>,
+
+    /// Only lines at or before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub until: Option<Ts>,
+
+    /// Follow each input on its own instead of merging them by time (logs of different
+    /// servers, whose pids would collide).
+    #[arg(long)]
+    pub separate: bool,
+
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -134,6 +149,45 @@ pub struct Args {
     /// Print nothing; only the exit status tells (0 ok, 1 a check failed, 2 error).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `--since` / `--until` values.
+pub fn parse_when(s: &str) -> Result<Ts, String> {
+    parse_when_at(s, chrono::Utc::now().timestamp_micros())
+}
+
+fn parse_when_at(s: &str, now_micros: i64) -> Result<Ts, String> {
+    let t = s.trim();
+    let bad = || {
+        format!("'{s}' is not a time (2026-11-28T03:00:00Z, 2026-11-28 03:00, or an age like 2h)")
+    };
+    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {
+        if let Ok(n) = t[..t.len() - 1].parse::<i64>() {
+            let secs = match unit {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                _ => 86_400,
+            };
+            return Ok(Ts(
+                now_micros - n.checked_mul(secs * 1_000_000).ok_or_else(bad)?
+            ));
+        }
+    }
+    use nom::Parser;
+    let b = t.as_bytes();
+    if let Ok(([], ts)) = crate::parse::atoms::rfc3339.parse(b) {
+        return Ok(ts);
+    }
+    let full = match b.len() {
+        10 => format!("{t} 00:00:00"),
+        16 => format!("{t}:00"),
+        _ => t.to_string(),
+    };
+    match crate::parse::atoms::plain_log_time(full.as_bytes()) {
+        Ok(([], ts)) => Ok(ts),
+        _ => Err(bad()),
+    }
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -157,6 +211,9 @@ pub struct Config {
     pub patterns: Arc<Patterns>,
     pub probe_agents: Vec<String>,
     pub internal_nets: Vec<Cidr>,
+    pub since: Option<Ts>,
+    pub until: Option<Ts>,
+    pub separate: bool,
 }
 
 impl Args {
@@ -232,6 +289,9 @@ impl Args {
                 .chain(self.probe_agent)
                 .collect(),
             internal_nets,
+            since: self.since,
+            until: self.until,
+            separate: self.separate,
         })
     }
 }
@@ -308,6 +368,26 @@ mod tests {
         assert!(args(&["--config", "/nonexistent/reqtrail.toml"])
             .unwrap_err()
             .contains("/nonexistent/reqtrail.toml"));
+    }
+
+    #[test]
+    fn times_for_since_and_until() {
+        let now = Ts(1_764_300_000_000_000);
+        assert_eq!(
+            parse_when_at("2h", now.0).unwrap(),
+            Ts(now.0 - 7_200_000_000)
+        );
+        assert_eq!(parse_when_at("90s", now.0).unwrap(), Ts(now.0 - 90_000_000));
+        let a = parse_when_at("2026-11-28T03:00:00Z", 0).unwrap();
+        assert_eq!(parse_when_at("2026-11-28 03:00", 0).unwrap(), a);
+        assert_eq!(parse_when_at("2026-11-28 03:00:00", 0).unwrap(), a);
+        assert_eq!(
+            parse_when_at("2026-11-28", 0).unwrap().0,
+            a.0 - 3 * 3_600_000_000
+        );
+        assert!(parse_when_at("yesterday", 0).is_err());
+        assert!(parse_when_at("99999999999999999d", 0).is_err());
+        assert!(parse(&["--since", "nope"]).is_err());
     }
 
     #[test]

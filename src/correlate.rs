@@ -189,6 +189,8 @@ pub struct HostRejections {
 #[derive(Debug, Clone, Default)]
 pub struct Analysis {
     pub lines: u64,
+    /// Lines left out by `--since` / `--until` (counted in `lines`).
+    pub filtered: u64,
     pub recognized: u64,
     pub unrecognized: u64,
     pub blank: u64,
@@ -265,6 +267,7 @@ impl Analysis {
             a.extend(b.into_iter().take(cap.saturating_sub(a.len())));
         }
         self.lines += o.lines;
+        self.filtered += o.filtered;
         self.recognized += o.recognized;
         self.unrecognized += o.unrecognized;
         self.blank += o.blank;
@@ -578,8 +581,19 @@ impl Correlator {
     /// Feeds one line: `raw` is the whole physical line (for evidence), `time` the best time
     /// known for it (the envelope's, else the line's own).
     /// `fine`: the time has sub-second precision (it came from an envelope).
-    pub fn feed(&mut self, line_no: u64, raw: &[u8], time: Option<Ts>, fine: bool, p: &Parsed<'_>) {
+    pub fn feed(
+        &mut self,
+        file: &Arc<str>,
+        line_no: u64,
+        raw: &[u8],
+        time: Option<Ts>,
+        fine: bool,
+        p: &Parsed<'_>,
+    ) {
         self.out.lines += 1;
+        if !Arc::ptr_eq(&self.file, file) {
+            self.file = file.clone();
+        }
         self.fine = fine && time.is_some();
         self.line_thread = p.thread;
         self.line_rid = p.request_id.map(|id| {
@@ -1475,12 +1489,20 @@ mod tests {
             internal_nets: Vec::new(),
             patterns: Arc::default(),
         });
-        let mut c = Correlator::new(Arc::from("t.log"), settings);
+        let file: Arc<str> = Arc::from("t.log");
+        let mut c = Correlator::new(file.clone(), settings);
         let mut p = LineParser::default();
         for (k, l) in lines.iter().enumerate() {
             let mut scratch = Vec::new();
             let parsed = p.parse(l.as_bytes(), &mut scratch);
-            c.feed(k as u64 + 1, l.as_bytes(), parsed.time, false, &parsed);
+            c.feed(
+                &file,
+                k as u64 + 1,
+                l.as_bytes(),
+                parsed.time,
+                false,
+                &parsed,
+            );
         }
         c.finish_stream()
     }

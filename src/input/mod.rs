@@ -1,14 +1,18 @@
-//! Bytes in: files, pipes and stdin, read through one buffer and cut into lines.
+//! Bytes in: files (plain, gzip or zstd, by their first bytes), directories of them, pipes and
+//! stdin, read through one buffer and cut into lines.
 //!
 //! Lines are cut at `\n`; a trailing `\r` is dropped; a last line without newline still counts.
 //! A line longer than [`MAX_LINE`] is cut to that length for parsing and still counts as one line,
-//! so a 50 MB line of junk costs neither memory nor time.
+//! so a 50 MB line of junk costs neither memory nor time. Files are read, never memory-mapped: a
+//! log rotated with `copytruncate` (or any writer truncating it) while a map is being read raises
+//! SIGBUS and kills the process; buffered reads just see the file end early, and are as fast on
+//! these line scans.
 
 pub mod envelope;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -49,73 +53,171 @@ pub fn split_lines(data: &[u8], f: &mut dyn FnMut(&[u8])) {
     }
 }
 
-/// Calls `f` with each line read from `reader`, holding at most [`MAX_LINE`] bytes of a line.
-pub fn read_lines(reader: impl Read, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(256 * 1024, reader);
-    let mut carry: Vec<u8> = Vec::new();
-    let mut carrying = false;
-    loop {
-        let buf = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            if carrying {
-                f(trim_line(&carry));
+/// Lines from a reader, one at a time, holding at most [`MAX_LINE`] bytes of a line; a line
+/// that fits in the buffer is handed out without a copy.
+pub struct LineReader<'r> {
+    reader: Box<dyn Read + Send + 'r>,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    line: Vec<u8>,
+}
+
+impl<'r> LineReader<'r> {
+    pub fn new(reader: Box<dyn Read + Send + 'r>) -> LineReader<'r> {
+        LineReader {
+            reader,
+            buf: vec![0; 256 * 1024].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+            eof: false,
+            line: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        loop {
+            match self.reader.read(&mut self.buf) {
+                Ok(n) => {
+                    self.pos = 0;
+                    self.len = n;
+                    self.eof = n == 0;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
-            return Ok(());
         }
-        let len = buf.len();
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', buf) {
-            if carrying {
-                let room = MAX_LINE + 1 - carry.len().min(MAX_LINE + 1);
-                carry.extend_from_slice(&buf[start..nl][..(nl - start).min(room)]);
-                f(trim_line(&carry));
-                carry.clear();
-                carrying = false;
-            } else {
-                f(trim_line(&buf[start..nl]));
+    }
+
+    /// The next line, or `None` at the end.
+    pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
+        let mut carrying = false;
+        self.line.clear();
+        loop {
+            if self.pos == self.len {
+                if !self.eof {
+                    self.fill()?;
+                }
+                if self.eof {
+                    return Ok(carrying.then(|| trim_line(&self.line)));
+                }
             }
-            start = nl + 1;
+            let avail = &self.buf[self.pos..self.len];
+            match memchr::memchr(b'\n', avail) {
+                Some(k) if !carrying => {
+                    let start = self.pos;
+                    self.pos += k + 1;
+                    return Ok(Some(trim_line(&self.buf[start..start + k])));
+                }
+                Some(k) => {
+                    let room = (MAX_LINE + 1).saturating_sub(self.line.len());
+                    self.line.extend_from_slice(&avail[..k.min(room)]);
+                    self.pos += k + 1;
+                    return Ok(Some(trim_line(&self.line)));
+                }
+                None => {
+                    let room = (MAX_LINE + 1).saturating_sub(self.line.len());
+                    self.line.extend_from_slice(&avail[..avail.len().min(room)]);
+                    self.pos = self.len;
+                    carrying = true;
+                }
+            }
         }
-        if start < len {
-            let room = MAX_LINE + 1 - carry.len().min(MAX_LINE + 1);
-            carry.extend_from_slice(&buf[start..][..(len - start).min(room)]);
-            carrying = true;
-        }
-        reader.consume(len);
     }
 }
 
-/// Calls `f` with every line of `source`.
-pub fn for_each_line(source: &Source, f: &mut dyn FnMut(&[u8])) -> Result<(), Error> {
-    let path = match source {
-        Source::Stdin => {
-            let stdin = io::stdin();
-            return read_lines(stdin.lock(), f).map_err(|e| Error::Io {
-                path: source.name(),
-                source: e,
-            });
+/// Calls `f` with each line read from `reader`.
+pub fn read_lines(reader: impl Read + Send, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+    let mut lines = LineReader::new(Box::new(reader));
+    while let Some(line) = lines.next_line()? {
+        f(line);
+    }
+    Ok(())
+}
+
+/// Wraps `reader` in a decompressor when its first bytes are gzip's or zstd's magic number.
+fn decompressing(mut reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
-        Source::Path(p) => p,
-    };
+    }
+    let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head[..n].to_vec()).chain(reader));
+    Ok(match head[..n] {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(whole)),
+        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::new(whole)?),
+        _ => whole,
+    })
+}
+
+/// Opens a source for reading lines, decompressing when it is compressed.
+pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
     let io_err = |e| Error::Io {
         path: source.name(),
         source: e,
     };
-    let file = File::open(path).map_err(io_err)?;
-    let meta = file.metadata().map_err(io_err)?;
-    if meta.is_dir() {
-        return Err(Error::IsDirectory {
-            path: source.name(),
-        });
+    let reader: Box<dyn Read + Send> = match source {
+        Source::Stdin => Box::new(io::stdin()),
+        Source::Path(p) => {
+            let file = File::open(p).map_err(io_err)?;
+            if file.metadata().map_err(io_err)?.is_dir() {
+                return Err(Error::IsDirectory {
+                    path: source.name(),
+                });
+            }
+            Box::new(file)
+        }
+    };
+    Ok(LineReader::new(decompressing(reader).map_err(io_err)?))
+}
+
+/// Replaces each directory by the files in it (not recursing; hidden files skipped), sorted by
+/// name. A directory that cannot be listed is an error; the other sources stay.
+pub fn expand(sources: &[Source]) -> (Vec<Source>, Vec<Error>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for s in sources {
+        let Source::Path(p) = s else {
+            out.push(s.clone());
+            continue;
+        };
+        if !p.is_dir() {
+            out.push(s.clone());
+            continue;
+        }
+        match list_dir(p) {
+            Ok(files) if files.is_empty() => errors.push(Error::Io {
+                path: s.name(),
+                source: io::Error::new(io::ErrorKind::NotFound, "the directory holds no log files"),
+            }),
+            Ok(files) => out.extend(files.into_iter().map(Source::Path)),
+            Err(e) => errors.push(Error::Io {
+                path: s.name(),
+                source: e,
+            }),
+        }
     }
-    // Files are read, never memory-mapped: a log rotated with `copytruncate` (or any writer
-    // truncating it) while a map is being read raises SIGBUS and kills the process. Buffered
-    // reads see the file end early instead, and are as fast as the map on these line scans.
-    read_lines(file, f).map_err(io_err)
+    (out, errors)
+}
+
+fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && entry.file_type()?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -130,6 +130,8 @@ pub struct Tool {
 pub struct Input {
     pub files: Vec<String>,
     pub lines: u64,
+    /// Lines left out by --since / --until: recognized + unrecognized + filtered = lines.
+    pub filtered: u64,
     pub recognized: u64,
     pub unrecognized: u64,
     pub blank: u64,
@@ -201,6 +203,7 @@ impl Report {
             input: Input {
                 files,
                 lines: a.lines,
+                filtered: a.filtered,
                 recognized: a.recognized,
                 unrecognized: a.unrecognized,
                 blank: a.blank,
