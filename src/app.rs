@@ -7,12 +7,14 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use crate::cli::Config;
-use crate::correlate::{Analysis, Cause, Correlator, Settings};
+use crate::correlate::{Analysis, Cause, Correlator, Notice, PodSummary, Settings};
 use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::envelope::{Stripped, Unwrapper};
@@ -60,6 +62,10 @@ pub struct Pipeline {
     scratch: Vec<u8>,
     decoded: Vec<u8>,
     filtered: u64,
+    /// Hand out notices (finished requests, alerts) as they happen.
+    notify: bool,
+    /// When the last line with a time arrived, and that time: log time "now" while following.
+    last_arrival: Option<(Instant, Ts)>,
 }
 
 fn find_or_push<T>(v: &mut Vec<(Vec<u8>, T)>, key: &[u8], make: impl FnOnce() -> T) -> usize {
@@ -83,6 +89,34 @@ impl Pipeline {
             scratch: Vec::new(),
             decoded: Vec::new(),
             filtered: 0,
+            notify: false,
+            last_arrival: None,
+        }
+    }
+
+    /// Asks for notices: see [`Pipeline::take_notices`].
+    pub fn with_notices(mut self) -> Pipeline {
+        self.notify = true;
+        self
+    }
+
+    /// Finished requests and alerts since the last call, in the order they happened per pod.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        self.pods
+            .iter_mut()
+            .flat_map(|(_, c)| c.take_notices())
+            .collect()
+    }
+
+    /// Lets the correlators alert on requests open too long, by the log's clock: the last
+    /// line's time plus the wall time since it arrived.
+    pub fn tick(&mut self) {
+        let Some((at, t)) = self.last_arrival else {
+            return;
+        };
+        let now = Ts(t.0 + at.elapsed().as_micros() as i64);
+        for (_, c) in &mut self.pods {
+            c.tick(now);
         }
     }
 
@@ -108,6 +142,8 @@ impl Pipeline {
             scratch,
             decoded,
             filtered,
+            notify,
+            last_arrival,
         } = self;
         let f = &mut files[file];
         scratch.clear();
@@ -118,7 +154,12 @@ impl Pipeline {
         // Nearly every line belongs to the previous line's pod.
         if pods.get(*last_pod).is_none_or(|(k, _)| k.as_slice() != pod) {
             *last_pod = find_or_push(pods, pod, || {
-                Correlator::new(f.name.clone(), settings.clone())
+                let mut c = Correlator::new(f.name.clone(), settings.clone());
+                if *notify {
+                    let name = (!pod.is_empty()).then(|| Arc::from(String::from_utf8_lossy(pod)));
+                    c.enable_notices(name);
+                }
+                c
             });
         }
         let correlator = &mut pods[*last_pod].1;
@@ -132,6 +173,9 @@ impl Pipeline {
         let parsed = f.parsers[k].1.parse(&payload, decoded);
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
+        if let Some(t) = time {
+            *last_arrival = Some((Instant::now(), t));
+        }
         // Continuation lines (tracebacks) take the time of the record above them.
         if !window.admits(f.last_time) {
             *filtered += 1;
@@ -147,14 +191,23 @@ impl Pipeline {
         );
     }
 
-    pub fn finish(self) -> Analysis {
+    /// Ends every stream; returns the analysis and the last notices (requests still open).
+    pub fn finish(self) -> (Analysis, Vec<Notice>) {
         let mut total = Analysis::default();
-        for (_, c) in self.pods {
-            total.merge(c.finish_stream());
+        let mut notices = Vec::new();
+        let named = self.pods.iter().any(|(k, _)| !k.is_empty());
+        for (pod, mut c) in self.pods {
+            let mut a = c.finish_stream_keep();
+            notices.extend(c.take_notices());
+            if named {
+                a.pods
+                    .push(PodSummary::of(&String::from_utf8_lossy(&pod), &a));
+            }
+            total.merge(a);
         }
         total.lines += self.filtered;
         total.filtered += self.filtered;
-        total
+        (total, notices)
     }
 }
 
@@ -167,7 +220,7 @@ pub fn analyze_bytes(name: &str, data: &[u8], settings: &Arc<Settings>) -> Analy
         line_no += 1;
         p.line(file, line_no, raw);
     });
-    p.finish()
+    p.finish().0
 }
 
 /// One input being read, with its next line and the time it sorts by.
@@ -207,7 +260,12 @@ impl Cursor {
 }
 
 /// Reads `sources` into one pipeline, merged by time; returns the inputs read and the errors.
-fn read_merged(sources: &[Source], pipeline: &mut Pipeline) -> (Vec<String>, Vec<Error>) {
+/// `emit` gets the pipeline's notices after each line (when it was asked for them).
+fn read_merged(
+    sources: &[Source],
+    pipeline: &mut Pipeline,
+    emit: &mut dyn FnMut(&Notice),
+) -> (Vec<String>, Vec<Error>) {
     let mut names = Vec::new();
     let mut errors = Vec::new();
     let mut cursors: Vec<Cursor> = Vec::new();
@@ -229,8 +287,15 @@ fn read_merged(sources: &[Source], pipeline: &mut Pipeline) -> (Vec<String>, Vec
             Err(e) => errors.push(e),
         }
     }
-    let fail = |c: &Cursor, e: std::io::Error| Error::Io {
-        path: sources_name(&names, c.file),
+    let mut after_line = |p: &mut Pipeline| {
+        if p.notify {
+            for n in p.take_notices() {
+                emit(&n);
+            }
+        }
+    };
+    let fail = |name: &str, e: std::io::Error| Error::Io {
+        path: name.to_string(),
         source: e,
     };
     if let [one] = cursors.as_mut_slice() {
@@ -240,10 +305,11 @@ fn read_merged(sources: &[Source], pipeline: &mut Pipeline) -> (Vec<String>, Vec
                 Ok(Some(line)) => {
                     one.line_no += 1;
                     pipeline.line(one.file, one.line_no, line);
+                    after_line(pipeline);
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    errors.push(fail(one, e));
+                    errors.push(fail(&names[0], e));
                     break;
                 }
             }
@@ -255,23 +321,96 @@ fn read_merged(sources: &[Source], pipeline: &mut Pipeline) -> (Vec<String>, Vec
         match c.advance() {
             Ok(true) => heap.push(Reverse((c.order, k))),
             Ok(false) => {}
-            Err(e) => errors.push(fail(c, e)),
+            Err(e) => errors.push(fail(&names[k], e)),
         }
     }
     while let Some(Reverse((_, k))) = heap.pop() {
         let c = &mut cursors[k];
         pipeline.line(c.file, c.line_no, &c.line);
+        after_line(pipeline);
         match c.advance() {
             Ok(true) => heap.push(Reverse((c.order, k))),
             Ok(false) => {}
-            Err(e) => errors.push(fail(c, e)),
+            Err(e) => errors.push(fail(&names[k], e)),
         }
     }
     (names, errors)
 }
 
-fn sources_name(names: &[String], file: usize) -> String {
-    names.get(file).cloned().unwrap_or_default()
+enum Arrival {
+    Line(usize, Vec<u8>),
+    Failed(Error),
+}
+
+/// `--follow`: reads every source as it grows (a pipe until it closes, a file like `tail -f`),
+/// in arrival order, ticking once a second so a request that hangs is told about even when no
+/// line comes; stops at the end of all inputs or when `stop` is set (Ctrl-C).
+fn follow(
+    sources: &[Source],
+    pipeline: &mut Pipeline,
+    emit: &mut dyn FnMut(&Notice),
+    stop: &AtomicBool,
+) -> (Vec<String>, Vec<Error>) {
+    let (tx, rx) = mpsc::sync_channel::<Arrival>(4096);
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    for s in sources {
+        let mut reader = match open(s) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        names.push(s.name());
+        let file = pipeline.add_file(&s.name());
+        let tail = matches!(s, Source::Path(p) if p.is_file());
+        let tx = tx.clone();
+        let name = s.name();
+        std::thread::spawn(move || loop {
+            match reader.next_line() {
+                Ok(Some(line)) => {
+                    if tx.send(Arrival::Line(file, line.to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) if tail => {
+                    std::thread::sleep(Duration::from_millis(250));
+                    reader.resume();
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Arrival::Failed(Error::Io {
+                        path: name,
+                        source: e,
+                    }));
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut line_nos = vec![0u64; names.len()];
+    let mut last_tick = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Arrival::Line(file, line)) => {
+                line_nos[file] += 1;
+                pipeline.line(file, line_nos[file], &line);
+            }
+            Ok(Arrival::Failed(e)) => errors.push(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            pipeline.tick();
+            last_tick = Instant::now();
+        }
+        for n in pipeline.take_notices() {
+            emit(&n);
+        }
+    }
+    (names, errors)
 }
 
 /// What a run produced: the report, and the inputs that could not be read.
@@ -280,7 +419,9 @@ pub struct Outcome {
     pub errors: Vec<Error>,
 }
 
-pub fn run(config: &Config) -> Outcome {
+/// Runs the analysis. `emit` receives notices (finished requests, alerts) as they happen when
+/// `config.notices` asks for them; `stop` ends `--follow` early (Ctrl-C).
+pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) -> Outcome {
     let settings = Arc::new(Settings {
         timeout: config.timeout,
         health_paths: config.health_paths.clone(),
@@ -293,14 +434,22 @@ pub fn run(config: &Config) -> Outcome {
         since: config.since,
         until: config.until,
     };
-    let (total, files) = if config.separate {
+    let new_pipeline = || {
+        let p = Pipeline::new(settings.clone(), window);
+        if config.notices {
+            p.with_notices()
+        } else {
+            p
+        }
+    };
+    let (total, files) = if config.separate && !config.notices && !config.follow {
         // Inputs from different servers: each followed on its own, in parallel.
         let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
             .par_iter()
             .map(|s| {
-                let mut p = Pipeline::new(settings.clone(), window);
-                let (names, errs) = read_merged(std::slice::from_ref(s), &mut p);
-                (p.finish(), names, errs)
+                let mut p = new_pipeline();
+                let (names, errs) = read_merged(std::slice::from_ref(s), &mut p, &mut |_| {});
+                (p.finish().0, names, errs)
             })
             .collect();
         let mut total = Analysis::default();
@@ -311,11 +460,34 @@ pub fn run(config: &Config) -> Outcome {
             errors.extend(errs);
         }
         (total, files)
+    } else if config.separate {
+        let mut total = Analysis::default();
+        let mut files = Vec::new();
+        for s in &sources {
+            let mut p = new_pipeline();
+            let (names, errs) = if config.follow {
+                follow(std::slice::from_ref(s), &mut p, emit, stop)
+            } else {
+                read_merged(std::slice::from_ref(s), &mut p, emit)
+            };
+            let (a, last) = p.finish();
+            last.iter().for_each(&mut *emit);
+            total.merge(a);
+            files.extend(names);
+            errors.extend(errs);
+        }
+        (total, files)
     } else {
-        let mut p = Pipeline::new(settings.clone(), window);
-        let (files, errs) = read_merged(&sources, &mut p);
+        let mut p = new_pipeline();
+        let (files, errs) = if config.follow {
+            follow(&sources, &mut p, emit, stop)
+        } else {
+            read_merged(&sources, &mut p, emit)
+        };
         errors.extend(errs);
-        (p.finish(), files)
+        let (a, last) = p.finish();
+        last.iter().for_each(&mut *emit);
+        (a, files)
     };
     // The shortest time a request was open before its WORKER TIMEOUT bounds the setting.
     let inferred = total

@@ -51,6 +51,9 @@ pub enum FormatArg {
     Markdown,
     /// One self-contained HTML page with a timeline chart (use with -o).
     Html,
+    /// One JSON object per line: each finished request and each alert as it happens, then
+    /// the report (for Loki, Elasticsearch, Vector).
+    Ndjson,
 }
 
 /// Extra jobs that do not read logs.
@@ -139,8 +142,14 @@ pub struct Args {
 
     /// Follow each input on its own instead of merging them by time (logs of different
     /// servers, whose pids would collide).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     pub separate: bool,
+
+    /// Keep reading as the input grows (a pipe from `docker logs -f`, or a file like
+    /// `tail -f`): print an alert line as soon as something goes wrong, and the checklist at
+    /// the end of the input or on Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
 
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
@@ -214,6 +223,9 @@ pub struct Config {
     pub since: Option<Ts>,
     pub until: Option<Ts>,
     pub separate: bool,
+    pub follow: bool,
+    /// Notices (finished requests, alerts) are wanted as they happen.
+    pub notices: bool,
 }
 
 impl Args {
@@ -292,6 +304,8 @@ impl Args {
             since: self.since,
             until: self.until,
             separate: self.separate,
+            follow: self.follow,
+            notices: self.follow || self.format == FormatArg::Ndjson,
         })
     }
 }

@@ -140,6 +140,84 @@ pub struct InFlight {
     pub start_evidence: Evidence,
 }
 
+/// Something to tell at once while following a live stream (`--follow`, `--format ndjson`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    /// A request reached its end (answered or orphaned), or the input ended with it open.
+    Request {
+        time: Option<String>,
+        pod: Option<Arc<str>>,
+        method: String,
+        path: String,
+        host: Option<String>,
+        pid: Option<u32>,
+        class: Class,
+        /// `answered`, `orphaned` or `in_flight`.
+        outcome: &'static str,
+        cause: Option<Cause>,
+        status: Option<u16>,
+        latency_ms: Option<f64>,
+        file: Arc<str>,
+        line: u64,
+    },
+    /// Something went wrong just now.
+    Alert {
+        time: Option<String>,
+        pod: Option<Arc<str>>,
+        alert: AlertKind,
+        message: String,
+        file: Arc<str>,
+        line: u64,
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A request has been open longer than the timeout.
+    RequestOpenTooLong,
+    WorkerTimeout,
+    WorkerKilled,
+    BootFailure,
+    /// The first DisallowedHost for a host not seen before.
+    NewDisallowedHost,
+}
+
+/// One pod's (or compose service's) share of the input, when the input names pods.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PodSummary {
+    pub pod: String,
+    pub lines: u64,
+    pub requests: u64,
+    pub orphaned: u64,
+    pub in_flight: u64,
+    pub server_errors: u64,
+    pub worker_timeouts: u64,
+    pub workers_killed: u64,
+    pub disallowed_hosts: u64,
+    pub boot_failed: bool,
+}
+
+impl PodSummary {
+    pub fn of(pod: &str, a: &Analysis) -> PodSummary {
+        PodSummary {
+            pod: pod.to_string(),
+            lines: a.lines,
+            requests: a.requests,
+            orphaned: a.orphans_total,
+            in_flight: a.by_class.values().map(|c| c.in_flight).sum(),
+            server_errors: a.status.range(500..).map(|(_, n)| n).sum(),
+            worker_timeouts: a.worker_timeouts,
+            workers_killed: a.workers_killed,
+            disallowed_hosts: a.rejected_hosts.values().map(|h| h.count).sum::<u64>()
+                + a.rejected_unlisted,
+            boot_failed: a.boot_failed,
+        }
+    }
+}
+
 /// Per-class request counters.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClassStats {
@@ -244,6 +322,8 @@ pub struct Analysis {
     pub latency: Latency,
     pub timeline: Timeline,
     pub pairing: Pairing,
+    /// Per pod, when the input names pods (kubectl --prefix, compose); at most 1,000.
+    pub pods: Vec<PodSummary>,
 }
 
 /// How requests were paired with their end: which key, and how often it was ambiguous.
@@ -365,6 +445,8 @@ impl Analysis {
         };
         self.last_time = self.last_time.max(o.last_time);
         self.latency.merge(o.latency);
+        let room = MAX_HOSTS.saturating_sub(self.pods.len());
+        self.pods.extend(o.pods.into_iter().take(room));
         self.pairing.by_request_id += o.pairing.by_request_id;
         self.pairing.by_thread += o.pairing.by_thread;
         self.pairing.by_pid_path += o.pairing.by_pid_path;
@@ -401,6 +483,8 @@ struct Req {
     cause_evidence: Option<Evidence>,
     key: u64,
     thread: Option<u64>,
+    /// An open-too-long alert went out for it.
+    alerted: bool,
     /// Hash of the request id, when the start line carried one.
     rid: Option<u64>,
     /// Both ends' times have sub-second precision.
@@ -535,6 +619,9 @@ pub struct Correlator {
     line_rid: Option<u64>,
     /// Open records by request id hash.
     by_rid: FxHashMap<u64, u64>,
+    /// Notices to hand out while following (None: not asked for).
+    notices: Option<Vec<Notice>>,
+    pod: Option<Arc<str>>,
     now: Option<Ts>,
     last_flush: Option<Ts>,
 }
@@ -563,9 +650,108 @@ impl Correlator {
             line_thread: None,
             line_rid: None,
             by_rid: FxHashMap::default(),
+            notices: None,
+            pod: None,
             now: None,
             last_flush: None,
         }
+    }
+
+    /// Asks for notices (finished requests, alerts) as they happen; `pod` names the stream.
+    pub fn enable_notices(&mut self, pod: Option<Arc<str>>) {
+        self.notices = Some(Vec::new());
+        self.pod = pod;
+    }
+
+    /// The notices gathered since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        self.notices
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn alert(&mut self, alert: AlertKind, message: String, time: Option<Ts>, e: &Evidence) {
+        if let Some(n) = &mut self.notices {
+            n.push(Notice::Alert {
+                time: time.map(Ts::to_rfc3339),
+                pod: self.pod.clone(),
+                alert,
+                message,
+                file: e.file.clone(),
+                line: e.line,
+                text: e.text.clone(),
+            });
+        }
+    }
+
+    fn timeout_secs(&self) -> f64 {
+        self.settings
+            .timeout
+            .or(self.out.timeout_from_logs)
+            .unwrap_or(30.0)
+    }
+
+    /// Alerts once for each request open longer than the timeout at `now` (log time).
+    pub fn tick(&mut self, now: Ts) {
+        if self.notices.is_none() {
+            return;
+        }
+        let timeout = self.timeout_secs();
+        let limit = (timeout * 1e6) as i64;
+        let mut late = Vec::new();
+        for ids in self.open.values() {
+            for id in ids {
+                let r = &self.reqs[id];
+                if !r.alerted && r.start.is_some_and(|s| now.0 - s.0 > limit) {
+                    late.push(*id);
+                }
+            }
+        }
+        late.sort_unstable();
+        for id in late {
+            let r = self.reqs.get_mut(&id).expect("open ids are live");
+            r.alerted = true;
+            let open_for = (now.0 - r.start.map_or(now.0, |s| s.0)) as f64 / 1e6;
+            let message = format!(
+                "{} {} on worker {} has been open {open_for:.0} s (timeout {} s)",
+                r.method,
+                r.path,
+                r.pid.map_or("?".to_string(), |p| p.to_string()),
+                timeout
+            );
+            let e = r.start_evidence.clone();
+            self.alert(AlertKind::RequestOpenTooLong, message, Some(now), &e);
+        }
+    }
+
+    fn notify_request(
+        &mut self,
+        r: &Req,
+        class: Class,
+        outcome: &'static str,
+        cause: Option<Cause>,
+    ) {
+        let Some(n) = &mut self.notices else { return };
+        let status = r.app_status.or(r.access.as_ref().map(|a| a.0));
+        n.push(Notice::Request {
+            time: r.end.or(r.start).map(Ts::to_rfc3339),
+            pod: self.pod.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            host: r.host.clone(),
+            pid: r.pid,
+            class,
+            outcome,
+            cause,
+            status,
+            latency_ms: match (r.start, r.end) {
+                (Some(s), Some(e)) if outcome == "answered" => Some((e.0 - s.0) as f64 / 1000.0),
+                _ => None,
+            },
+            file: r.start_evidence.file.clone(),
+            line: r.start_evidence.line,
+        });
     }
 
     fn evidence(&self, line: u64, raw: &[u8]) -> Evidence {
@@ -664,6 +850,12 @@ impl Correlator {
                 self.timed_out.insert(*w);
                 let e = self.evidence(line_no, raw);
                 keep(&mut self.out.timeout_evidence, || e.clone());
+                let hung = self.open.get(w).and_then(|v| v.front()).map(|id| {
+                    let r = &self.reqs[id];
+                    format!(" while serving {} {}", r.method, r.path)
+                });
+                let message = format!("worker {w} timed out{}", hung.unwrap_or_default());
+                self.alert(AlertKind::WorkerTimeout, message, time, &e);
                 self.orphan_pid(*w, Cause::WorkerTimeout, time, e);
             }
             // SIGTERM/SIGINT/SIGQUIT are gunicorn's own graceful stops (shutdown, boot failure
@@ -682,6 +874,8 @@ impl Correlator {
                 }
                 self.out.workers_killed += 1;
                 keep(&mut self.out.kill_evidence, || e.clone());
+                let message = format!("worker {w} was sent {}", lossy(signal));
+                self.alert(AlertKind::WorkerKilled, message, time, &e);
                 self.orphan_pid(*w, Cause::WorkerKilled, time, e);
             }
             Event::WorkerTerminatedBySignal { pid: w, signal }
@@ -725,9 +919,11 @@ impl Correlator {
                 let e = self.evidence(line_no, raw);
                 keep(&mut self.out.boot_evidence, || e);
             }
-            Event::BootFailed { .. } => {
+            Event::BootFailed { reason } => {
                 self.out.boot_failed = true;
                 let e = self.evidence(line_no, raw);
+                let message = format!("gunicorn gave up: {}", lossy(reason));
+                self.alert(AlertKind::BootFailure, message, time, &e);
                 keep(&mut self.out.boot_evidence, || e);
             }
             Event::ErrorHandlingRequest { .. } => {
@@ -779,6 +975,10 @@ impl Correlator {
                     || self.out.rejected_hosts.contains_key(&host);
                 if listed {
                     let e = self.evidence(line_no, raw);
+                    if !self.out.rejected_hosts.contains_key(&host) {
+                        let message = format!("Django rejects a new Host: {host}");
+                        self.alert(AlertKind::NewDisallowedHost, message, time, &e);
+                    }
                     let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
                     entry.count += 1;
                     entry.rfc_valid = *rfc_valid;
@@ -926,6 +1126,7 @@ impl Correlator {
             cause_evidence: None,
             key: 0,
             thread: self.line_thread,
+            alerted: false,
             rid: self.line_rid,
             fine_start: self.fine,
             fine_end: false,
@@ -1064,6 +1265,7 @@ impl Correlator {
                     cause_evidence: None,
                     key: route_key(&lossy(method), &lossy(path)),
                     thread: self.line_thread,
+                    alerted: false,
                     rid: None,
                     fine_start: false,
                     fine_end: false,
@@ -1338,6 +1540,16 @@ impl Correlator {
             }
             Outcome::Open => Some(Cause::OpenAtEnd),
         };
+        self.notify_request(
+            &r,
+            class,
+            if cause.is_some() {
+                "orphaned"
+            } else {
+                "answered"
+            },
+            cause,
+        );
         let Some(cause) = cause else {
             let status = r.app_status.or(access_status);
             self.count_status(class, status, r.rejected_host.is_some());
@@ -1409,6 +1621,11 @@ impl Correlator {
 
     /// Ends the stream: open requests become orphans or stay in flight.
     pub fn finish_stream(mut self) -> Analysis {
+        self.finish_stream_keep()
+    }
+
+    /// As [`Correlator::finish_stream`], keeping the correlator for its last notices.
+    pub fn finish_stream_keep(&mut self) -> Analysis {
         let timeout = self
             .settings
             .timeout
@@ -1442,6 +1659,7 @@ impl Correlator {
                 // In flight: counted, not judged.
                 let r = self.reqs.remove(&id).expect("live");
                 let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
+                self.notify_request(&r, class, "in_flight", None);
                 self.out.requests += 1;
                 let s = self.out.by_class.entry(class).or_default();
                 s.total += 1;
@@ -1472,7 +1690,7 @@ impl Correlator {
         for id in left {
             self.finish(id);
         }
-        self.out
+        std::mem::take(&mut self.out)
     }
 }
 

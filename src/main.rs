@@ -4,9 +4,13 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use clap::{CommandFactory, Parser};
 use reqtrail::cli::{Args, Command, FormatArg};
+use reqtrail::correlate::Notice;
 use reqtrail::report::escape::for_terminal;
+use reqtrail::report::live;
 use reqtrail::report::{self, Format};
 
 fn main() -> ExitCode {
@@ -28,7 +32,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = reqtrail::app::run(&config);
+    static STOP: AtomicBool = AtomicBool::new(false);
+    if config.follow {
+        // First Ctrl-C: stop reading and print the checklist; a second one: leave now.
+        let _ = ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let quiet = config.quiet;
+    let ndjson = config.format == FormatArg::Ndjson;
+    let as_text = config.format == FormatArg::Table;
+    let mut emit = |n: &Notice| {
+        let written = if quiet {
+            Ok(())
+        } else if ndjson {
+            live::write_ndjson(n, &mut io::stdout().lock())
+        } else if as_text {
+            live::write_alert_line(n, &mut io::stdout().lock())
+        } else {
+            // --format json keeps stdout one document: alerts go to stderr.
+            live::write_alert_line(n, &mut io::stderr().lock())
+        };
+        if written.is_err() {
+            // The reader went away: stop reading too.
+            STOP.store(true, Ordering::SeqCst);
+        }
+    };
+    let outcome = reqtrail::app::run(&config, &mut emit, &STOP);
     let code = if !outcome.errors.is_empty() {
         2
     } else if outcome.report.failed() {
@@ -47,6 +79,7 @@ fn main() -> ExitCode {
         FormatArg::Json => Format::Json,
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Html => Format::Html,
+        FormatArg::Ndjson => Format::Ndjson,
         FormatArg::Table => Format::Table {
             color: config.color,
             terminal: config.output.is_none() && io::stdout().is_terminal(),

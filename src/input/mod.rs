@@ -91,6 +91,11 @@ impl<'r> LineReader<'r> {
         }
     }
 
+    /// After the end: look again (the file may have grown, as `tail -f` expects).
+    pub fn resume(&mut self) {
+        self.eof = false;
+    }
+
     /// The next line, or `None` at the end.
     pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
         let mut carrying = false;

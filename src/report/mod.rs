@@ -5,6 +5,7 @@
 
 pub mod escape;
 pub mod html;
+pub mod live;
 pub mod markdown;
 pub mod table;
 
@@ -13,7 +14,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::correlate::{Analysis, Class, ClassStats, Evidence, InFlight, Orphan, Pairing};
+use crate::correlate::{
+    Analysis, Class, ClassStats, Evidence, InFlight, Orphan, Pairing, PodSummary,
+};
 use crate::diagnose::{Check, Diagnosis, Finding, HostVerdict, Status};
 use crate::parse::Ts;
 use crate::stats::{Bucket, Latency, Slow, Timeline};
@@ -37,6 +40,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub latency: LatencyReport,
     pub timeline: TimelineReport,
+    /// Per pod (or compose service) when the input names them: each correlated on its own.
+    pub pods: Vec<PodSummary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -253,6 +258,7 @@ impl Report {
             checks: d.checks,
             findings: d.findings,
             latency: latency_report(&a.latency),
+            pods: a.pods.clone(),
             timeline: timeline_report(&a.timeline),
         }
     }
@@ -274,6 +280,8 @@ pub enum Format {
     Json,
     Markdown,
     Html,
+    /// The closing report line of an ndjson stream.
+    Ndjson,
 }
 
 /// Writes the report. A closed pipe surfaces as `io::ErrorKind::BrokenPipe` for main to ignore.
@@ -286,6 +294,7 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
         Format::Table { color, terminal } => table::write(report, color, terminal, out)?,
         Format::Markdown => markdown::write(report, out)?,
         Format::Html => html::write(report, out)?,
+        Format::Ndjson => live::write_report_line(report, out)?,
     }
     out.flush()
 }

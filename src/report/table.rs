@@ -104,6 +104,48 @@ fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+fn write_pods(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if r.pods.len() < 2 {
+        return Ok(());
+    }
+    writeln!(out, "\nPer pod (each correlated on its own):")?;
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_header(vec![
+            "pod",
+            "lines",
+            "requests",
+            "orphaned",
+            "in flight",
+            "5xx",
+            "timeouts",
+            "killed",
+            "bad hosts",
+        ]);
+    for p in r.pods.iter().take(20) {
+        t.add_row(vec![
+            esc(&p.pod).into_owned(),
+            p.lines.to_string(),
+            p.requests.to_string(),
+            p.orphaned.to_string(),
+            p.in_flight.to_string(),
+            p.server_errors.to_string(),
+            p.worker_timeouts.to_string(),
+            p.workers_killed.to_string(),
+            p.disallowed_hosts.to_string(),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    if r.pods.len() > 20 {
+        writeln!(
+            out,
+            "  … and {} more pods (see --format json)",
+            r.pods.len() - 20
+        )?;
+    }
+    Ok(())
+}
+
 fn write_sparklines(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let b = &r.timeline.buckets;
     if b.len() < 2 {
@@ -221,6 +263,7 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
             evidence_lines(out, &f.evidence, "     ")?;
         }
     }
+    write_pods(r, out)?;
     write_latency(r, out)?;
     if !r.input.errors.is_empty() {
         writeln!(out, "\nInputs not read:")?;

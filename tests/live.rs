@@ -1,0 +1,201 @@
+//! Following a live stream: alerts as things go wrong, one JSON object per event for log
+//! shippers, the checklist at the end or on Ctrl-C, per-pod summaries. Every wait is bounded.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn sample(scenario: &str, file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-logs")
+        .join(scenario)
+        .join(file)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn ndjson_has_one_object_per_request_and_alert_then_the_report() {
+    for scenario in ["worker_timeout", "allowed_hosts", "healthy"] {
+        let f = sample(scenario, "kubectl.log");
+        let (code, out) = run(&["--format", "ndjson", &f]);
+        let (batch_code, batch) = run(&["--format", "json", &f]);
+        let batch: Value = serde_json::from_str(&batch).unwrap();
+        assert_eq!(code, batch_code);
+        let objects: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let last = objects.last().unwrap();
+        assert_eq!(last["type"], "report");
+        assert_eq!(last["requests"], batch["requests"], "{scenario}");
+        let requests: Vec<&Value> = objects.iter().filter(|o| o["type"] == "request").collect();
+        assert_eq!(
+            requests.len() as u64,
+            batch["requests"]["total"].as_u64().unwrap(),
+            "{scenario}"
+        );
+        let orphaned = requests
+            .iter()
+            .filter(|r| r["outcome"] == "orphaned")
+            .count() as u64;
+        assert_eq!(orphaned, batch["requests"]["orphaned"].as_u64().unwrap());
+        for r in &requests {
+            assert!(
+                r["method"].is_string() && r["path"].is_string() && r["line"].as_u64() > Some(0)
+            );
+            assert_eq!(r["pod"], "web-7d9f8b6c4-x2x9q/web");
+        }
+        let alerts: Vec<&Value> = objects.iter().filter(|o| o["type"] == "alert").collect();
+        let kinds = |k: &str| alerts.iter().filter(|a| a["alert"] == k).count() as u64;
+        assert_eq!(
+            kinds("worker_timeout"),
+            batch["server"]["worker_timeouts"].as_u64().unwrap()
+        );
+        assert_eq!(
+            kinds("new_disallowed_host"),
+            batch["disallowed_hosts"].as_array().unwrap().len() as u64
+        );
+    }
+}
+
+/// Reads the child's stdout lines on a thread, so the test can wait with a deadline.
+fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, what: &str, limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while start.elapsed() < limit {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+            let hit = l.contains(what);
+            seen.push(l);
+            if hit {
+                return seen;
+            }
+        }
+    }
+    panic!("no line with {what:?} within {limit:?}; saw {seen:?}");
+}
+
+fn now_prefix() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (d, s) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days (H. Hinnant), to write gunicorn's own timestamp.
+    let z = d + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "[{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} +0000]",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+#[test]
+fn follow_alerts_on_a_hang_while_no_line_comes_then_reports_at_the_end() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+        .args(["--follow", "--timeout", "1", "--color", "never"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "{} [7] [INFO] INCOMING REQUEST: GET /hang/ from 10.0.0.1 Host: app.example.com",
+        now_prefix()
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    // Nothing else is written: the alert must come from the clock, not from a later line.
+    let seen = wait_for(&rx, "ALERT request_open_too_long", Duration::from_secs(10));
+    assert!(seen.last().unwrap().contains("GET /hang/"), "{seen:?}");
+    writeln!(
+        stdin,
+        "{} [1] [CRITICAL] WORKER TIMEOUT (pid:7)",
+        now_prefix()
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    wait_for(
+        &rx,
+        "ALERT worker_timeout: worker 7 timed out while serving GET /hang/",
+        Duration::from_secs(10),
+    );
+    drop(stdin);
+    let seen = wait_for(
+        &rx,
+        "Every logged request answered",
+        Duration::from_secs(10),
+    );
+    assert!(seen.iter().any(|l| l.starts_with("reqtrail ")), "{seen:?}");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn ctrl_c_prints_the_checklist() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+        .args(["--follow", "--color", "never"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    let f = std::fs::read(sample("healthy", "docker.log")).unwrap();
+    stdin.write_all(&f).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let seen = wait_for(&rx, "No server errors", Duration::from_secs(10));
+    assert!(seen.iter().any(|l| l.contains("requests 13 ")), "{seen:?}");
+    let status = child.wait().unwrap();
+    assert!(status.code().is_some(), "exited by itself, not killed");
+    drop(stdin);
+}
