@@ -273,6 +273,11 @@ pub struct Analysis {
     pub unrecognized: u64,
     pub blank: u64,
     pub unrecognized_samples: Vec<Evidence>,
+    /// Lines in a known layout whose message mentions a request but was not understood
+    /// (a team's own request-logging wording, most likely).
+    pub unknown_request_messages: Vec<Evidence>,
+    /// The app's own request lines read (INCOMING / RESPONSE and declared patterns).
+    pub app_request_lines: u64,
 
     pub gunicorn_versions: Vec<String>,
     pub worker_class: Option<String>,
@@ -347,6 +352,7 @@ impl Analysis {
             a.extend(b.into_iter().take(cap.saturating_sub(a.len())));
         }
         self.lines += o.lines;
+        self.app_request_lines += o.app_request_lines;
         self.filtered += o.filtered;
         self.recognized += o.recognized;
         self.unrecognized += o.unrecognized;
@@ -354,6 +360,11 @@ impl Analysis {
         extend(
             &mut self.unrecognized_samples,
             o.unrecognized_samples,
+            MAX_SAMPLES,
+        );
+        extend(
+            &mut self.unknown_request_messages,
+            o.unknown_request_messages,
             MAX_SAMPLES,
         );
         for v in o.gunicorn_versions {
@@ -932,6 +943,24 @@ impl Correlator {
                 keep(&mut self.out.server_error_evidence, || e);
             }
             Event::InvalidRequest { .. } => self.out.invalid_requests += 1,
+            Event::Message if self.out.unknown_request_messages.len() < MAX_SAMPLES => {
+                let t = p.text;
+                let mentions = |w: &[u8]| memchr::memmem::find(t, w).is_some();
+                if [
+                    &b"GET "[..],
+                    b"POST ",
+                    b"HTTP/",
+                    b"request",
+                    b"REQUEST",
+                    b"response",
+                ]
+                .iter()
+                .any(|w| mentions(w))
+                {
+                    let e = self.evidence(line_no, raw);
+                    self.out.unknown_request_messages.push(e);
+                }
+            }
             Event::ConfigValue {
                 key: b"timeout",
                 value,
@@ -949,6 +978,7 @@ impl Correlator {
             Event::Incoming {
                 method, path, host, ..
             } => {
+                self.out.app_request_lines += 1;
                 self.has_incoming = true;
                 self.start(pid, time, line_no, raw, method, path, Some(host), true);
             }

@@ -230,18 +230,51 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         },
         evidence: a.unrecognized_samples.clone(),
     });
-    if recognized == 0 {
+    if recognized == 0 || recognized * 2 < content {
+        let texts: Vec<&str> = a
+            .unrecognized_samples
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        let (closest, hint) = closest_layout(&texts);
         findings.push(Finding {
             id: "nothing_recognized",
-            severity: Severity::Fail,
+            severity: if recognized == 0 { Severity::Fail } else { Severity::Warn },
             title: if a.lines == 0 {
                 "The input is empty: there is nothing to diagnose".into()
-            } else {
+            } else if recognized == 0 {
                 format!("None of the {} lines looks like gunicorn or Django output", a.lines)
+            } else {
+                format!("Only {recognized} of {content} lines were recognised: the checks see a part of the logs")
             },
-            detail: "reqtrail reads gunicorn's error and access logs and Django's request logging; none of them is in this input.".into(),
-            fix: "Pass the container's whole output (`docker logs web 2>&1 | reqtrail`, or `kubectl logs POD --timestamps | reqtrail`), with gunicorn's `--access-logfile -` on.".into(),
+            detail: if a.lines == 0 {
+                "reqtrail reads gunicorn's error and access logs and Django's request logging; the input held no line at all.".into()
+            } else {
+                format!("The unrecognised lines look closest to {closest}.")
+            },
+            fix: if a.lines == 0 {
+                "Pass the container's whole output (`docker logs web 2>&1 | reqtrail`, or `kubectl logs POD --timestamps | reqtrail`), with gunicorn's `--access-logfile -` on.".into()
+            } else {
+                hint
+            },
             evidence: a.unrecognized_samples.clone(),
+        });
+    }
+
+    if a.app_request_lines == 0 && !a.unknown_request_messages.is_empty() {
+        let texts: Vec<&str> = a
+            .unknown_request_messages
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        let (closest, hint) = closest_layout(&texts);
+        findings.push(Finding {
+            id: "no_request_lines",
+            severity: Severity::Warn,
+            title: "No request-logging line was recognised, but some lines talk about requests".into(),
+            detail: format!("Lines in a known layout carry messages reqtrail does not read; they look like {closest}."),
+            fix: hint,
+            evidence: a.unknown_request_messages.clone(),
         });
     }
 
@@ -924,6 +957,47 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     }
 }
 
+/// Which known layout the unrecognised lines come closest to, and the option that would let
+/// reqtrail read them.
+fn closest_layout(samples: &[&str]) -> (String, String) {
+    let any = |f: &dyn Fn(&str) -> bool| samples.iter().any(|s| f(s));
+    let words = [
+        "INCOMING", "REQUEST", "RESPONSE", "request", "response", "-->", "<--",
+    ];
+    if any(&|s| words.iter().any(|w| s.contains(w))) {
+        return (
+            "request-logging lines in a wording of your own".into(),
+            "Declare that wording with --request-start / --request-end regexes, or in reqtrail.toml (README: \"Your own request-logging wording\").".into(),
+        );
+    }
+    if any(&|s| s.trim_start().starts_with('{')) {
+        return (
+            "JSON records without a message field reqtrail knows (message, msg, event)".into(),
+            "Log the text under `message` (python-json-logger does), or declare your wording with --request-start / --request-end.".into(),
+        );
+    }
+    if any(&|s| s.contains("\"GET ") || s.contains("\"POST ") || s.contains("HTTP/1.")) {
+        return (
+            "access lines in a custom access_log_format".into(),
+            "Use gunicorn's default access_log_format (or keep `%(r)s` quoted and `%(s)s` after it), or declare the request end with --request-end.".into(),
+        );
+    }
+    let dated = |s: &str| {
+        let b = s.as_bytes();
+        b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
+    };
+    if any(&|s| dated(s)) {
+        return (
+            "a timestamped layout reqtrail does not know".into(),
+            "Use gunicorn's default error-log format (`[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s`) for the app's logging too, or declare your request lines with --request-start / --request-end.".into(),
+        );
+    }
+    (
+        "none of the known layouts (gunicorn, Django, uvicorn, JSON, logfmt)".into(),
+        "Check that this is the app's output (`docker logs web 2>&1`), or declare your request lines with --request-start / --request-end.".into(),
+    )
+}
+
 pub fn cause_words(c: Cause) -> &'static str {
     match c {
         Cause::WorkerTimeout => "killed by worker timeout",
@@ -959,6 +1033,21 @@ mod tests {
             timeout: 30.0,
             timeout_source: "default",
         }
+    }
+
+    #[test]
+    fn closest_layouts() {
+        assert!(closest_layout(&["--> GET /x"])
+            .1
+            .contains("--request-start"));
+        assert!(closest_layout(&["{\"text\": 1}"]).0.contains("JSON"));
+        assert!(closest_layout(&["x \"GET / HTTP/1.1\" 200"])
+            .0
+            .contains("access"));
+        assert!(closest_layout(&["2026-11-28T03:00:00 thing"])
+            .0
+            .contains("timestamped"));
+        assert!(closest_layout(&["hello"]).0.contains("none of the known"));
     }
 
     #[test]

@@ -91,6 +91,14 @@ request_end = ['^<-- (?P<status>\d{3}) (?P<method>[A-Z]+) (?P<path>\S+)$']
         // Without the patterns the reworded lines are not requests at all.
         let (_, c) = json(&["--format", "json", file.to_str().unwrap()]);
         assert_ne!(c["requests"], a["requests"], "{scenario}");
+        // …and the report says why, and which option would fix it.
+        let hint = c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == "no_request_lines")
+            .unwrap_or_else(|| panic!("{scenario}: {}", c["findings"]));
+        assert!(hint["fix"].as_str().unwrap().contains("--request-start"));
     }
     std::fs::remove_dir_all(&tmp).ok();
 }

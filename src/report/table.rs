@@ -220,6 +220,15 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
     )?;
     writeln!(out)?;
 
+    // Say up front when most of the input was not understood: the checklist below sees little.
+    if let Some(f) = r.findings.iter().find(|f| f.id == "nothing_recognized") {
+        writeln!(out, "!! {}", esc(&f.title))?;
+        writeln!(out, "   {}", esc(&f.detail))?;
+        writeln!(out, "   {}", esc(&f.fix))?;
+        evidence_lines(out, &f.evidence, "   ")?;
+        writeln!(out)?;
+    }
+
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
