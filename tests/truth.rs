@@ -332,6 +332,23 @@ fn verify(dir: &Path, variant: &str) -> Value {
     };
     assert_eq!(check_status(&r, "server_errors"), want_5xx, "{ctx}");
 
+    // Concurrent workers are paired by the best key their lines carry, and say so.
+    let pairing = &q["pairing"];
+    match truth["log_format"].as_str() {
+        Some("django_verbose") => {
+            assert!(pairing["by_thread"].as_u64() > Some(0), "{ctx}: {pairing}");
+            assert_eq!(pairing["ambiguous"], 0, "{ctx}: {pairing}");
+        }
+        Some("json") => {
+            assert!(
+                pairing["by_request_id"].as_u64() > Some(0),
+                "{ctx}: {pairing}"
+            );
+        }
+        _ => {}
+    }
+    assert_eq!(pairing["confidence"], "high", "{ctx}: {pairing}");
+
     // The exit code follows the checks; a scenario with a problem must fail the gate.
     let any_fail = r["checks"]
         .as_array()
