@@ -613,6 +613,105 @@ fn fifo_fed_slowly_and_cut_mid_line_reads_like_the_file() {
     );
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// 200 MB of NUL without a newline, compressed: a few hundred KiB that expand to one huge line.
+fn bombs() -> Vec<(&'static str, Vec<u8>)> {
+    let chunk = vec![0u8; 1 << 20];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut zst = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    for _ in 0..200 {
+        gz.write_all(&chunk).unwrap();
+        zst.write_all(&chunk).unwrap();
+    }
+    vec![
+        ("bomb.log.gz", gz.finish().unwrap()),
+        ("bomb.log.zst", zst.finish().unwrap()),
+    ]
+}
+
+#[test]
+fn decompression_bombs_stay_bounded() {
+    let s = Scratch::new("bomb");
+    for (name, data) in bombs() {
+        assert!(data.len() < 1 << 20, "{name} is small: {}", data.len());
+        let f = s.file(name, &data);
+        let r = run(&[OsStr::new("--format"), OsStr::new("json"), f.as_os_str()]);
+        r.assert_verdict();
+        assert_counts(&r.json(), 1);
+        assert!(
+            r.elapsed < Duration::from_secs(30),
+            "{name}: {:?}",
+            r.elapsed
+        );
+        if let Some(kb) = r.peak_rss_kb {
+            assert!(kb < 128 * 1024, "{name}: peak RSS {kb} KiB");
+        }
+    }
+}
+
+/// Compressed inputs that are not what their first bytes promise are named on stderr (exit 2),
+/// never a panic, and the good inputs beside them are still read.
+#[test]
+fn corrupt_compressed_inputs_are_named() {
+    let s = Scratch::new("corrupt");
+    let good = sample_path("healthy", "docker.log");
+    let mut trailing = gzip(&sample("worker_timeout", "docker.log"));
+    trailing.extend_from_slice(b"\x1f\x8b\x08\x00 not a second member");
+    for (name, data) in [
+        (
+            "garbage.gz",
+            b"\x1f\x8b\x08\x00garbage after the magic".to_vec(),
+        ),
+        (
+            "garbage.zst",
+            b"\x28\xb5\x2f\xfdgarbage after the magic".to_vec(),
+        ),
+        ("only-magic.gz", b"\x1f\x8b".to_vec()),
+        ("trailing-junk.gz", trailing),
+    ] {
+        let f = s.file(name, &data);
+        let r = run(&[
+            OsStr::new("--format"),
+            OsStr::new("json"),
+            good.as_os_str(),
+            f.as_os_str(),
+        ]);
+        assert_eq!(r.signal, None, "{name}");
+        assert_eq!(r.code, Some(2), "{name}: exit 2; stderr {}", r.stderr);
+        assert!(
+            r.stderr.contains(&f.display().to_string()),
+            "{name} named: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        let v = r.json();
+        assert!(
+            v["input"]["lines"].as_u64().unwrap() >= count_lines(&sample("healthy", "docker.log"))
+        );
+    }
+}
+
+/// `cat a.gz b.gz > ab.gz` is one valid gzip file of two members: both are read.
+#[test]
+fn multi_member_gzip_reads_every_member() {
+    let s = Scratch::new("members");
+    let (a, b) = (
+        sample("healthy", "docker.log"),
+        sample("worker_timeout", "docker.log"),
+    );
+    let mut both = gzip(&a);
+    both.extend_from_slice(&gzip(&b));
+    let f = s.file("ab.log.gz", &both);
+    let r = run(&[OsStr::new("--format"), OsStr::new("json"), f.as_os_str()]);
+    r.assert_verdict();
+    assert_counts(&r.json(), count_lines(&a) + count_lines(&b));
+}
+
 /// Distinct hosts that only scanners send (IP literals) make the JSON report long (every
 /// rejected host is listed, ~190 KiB here, several pipe buffers) without failing a check. The
 /// table stays short whatever the input: its lists are capped (hosts, routes, orphans and
