@@ -1621,6 +1621,14 @@ impl Correlator {
         };
         self.out.by_class.entry(class).or_default().orphaned += 1;
         self.out.timeline.at(r.start.or(r.end), |b| b.orphans += 1);
+        // gunicorn's own 500 to a timed-out request is a 5xx the client saw.
+        if let Some(st) = access_status {
+            self.out.timeline.at(r.end.or(r.start), |b| match st / 100 {
+                4 => b.s4xx += 1,
+                5 => b.s5xx += 1,
+                _ => {}
+            });
+        }
         if let Some(st) = access_status {
             *self.out.status.entry(st).or_default() += 1;
         }

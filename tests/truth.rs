@@ -332,6 +332,28 @@ fn verify(dir: &Path, variant: &str) -> Value {
     };
     assert_eq!(check_status(&r, "server_errors"), want_5xx, "{ctx}");
 
+    // The capture app's /boom/ view divides by zero: the 5xx check names the exception.
+    let boom = truth["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["path"] == "/boom/" && t["status"] == 500);
+    let errors_actual = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "server_errors")
+        .unwrap()["actual"]
+        .clone();
+    assert_eq!(
+        boom,
+        errors_actual
+            .as_str()
+            .unwrap()
+            .contains("ZeroDivisionError"),
+        "{ctx}: {errors_actual}"
+    );
+
     // Concurrent workers are paired by the best key their lines carry, and say so.
     let pairing = &q["pairing"];
     match truth["log_format"].as_str() {

@@ -200,7 +200,8 @@ pub fn django_request(i: &[u8]) -> PResult<'_, Event<'_>> {
 /// One application message, or `None` if it is none of the above.
 pub fn message(msg: &[u8]) -> Option<Event<'_>> {
     let parsed = match msg.first()? {
-        b'I' => nom::branch::alt((incoming_request, invalid_host)).parse(msg),
+        // `Internal Server Error: /x` starts with `I` too: it falls through to django_request.
+        b'I' => nom::branch::alt((incoming_request, invalid_host, django_request)).parse(msg),
         b'R' => response(msg),
         b'K' => k8s_internal(msg),
         _ => django_request(msg),
@@ -330,6 +331,18 @@ mod tests {
             }
         );
         assert!(invalid_host(b"Invalid HTTP_HOST header: 'x' whatever").is_err());
+    }
+
+    #[test]
+    fn internal_server_error_is_not_taken_for_an_incoming_line() {
+        // Regression: dispatch on the first letter sent it to the INCOMING parser only.
+        assert_eq!(
+            message(b"Internal Server Error: /boom/"),
+            Some(Event::DjangoRequest {
+                status: 500,
+                path: b"/boom/"
+            })
+        );
     }
 
     #[test]
