@@ -18,13 +18,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reqtrail");
-const SCENARIOS: &[&str] = &[
-    "allowed_hosts",
-    "boot_failure",
-    "boot_failure_race",
-    "healthy",
-    "worker_timeout",
-];
 const VARIANTS: &[&str] = &["docker.log", "docker-timestamps.log", "kubectl.log"];
 
 // ---------------------------------------------------------------------------------------------
@@ -182,6 +175,20 @@ fn run<S: AsRef<OsStr>>(args: &[S]) -> Run {
 
 fn run_stdin<S: AsRef<OsStr>>(args: &[S], data: Vec<u8>) -> Run {
     run_with(args, Some(data), Duration::from_secs(120), &[])
+}
+
+/// Every captured scenario under `sample-logs/`.
+fn scenarios() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    let mut found: Vec<String> = std::fs::read_dir(root)
+        .expect("sample-logs")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("truth.json").is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert!(found.len() >= 5, "the captured scenarios are there");
+    found
 }
 
 fn sample_path(scenario: &str, variant: &str) -> PathBuf {
@@ -399,7 +406,7 @@ fn fifty_mb_single_line_is_one_line_and_fast() {
 #[test]
 fn crlf_line_endings_give_the_same_report_as_lf() {
     let s = Scratch::new("crlf");
-    for scenario in SCENARIOS {
+    for scenario in &scenarios() {
         for variant in ["docker.log", "kubectl.log"] {
             let lf = sample(scenario, variant);
             let mut crlf = Vec::with_capacity(lf.len() * 11 / 10);
@@ -433,7 +440,7 @@ fn crlf_line_endings_give_the_same_report_as_lf() {
 #[test]
 fn no_final_newline_changes_nothing() {
     let s = Scratch::new("nonl");
-    for scenario in SCENARIOS {
+    for scenario in &scenarios() {
         let full = sample(scenario, "docker-timestamps.log");
         assert!(full.ends_with(b"\n"));
         let cut = &full[..full.len() - 1];
@@ -1203,7 +1210,7 @@ fn hostile_file_names_are_escaped() {
 
 #[test]
 fn same_input_same_bytes_every_run() {
-    for scenario in SCENARIOS {
+    for scenario in &scenarios() {
         for variant in VARIANTS {
             let p = sample_path(scenario, variant);
             for args in [
