@@ -546,6 +546,48 @@ fn directory_and_missing_file_are_named_and_the_others_analysed() {
     assert!(t.text().contains("Inputs not read"), "{}", t.text());
 }
 
+/// Regression: a directory was read for its regular files only, so a directory of symlinks
+/// (`/var/log/containers/*.log` point into /var/log/pods) "held no log files". Links are
+/// followed now; one to a file listed too is read once; dangling links and FIFOs are skipped.
+#[test]
+fn directory_of_symlinked_logs_is_read() {
+    let s = Scratch::new("links");
+    let pods = s.0.join("pods");
+    let containers = s.0.join("containers");
+    std::fs::create_dir_all(&pods).unwrap();
+    std::fs::create_dir_all(&containers).unwrap();
+    let a = sample("healthy", "kubectl.log");
+    let b = sample("worker_timeout", "kubectl.log");
+    std::fs::write(pods.join("0.log"), &a).unwrap();
+    std::fs::write(pods.join("1.log"), &b).unwrap();
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, containers.join(name)).unwrap();
+    };
+    link(&pods.join("0.log"), "web-a_default_web-1.log");
+    link(&pods.join("1.log"), "web-b_default_web-2.log");
+    link(&pods.join("1.log"), "web-b-again.log");
+    link(&s.0.join("gone.log"), "dangling.log");
+    let made = Command::new("mkfifo")
+        .arg(containers.join("fifo.log"))
+        .status()
+        .is_ok_and(|st| st.success());
+    let r = run(&[
+        OsStr::new("--format"),
+        OsStr::new("json"),
+        containers.as_os_str(),
+    ]);
+    r.assert_verdict();
+    assert_eq!(r.stderr, "");
+    let v = r.json();
+    assert_eq!(
+        v["input"]["files"].as_array().unwrap().len(),
+        2,
+        "two distinct logs (fifo made: {made}): {}",
+        v["input"]["files"]
+    );
+    assert_counts(&v, count_lines(&a) + count_lines(&b));
+}
+
 /// Regression: regular files were memory-mapped, and a log truncated while being read (logrotate
 /// `copytruncate`) killed reqtrail with SIGBUS. Files are read now. The race cannot be forced:
 /// the file is big enough that a debug build is still reading when it is truncated, and the

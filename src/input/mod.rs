@@ -217,11 +217,17 @@ fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if !hidden && entry.file_type()?.is_file() {
+        // Symlinks are followed: /var/log/containers/*.log are links to the kubelet's files.
+        // Dangling links, FIFOs, sockets and subdirectories are not log files.
+        let is_file = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file());
+        if !hidden && is_file {
             files.push(entry.path());
         }
     }
     files.sort();
+    // A link to a file that is listed too (`current -> error.log`) is the same lines: read once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 
