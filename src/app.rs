@@ -68,8 +68,19 @@ pub struct Pipeline {
     last_arrival: Option<(Instant, Ts)>,
 }
 
+/// Byte-string equality that does not call `memcmp` for the common empty key (most inputs
+/// name no pod): that call showed up as 19% of a profile.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
 fn find_or_push<T>(v: &mut Vec<(Vec<u8>, T)>, key: &[u8], make: impl FnOnce() -> T) -> usize {
-    match v.iter().position(|(k, _)| k.as_slice() == key) {
+    if let [(k, _)] = v.as_slice() {
+        if same(k, key) {
+            return 0;
+        }
+    }
+    match v.iter().position(|(k, _)| same(k, key)) {
         Some(k) => k,
         None => {
             v.push((key.to_vec(), make()));
@@ -152,7 +163,7 @@ impl Pipeline {
             Stripped::Line(u) => (u.source.unwrap_or(b""), Some(u.payload), u.time),
         };
         // Nearly every line belongs to the previous line's pod.
-        if pods.get(*last_pod).is_none_or(|(k, _)| k.as_slice() != pod) {
+        if pods.get(*last_pod).is_none_or(|(k, _)| !same(k, pod)) {
             *last_pod = find_or_push(pods, pod, || {
                 let mut c = Correlator::new(f.name.clone(), settings.clone());
                 if *notify {
@@ -173,7 +184,7 @@ impl Pipeline {
         let parsed = f.parsers[k].1.parse(&payload, decoded);
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
-        if let Some(t) = time {
+        if let (Some(t), true) = (time, *notify) {
             *last_arrival = Some((Instant::now(), t));
         }
         // Continuation lines (tracebacks) take the time of the record above them.
