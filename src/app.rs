@@ -505,7 +505,7 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
         .orphans
         .iter()
         .filter(|o| o.cause == Cause::WorkerTimeout)
-        .filter_map(|o| o.open_seconds)
+        .filter_map(|o| o.request.open_seconds)
         .reduce(f64::min)
         .map(|s| s.floor().max(1.0));
     let (timeout, source) = match (config.timeout, total.timeout_from_logs, inferred) {

@@ -101,44 +101,37 @@ pub enum Cause {
     OpenAtEnd,
 }
 
-/// A request that was logged but never answered by the app.
+/// A request as the report lists it: what it was, where it started, how long it was open.
 #[derive(Debug, Clone, Serialize)]
-pub struct Orphan {
+pub struct Listed {
     pub method: String,
     pub path: String,
     pub pid: Option<u32>,
     pub host: Option<String>,
     pub class: Class,
     pub started: Option<String>,
-    pub cause: Cause,
-    /// Seconds from the start to the event that ended it (or to the end of the input).
+    /// Seconds from its start to the event that ended it, or to the end of the input.
     pub open_seconds: Option<f64>,
-    /// The status the client got from gunicorn itself (22+: 500 after a timeout), if logged.
-    pub client_status: Option<u16>,
     pub file: Arc<str>,
     pub line: u64,
     #[serde(skip)]
     pub start_evidence: Evidence,
+}
+
+/// A request that was logged but never answered by the app.
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    #[serde(flatten)]
+    pub request: Listed,
+    pub cause: Cause,
+    /// The status the client got from gunicorn itself (22+: 500 after a timeout), if logged.
+    pub client_status: Option<u16>,
     #[serde(skip)]
     pub cause_evidence: Option<Evidence>,
 }
 
 /// A request still open when the input ended, younger than the timeout (or of unknown age).
-#[derive(Debug, Clone, Serialize)]
-pub struct InFlight {
-    pub method: String,
-    pub path: String,
-    pub pid: Option<u32>,
-    pub host: Option<String>,
-    pub class: Class,
-    pub started: Option<String>,
-    /// How long it had been open when the input ended, when both times are known.
-    pub open_seconds: Option<f64>,
-    pub file: Arc<str>,
-    pub line: u64,
-    #[serde(skip)]
-    pub start_evidence: Evidence,
-}
+pub type InFlight = Listed;
 
 /// Something to tell at once while following a live stream (`--follow`, `--format ndjson`).
 #[derive(Debug, Clone, Serialize)]
@@ -501,6 +494,25 @@ struct Req {
     /// Both ends' times have sub-second precision.
     fine_start: bool,
     fine_end: bool,
+}
+
+/// The report's view of a settled record, open until `end`.
+fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
+    Listed {
+        open_seconds: match (r.start, end) {
+            (Some(s), Some(e)) => Some((e.0 - s.0) as f64 / 1e6),
+            _ => None,
+        },
+        started: r.start.map(Ts::to_rfc3339),
+        file: r.start_evidence.file.clone(),
+        line: r.start_evidence.line,
+        method: r.method,
+        path: r.path,
+        pid: r.pid,
+        host: r.host,
+        class,
+        start_evidence: r.start_evidence,
+    }
 }
 
 /// Removes `id` from a queue of record ids: O(1) at either end, where it nearly always is.
@@ -1584,18 +1596,14 @@ impl Correlator {
             let status = r.app_status.or(access_status);
             self.count_status(class, status, r.rejected_host.is_some());
             if let Some(st) = status {
-                self.out.timeline.at(r.end.or(r.start), |b| match st / 100 {
-                    2 => b.s2xx += 1,
-                    3 => b.s3xx += 1,
-                    4 => b.s4xx += 1,
-                    5 => b.s5xx += 1,
-                    _ => {}
-                });
+                self.out
+                    .timeline
+                    .at(r.end.or(r.start), |b| b.count_status(st));
             }
             if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
                 let micros = (e.0 - s.0).max(0) as u64;
                 let fine = r.fine_start && r.fine_end;
-                let file = self.file.clone();
+                let file = r.start_evidence.file.clone();
                 let (method, path) = (&r.method, &r.path);
                 self.out
                     .latency
@@ -1623,36 +1631,21 @@ impl Correlator {
         self.out.timeline.at(r.start.or(r.end), |b| b.orphans += 1);
         // gunicorn's own 500 to a timed-out request is a 5xx the client saw.
         if let Some(st) = access_status {
-            self.out.timeline.at(r.end.or(r.start), |b| match st / 100 {
-                4 => b.s4xx += 1,
-                5 => b.s5xx += 1,
-                _ => {}
-            });
-        }
-        if let Some(st) = access_status {
+            self.out
+                .timeline
+                .at(r.end.or(r.start), |b| b.count_status(st));
             *self.out.status.entry(st).or_default() += 1;
         }
         self.out.orphans_total += 1;
         *self.out.orphan_causes.entry(cause).or_default() += 1;
         if self.out.orphans.len() < MAX_ORPHANS {
-            let open_seconds = match (r.start, r.end.or(self.now)) {
-                (Some(s), Some(e)) => Some((e.0 - s.0) as f64 / 1e6),
-                _ => None,
-            };
+            let end = r.end.or(self.now);
+            let cause_evidence = r.cause_evidence.clone();
             self.out.orphans.push(Orphan {
-                method: r.method,
-                path: r.path,
-                pid: r.pid,
-                host: r.host,
-                class,
-                started: r.start.map(Ts::to_rfc3339),
+                request: listed(r, class, end),
                 cause,
-                open_seconds,
                 client_status: access_status,
-                file: self.file.clone(),
-                line: r.start_evidence.line,
-                start_evidence: r.start_evidence,
-                cause_evidence: r.cause_evidence,
+                cause_evidence,
             });
         }
     }
@@ -1703,18 +1696,7 @@ impl Correlator {
                 s.total += 1;
                 s.in_flight += 1;
                 if self.out.in_flight.len() < MAX_ORPHANS {
-                    self.out.in_flight.push(InFlight {
-                        method: r.method,
-                        path: r.path,
-                        pid: r.pid,
-                        host: r.host,
-                        class,
-                        started: r.start.map(Ts::to_rfc3339),
-                        open_seconds: age,
-                        file: self.file.clone(),
-                        line: r.start_evidence.line,
-                        start_evidence: r.start_evidence,
-                    });
+                    self.out.in_flight.push(listed(r, class, now));
                 }
             }
         }
@@ -1798,7 +1780,7 @@ mod tests {
         ]);
         assert_eq!(a.orphans_total, 1);
         assert_eq!(a.orphans[0].cause, Cause::WorkerTimeout);
-        assert_eq!(a.orphans[0].open_seconds, Some(30.0));
+        assert_eq!(a.orphans[0].request.open_seconds, Some(30.0));
         assert_eq!(a.worker_exits, 1);
         assert_eq!(a.oom_suspected, 0);
         assert_eq!(a.kills_after_timeout, 1);
@@ -1832,7 +1814,7 @@ mod tests {
         ]);
         assert_eq!(a.orphans_total, 1);
         assert_eq!(a.orphans[0].cause, Cause::NeverAnswered);
-        assert_eq!(a.orphans[0].path, "/admin/");
+        assert_eq!(a.orphans[0].request.path, "/admin/");
         assert_eq!(a.accepted_hosts["app.example.com"], 1);
     }
 

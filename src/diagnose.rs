@@ -533,7 +533,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             .orphans
             .iter()
             .take(3)
-            .map(|o| o.start_evidence.clone())
+            .map(|o| o.request.start_evidence.clone())
             .collect(),
     });
 
@@ -731,10 +731,10 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         let mut by_route: BTreeMap<(String, String), (u64, f64, Vec<&Orphan>)> = BTreeMap::new();
         for o in &timeout_orphans {
             let e = by_route
-                .entry((o.method.clone(), o.path.clone()))
+                .entry((o.request.method.clone(), o.request.path.clone()))
                 .or_default();
             e.0 += 1;
-            e.1 = e.1.max(o.open_seconds.unwrap_or(0.0));
+            e.1 = e.1.max(o.request.open_seconds.unwrap_or(0.0));
             e.2.push(o);
         }
         let mut routes: Vec<_> = by_route.into_iter().collect();
@@ -753,7 +753,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             .collect();
         let mut evidence: Vec<Evidence> = Vec::new();
         if let Some(o) = timeout_orphans.first() {
-            evidence.push(o.start_evidence.clone());
+            evidence.push(o.request.start_evidence.clone());
             evidence.extend(o.cause_evidence.clone());
         } else {
             evidence.extend(a.timeout_evidence.iter().take(2).cloned());
@@ -817,14 +817,19 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     if other_total > 0 {
         let mut paths: Vec<String> = Vec::new();
         for o in &other_orphans {
-            let s = format!("{} {} ({})", o.method, o.path, cause_words(o.cause));
+            let s = format!(
+                "{} {} ({})",
+                o.request.method,
+                o.request.path,
+                cause_words(o.cause)
+            );
             if !paths.contains(&s) && paths.len() < 5 {
                 paths.push(s);
             }
         }
         let mut evidence: Vec<Evidence> = Vec::new();
         for o in other_orphans.iter().take(2) {
-            evidence.push(o.start_evidence.clone());
+            evidence.push(o.request.start_evidence.clone());
             evidence.extend(o.cause_evidence.clone());
         }
         findings.push(Finding {

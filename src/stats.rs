@@ -239,8 +239,15 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    pub fn add(&mut self, o: &Bucket) {
-        self.merge(o);
+    /// Counts one response by its status class.
+    pub fn count_status(&mut self, status: u16) {
+        match status / 100 {
+            2 => self.s2xx += 1,
+            3 => self.s3xx += 1,
+            4 => self.s4xx += 1,
+            5 => self.s5xx += 1,
+            _ => {}
+        }
     }
 
     fn merge(&mut self, o: &Bucket) {

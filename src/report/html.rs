@@ -690,15 +690,15 @@ fn details(r: &Report, o: &mut Out) -> io::Result<()> {
             let _ = writeln!(
                 s,
                 "<tr><td class=\"mono\">{} {}<span class=\"where\">{}:{}</span></td><td class=\"mono\">{}</td><td>{}</td><td class=\"t\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                h(&x.method),
-                h(&x.path),
-                h(&x.file),
-                x.line,
-                x.host.as_deref().map(h).unwrap_or_else(|| "–".into()),
-                h(&name(&x.class)),
-                x.started.as_deref().map(h).unwrap_or_else(|| "–".into()),
+                h(&x.request.method),
+                h(&x.request.path),
+                h(&x.request.file),
+                x.request.line,
+                x.request.host.as_deref().map(h).unwrap_or_else(|| "–".into()),
+                h(&name(&x.request.class)),
+                x.request.started.as_deref().map(h).unwrap_or_else(|| "–".into()),
                 h(&name(&x.cause).replace('_', " ")),
-                x.open_seconds.map(seconds).unwrap_or_else(|| "–".into()),
+                x.request.open_seconds.map(seconds).unwrap_or_else(|| "–".into()),
                 x.client_status.map(|c| c.to_string()).unwrap_or_else(|| "–".into())
             );
         }
