@@ -78,6 +78,13 @@ fn error_and_access_logs_apart_read_as_one() {
             one["orphans"].as_array().unwrap().len()
         );
         assert_eq!(merged["input"]["lines"], one["input"]["lines"]);
+        // Evidence names the file each request started in, not the file read last.
+        for o in merged["orphans"].as_array().unwrap() {
+            assert_eq!(o["file"], e.as_str(), "{o}");
+        }
+        for s in merged["latency"]["slowest"].as_array().unwrap() {
+            assert_eq!(s["file"], e.as_str(), "{s}");
+        }
         // Followed apart, every access line becomes a request of its own.
         let (_, apart, _) = json(&["--format", "json", "--separate", &a, &e]);
         assert!(
