@@ -9,12 +9,16 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
+
+use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use crate::cli::Config;
-use crate::correlate::{Analysis, Cause, Correlator, Notice, PodSummary, Settings};
+use crate::correlate::{
+    settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
+};
 use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::envelope::{Stripped, Unwrapper};
@@ -47,7 +51,7 @@ impl Window {
 struct FileState {
     name: Arc<str>,
     unwrapper: Unwrapper,
-    parsers: Vec<(Vec<u8>, LineParser)>,
+    parsers: ByPod<LineParser>,
     last_time: Option<Ts>,
 }
 
@@ -57,8 +61,7 @@ pub struct Pipeline {
     window: Window,
     files: Vec<FileState>,
     /// Correlators per pod, in order of first appearance.
-    pods: Vec<(Vec<u8>, Correlator)>,
-    last_pod: usize,
+    pods: ByPod<Correlator>,
     scratch: Vec<u8>,
     decoded: Vec<u8>,
     filtered: u64,
@@ -74,18 +77,47 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 
-fn find_or_push<T>(v: &mut Vec<(Vec<u8>, T)>, key: &[u8], make: impl FnOnce() -> T) -> usize {
-    if let [(k, _)] = v.as_slice() {
-        if same(k, key) {
-            return 0;
+const OTHER_PODS: &[u8] = b"(other pods)";
+
+/// Values by pod key, in order of first appearance, with the last one used at hand.
+struct ByPod<T> {
+    items: Vec<(Vec<u8>, T)>,
+    index: FxHashMap<Vec<u8>, usize>,
+    last: usize,
+}
+
+impl<T> Default for ByPod<T> {
+    fn default() -> Self {
+        ByPod {
+            items: Vec::new(),
+            index: FxHashMap::default(),
+            last: 0,
         }
     }
-    match v.iter().position(|(k, _)| same(k, key)) {
-        Some(k) => k,
-        None => {
-            v.push((key.to_vec(), make()));
-            v.len() - 1
+}
+
+impl<T> ByPod<T> {
+    /// The index of `key`'s value, made with `make` the first time; past [`MAX_PODS`] keys,
+    /// new ones share one value.
+    fn slot(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> T) -> usize {
+        // Nearly every line belongs to the previous line's pod.
+        if self.items.get(self.last).is_some_and(|(k, _)| same(k, key)) {
+            return self.last;
         }
+        let key = if self.index.contains_key(key) || self.items.len() < MAX_PODS {
+            key
+        } else {
+            OTHER_PODS
+        };
+        self.last = match self.index.get(key) {
+            Some(&k) => k,
+            None => {
+                self.items.push((key.to_vec(), make(key)));
+                self.index.insert(key.to_vec(), self.items.len() - 1);
+                self.items.len() - 1
+            }
+        };
+        self.last
     }
 }
 
@@ -95,8 +127,7 @@ impl Pipeline {
             settings,
             window,
             files: Vec::new(),
-            pods: Vec::new(),
-            last_pod: 0,
+            pods: ByPod::default(),
             scratch: Vec::new(),
             decoded: Vec::new(),
             filtered: 0,
@@ -114,6 +145,7 @@ impl Pipeline {
     /// Finished requests and alerts since the last call, in the order they happened per pod.
     pub fn take_notices(&mut self) -> Vec<Notice> {
         self.pods
+            .items
             .iter_mut()
             .flat_map(|(_, c)| c.take_notices())
             .collect()
@@ -126,7 +158,7 @@ impl Pipeline {
             return;
         };
         let now = Ts(t.0 + at.elapsed().as_micros() as i64);
-        for (_, c) in &mut self.pods {
+        for (_, c) in &mut self.pods.items {
             c.tick(now);
         }
     }
@@ -136,7 +168,7 @@ impl Pipeline {
         self.files.push(FileState {
             name: Arc::from(name),
             unwrapper: Unwrapper::default(),
-            parsers: Vec::new(),
+            parsers: ByPod::default(),
             last_time: None,
         });
         self.files.len() - 1
@@ -149,7 +181,6 @@ impl Pipeline {
             window,
             files,
             pods,
-            last_pod,
             scratch,
             decoded,
             filtered,
@@ -162,26 +193,23 @@ impl Pipeline {
             Stripped::Partial => (&b""[..], None, f.last_time),
             Stripped::Line(u) => (u.source.unwrap_or(b""), Some(u.payload), u.time),
         };
-        // Nearly every line belongs to the previous line's pod.
-        if pods.get(*last_pod).is_none_or(|(k, _)| !same(k, pod)) {
-            *last_pod = find_or_push(pods, pod, || {
-                let mut c = Correlator::new(f.name.clone(), settings.clone());
-                if *notify {
-                    let name = (!pod.is_empty()).then(|| Arc::from(String::from_utf8_lossy(pod)));
-                    c.enable_notices(name);
-                }
-                c
-            });
-        }
-        let correlator = &mut pods[*last_pod].1;
+        let k = pods.slot(pod, |key| {
+            let mut c = Correlator::new(f.name.clone(), settings.clone());
+            if *notify {
+                let name = (!key.is_empty()).then(|| Arc::from(String::from_utf8_lossy(key)));
+                c.enable_notices(name);
+            }
+            c
+        });
+        let correlator = &mut pods.items[k].1;
         let Some(payload) = payload else {
             correlator.count_partial();
             return;
         };
-        let k = find_or_push(&mut f.parsers, pod, || {
+        let k = f.parsers.slot(pod, |_| {
             LineParser::with_patterns(settings.patterns.clone())
         });
-        let parsed = f.parsers[k].1.parse(&payload, decoded);
+        let parsed = f.parsers.items[k].1.parse(&payload, decoded);
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
         if let (Some(t), true) = (time, *notify) {
@@ -203,12 +231,35 @@ impl Pipeline {
     }
 
     /// Ends every stream; returns the analysis and the last notices (requests still open).
+    /// Facts of the whole input (its end, the timeout, whether ends are logged at all) are
+    /// settled first, so that every pod judges its open requests alike.
     pub fn finish(self) -> (Analysis, Vec<Notice>) {
         let mut total = Analysis::default();
         let mut notices = Vec::new();
-        let named = self.pods.iter().any(|(k, _)| !k.is_empty());
-        for (pod, mut c) in self.pods {
-            let mut a = c.finish_stream_keep();
+        let named = self.pods.items.iter().any(|(k, _)| !k.is_empty());
+        let logs = self
+            .pods
+            .items
+            .iter()
+            .find_map(|(_, c)| c.analysis().timeout_from_logs);
+        let orphans: Vec<_> = self
+            .pods
+            .items
+            .iter()
+            .flat_map(|(_, c)| c.analysis().orphans.iter().cloned())
+            .collect();
+        let end = StreamEnd {
+            now: self
+                .pods
+                .items
+                .iter()
+                .filter_map(|(_, c)| c.last_time())
+                .max(),
+            timeout: settle_timeout(self.settings.timeout, logs, &orphans).0,
+            ends_logged: self.pods.items.iter().any(|(_, c)| c.ends_logged()),
+        };
+        for (pod, mut c) in self.pods.items {
+            let mut a = c.finish_stream_keep(&end);
             notices.extend(c.take_notices());
             if named {
                 a.pods
@@ -376,6 +427,9 @@ fn follow(
         names.push(s.name());
         let file = pipeline.add_file(&s.name());
         let tail = matches!(s, Source::Path(p) if p.is_file());
+        if tail {
+            reader = reader.following();
+        }
         let tx = tx.clone();
         let name = s.name();
         std::thread::spawn(move || loop {
@@ -453,7 +507,7 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
             p
         }
     };
-    let (total, files) = if config.separate && !config.notices && !config.follow {
+    let (total, files) = if config.separate && !config.notices {
         // Inputs from different servers: each followed on its own, in parallel.
         let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
             .par_iter()
@@ -476,11 +530,8 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
         let mut files = Vec::new();
         for s in &sources {
             let mut p = new_pipeline();
-            let (names, errs) = if config.follow {
-                follow(std::slice::from_ref(s), &mut p, emit, stop)
-            } else {
-                read_merged(std::slice::from_ref(s), &mut p, emit)
-            };
+            // --follow conflicts with --separate: read each input to its end.
+            let (names, errs) = read_merged(std::slice::from_ref(s), &mut p, emit);
             let (a, last) = p.finish();
             last.iter().for_each(&mut *emit);
             total.merge(a);
@@ -500,20 +551,7 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
         last.iter().for_each(&mut *emit);
         (a, files)
     };
-    // The shortest time a request was open before its WORKER TIMEOUT bounds the setting.
-    let inferred = total
-        .orphans
-        .iter()
-        .filter(|o| o.cause == Cause::WorkerTimeout)
-        .filter_map(|o| o.request.open_seconds)
-        .reduce(f64::min)
-        .map(|s| s.floor().max(1.0));
-    let (timeout, source) = match (config.timeout, total.timeout_from_logs, inferred) {
-        (Some(t), _, _) => (t, "--timeout"),
-        (None, Some(t), _) => (t, "gunicorn's timeout in the logs"),
-        (None, None, Some(t)) => (t, "inferred from the WORKER TIMEOUT lines"),
-        (None, None, None) => (30.0, "default"),
-    };
+    let (timeout, source) = settle_timeout(config.timeout, total.timeout_from_logs, &total.orphans);
     let ctx = Context {
         public_hosts: &config.public_hosts,
         timeout,

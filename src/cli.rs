@@ -171,16 +171,15 @@ fn parse_when_at(s: &str, now_micros: i64) -> Result<Ts, String> {
         format!("'{s}' is not a time (2026-11-28T03:00:00Z, 2026-11-28 03:00, or an age like 2h)")
     };
     if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c)) {
-        if let Ok(n) = t[..t.len() - 1].parse::<i64>() {
+        if let Ok(n) = t[..t.len() - 1].parse::<u32>() {
             let secs = match unit {
                 's' => 1,
                 'm' => 60,
                 'h' => 3600,
                 _ => 86_400,
             };
-            return Ok(Ts(
-                now_micros - n.checked_mul(secs * 1_000_000).ok_or_else(bad)?
-            ));
+            let age = i64::from(n).checked_mul(secs * 1_000_000).ok_or_else(bad)?;
+            return now_micros.checked_sub(age).map(Ts).ok_or_else(bad);
         }
     }
     use nom::Parser;
@@ -401,6 +400,8 @@ mod tests {
         );
         assert!(parse_when_at("yesterday", 0).is_err());
         assert!(parse_when_at("99999999999999999d", 0).is_err());
+        assert!(parse_when_at("-9223372036854s", 0).is_err());
+        assert!(parse_when_at("4294967295d", i64::MIN / 2).is_err());
         assert!(parse(&["--since", "nope"]).is_err());
     }
 

@@ -30,6 +30,8 @@ pub const EVIDENCE_PER_KIND: usize = 3;
 pub const MAX_ORPHANS: usize = 500;
 /// How many request records one stream keeps at most (open, or waiting for their access line).
 pub const MAX_TRACKED: usize = 20_000;
+/// Most distinct pods (or compose services) followed apart; the rest share one stream.
+pub const MAX_PODS: usize = 1000;
 /// How many distinct rejected (or accepted) hosts are listed; scanners can send millions.
 pub const MAX_HOSTS: usize = 1000;
 /// How many unrecognised lines are kept as samples.
@@ -281,6 +283,8 @@ pub struct Analysis {
     pub workers_killed: u64,
     /// SIGKILLs that escalated a WORKER TIMEOUT of the same pid.
     pub kills_after_timeout: u64,
+    /// SIGKILLs of workers still busy when a graceful stop's timeout ran out.
+    pub kills_during_shutdown: u64,
     /// `Perhaps out of memory?` with no timeout before it.
     pub oom_suspected: u64,
     /// Non-zero exits (twin lines counted once).
@@ -375,6 +379,7 @@ impl Analysis {
         self.worker_timeouts += o.worker_timeouts;
         self.workers_killed += o.workers_killed;
         self.kills_after_timeout += o.kills_after_timeout;
+        self.kills_during_shutdown += o.kills_during_shutdown;
         self.oom_suspected += o.oom_suspected;
         self.worker_exits += o.worker_exits;
         self.boot_errors += o.boot_errors;
@@ -449,7 +454,7 @@ impl Analysis {
         };
         self.last_time = self.last_time.max(o.last_time);
         self.latency.merge(o.latency);
-        let room = MAX_HOSTS.saturating_sub(self.pods.len());
+        let room = MAX_PODS.saturating_sub(self.pods.len());
         self.pods.extend(o.pods.into_iter().take(room));
         self.pairing.by_request_id += o.pairing.by_request_id;
         self.pairing.by_thread += o.pairing.by_thread;
@@ -512,6 +517,38 @@ fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
         host: r.host,
         class,
         start_evidence: r.start_evidence,
+    }
+}
+
+/// What the whole input says when it ends, for each stream to settle its open requests.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamEnd {
+    /// The latest time of any stream.
+    pub now: Option<Ts>,
+    /// The worker timeout in force.
+    pub timeout: f64,
+    /// Some stream logs request ends, so a request without one was not answered.
+    pub ends_logged: bool,
+}
+
+/// The worker timeout in force, and where it comes from: `--timeout`, else gunicorn's own
+/// (config dump), else the shortest time a request was open before its WORKER TIMEOUT, else 30 s.
+pub fn settle_timeout(
+    flag: Option<f64>,
+    logs: Option<f64>,
+    orphans: &[Orphan],
+) -> (f64, &'static str) {
+    let inferred = orphans
+        .iter()
+        .filter(|o| o.cause == Cause::WorkerTimeout)
+        .filter_map(|o| o.request.open_seconds)
+        .reduce(f64::min)
+        .map(|s| s.floor().max(1.0));
+    match (flag, logs, inferred) {
+        (Some(t), _, _) => (t, "--timeout"),
+        (None, Some(t), _) => (t, "gunicorn's timeout in the logs"),
+        (None, None, Some(t)) => (t, "inferred from the WORKER TIMEOUT lines"),
+        (None, None, None) => (30.0, "default"),
     }
 }
 
@@ -627,7 +664,10 @@ pub struct Correlator {
     unlinked: FxHashMap<u64, VecDeque<u64>>,
     /// Access lines no record claimed yet.
     pending_access: VecDeque<PendingAccess>,
-    k8s_pending: FxHashSet<u32>,
+    /// (pid, thread) whose next INCOMING follows the middleware's K8s-bypass line.
+    k8s_pending: FxHashSet<(u32, Option<u64>)>,
+    /// Pids seen serving requests concurrently although no worker class said so.
+    concurrent_pids: FxHashSet<u32>,
     timed_out: FxHashSet<u32>,
     last_exit: Option<(u32, u32)>,
     shutting_down: bool,
@@ -635,8 +675,12 @@ pub struct Correlator {
     has_access: bool,
     has_response: bool,
     has_incoming: bool,
+    /// gunicorn's DEBUG request-start lines are in this stream.
+    has_debug_starts: bool,
     /// The current line's time has sub-second precision.
     fine: bool,
+    /// Another stream of the same input logs request ends (set when the input ends).
+    ends_logged_elsewhere: bool,
     /// The current line's thread id and request id hash.
     line_thread: Option<u64>,
     line_rid: Option<u64>,
@@ -662,6 +706,7 @@ impl Correlator {
             unlinked: FxHashMap::default(),
             pending_access: VecDeque::new(),
             k8s_pending: FxHashSet::default(),
+            concurrent_pids: FxHashSet::default(),
             timed_out: FxHashSet::default(),
             last_exit: None,
             shutting_down: false,
@@ -669,7 +714,9 @@ impl Correlator {
             has_access: false,
             has_response: false,
             has_incoming: false,
+            has_debug_starts: false,
             fine: false,
+            ends_logged_elsewhere: false,
             line_thread: None,
             line_rid: None,
             by_rid: FxHashMap::default(),
@@ -708,11 +755,49 @@ impl Correlator {
         }
     }
 
+    /// A worker died of a signal gunicorn did not send for a graceful stop.
+    fn worker_killed(
+        &mut self,
+        w: u32,
+        signal: String,
+        sigkill: bool,
+        oom_hint: bool,
+        time: Option<Ts>,
+        e: Evidence,
+    ) {
+        if sigkill && self.timed_out.contains(&w) {
+            self.out.kills_after_timeout += 1;
+            self.out.workers_killed += 1;
+        } else if sigkill && self.shutting_down {
+            // A request outlived graceful_timeout while gunicorn was stopping.
+            self.out.kills_during_shutdown += 1;
+        } else {
+            if oom_hint {
+                self.out.oom_suspected += 1;
+                keep(&mut self.out.oom_evidence, || e.clone());
+            }
+            self.out.workers_killed += 1;
+        }
+        keep(&mut self.out.kill_evidence, || e.clone());
+        let message = format!("worker {w} was sent {signal}");
+        self.alert(AlertKind::WorkerKilled, message, time, &e);
+        self.orphan_pid(w, Cause::WorkerKilled, time, e);
+    }
+
+    /// Whether worker `pid` serves one request at a time: a sync worker (the default when no
+    /// `Using worker:` line says otherwise), unless it was seen doing more.
+    fn one_at_a_time(&self, pid: u32) -> bool {
+        self.out.worker_class.as_deref().is_none_or(|c| c == "sync")
+            && !self.concurrent_pids.contains(&pid)
+    }
+
     fn timeout_secs(&self) -> f64 {
-        self.settings
-            .timeout
-            .or(self.out.timeout_from_logs)
-            .unwrap_or(30.0)
+        settle_timeout(
+            self.settings.timeout,
+            self.out.timeout_from_logs,
+            &self.out.orphans,
+        )
+        .0
     }
 
     /// Alerts once for each request open longer than the timeout at `now` (log time).
@@ -889,32 +974,17 @@ impl Correlator {
                 oom_hint,
             } if !matches!(*signal, b"SIGTERM" | b"SIGINT" | b"SIGQUIT") => {
                 let e = self.evidence(line_no, raw);
-                if *signal == b"SIGKILL" && self.timed_out.contains(w) {
-                    self.out.kills_after_timeout += 1;
-                } else if *oom_hint {
-                    self.out.oom_suspected += 1;
-                    keep(&mut self.out.oom_evidence, || e.clone());
-                }
-                self.out.workers_killed += 1;
-                keep(&mut self.out.kill_evidence, || e.clone());
-                let message = format!("worker {w} was sent {}", lossy(signal));
-                self.alert(AlertKind::WorkerKilled, message, time, &e);
-                self.orphan_pid(*w, Cause::WorkerKilled, time, e);
+                let kill = *signal == b"SIGKILL";
+                self.worker_killed(*w, lossy(signal), kill, *oom_hint, time, e);
             }
+            // gunicorn 20.1 names the signal by number and never says "out of memory": an
+            // unexplained 9 is the same suspicion.
             Event::WorkerTerminatedBySignal { pid: w, signal }
                 if !matches!(*signal, 2 | 3 | 15) =>
             {
-                self.out.workers_killed += 1;
                 let e = self.evidence(line_no, raw);
-                if *signal == 9 && self.timed_out.contains(w) {
-                    self.out.kills_after_timeout += 1;
-                } else if *signal == 9 {
-                    // 20.1 has no "Perhaps out of memory?" wording; an unexplained SIGKILL is one.
-                    self.out.oom_suspected += 1;
-                    keep(&mut self.out.oom_evidence, || e.clone());
-                }
-                keep(&mut self.out.kill_evidence, || e.clone());
-                self.orphan_pid(*w, Cause::WorkerKilled, time, e);
+                let kill = *signal == 9;
+                self.worker_killed(*w, format!("signal {signal}"), kill, kill, time, e);
             }
             Event::WorkerExitCode {
                 pid: w,
@@ -935,7 +1005,6 @@ impl Correlator {
             Event::WorkerExiting { pid: w } => {
                 let e = self.evidence(line_no, raw);
                 self.orphan_pid(*w, Cause::WorkerExited, time, e);
-                self.open.remove(w);
             }
             Event::WorkerBootError => {
                 self.out.boot_errors += 1;
@@ -985,6 +1054,7 @@ impl Correlator {
                 }
             }
             Event::RequestStart { method, path } => {
+                self.has_debug_starts = true;
                 self.start(pid, time, line_no, raw, method, path, None, false);
             }
             Event::Incoming {
@@ -1000,11 +1070,13 @@ impl Correlator {
                 status,
             } => {
                 self.has_response = true;
-                self.k8s_pending.remove(&pid.unwrap_or(0));
+                self.k8s_pending
+                    .remove(&(pid.unwrap_or(0), self.line_thread));
                 self.respond(pid, time, line_no, raw, method, path, *status);
             }
             Event::K8sInternal { .. } => {
-                self.k8s_pending.insert(pid.unwrap_or(0));
+                self.k8s_pending
+                    .insert((pid.unwrap_or(0), self.line_thread));
             }
             Event::DisallowedHost {
                 host,
@@ -1031,10 +1103,17 @@ impl Correlator {
                 } else {
                     self.out.rejected_unlisted += 1;
                 }
-                let newest = self
-                    .open
-                    .get(&pid.unwrap_or(0))
-                    .and_then(|v| v.back().copied());
+                // The request it rejected: by request id, else the newest on its thread, else
+                // the newest on its pid.
+                let by_rid = self.line_rid.and_then(|rid| self.by_rid.get(&rid).copied());
+                let newest = by_rid.or_else(|| {
+                    let open = self.open.get(&pid.unwrap_or(0))?;
+                    let thread = self.line_thread;
+                    open.iter()
+                        .rev()
+                        .find(|id| thread.is_none() || self.reqs[id].thread == thread)
+                        .copied()
+                });
                 if let Some(r) = newest.and_then(|id| self.reqs.get_mut(&id)) {
                     r.rejected_host = Some(host);
                 }
@@ -1054,6 +1133,8 @@ impl Correlator {
             {
                 self.out.boot_failed = true;
                 let e = self.evidence(line_no, raw);
+                let message = format!("gunicorn halted: {}", lossy(message));
+                self.alert(AlertKind::BootFailure, message, time, &e);
                 keep(&mut self.out.boot_evidence, || e);
             }
             Event::ExceptionLine { exc_type, message } => match self.attach {
@@ -1114,23 +1195,26 @@ impl Correlator {
         let method = lossy(method);
         let path = lossy(path);
         // gunicorn's DEBUG line and the middleware's INCOMING line for the same request.
-        if incoming {
-            let ids = self.open.get(&p).cloned().unwrap_or_default();
-            for id in ids {
+        if incoming && self.has_debug_starts {
+            let twin = self.open.get(&p).and_then(|ids| {
+                ids.iter().copied().find(|id| {
+                    let r = &self.reqs[id];
+                    !r.incoming && r.method == method && r.path == path
+                })
+            });
+            if let Some(id) = twin {
+                let bypass = self.k8s_pending.remove(&(p, self.line_thread));
                 let r = self.reqs.get_mut(&id).expect("open ids are live");
-                if !r.incoming && r.method == method && r.path == path {
-                    r.incoming = true;
-                    r.host = host.map(lossy);
-                    r.k8s_bypass = self.k8s_pending.remove(&p);
-                    return;
-                }
+                r.incoming = true;
+                r.host = host.map(lossy);
+                r.k8s_bypass = bypass;
+                return;
             }
         }
         // A sync worker (or one thread of a threaded one) serves one request at a time:
         // whatever it still had open was dropped.
-        let sync = self.out.worker_class.as_deref().is_none_or(|c| c == "sync");
         let thread = self.line_thread;
-        if pid.is_some() && (sync || thread.is_some()) {
+        if pid.is_some() && (self.one_at_a_time(p) || thread.is_some()) {
             let ids = self.open.remove(&p).unwrap_or_default();
             let mut kept = VecDeque::new();
             for id in ids {
@@ -1159,7 +1243,7 @@ impl Correlator {
             start: time,
             end: None,
             incoming,
-            k8s_bypass: incoming && self.k8s_pending.remove(&p),
+            k8s_bypass: incoming && self.k8s_pending.remove(&(p, self.line_thread)),
             app_status: None,
             access: None,
             outcome: Outcome::Open,
@@ -1245,44 +1329,61 @@ impl Correlator {
             String::from_utf8_lossy(path),
         );
         let same_route = |r: &Req| r.method == method_s && r.path == path_s;
+        // Candidates come from the route's own queue (oldest first), so a pid with thousands
+        // of other requests open costs nothing here.
+        let key = route_key(&method_s, &path_s);
+        let on_route = |want: Outcome, thread: Option<u64>| -> Vec<u64> {
+            self.unlinked
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| {
+                    let r = &self.reqs[id];
+                    r.outcome == want
+                        && r.pid.unwrap_or(0) == p
+                        && same_route(r)
+                        && (thread.is_none() || r.thread == thread)
+                })
+                .take(2)
+                .collect()
+        };
         let found = if let Some(id) = by_rid {
             p = self.reqs[&id].pid.unwrap_or(0);
             self.out.pairing.by_request_id += 1;
-            self.open
-                .get(&p)
-                .and_then(|open| open.iter().position(|x| *x == id))
-        } else if let Some(k) = self.line_thread.and_then(|th| {
-            self.open.get(&p).and_then(|open| {
-                open.iter()
-                    .position(|x| self.reqs[x].thread == Some(th) && same_route(&self.reqs[x]))
-            })
-        }) {
+            Some(id)
+        } else if let Some(&id) = self
+            .line_thread
+            .and_then(|th| on_route(Outcome::Open, Some(th)).first().copied())
+            .as_ref()
+        {
             self.out.pairing.by_thread += 1;
-            Some(k)
-        } else {
-            let candidates = self.open.get(&p).map_or(0, |open| {
-                open.iter().filter(|x| same_route(&self.reqs[x])).count()
-            });
-            let sync = self.out.worker_class.as_deref().is_none_or(|c| c == "sync");
-            if candidates > 1 && !sync {
+            Some(id)
+        } else if let [first, rest @ ..] = on_route(Outcome::Open, None).as_slice() {
+            if !rest.is_empty() && !self.one_at_a_time(p) {
                 self.out.pairing.ambiguous += 1;
             }
-            let found = self
-                .open
-                .get(&p)
-                .and_then(|open| open.iter().position(|x| same_route(&self.reqs[x])));
-            if found.is_some() {
-                self.out.pairing.by_pid_path += 1;
-            }
-            found
+            self.out.pairing.by_pid_path += 1;
+            Some(*first)
+        } else if let Some(&id) = on_route(Outcome::Superseded, None).first() {
+            // A sync worker was assumed (no `Using worker:` line) but this pid answers a
+            // request it had "moved on" from: it serves several at once. Revive that request
+            // and stop assuming.
+            self.concurrent_pids.insert(p);
+            self.out.pairing.ambiguous += 1;
+            Some(id)
+        } else {
+            None
         };
         let id = match found {
-            Some(k) => {
-                let open = self.open.get_mut(&p).expect("found above");
-                let id = open.remove(k).expect("found above");
-                if open.is_empty() {
-                    self.open.remove(&p);
+            Some(id) => {
+                if let Some(open) = self.open.get_mut(&p) {
+                    take_id(open, id);
+                    if open.is_empty() {
+                        self.open.remove(&p);
+                    }
                 }
+                self.reqs.get_mut(&id).expect("found above").outcome = Outcome::Open;
                 id
             }
             None => {
@@ -1325,8 +1426,14 @@ impl Correlator {
         if r.outcome == Outcome::Open {
             r.outcome = Outcome::Answered;
         }
+        let (linked, key) = (r.access.is_some(), r.key);
         self.done.push_back(id);
-        self.claim_pending_access(id);
+        if linked {
+            // Its access line came first; it waited on the route's queue only for this.
+            self.unlink(key, id);
+        } else {
+            self.claim_pending_access(id);
+        }
     }
 
     /// Orphans every request open on worker `w`.
@@ -1364,7 +1471,10 @@ impl Correlator {
             }
             _ => {}
         }
-        self.unlink(key, id);
+        // An open record stays on its route's queue: that is where its RESPONSE looks for it.
+        if r.outcome != Outcome::Open {
+            self.unlink(key, id);
+        }
     }
 
     /// Forgets that record `id` waits for an access line. Records leave roughly in the order
@@ -1407,7 +1517,7 @@ impl Correlator {
             let mut fallback = None;
             for &id in ids {
                 let r = &self.reqs[&id];
-                if r.method != method || r.path != path {
+                if r.access.is_some() || r.method != method || r.path != path {
                     continue;
                 }
                 match r.outcome {
@@ -1472,7 +1582,10 @@ impl Correlator {
                 self.done.pop_front();
                 continue;
             };
-            if !old(r.end) {
+            // Without times (uvicorn access lines, Python's basic layout), a record waits
+            // for its access line until 64 more have finished.
+            let waited = r.end.is_none() && self.done.len() > 64;
+            if !(old(r.end) || waited) {
                 break;
             }
             self.done.pop_front();
@@ -1572,12 +1685,13 @@ impl Correlator {
             Outcome::Answered => None,
             Outcome::Orphaned(c) => Some(c),
             Outcome::Superseded => {
-                // Nothing in this stream could have logged its end: it simply finished.
-                let could_end = if r.incoming {
-                    self.has_response || self.has_access
-                } else {
-                    self.has_access
-                };
+                // Nothing in this input could have logged its end: it simply finished.
+                let could_end = self.ends_logged_elsewhere
+                    || if r.incoming {
+                        self.has_response || self.has_access
+                    } else {
+                        self.has_access
+                    };
                 could_end.then_some(Cause::NeverAnswered)
             }
             Outcome::Open => Some(Cause::OpenAtEnd),
@@ -1650,19 +1764,38 @@ impl Correlator {
         }
     }
 
-    /// Ends the stream: open requests become orphans or stay in flight.
+    /// Ends the stream on its own: open requests become orphans or stay in flight.
     pub fn finish_stream(mut self) -> Analysis {
-        self.finish_stream_keep()
+        let end = StreamEnd {
+            now: self.now,
+            timeout: self.timeout_secs(),
+            ends_logged: false,
+        };
+        self.finish_stream_keep(&end)
+    }
+
+    /// The latest time this stream has seen.
+    pub fn last_time(&self) -> Option<Ts> {
+        self.now
+    }
+
+    /// Whether any line of this stream logged a request's end (RESPONSE or access line).
+    pub fn ends_logged(&self) -> bool {
+        self.has_response || self.has_access
+    }
+
+    /// What this stream has learnt so far.
+    pub fn analysis(&self) -> &Analysis {
+        &self.out
     }
 
     /// As [`Correlator::finish_stream`], keeping the correlator for its last notices.
-    pub fn finish_stream_keep(&mut self) -> Analysis {
-        let timeout = self
-            .settings
-            .timeout
-            .or(self.out.timeout_from_logs)
-            .unwrap_or(30.0);
-        let now = self.now;
+    pub fn finish_stream_keep(&mut self, end: &StreamEnd) -> Analysis {
+        let timeout = end.timeout;
+        // Requests open at the end are aged by the input's end, not this pod's last line.
+        let now = end.now.max(self.now);
+        self.now = now;
+        self.ends_logged_elsewhere = end.ends_logged;
         let open: Vec<u64> = self.open.drain().flat_map(|(_, v)| v).collect();
         let mut open = open;
         open.sort_unstable();
@@ -1672,17 +1805,13 @@ impl Correlator {
                 (Some(s), Some(n)) => Some((n.0 - s.0) as f64 / 1e6),
                 _ => None,
             };
-            let could_end = self.has_response || self.has_access;
-            if r.access.is_some() || !could_end {
-                // Answered per its access line, or nothing in this stream logs an end at all.
-                r.outcome = if r.access.is_some() {
-                    Outcome::Answered
-                } else {
-                    Outcome::Superseded
-                };
+            let could_end = self.has_response || self.has_access || end.ends_logged;
+            if r.access.is_some() {
+                // Answered per its access line.
+                r.outcome = Outcome::Answered;
                 r.end = now;
                 self.done.push_back(id);
-            } else if age.is_some_and(|a| a > timeout) {
+            } else if could_end && age.is_some_and(|a| a > timeout) {
                 r.outcome = Outcome::Orphaned(Cause::OpenAtEnd);
                 r.end = now;
                 self.done.push_back(id);

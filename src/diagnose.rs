@@ -375,6 +375,12 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     if a.oom_suspected > 0 {
         stable.push(format!("{} suspected out of memory", a.oom_suspected));
     }
+    if a.kills_during_shutdown > 0 {
+        stable.push(format!(
+            "{} killed while stopping (a request outlived graceful_timeout)",
+            plural(a.kills_during_shutdown, "worker", "workers")
+        ));
+    }
     if a.worker_exits > 0 {
         stable.push(plural(
             a.worker_exits,
@@ -397,7 +403,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         },
         status: if troubles > 0 || a.oom_suspected > 0 || a.boot_failed {
             Status::Fail
-        } else if a.worker_exits > 0 || a.boot_errors > 0 {
+        } else if a.worker_exits > 0 || a.boot_errors > 0 || a.kills_during_shutdown > 0 {
             Status::Warn
         } else if a.workers_booted > 0 || a.requests > 0 {
             Status::Pass
@@ -917,8 +923,15 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         evidence: a.server_error_evidence.clone(),
     });
     if n5xx > 0 {
-        let only_timeouts =
-            types.iter().all(|(t, _)| t.as_str() == "SystemExit") && a.worker_timeouts > 0;
+        // gunicorn's own 500s to timed-out requests are told by the worker-timeout finding.
+        let timeout_5xx = a
+            .orphans
+            .iter()
+            .filter(|o| {
+                o.cause == Cause::WorkerTimeout && o.client_status.is_some_and(|s| s >= 500)
+            })
+            .count() as u64;
+        let only_timeouts = n5xx == timeout_5xx;
         if !only_timeouts {
             findings.push(Finding {
                 id: "server_errors",

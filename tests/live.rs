@@ -185,8 +185,15 @@ fn ctrl_c_prints_the_checklist() {
     let mut stdin = child.stdin.take().unwrap();
     let f = std::fs::read(sample("healthy", "docker.log")).unwrap();
     stdin.write_all(&f).unwrap();
+    // A line that alerts: once its alert is out, every line before it has been read.
+    writeln!(
+        stdin,
+        "{} [1] [CRITICAL] WORKER TIMEOUT (pid:999)",
+        now_prefix()
+    )
+    .unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for(&rx, "ALERT worker_timeout", Duration::from_secs(10));
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-INT", &pid])

@@ -277,15 +277,6 @@ impl Unwrapper {
             payload,
         })
     }
-
-    /// What is left of unfinished partial records at the end of the input.
-    pub fn take_unfinished(&mut self) -> Vec<Vec<u8>> {
-        self.partial
-            .iter_mut()
-            .filter(|p| !p.is_empty())
-            .map(std::mem::take)
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,10 @@ pub struct LineReader<'r> {
     len: usize,
     eof: bool,
     line: Vec<u8>,
+    /// Being followed: an unfinished last line is not handed out yet.
+    following: bool,
+    /// `line` holds the start of an unfinished line.
+    waiting: bool,
 }
 
 impl<'r> LineReader<'r> {
@@ -73,6 +77,8 @@ impl<'r> LineReader<'r> {
             len: 0,
             eof: false,
             line: Vec::new(),
+            following: false,
+            waiting: false,
         }
     }
 
@@ -91,21 +97,35 @@ impl<'r> LineReader<'r> {
         }
     }
 
-    /// After the end: look again (the file may have grown, as `tail -f` expects).
+    /// Reads a file as it grows (`tail -f`): a last line without its newline is kept until
+    /// the rest of it is written, instead of being handed out cut in two.
+    pub fn following(mut self) -> LineReader<'r> {
+        self.following = true;
+        self
+    }
+
+    /// After the end: look again (the file may have grown).
     pub fn resume(&mut self) {
         self.eof = false;
     }
 
     /// The next line, or `None` at the end.
     pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
-        let mut carrying = false;
-        self.line.clear();
+        // A line cut short by a writer still writing waits in `line` (see `resume`).
+        let mut carrying = std::mem::take(&mut self.waiting);
+        if !carrying {
+            self.line.clear();
+        }
         loop {
             if self.pos == self.len {
                 if !self.eof {
                     self.fill()?;
                 }
                 if self.eof {
+                    if carrying && self.following {
+                        self.waiting = true;
+                        return Ok(None);
+                    }
                     return Ok(carrying.then(|| trim_line(&self.line)));
                 }
             }

@@ -40,10 +40,6 @@ impl Ts {
         Some(Ts(secs * Self::MICROS_PER_SEC + i64::from(micros)))
     }
 
-    pub fn secs_f64(self) -> f64 {
-        self.0 as f64 / Self::MICROS_PER_SEC as f64
-    }
-
     /// RFC 3339 in UTC with millisecond precision, for reports.
     pub fn to_rfc3339(self) -> String {
         let secs = self.0.div_euclid(Self::MICROS_PER_SEC);

@@ -156,8 +156,13 @@ pub struct Server {
     pub worker_timeouts: u64,
     pub workers_killed: u64,
     pub kills_after_timeout: u64,
+    pub kills_during_shutdown: u64,
     pub oom_suspected: u64,
     pub worker_exits: u64,
+    /// `Error handling request`: exceptions gunicorn caught around a request.
+    pub request_errors: u64,
+    /// `Invalid request from ip=`: malformed HTTP, mostly scanners.
+    pub invalid_requests: u64,
     pub boot_failed: bool,
     pub timeout_seconds: f64,
     pub timeout_source: String,
@@ -171,6 +176,8 @@ pub struct Requests {
     pub in_flight: u64,
     /// Requests dropped from tracking while open because too many were open at once.
     pub evicted: u64,
+    /// RESPONSE lines whose start is not in the input (it began before the logs do).
+    pub unmatched_responses: u64,
     pub probe: u64,
     pub health: u64,
     pub external: u64,
@@ -225,8 +232,11 @@ impl Report {
                 worker_timeouts: a.worker_timeouts,
                 workers_killed: a.workers_killed,
                 kills_after_timeout: a.kills_after_timeout,
+                kills_during_shutdown: a.kills_during_shutdown,
                 oom_suspected: a.oom_suspected,
                 worker_exits: a.worker_exits,
+                request_errors: a.request_errors,
+                invalid_requests: a.invalid_requests,
                 boot_failed: a.boot_failed,
                 timeout_seconds: timeout.0,
                 timeout_source: timeout.1,
@@ -237,6 +247,7 @@ impl Report {
                 orphaned: a.orphans_total,
                 in_flight,
                 evicted,
+                unmatched_responses: a.unmatched_responses,
                 probe: class_total(Class::Probe),
                 health: class_total(Class::Health),
                 external: class_total(Class::External),

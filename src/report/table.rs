@@ -72,14 +72,23 @@ fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::NOTHING)
         .set_header(vec!["route", "count", "p50", "p95", "p99", "max"]);
+    // gunicorn's own timestamps are whole seconds: below one second they cannot tell.
+    let coarse = l.resolution != "sub-second";
+    let show = |v: f64| {
+        if coarse && v < 1000.0 {
+            "<1 s".to_string()
+        } else {
+            ms(v)
+        }
+    };
     for route in l.routes.iter().take(10) {
         t.add_row(vec![
             esc(&route.route).into_owned(),
             route.count.to_string(),
-            ms(route.p50_ms),
-            ms(route.p95_ms),
-            ms(route.p99_ms),
-            ms(route.max_ms),
+            show(route.p50_ms),
+            show(route.p95_ms),
+            show(route.p99_ms),
+            show(route.max_ms),
         ]);
     }
     writeln!(out, "{t}")?;
