@@ -73,6 +73,7 @@ fn end_to_end(c: &mut Criterion) {
         probe_agents: Vec::new(),
         internal_nets: Vec::new(),
         patterns: Arc::default(),
+        public_hosts: Vec::new(),
     });
     let mut g = c.benchmark_group("analyze");
     g.throughput(Throughput::Bytes(data.len() as u64));

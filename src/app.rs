@@ -493,6 +493,11 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
         probe_agents: config.probe_agents.clone(),
         internal_nets: config.internal_nets.clone(),
         patterns: config.patterns.clone(),
+        public_hosts: config
+            .public_hosts
+            .iter()
+            .map(|h| crate::diagnose::domain_of(h))
+            .collect(),
     });
     let (sources, mut errors) = expand(&config.sources);
     let window = Window {

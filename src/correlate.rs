@@ -53,6 +53,8 @@ pub struct Settings {
     pub internal_nets: Vec<crate::config::Cidr>,
     /// A team's own request-start / request-end patterns.
     pub patterns: Arc<crate::config::Patterns>,
+    /// The public host names (lower-case, no port), always listed when rejected.
+    pub public_hosts: Vec<String>,
 }
 
 /// A log line kept as evidence: where it is and what it says (raw, unescaped).
@@ -255,6 +257,8 @@ pub struct HostRejections {
     pub rfc_valid: bool,
     /// Rejections that fell on probe requests.
     pub probe_requests: u64,
+    /// Named by `--public-host`: listed whatever the cap.
+    pub public: bool,
     pub evidence: Vec<Evidence>,
 }
 
@@ -420,7 +424,10 @@ impl Analysis {
         }
         self.rejected_unlisted += o.rejected_unlisted;
         for (h, r) in o.rejected_hosts {
-            if self.rejected_hosts.len() >= MAX_HOSTS && !self.rejected_hosts.contains_key(&h) {
+            if self.rejected_hosts.len() >= MAX_HOSTS
+                && !r.public
+                && !self.rejected_hosts.contains_key(&h)
+            {
                 self.rejected_unlisted += r.count;
                 continue;
             }
@@ -1046,10 +1053,12 @@ impl Correlator {
                 key: b"timeout",
                 value,
             } => {
-                if let Some(t) = std::str::from_utf8(value)
+                // `timeout: 0` means no timeout at all in gunicorn; anything not a positive
+                // number says nothing usable.
+                let t = std::str::from_utf8(value)
                     .ok()
-                    .and_then(|v| v.trim().parse().ok())
-                {
+                    .and_then(|v| v.trim().parse::<f64>().ok());
+                if let Some(t) = t.filter(|t| t.is_finite() && *t > 0.0) {
                     self.out.timeout_from_logs = Some(t);
                 }
             }
@@ -1085,7 +1094,11 @@ impl Correlator {
             } => {
                 let host = lossy(host);
                 self.out.timeline.at(time, |b| b.disallowed_hosts += 1);
+                // Past the cap only the public host(s) are still listed: they are the point.
+                let domain = add.map(lossy).unwrap_or_else(|| host.to_ascii_lowercase());
+                let public = self.settings.public_hosts.iter().any(|p| *p == domain);
                 let listed = self.out.rejected_hosts.len() < MAX_HOSTS
+                    || public
                     || self.out.rejected_hosts.contains_key(&host);
                 if listed {
                     let e = self.evidence(line_no, raw);
@@ -1095,6 +1108,7 @@ impl Correlator {
                     }
                     let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
                     entry.count += 1;
+                    entry.public = public;
                     entry.rfc_valid = *rfc_valid;
                     if entry.add.is_none() {
                         entry.add = add.map(lossy);
@@ -1855,6 +1869,7 @@ mod tests {
             probe_agents: Vec::new(),
             internal_nets: Vec::new(),
             patterns: Arc::default(),
+            public_hosts: Vec::new(),
         });
         let file: Arc<str> = Arc::from("t.log");
         let mut c = Correlator::new(file.clone(), settings);

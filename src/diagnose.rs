@@ -100,7 +100,7 @@ pub struct Context<'a> {
 }
 
 /// `app.example.com:443` → `app.example.com`; `[::1]:80` → `[::1]`; lower-cased.
-fn domain_of(host: &str) -> String {
+pub fn domain_of(host: &str) -> String {
     let h = host.trim().to_ascii_lowercase();
     if h.starts_with('[') {
         return h.split_inclusive(']').next().unwrap_or(&h).to_string();
@@ -594,6 +594,14 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             format!(
                 "other names rejected: {}{noise_note}",
                 describe(&other_domains)
+            ),
+        )
+    } else if a.rejected_unlisted > 0 {
+        (
+            Status::Warn,
+            format!(
+                "{} rejections of hosts past the first 1,000 distinct ones were not looked at",
+                a.rejected_unlisted
             ),
         )
     } else if total_rejections > 0 {

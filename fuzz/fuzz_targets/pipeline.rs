@@ -5,7 +5,7 @@
 //! JSON parses, and the table carries no terminal control sequence but SGR colours.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use reqtrail::app::analyze_bytes;
@@ -43,23 +43,6 @@ fn assert_terminal_safe(out: &str) {
     }
 }
 
-/// `REQTRAIL_FUZZ_SKIP_KNOWN_BUGS=1` steps around bugs that are known and have an ignored test
-/// in tests/hostile.rs, so a long run can look for new ones. Off by default: a smoke run must
-/// fail while they are there.
-fn skip_known_bugs() -> bool {
-    static SKIP: OnceLock<bool> = OnceLock::new();
-    *SKIP.get_or_init(|| std::env::var_os("REQTRAIL_FUZZ_SKIP_KNOWN_BUGS").is_some())
-}
-
-/// tests/hostile.rs `timeline_of_lines_centuries_apart_is_bounded`: the timeline allocates
-/// every minute between the first and the last time.
-fn spans_centuries(a: &Analysis) -> bool {
-    match (a.first_time, a.last_time) {
-        (Some(f), Some(l)) => l.0 - f.0 > 400 * 86_400 * 1_000_000,
-        _ => false,
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let settings = Arc::new(Settings {
         timeout: None,
@@ -67,13 +50,11 @@ fuzz_target!(|data: &[u8]| {
         probe_agents: Vec::new(),
         internal_nets: Vec::new(),
         patterns: Arc::default(),
+        public_hosts: Vec::new(),
     });
     let a = analyze_bytes("fuzz.log", data, &settings);
     let mut total = Analysis::default();
     total.merge(a);
-    if skip_known_bugs() && spans_centuries(&total) {
-        return;
-    }
 
     // As app::run: the timeout in force and where it came from (the inference from WORKER
     // TIMEOUT lines is left out: it reads the orphans' fields, whose shape changes often).
