@@ -1096,7 +1096,7 @@ impl Correlator {
                 self.out.timeline.at(time, |b| b.disallowed_hosts += 1);
                 // Past the cap only the public host(s) are still listed: they are the point.
                 let domain = add.map(lossy).unwrap_or_else(|| host.to_ascii_lowercase());
-                let public = self.settings.public_hosts.iter().any(|p| *p == domain);
+                let public = self.settings.public_hosts.contains(&domain);
                 let listed = self.out.rejected_hosts.len() < MAX_HOSTS
                     || public
                     || self.out.rejected_hosts.contains_key(&host);
