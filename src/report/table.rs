@@ -105,7 +105,7 @@ fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             "Slowest: {} {} took {} ({}:{})",
             s.method,
             esc(&s.path),
-            ms(s.seconds * 1000.0),
+            show(s.seconds * 1000.0),
             esc(&s.file),
             s.line
         )?;
