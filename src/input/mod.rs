@@ -70,9 +70,16 @@ pub struct LineReader<'r> {
 
 impl<'r> LineReader<'r> {
     pub fn new(reader: Box<dyn Read + Send + 'r>) -> LineReader<'r> {
+        // REQTRAIL_READ_CHUNK shrinks the buffer, for the tests that check that where reads
+        // cut the input changes nothing.
+        let size = std::env::var("REQTRAIL_READ_CHUNK")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(256 * 1024);
         LineReader {
             reader,
-            buf: vec![0; 256 * 1024].into_boxed_slice(),
+            buf: vec![0; size].into_boxed_slice(),
             pos: 0,
             len: 0,
             eof: false,
