@@ -74,7 +74,6 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     });
-    let _ = unwrapper.take_unfinished();
 
     let expected = data.split(|&c| c == b'\n').count() - usize::from(data.ends_with(b"\n"));
     let expected = if data.is_empty() { 0 } else { expected };
