@@ -81,6 +81,30 @@ impl Evidence {
     }
 }
 
+/// A line kept as it was read, made into [`Evidence`] only if it is ever shown: every request
+/// keeps its start line, and most are never shown.
+#[derive(Debug, Clone)]
+struct RawLine {
+    file: Arc<str>,
+    line: u64,
+    raw: Box<[u8]>,
+}
+
+impl RawLine {
+    fn new(file: &Arc<str>, line: u64, raw: &[u8]) -> RawLine {
+        let cut = raw.len().min(EVIDENCE_CHARS * 4);
+        RawLine {
+            file: file.clone(),
+            line,
+            raw: raw[..cut].into(),
+        }
+    }
+
+    fn evidence(&self) -> Evidence {
+        Evidence::new(&self.file, self.line, &self.raw)
+    }
+}
+
 fn keep(list: &mut Vec<Evidence>, e: impl FnOnce() -> Evidence) {
     if list.len() < EVIDENCE_PER_KIND {
         list.push(e());
@@ -495,7 +519,7 @@ struct Req {
     access: Option<(u16, Option<String>)>,
     outcome: Outcome,
     rejected_host: Option<String>,
-    start_evidence: Evidence,
+    start_line: RawLine,
     cause_evidence: Option<Evidence>,
     key: u64,
     thread: Option<u64>,
@@ -516,14 +540,14 @@ fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
             _ => None,
         },
         started: r.start.map(Ts::to_rfc3339),
-        file: r.start_evidence.file.clone(),
-        line: r.start_evidence.line,
+        file: r.start_line.file.clone(),
+        line: r.start_line.line,
         method: r.method,
         path: r.path,
         pid: r.pid,
         host: r.host,
         class,
-        start_evidence: r.start_evidence,
+        start_evidence: r.start_line.evidence(),
     }
 }
 
@@ -835,7 +859,7 @@ impl Correlator {
                 r.pid.map_or("?".to_string(), |p| p.to_string()),
                 timeout
             );
-            let e = r.start_evidence.clone();
+            let e = r.start_line.evidence();
             self.alert(AlertKind::RequestOpenTooLong, message, Some(now), &e);
         }
     }
@@ -864,8 +888,8 @@ impl Correlator {
                 (Some(s), Some(e)) if outcome == "answered" => Some((e.0 - s.0) as f64 / 1000.0),
                 _ => None,
             },
-            file: r.start_evidence.file.clone(),
-            line: r.start_evidence.line,
+            file: r.start_line.file.clone(),
+            line: r.start_line.line,
         });
     }
 
@@ -1262,7 +1286,7 @@ impl Correlator {
             access: None,
             outcome: Outcome::Open,
             rejected_host: None,
-            start_evidence: Evidence::new(&self.file, line_no, raw),
+            start_line: RawLine::new(&self.file, line_no, raw),
             cause_evidence: None,
             key: 0,
             thread: self.line_thread,
@@ -1418,7 +1442,7 @@ impl Correlator {
                     access: None,
                     outcome: Outcome::Open,
                     rejected_host: None,
-                    start_evidence: Evidence::new(&self.file, line_no, raw),
+                    start_line: RawLine::new(&self.file, line_no, raw),
                     cause_evidence: None,
                     key: route_key(&lossy(method), &lossy(path)),
                     thread: self.line_thread,
@@ -1731,7 +1755,7 @@ impl Correlator {
             if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
                 let micros = (e.0 - s.0).max(0) as u64;
                 let fine = r.fine_start && r.fine_end;
-                let file = r.start_evidence.file.clone();
+                let file = r.start_line.file.clone();
                 let (method, path) = (&r.method, &r.path);
                 self.out
                     .latency
@@ -1742,7 +1766,7 @@ impl Correlator {
                         started: s.to_rfc3339(),
                         status,
                         file,
-                        line: r.start_evidence.line,
+                        line: r.start_line.line,
                     });
             }
             if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
