@@ -288,21 +288,22 @@ impl LineParser {
 fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
     match line[0] {
         b'[' => {
-            if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
-                let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(Some(time), Some(pid), Some(level), event).with_text(msg));
+            if let Some(p) = gunicorn_record(line) {
+                return Some(p);
             }
             if let Ok((msg, level)) = gunicorn::level_only_prefix(line) {
-                let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(None, None, Some(level), event).with_text(msg));
+                let prefix = layouts::Prefix {
+                    level: Some(level),
+                    ..Default::default()
+                };
+                return Some(with_message(prefix, msg));
             }
             let (_, a) = access::runserver_line(line).ok()?;
             Some(Parsed::new(a.time, None, None, Event::Access(a)))
         }
         b'0'..=b'9' => {
-            if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(line) {
-                let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(Some(time), Some(pid), Some(level), event).with_text(msg));
+            if let Some(p) = gunicorn_record(line) {
+                return Some(p);
             }
             if let Ok((msg, p)) = layouts::asctime_level(line) {
                 return Some(with_message(p, msg));
@@ -323,6 +324,18 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
     }
 }
 
+/// A line in gunicorn's error-log layout (both date forms), message read.
+fn gunicorn_record(line: &[u8]) -> Option<Parsed<'_>> {
+    let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
+    let prefix = layouts::Prefix {
+        time: Some(time),
+        pid: Some(pid),
+        thread: None,
+        level: Some(level),
+    };
+    Some(with_message(prefix, msg))
+}
+
 fn with_message(p: layouts::Prefix, msg: &[u8]) -> Parsed<'_> {
     let event = message(p.level, msg).unwrap_or(Event::Message);
     Parsed::with_prefix(p, event).with_text(msg)
@@ -337,9 +350,8 @@ fn glued(line: &[u8]) -> Option<Parsed<'_>> {
     {
         let rest = &line[at..];
         if rest.len() > 5 && rest[1..5].iter().all(u8::is_ascii_digit) && rest[5] == b'-' {
-            if let Ok((msg, (time, pid, level))) = gunicorn::error_log_prefix(rest) {
-                let event = message(Some(level), msg).unwrap_or(Event::Message);
-                return Some(Parsed::new(Some(time), Some(pid), Some(level), event).with_text(msg));
+            if let Some(p) = gunicorn_record(rest) {
+                return Some(p);
             }
         }
     }
