@@ -1271,39 +1271,61 @@ impl Correlator {
                 self.open.insert(p, kept);
             }
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let req = Req {
+        let mut req = self.record(pid, method, path, line_no, raw);
+        req.host = host.map(lossy);
+        req.start = time;
+        req.incoming = incoming;
+        req.k8s_bypass = incoming && self.k8s_pending.remove(&(p, self.line_thread));
+        req.rid = self.line_rid;
+        req.fine_start = self.fine;
+        let id = self.admit(req);
+        self.open.entry(p).or_default().push_back(id);
+        self.enforce_cap();
+    }
+
+    /// A new open record for a request on `pid`, started by the line `raw` (not yet admitted).
+    fn record(
+        &self,
+        pid: Option<u32>,
+        method: String,
+        path: String,
+        line_no: u64,
+        raw: &[u8],
+    ) -> Req {
+        Req {
+            key: route_key(&method, &path),
             method,
             path,
-            host: host.map(lossy),
+            host: None,
             pid,
-            start: time,
+            start: None,
             end: None,
-            incoming,
-            k8s_bypass: incoming && self.k8s_pending.remove(&(p, self.line_thread)),
+            incoming: true,
+            k8s_bypass: false,
             app_status: None,
             access: None,
             outcome: Outcome::Open,
             rejected_host: None,
             start_line: RawLine::new(&self.file, line_no, raw),
             cause_evidence: None,
-            key: 0,
             thread: self.line_thread,
             alerted: false,
-            rid: self.line_rid,
-            fine_start: self.fine,
+            rid: None,
+            fine_start: false,
             fine_end: false,
-        };
-        let mut req = req;
-        req.key = route_key(&req.method, &req.path);
+        }
+    }
+
+    /// Files `req` under a new id: in the table, its route's queue, and by request id.
+    fn admit(&mut self, req: Req) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
         self.unlinked.entry(req.key).or_default().push_back(id);
         if let Some(rid) = req.rid {
             self.by_rid.insert(rid, id);
         }
         self.reqs.insert(id, req);
-        self.open.entry(p).or_default().push_back(id);
-        self.enforce_cap();
+        id
     }
 
     /// Keeps the record table bounded: past [`MAX_TRACKED`], the oldest record is settled now
@@ -1427,32 +1449,8 @@ impl Correlator {
             None => {
                 // The start is not in the input (it began mid-request): still a request.
                 self.out.unmatched_responses += 1;
-                let id = self.next_id;
-                self.next_id += 1;
-                let req = Req {
-                    method: lossy(method),
-                    path: lossy(path),
-                    host: None,
-                    pid,
-                    start: None,
-                    end: None,
-                    incoming: true,
-                    k8s_bypass: false,
-                    app_status: None,
-                    access: None,
-                    outcome: Outcome::Open,
-                    rejected_host: None,
-                    start_line: RawLine::new(&self.file, line_no, raw),
-                    cause_evidence: None,
-                    key: route_key(&lossy(method), &lossy(path)),
-                    thread: self.line_thread,
-                    alerted: false,
-                    rid: None,
-                    fine_start: false,
-                    fine_end: false,
-                };
-                self.unlinked.entry(req.key).or_default().push_back(id);
-                self.reqs.insert(id, req);
+                let req = self.record(pid, lossy(method), lossy(path), line_no, raw);
+                let id = self.admit(req);
                 self.enforce_cap();
                 id
             }
