@@ -67,14 +67,7 @@ fn end_to_end(c: &mut Criterion) {
         .flat_map(|s| s.bytes())
         .collect::<Vec<u8>>()
         .repeat(20);
-    let settings = Arc::new(Settings {
-        timeout: None,
-        health_paths: vec!["/health/".into()],
-        probe_agents: Vec::new(),
-        internal_nets: Vec::new(),
-        patterns: Arc::default(),
-        public_hosts: Vec::new(),
-    });
+    let settings = Arc::new(Settings::default());
     let mut g = c.benchmark_group("analyze");
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.bench_function("real_samples_x20", |b| {

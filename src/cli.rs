@@ -11,22 +11,7 @@ use crate::config::{self, Cidr, Patterns};
 use crate::input::Source;
 use crate::parse::Ts;
 
-pub const DEFAULT_HEALTH_PATHS: &[&str] = &[
-    "/health",
-    "/healthz",
-    "/health-check",
-    "/healthcheck",
-    "/ready",
-    "/readyz",
-    "/readiness",
-    "/live",
-    "/livez",
-    "/liveness",
-    "/ping",
-    "/status",
-    "/_health",
-    "/ht",
-];
+pub use crate::correlate::DEFAULT_HEALTH_PATHS;
 
 const EXAMPLES: &str = "Examples:
   docker logs web 2>&1 | reqtrail --public-host app.example.com

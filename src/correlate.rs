@@ -41,6 +41,24 @@ const LINK_SLACK: i64 = 2_000_000;
 /// How long (µs of log time) a finished record waits for its access line.
 const LINK_WINDOW: i64 = 5_000_000;
 
+/// Paths counted as health checks when no --health-path is given (a trailing `/` is ignored).
+pub const DEFAULT_HEALTH_PATHS: &[&str] = &[
+    "/health",
+    "/healthz",
+    "/health-check",
+    "/healthcheck",
+    "/ready",
+    "/readyz",
+    "/readiness",
+    "/live",
+    "/livez",
+    "/liveness",
+    "/ping",
+    "/status",
+    "/_health",
+    "/ht",
+];
+
 /// Settings that change how requests are judged.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -55,6 +73,20 @@ pub struct Settings {
     pub patterns: Arc<crate::config::Patterns>,
     /// The public host names (lower-case, no port), always listed when rejected.
     pub public_hosts: Vec<String>,
+}
+
+impl Default for Settings {
+    /// What a run with no flags and no settings file uses.
+    fn default() -> Settings {
+        Settings {
+            timeout: None,
+            health_paths: DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect(),
+            probe_agents: Vec::new(),
+            internal_nets: Vec::new(),
+            patterns: Arc::default(),
+            public_hosts: Vec::new(),
+        }
+    }
 }
 
 /// A log line kept as evidence: where it is and what it says (raw, unescaped).
@@ -1885,14 +1917,7 @@ mod tests {
     use crate::parse::LineParser;
 
     fn run(lines: &[&str]) -> Analysis {
-        let settings = Arc::new(Settings {
-            timeout: None,
-            health_paths: vec!["/health/".into()],
-            probe_agents: Vec::new(),
-            internal_nets: Vec::new(),
-            patterns: Arc::default(),
-            public_hosts: Vec::new(),
-        });
+        let settings = Arc::new(Settings::default());
         let file: Arc<str> = Arc::from("t.log");
         let mut c = Correlator::new(file.clone(), settings);
         let mut p = LineParser::default();

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use reqtrail::app::analyze_bytes;
-use reqtrail::cli::DEFAULT_HEALTH_PATHS;
 use reqtrail::correlate::{Analysis, Settings};
 use reqtrail::diagnose::{diagnose, Context};
 use reqtrail::report::{self, Format, Report};
@@ -44,14 +43,7 @@ fn assert_terminal_safe(out: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let settings = Arc::new(Settings {
-        timeout: None,
-        health_paths: DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect(),
-        probe_agents: Vec::new(),
-        internal_nets: Vec::new(),
-        patterns: Arc::default(),
-        public_hosts: Vec::new(),
-    });
+    let settings = Arc::new(Settings::default());
     let a = analyze_bytes("fuzz.log", data, &settings);
     let mut total = Analysis::default();
     total.merge(a);
