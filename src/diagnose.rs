@@ -280,16 +280,11 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
 
     // gunicorn_started
     let boot_problem = a.boot_failed || a.boot_errors > 0;
-    let mut started = Vec::new();
-    if let Some(v) = a.gunicorn_versions.first() {
-        started.push(format!("gunicorn {v}"));
-    }
-    if let Some(c) = &a.worker_class {
-        started.push(format!("{c} workers"));
-    }
-    if !a.listening.is_empty() {
-        started.push(format!("listening at {}", a.listening.join(", ")));
-    }
+    let mut started = gunicorn_facts(
+        a.gunicorn_versions.first().map(String::as_str),
+        a.worker_class.as_deref(),
+        &a.listening,
+    );
     started.push(format!(
         "{} booted",
         plural(a.workers_booted, "worker", "workers")
@@ -1022,6 +1017,26 @@ fn closest_layout(samples: &[&str]) -> (String, String) {
         "none of the known layouts (gunicorn, Django, uvicorn, JSON, logfmt)".into(),
         "Check that this is the app's output (`docker logs web 2>&1`), or declare your request lines with --request-start / --request-end.".into(),
     )
+}
+
+/// `gunicorn 23.0.0`, `sync workers`, `listening at …`: what the logs say of the server, as
+/// every report states it (raw text: each output escapes it its own way).
+pub fn gunicorn_facts(
+    version: Option<&str>,
+    class: Option<&str>,
+    listening: &[String],
+) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let Some(v) = version {
+        facts.push(format!("gunicorn {v}"));
+    }
+    if let Some(c) = class {
+        facts.push(format!("{c} workers"));
+    }
+    if !listening.is_empty() {
+        facts.push(format!("listening at {}", listening.join(", ")));
+    }
+    facts
 }
 
 pub fn cause_words(c: Cause) -> &'static str {

@@ -358,16 +358,7 @@ fn header(r: &Report, o: &mut Out) -> io::Result<()> {
         },
     );
     let sv = &r.server;
-    let mut g = Vec::new();
-    if let Some(v) = &sv.gunicorn_version {
-        g.push(format!("gunicorn {}", h(v)));
-    }
-    if let Some(c) = &sv.worker_class {
-        g.push(format!("{} workers", h(c)));
-    }
-    if !sv.listening.is_empty() {
-        g.push(format!("listening at {}", h(&sv.listening.join(", "))));
-    }
+    let mut g: Vec<String> = sv.facts().iter().map(|f| h(f)).collect();
     g.push(format!("{} workers booted", sv.workers_booted));
     if sv.boot_failed {
         g.push("<strong>boot failed</strong>".to_string());

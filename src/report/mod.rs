@@ -280,6 +280,17 @@ impl Report {
     }
 }
 
+impl Server {
+    /// The server facts every report opens with (raw text).
+    pub fn facts(&self) -> Vec<String> {
+        crate::diagnose::gunicorn_facts(
+            self.gunicorn_version.as_deref(),
+            self.worker_class.as_deref(),
+            &self.listening,
+        )
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -198,16 +198,7 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
         }
     )?;
     let s = &r.server;
-    let mut server = Vec::new();
-    if let Some(v) = &s.gunicorn_version {
-        server.push(format!("gunicorn {}", esc(v)));
-    }
-    if let Some(c) = &s.worker_class {
-        server.push(format!("{} workers", esc(c)));
-    }
-    if !s.listening.is_empty() {
-        server.push(format!("listening at {}", esc(&s.listening.join(", "))));
-    }
+    let mut server: Vec<String> = s.facts().iter().map(|f| esc(f).into_owned()).collect();
     server.push(format!(
         "timeout {} s ({})",
         s.timeout_seconds, s.timeout_source
