@@ -1,22 +1,12 @@
 //! A team's own request-logging wording, declared as regexes, gives the same answers as the
 //! built-in wording: a real capture is reworded line by line and analysed both ways.
 
+mod common;
+use common::run;
+
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `INCOMING REQUEST: GET /x from 1.2.3.4 Host: h` → `--> GET /x via 1.2.3.4 host=h`, and
 /// `RESPONSE: GET /x -> 200` → `<-- 200 GET /x`.

@@ -1,32 +1,10 @@
 //! The other outputs: Markdown (checked with a real CommonMark/GFM parser), `-q`, `-o`,
 //! completions and the man page.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::{run, sample};
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-
-fn sample(scenario: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-logs")
-        .join(scenario)
-        .join("docker.log")
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Tables in `md`, each as rows of cell texts (header row first).
 fn tables(md: &str) -> (Vec<Vec<Vec<String>>>, usize) {
@@ -58,7 +36,7 @@ fn tables(md: &str) -> (Vec<Vec<Vec<String>>>, usize) {
 #[test]
 fn markdown_checklist_is_a_real_table() {
     for scenario in ["allowed_hosts", "worker_timeout", "healthy", "boot_failure"] {
-        let f = sample(scenario);
+        let f = sample(scenario, "docker.log");
         let (_, json, _) = run(&["--format", "json", "--public-host", "app.example.com", &f]);
         let report: serde_json::Value = serde_json::from_str(&json).unwrap();
         let (code, md, _) = run(&[
@@ -106,7 +84,7 @@ fn markdown_checklist_is_a_real_table() {
 
 #[test]
 fn quiet_prints_nothing_and_output_goes_to_the_file() {
-    let f = sample("allowed_hosts");
+    let f = sample("allowed_hosts", "docker.log");
     let (code, out, err) = run(&["-q", &f, "/nonexistent.log"]);
     assert_eq!((code, out.as_str(), err.as_str()), (2, "", ""));
     let (code, out, err) = run(&["-q", "--public-host", "app.example.com", &f]);

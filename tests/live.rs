@@ -1,41 +1,22 @@
 //! Following a live stream: alerts as things go wrong, one JSON object per event for log
 //! shippers, the checklist at the end or on Ctrl-C, per-pod summaries. Every wait is bounded.
 
+mod common;
+use common::{run, sample};
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn sample(scenario: &str, file: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-logs")
-        .join(scenario)
-        .join(file)
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-    )
-}
-
 #[test]
 fn ndjson_has_one_object_per_request_and_alert_then_the_report() {
     for scenario in ["worker_timeout", "allowed_hosts", "healthy"] {
         let f = sample(scenario, "kubectl.log");
-        let (code, out) = run(&["--format", "ndjson", &f]);
-        let (batch_code, batch) = run(&["--format", "json", &f]);
+        let (code, out, _) = run(&["--format", "ndjson", &f]);
+        let (batch_code, batch, _) = run(&["--format", "json", &f]);
         let batch: Value = serde_json::from_str(&batch).unwrap();
         assert_eq!(code, batch_code);
         let objects: Vec<Value> = out

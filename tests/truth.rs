@@ -6,9 +6,11 @@
 //! rules, never typed in, so the same test judges a fresh capture: CI sets
 //! `REQTRAIL_CAPTURE_DIR` to a directory it has just captured and both sets are checked.
 
+mod common;
+use common::run;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -35,18 +37,6 @@ fn scenario_dirs() -> Vec<PathBuf> {
         dirs.extend(found);
     }
     dirs
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(args)
-        .output()
-        .expect("run reqtrail");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8(out.stdout).expect("utf-8 output"),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Python's `repr()` of a str, without the quotes, as Django prints a rejected host.
