@@ -56,6 +56,27 @@ fn ndjson_has_one_object_per_request_and_alert_then_the_report() {
     }
 }
 
+/// `reqtrail --follow` fed through a pipe: the child, its stdout lines, its stdin.
+fn follow(
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    std::process::ChildStdin,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+        .args(["--follow", "--color", "never"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let stdin = child.stdin.take().unwrap();
+    (child, rx, stdin)
+}
+
 /// Reads the child's stdout lines on a thread, so the test can wait with a deadline.
 fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
@@ -111,15 +132,7 @@ fn now_prefix() -> String {
 
 #[test]
 fn follow_alerts_on_a_hang_while_no_line_comes_then_reports_at_the_end() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(["--follow", "--timeout", "1", "--color", "never"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(&mut child);
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, rx, mut stdin) = follow(&["--timeout", "1"]);
     writeln!(
         stdin,
         "{} [7] [INFO] INCOMING REQUEST: GET /hang/ from 10.0.0.1 Host: app.example.com",
@@ -155,15 +168,7 @@ fn follow_alerts_on_a_hang_while_no_line_comes_then_reports_at_the_end() {
 
 #[test]
 fn ctrl_c_prints_the_checklist() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(["--follow", "--color", "never"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(&mut child);
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, rx, mut stdin) = follow(&[]);
     let f = std::fs::read(sample("healthy", "docker.log")).unwrap();
     stdin.write_all(&f).unwrap();
     // A line that alerts: once its alert is out, every line before it has been read.

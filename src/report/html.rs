@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::escape::for_terminal;
-use super::Report;
+use super::{ms, Report};
 use crate::correlate::Evidence;
 use crate::diagnose::{Severity, Status};
 use crate::stats::Bucket;
@@ -95,14 +95,6 @@ fn name<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default()
-}
-
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else {
-        format!("{v:.1} ms")
-    }
 }
 
 fn seconds(v: f64) -> String {

@@ -291,6 +291,15 @@ impl Server {
     }
 }
 
+/// A duration in milliseconds as people read it: `12.3 ms`, `2.50 s`.
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

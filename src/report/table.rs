@@ -6,7 +6,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::escape::for_terminal as esc;
-use super::Report;
+use super::{ms, Report};
 use crate::correlate::Evidence;
 use crate::diagnose::{Severity, Status};
 
@@ -49,14 +49,6 @@ pub fn sparkline(values: &[u64], width: usize) -> String {
             }
         })
         .collect()
-}
-
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else {
-        format!("{v:.1} ms")
-    }
 }
 
 fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
