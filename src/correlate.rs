@@ -1424,8 +1424,10 @@ impl Correlator {
         // Candidates come from the route's own queue (oldest first), so a pid with thousands
         // of other requests open costs nothing here.
         let key = route_key(&method_s, &path_s);
-        let on_route = |want: Outcome, thread: Option<u64>| -> Vec<u64> {
-            self.unlinked
+        // The oldest matching record, and whether there is another one.
+        let on_route = |want: Outcome, thread: Option<u64>| -> (Option<u64>, bool) {
+            let mut found = self
+                .unlinked
                 .get(&key)
                 .into_iter()
                 .flatten()
@@ -1436,28 +1438,26 @@ impl Correlator {
                         && r.pid.unwrap_or(0) == p
                         && same_route(r)
                         && (thread.is_none() || r.thread == thread)
-                })
-                .take(2)
-                .collect()
+                });
+            (found.next(), found.next().is_some())
         };
         let found = if let Some(id) = by_rid {
             p = self.reqs[&id].pid.unwrap_or(0);
             self.out.pairing.by_request_id += 1;
             Some(id)
-        } else if let Some(&id) = self
+        } else if let Some(id) = self
             .line_thread
-            .and_then(|th| on_route(Outcome::Open, Some(th)).first().copied())
-            .as_ref()
+            .and_then(|th| on_route(Outcome::Open, Some(th)).0)
         {
             self.out.pairing.by_thread += 1;
             Some(id)
-        } else if let [first, rest @ ..] = on_route(Outcome::Open, None).as_slice() {
-            if !rest.is_empty() && !self.one_at_a_time(p) {
+        } else if let (Some(first), more) = on_route(Outcome::Open, None) {
+            if more && !self.one_at_a_time(p) {
                 self.out.pairing.ambiguous += 1;
             }
             self.out.pairing.by_pid_path += 1;
-            Some(*first)
-        } else if let Some(&id) = on_route(Outcome::Superseded, None).first() {
+            Some(first)
+        } else if let (Some(id), _) = on_route(Outcome::Superseded, None) {
             // A sync worker was assumed (no `Using worker:` line) but this pid answers a
             // request it had "moved on" from: it serves several at once. Revive that request
             // and stop assuming.
