@@ -20,7 +20,7 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
 
 use crate::parse::{Access, Event, Parsed, Ts};
-use crate::stats::{route_of, Latency, Slow, Timeline};
+use crate::stats::{Latency, Slow, Timeline};
 
 /// Longest text kept from a log line for evidence.
 const EVIDENCE_CHARS: usize = 400;
@@ -1787,23 +1787,26 @@ impl Correlator {
                 let fine = r.fine_start && r.fine_end;
                 let file = r.start_line.file.clone();
                 let (method, path) = (&r.method, &r.path);
-                self.out
-                    .latency
-                    .add(method, route_of(path), micros, fine, || Slow {
-                        method: method.clone(),
-                        path: path.clone(),
-                        seconds: micros as f64 / 1e6,
-                        started: s.to_rfc3339(),
-                        status,
-                        file,
-                        line: r.start_line.line,
-                    });
+                self.out.latency.add(method, path, micros, fine, || Slow {
+                    method: method.clone(),
+                    path: path.clone(),
+                    seconds: micros as f64 / 1e6,
+                    started: s.to_rfc3339(),
+                    status,
+                    file,
+                    line: r.start_line.line,
+                });
             }
             if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
                 if let Some(h) = &r.host {
                     let hosts = &mut self.out.accepted_hosts;
-                    if hosts.len() < MAX_HOSTS || hosts.contains_key(h) {
-                        *hosts.entry(h.clone()).or_default() += 1;
+                    let room = hosts.len() < MAX_HOSTS;
+                    match hosts.get_mut(h) {
+                        Some(n) => *n += 1,
+                        None if room => {
+                            hosts.insert(h.clone(), 1);
+                        }
+                        None => {}
                     }
                 }
             }

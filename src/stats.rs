@@ -23,15 +23,20 @@ const BUCKETS: usize = 64 * SUB as usize;
 /// `/api/reports/42/` → `/api/reports/{id}/`: segments that are numbers, UUIDs, long hex or
 /// long tokens with digits become `{id}`, so one route gathers all its requests.
 pub fn route_of(path: &str) -> String {
-    let path = path.split('?').next().unwrap_or(path);
     let mut out = String::with_capacity(path.len());
+    push_route(&mut out, path);
+    out
+}
+
+/// Appends the route of `path` (see [`route_of`]) to `out`.
+fn push_route(out: &mut String, path: &str) {
+    let path = path.split('?').next().unwrap_or(path);
     for (k, seg) in path.split('/').enumerate() {
         if k > 0 {
             out.push('/');
         }
         out.push_str(if is_id(seg) { "{id}" } else { seg });
     }
-    out
 }
 
 fn is_id(seg: &str) -> bool {
@@ -165,16 +170,19 @@ pub struct Latency {
     pub coarse: bool,
     pub measured: u64,
     pub fine: u64,
+    /// Scratch for building a route key.
+    key: String,
 }
 
 pub const OTHER_ROUTES: &str = "(other routes)";
 
 impl Latency {
-    /// Records one paired request. `fine`: both ends had sub-second timestamps.
+    /// Records one paired request of `method` on `path` (counted under its route).
+    /// `fine`: both ends had sub-second timestamps.
     pub fn add(
         &mut self,
         method: &str,
-        route: String,
+        path: &str,
         micros: u64,
         fine: bool,
         slow: impl FnOnce() -> Slow,
@@ -183,13 +191,23 @@ impl Latency {
         if fine {
             self.fine += 1;
         }
-        let key = format!("{method} {route}");
-        let key = if self.routes.contains_key(&key) || self.routes.len() < MAX_ROUTES {
-            key
-        } else {
-            OTHER_ROUTES.to_string()
-        };
-        self.routes.entry(key).or_default().add(micros);
+        // The key is built in a reused buffer: a new String is made only for a new route.
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        key.push_str(method);
+        key.push(' ');
+        push_route(&mut key, path);
+        let full = self.routes.len() >= MAX_ROUTES;
+        match self.routes.get_mut(key.as_str()) {
+            Some(h) => h.add(micros),
+            None if full => self
+                .routes
+                .entry(OTHER_ROUTES.to_string())
+                .or_default()
+                .add(micros),
+            None => self.routes.entry(key.clone()).or_default().add(micros),
+        }
+        self.key = key;
         let fastest_kept = self.slowest.last().map(|s| s.seconds);
         if self.slowest.len() < SLOWEST || fastest_kept.is_some_and(|f| (micros as f64 / 1e6) > f) {
             let s = slow();
