@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::mem::take;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::chunked::{self, Body, Chunk};
 use crate::cli::Config;
 use crate::correlate::{
     settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
@@ -23,8 +25,33 @@ use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{expand, open, split_lines, LineReader, Source};
-use crate::parse::{LineParser, Ts};
+use crate::parse::{LineParser, Parsed, Ts};
 use crate::report::Report;
+
+/// Told how far reading has got, for a progress bar (see `report::progress`).
+pub trait Progress: Sync {
+    /// Reading starts; `total`: the inputs' size in bytes, when known (files, not pipes).
+    fn start(&self, total: Option<u64>);
+    /// `bytes` more of the inputs were read.
+    fn advance(&self, bytes: u64);
+    fn finish(&self);
+}
+
+/// No progress to show.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// Passes on the bytes `reader` took since the last call.
+pub(crate) fn report_taken(reader: &LineReader<'_>, seen: &mut u64, progress: &dyn Progress) {
+    let now = reader.bytes_taken();
+    progress.advance(now - *seen);
+    *seen = now;
+}
 
 /// Which lines to analyse, by time (`--since`, `--until`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,8 +107,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 const OTHER_PODS: &[u8] = b"(other pods)";
 
 /// Values by pod key, in order of first appearance, with the last one used at hand.
-struct ByPod<T> {
-    items: Vec<(Vec<u8>, T)>,
+#[derive(Debug, Clone)]
+pub(crate) struct ByPod<T> {
+    pub(crate) items: Vec<(Vec<u8>, T)>,
     index: FxHashMap<Vec<u8>, usize>,
     last: usize,
 }
@@ -99,7 +127,7 @@ impl<T> Default for ByPod<T> {
 impl<T> ByPod<T> {
     /// The index of `key`'s value, made with `make` the first time; past [`MAX_PODS`] keys,
     /// new ones share one value.
-    fn slot(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> T) -> usize {
+    pub(crate) fn slot(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> T) -> usize {
         // Nearly every line belongs to the previous line's pod.
         if self.items.get(self.last).is_some_and(|(k, _)| same(k, key)) {
             return self.last;
@@ -176,58 +204,106 @@ impl Pipeline {
 
     /// Runs one line of input `file` through envelope → parse → correlate.
     pub fn line(&mut self, file: usize, line_no: u64, raw: &[u8]) {
-        let Pipeline {
-            settings,
-            window,
-            files,
-            pods,
-            scratch,
-            decoded,
-            filtered,
-            notify,
-            last_arrival,
-        } = self;
-        let f = &mut files[file];
+        let (mut scratch, mut decoded) = (take(&mut self.scratch), take(&mut self.decoded));
         scratch.clear();
-        let (pod, payload, envelope_time) = match f.unwrapper.strip(raw, scratch) {
-            Stripped::Partial => (&b""[..], None, f.last_time),
-            Stripped::Line(u) => (u.source.unwrap_or(b""), Some(u.payload), u.time),
-        };
-        let k = pods.slot(pod, |key| {
-            let mut c = Correlator::new(f.name.clone(), settings.clone());
-            if *notify {
+        let f = &mut self.files[file];
+        match f.unwrapper.strip(raw, &mut scratch) {
+            Stripped::Partial => self.partial(file),
+            Stripped::Line(u) => {
+                let pod = u.source.unwrap_or(b"");
+                let patterns = &self.settings.patterns;
+                let k = f
+                    .parsers
+                    .slot(pod, |_| LineParser::with_patterns(patterns.clone()));
+                let parsed = f.parsers.items[k].1.parse(&u.payload, &mut decoded);
+                self.parsed(file, line_no, raw, pod, u.time, &parsed);
+            }
+        }
+        (self.scratch, self.decoded) = (scratch, decoded);
+    }
+
+    /// Takes the lines of a chunk made by [`chunked`], in input order: parsed already when the
+    /// input's stripper and parsers stand where the chunk's fresh ones started (between
+    /// records), else (a chunk that begins inside a traceback, say) one by one from their text.
+    fn chunk(&mut self, file: usize, line_no: &mut u64, chunk: &Chunk) {
+        let fronts = chunk.parsed();
+        let f = &mut self.files[file];
+        let fresh = f.unwrapper.is_idle()
+            && f.parsers.items.iter().all(|(_, p)| p.is_idle())
+            && f.parsers.items.len() + fronts.parsers.items.len() <= MAX_PODS;
+        if !fresh {
+            for raw in chunk.lines().raw_lines() {
+                *line_no += 1;
+                self.line(file, *line_no, raw);
+            }
+            return;
+        }
+        f.unwrapper = chunk.lines().unwrapper.clone();
+        for (pod, parser) in &fronts.parsers.items {
+            let k = f.parsers.slot(pod, |_| parser.clone());
+            f.parsers.items[k].1 = parser.clone();
+        }
+        let mut decoded = take(&mut self.decoded);
+        for front in &fronts.fronts {
+            *line_no += 1;
+            let (raw, pod, time) = (front.raw, front.pod, front.time);
+            match &front.body {
+                Body::Partial => self.partial(file),
+                Body::Parsed(p) => self.parsed(file, *line_no, raw, pod, time, p),
+                Body::Reparse(payload) => {
+                    let mut parser = LineParser::with_patterns(self.settings.patterns.clone());
+                    let p = parser.parse(payload, &mut decoded);
+                    self.parsed(file, *line_no, raw, pod, time, &p);
+                }
+            }
+        }
+        self.decoded = decoded;
+    }
+
+    /// Counts a CRI partial record of input `file` (its text waits for the rest of the line).
+    fn partial(&mut self, file: usize) {
+        let k = self.correlator(file, b"");
+        self.pods.items[k].1.count_partial();
+    }
+
+    /// The correlator of `pod`, made the first time it is seen (in input `file`).
+    fn correlator(&mut self, file: usize, pod: &[u8]) -> usize {
+        let (name, settings, notify) = (&self.files[file].name, &self.settings, self.notify);
+        self.pods.slot(pod, |key| {
+            let mut c = Correlator::new(name.clone(), settings.clone());
+            if notify {
                 let name = (!key.is_empty()).then(|| Arc::from(String::from_utf8_lossy(key)));
                 c.enable_notices(name);
             }
             c
-        });
-        let correlator = &mut pods.items[k].1;
-        let Some(payload) = payload else {
-            correlator.count_partial();
-            return;
-        };
-        let k = f.parsers.slot(pod, |_| {
-            LineParser::with_patterns(settings.patterns.clone())
-        });
-        let parsed = f.parsers.items[k].1.parse(&payload, decoded);
+        })
+    }
+
+    /// The back half of a line: the parsed line of `pod`, with the time its envelope gave, into
+    /// the pod's correlator (unless `--since` / `--until` leave it out).
+    pub(crate) fn parsed(
+        &mut self,
+        file: usize,
+        line_no: u64,
+        raw: &[u8],
+        pod: &[u8],
+        envelope_time: Option<Ts>,
+        parsed: &Parsed<'_>,
+    ) {
+        let k = self.correlator(file, pod);
+        let f = &mut self.files[file];
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
-        if let (Some(t), true) = (time, *notify) {
-            *last_arrival = Some((Instant::now(), t));
+        if let (Some(t), true) = (time, self.notify) {
+            self.last_arrival = Some((Instant::now(), t));
         }
         // Continuation lines (tracebacks) take the time of the record above them.
-        if !window.admits(f.last_time) {
-            *filtered += 1;
+        if !self.window.admits(f.last_time) {
+            self.filtered += 1;
             return;
         }
-        correlator.feed(
-            &f.name,
-            line_no,
-            raw,
-            time,
-            envelope_time.is_some(),
-            &parsed,
-        );
+        let correlator = &mut self.pods.items[k].1;
+        correlator.feed(&f.name, line_no, raw, time, envelope_time.is_some(), parsed);
     }
 
     /// Ends every stream; returns the analysis and the last notices (requests still open).
@@ -327,6 +403,7 @@ fn read_merged(
     sources: &[Source],
     pipeline: &mut Pipeline,
     emit: &mut dyn FnMut(&Notice),
+    progress: &dyn Progress,
 ) -> (Vec<String>, Vec<Error>) {
     let mut names = Vec::new();
     let mut errors = Vec::new();
@@ -361,13 +438,28 @@ fn read_merged(
         source: e,
     };
     if let [one] = cursors.as_mut_slice() {
-        // A single input needs no ordering: stream it straight through.
+        // A single input needs no ordering: stream it straight through, parsed on every core
+        // unless each line's notices are to be handed out as it is read.
+        if let (false, Some(size)) = (pipeline.notify, chunked::chunk_bytes()) {
+            let patterns = pipeline.settings.patterns.clone();
+            let (file, mut line_no) = (one.file, 0);
+            let mut consume = |c: &Chunk| pipeline.chunk(file, &mut line_no, c);
+            let failed = chunked::pump(&mut one.reader, size, &patterns, &mut consume, progress);
+            if let Some(e) = failed {
+                errors.push(fail(&names[0], e));
+            }
+            return (names, errors);
+        }
+        let mut seen = 0;
         loop {
             match one.reader.next_line() {
                 Ok(Some(line)) => {
                     one.line_no += 1;
                     pipeline.line(one.file, one.line_no, line);
                     after_line(pipeline);
+                    if one.line_no % 65536 == 0 {
+                        report_taken(&one.reader, &mut seen, progress);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -386,8 +478,12 @@ fn read_merged(
             Err(e) => errors.push(fail(&names[k], e)),
         }
     }
+    let mut seen = vec![0; cursors.len()];
     while let Some(Reverse((_, k))) = heap.pop() {
         let c = &mut cursors[k];
+        if c.line_no % 65536 == 0 {
+            report_taken(&c.reader, &mut seen[k], progress);
+        }
         pipeline.line(c.file, c.line_no, &c.line);
         after_line(pipeline);
         match c.advance() {
@@ -486,7 +582,13 @@ pub struct Outcome {
 
 /// Runs the analysis. `emit` receives notices (finished requests, alerts) as they happen when
 /// `config.notices` asks for them; `stop` ends `--follow` early (Ctrl-C).
-pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) -> Outcome {
+/// `progress` hears how much of the inputs was read (not while following).
+pub fn run(
+    config: &Config,
+    emit: &mut dyn FnMut(&Notice),
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Outcome {
     let settings = Arc::new(Settings {
         timeout: config.timeout,
         health_paths: config.health_paths.clone(),
@@ -500,6 +602,16 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
             .collect(),
     });
     let (sources, mut errors) = expand(&config.sources);
+    if !config.follow {
+        let sizes: Option<Vec<u64>> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+                Source::Stdin => None,
+            })
+            .collect();
+        progress.start(sizes.map(|s| s.iter().sum()));
+    }
     let window = Window {
         since: config.since,
         until: config.until,
@@ -518,7 +630,8 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
             .par_iter()
             .map(|s| {
                 let mut p = new_pipeline();
-                let (names, errs) = read_merged(std::slice::from_ref(s), &mut p, &mut |_| {});
+                let (names, errs) =
+                    read_merged(std::slice::from_ref(s), &mut p, &mut |_| {}, progress);
                 (p.finish().0, names, errs)
             })
             .collect();
@@ -536,7 +649,7 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
         for s in &sources {
             let mut p = new_pipeline();
             // --follow conflicts with --separate: read each input to its end.
-            let (names, errs) = read_merged(std::slice::from_ref(s), &mut p, emit);
+            let (names, errs) = read_merged(std::slice::from_ref(s), &mut p, emit, progress);
             let (a, last) = p.finish();
             last.iter().for_each(&mut *emit);
             total.merge(a);
@@ -549,13 +662,14 @@ pub fn run(config: &Config, emit: &mut dyn FnMut(&Notice), stop: &AtomicBool) ->
         let (files, errs) = if config.follow {
             follow(&sources, &mut p, emit, stop)
         } else {
-            read_merged(&sources, &mut p, emit)
+            read_merged(&sources, &mut p, emit, progress)
         };
         errors.extend(errs);
         let (a, last) = p.finish();
         last.iter().for_each(&mut *emit);
         (a, files)
     };
+    progress.finish();
     let (timeout, source) = settle_timeout(config.timeout, total.timeout_from_logs, &total.orphans);
     let ctx = Context {
         public_hosts: &config.public_hosts,

@@ -6,6 +6,7 @@
 //! checks and findings ([`diagnose`]) → table or JSON ([`report`]). [`app`] wires them.
 
 pub mod app;
+pub mod chunked;
 pub mod cli;
 pub mod config;
 pub mod correlate;

@@ -10,8 +10,8 @@ use clap::{CommandFactory, Parser};
 use reqtrail::cli::{Args, Command, FormatArg};
 use reqtrail::correlate::Notice;
 use reqtrail::report::escape::for_terminal;
-use reqtrail::report::live;
 use reqtrail::report::{self, Format};
+use reqtrail::report::{live, progress};
 
 /// Every request record, string and evidence line is a small allocation made on one thread and
 /// often freed on another; mimalloc does that ~13% faster than glibc's malloc end to end.
@@ -65,7 +65,9 @@ fn main() -> ExitCode {
             STOP.store(true, Ordering::SeqCst);
         }
     };
-    let outcome = reqtrail::app::run(&config, &mut emit, &STOP);
+    // A bar on stderr for a long read, on a terminal only (never in a pipe or under -q).
+    let bar = progress::Bar::new(!quiet && !config.follow && io::stderr().is_terminal());
+    let outcome = reqtrail::app::run(&config, &mut emit, &STOP, &bar);
     let code = if !outcome.errors.is_empty() {
         2
     } else if outcome.report.failed() {

@@ -1,6 +1,7 @@
 //! The report is the same whatever size the reads cut the input into and however many threads
-//! run: each real capture is read with buffers from 1 byte up (`REQTRAIL_READ_CHUNK`), and the
-//! captures together with `--separate` on 1 and 2 threads (`RAYON_NUM_THREADS`).
+//! run: each real capture is read with buffers from 1 byte up (`REQTRAIL_READ_CHUNK`), cut into
+//! parse chunks of every size down to one line each (`REQTRAIL_CHUNK_BYTES`), and the captures
+//! together with `--separate` on 1 and 2 threads (`RAYON_NUM_THREADS`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,100 @@ fn captures() -> Vec<PathBuf> {
     files.sort();
     assert!(files.len() >= 8);
     files
+}
+
+/// A scratch directory removed on drop.
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(tag: &str) -> Tmp {
+        let dir =
+            std::env::temp_dir().join(format!("reqtrail-chunks-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Tmp(dir)
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `docker logs --timestamps` lines as the runtimes store them on disk, each line split in two
+/// records where it is long enough: CRI (`stderr P` then `stderr F`) and docker's json-file
+/// (a `log` without its newline, then the rest). A chunk may begin between the two halves.
+fn on_disk(timestamped: &str) -> (String, String) {
+    let (mut cri, mut json) = (String::new(), String::new());
+    for line in timestamped.lines() {
+        let (ts, payload) = line.split_once(' ').unwrap();
+        let mut mid = payload.len() / 2;
+        while !payload.is_char_boundary(mid) {
+            mid -= 1;
+        }
+        let (a, b) = payload.split_at(mid);
+        let record = |log: &str| {
+            let log = serde_json::to_string(log).unwrap();
+            format!("{{\"log\":{log},\"stream\":\"stderr\",\"time\":\"{ts}\"}}\n")
+        };
+        if a.is_empty() {
+            cri.push_str(&format!("{ts} stderr F {b}\n"));
+            json.push_str(&record(&format!("{b}\n")));
+        } else {
+            cri.push_str(&format!("{ts} stderr P {a}\n{ts} stderr F {b}\n"));
+            json.push_str(&record(a));
+            json.push_str(&record(&format!("{b}\n")));
+        }
+    }
+    (cri, json)
+}
+
+#[test]
+fn chunk_sizes_and_threads_change_nothing() {
+    let tmp = Tmp::new("sizes");
+    let mut files = captures();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.join("docker-timestamps.log").is_file() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        files.push(dir.join("docker-timestamps.log"));
+        let (cri, json) =
+            on_disk(&std::fs::read_to_string(dir.join("docker-timestamps.log")).unwrap());
+        for (kind, text) in [("cri", cri), ("json-file", json)] {
+            let path = tmp.0.join(format!("{name}.{kind}.log"));
+            std::fs::write(&path, text).unwrap();
+            files.push(path);
+        }
+    }
+    assert!(files.len() >= 30);
+    for f in &files {
+        let f = f.to_str().unwrap();
+        // One line at a time on one thread: no chunks at all.
+        let lines = report(
+            &[f],
+            &[("REQTRAIL_CHUNK_BYTES", "0"), ("RAYON_NUM_THREADS", "1")],
+        );
+        // 1 byte: every line is a chunk of its own, so every boundary between two lines is a
+        // chunk boundary (inside a traceback, a config dump, a partial record, a request).
+        for size in ["1", "2", "97", "1000", "65536"] {
+            for threads in ["1", "2", "3"] {
+                let chunked = report(
+                    &[f],
+                    &[
+                        ("REQTRAIL_CHUNK_BYTES", size),
+                        ("RAYON_NUM_THREADS", threads),
+                    ],
+                );
+                assert!(
+                    chunked == lines,
+                    "{f}: chunks of {size} bytes on {threads} threads differ from one line at a time"
+                );
+            }
+        }
+    }
 }
 
 fn report(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {

@@ -42,7 +42,7 @@ pub enum Stripped<'a> {
 }
 
 /// Strips envelopes; keeps the partial records of each stream until they are complete.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Unwrapper {
     partial: [Vec<u8>; 2],
 }
@@ -166,6 +166,11 @@ fn strip_sgr(line: &[u8], out: &mut Vec<u8>) {
 }
 
 impl Unwrapper {
+    /// No partial record is waiting: the next line strips as it would for a fresh stripper.
+    pub fn is_idle(&self) -> bool {
+        self.partial.iter().all(Vec::is_empty)
+    }
+
     /// Strips every envelope from `raw`; `scratch` holds the payload when it has to be rebuilt.
     pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
         let mut scratch = Some(scratch);

@@ -13,6 +13,8 @@ pub mod envelope;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::Error;
 
@@ -66,6 +68,22 @@ pub struct LineReader<'r> {
     following: bool,
     /// `line` holds the start of an unfinished line.
     waiting: bool,
+    /// Bytes taken from the source so far (compressed bytes for a compressed file).
+    taken: Arc<AtomicU64>,
+}
+
+/// A reader that counts the bytes it hands out.
+struct Counted<R> {
+    inner: R,
+    taken: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl<'r> LineReader<'r> {
@@ -86,7 +104,13 @@ impl<'r> LineReader<'r> {
             line: Vec::new(),
             following: false,
             waiting: false,
+            taken: Arc::default(),
         }
+    }
+
+    /// How many bytes of the source have been read (before decompression), for progress.
+    pub fn bytes_taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -160,6 +184,21 @@ impl<'r> LineReader<'r> {
     }
 }
 
+impl LineReader<'_> {
+    /// Appends whole lines (as [`LineReader::next_line`] cuts them, each followed by `\n`) to
+    /// `out` until it holds at least `target` bytes or the input ends; returns how many.
+    pub fn read_lines_into(&mut self, out: &mut Vec<u8>, target: usize) -> io::Result<u64> {
+        let mut n = 0;
+        while out.len() < target {
+            let Some(line) = self.next_line()? else { break };
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
 /// Calls `f` with each line read from `reader`.
 pub fn read_lines(reader: impl Read + Send, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
     let mut lines = LineReader::new(Box::new(reader));
@@ -195,8 +234,13 @@ pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
         path: source.name(),
         source: e,
     };
+    let taken = Arc::new(AtomicU64::new(0));
+    let counted = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
+        let taken = taken.clone();
+        Box::new(Counted { inner, taken })
+    };
     let reader: Box<dyn Read + Send> = match source {
-        Source::Stdin => Box::new(io::stdin()),
+        Source::Stdin => counted(Box::new(io::stdin())),
         Source::Path(p) => {
             let file = File::open(p).map_err(io_err)?;
             if file.metadata().map_err(io_err)?.is_dir() {
@@ -204,10 +248,12 @@ pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
                     path: source.name(),
                 });
             }
-            Box::new(file)
+            counted(Box::new(file))
         }
     };
-    Ok(LineReader::new(decompressing(reader).map_err(io_err)?))
+    let mut lines = LineReader::new(decompressing(reader).map_err(io_err)?);
+    lines.taken = taken;
+    Ok(lines)
 }
 
 /// Replaces each directory by the files in it (not recursing; hidden files skipped), sorted by

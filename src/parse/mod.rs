@@ -189,7 +189,7 @@ enum Mode {
 
 /// Parses the lines of one stream in order, remembering whether a traceback or config dump
 /// is under way.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LineParser {
     mode: Mode,
     custom: Arc<Patterns>,
@@ -204,19 +204,45 @@ impl LineParser {
         }
     }
 
+    /// No traceback or config dump is under way: the next line parses as it would for a fresh
+    /// parser.
+    pub fn is_idle(&self) -> bool {
+        self.mode == Mode::Normal
+    }
+
     /// Parses one line. `scratch` holds decoded text when a structured record's fields carry
     /// escapes; the result may borrow from it.
     pub fn parse<'a>(&mut self, line: &'a [u8], scratch: &'a mut Vec<u8>) -> Parsed<'a> {
-        let parsed = self.parse_builtin(line, scratch);
-        if self.custom.is_empty() || !matches!(parsed.event, Event::Message | Event::Unrecognized) {
-            return parsed;
-        }
-        apply_custom(&self.custom, parsed)
+        self.parse_with(line, Some(scratch))
+            .expect("a scratch buffer was given")
     }
 
-    fn parse_builtin<'a>(&mut self, line: &'a [u8], scratch: &'a mut Vec<u8>) -> Parsed<'a> {
+    /// Parses one line into a result that borrows only `line`; `None` (the parser's state
+    /// moved on all the same) for a structured record whose fields need unescaping: parse it
+    /// with [`LineParser::parse`], with any parser (such records parse alike in every state).
+    pub fn parse_in_place<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
+        self.parse_with(line, None)
+    }
+
+    fn parse_with<'a>(
+        &mut self,
+        line: &'a [u8],
+        scratch: Option<&'a mut Vec<u8>>,
+    ) -> Option<Parsed<'a>> {
+        let parsed = self.parse_builtin(line, scratch)?;
+        if self.custom.is_empty() || !matches!(parsed.event, Event::Message | Event::Unrecognized) {
+            return Some(parsed);
+        }
+        Some(apply_custom(&self.custom, parsed))
+    }
+
+    fn parse_builtin<'a>(
+        &mut self,
+        line: &'a [u8],
+        scratch: Option<&'a mut Vec<u8>>,
+    ) -> Option<Parsed<'a>> {
         if line.iter().all(|c| c.is_ascii_whitespace()) {
-            return Parsed::bare(Event::Blank);
+            return Some(Parsed::bare(Event::Blank));
         }
         let fields = match line[0] {
             b'{' => structured::json_record(line),
@@ -236,21 +262,21 @@ impl LineParser {
                     Mode::Normal
                 };
             }
-            return p;
+            return Some(p);
         }
         if let Some(event) = self.continuation(line) {
-            return Parsed::bare(event);
+            return Some(Parsed::bare(event));
         }
         self.mode = Mode::Normal;
         if line == traceback::TRACEBACK_START {
             self.mode = Mode::Traceback;
-            return Parsed::bare(Event::TracebackStart);
+            return Some(Parsed::bare(Event::TracebackStart));
         }
         // A message without prefix: Django's default console handler prints `%(message)s`.
         if let Some(event) = message(None, line) {
-            return Parsed::bare(event);
+            return Some(Parsed::bare(event));
         }
-        glued(line).unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line))
+        Some(glued(line).unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line)))
     }
 
     fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
@@ -403,21 +429,36 @@ fn apply_custom<'a>(custom: &Patterns, parsed: Parsed<'a>) -> Parsed<'a> {
     parsed
 }
 
-/// Builds the parsed line of a structured record, decoding escaped fields into `scratch`.
-fn from_fields<'a>(f: structured::Fields<'a>, scratch: &'a mut Vec<u8>) -> Parsed<'a> {
+/// Builds the parsed line of a structured record, decoding escaped fields into `scratch`
+/// (`None` when some field needs decoding and there is no `scratch`).
+fn from_fields<'a>(
+    f: structured::Fields<'a>,
+    scratch: Option<&'a mut Vec<u8>>,
+) -> Option<Parsed<'a>> {
     use std::borrow::Cow;
     enum Piece<'a> {
         Borrowed(&'a [u8]),
         Copied(std::ops::Range<usize>),
     }
-    scratch.clear();
+    let owned = [&f.message, &f.request_id, &f.method, &f.path, &f.host]
+        .iter()
+        .any(|c| matches!(c, Some(Cow::Owned(_))))
+        || f.exception.is_some();
+    if scratch.is_none() && owned {
+        return None;
+    }
+    let mut scratch = scratch;
+    if let Some(s) = scratch.as_deref_mut() {
+        s.clear();
+    }
     let mut put = |c: Option<Cow<'a, str>>| -> Option<Piece<'a>> {
         Some(match c? {
             Cow::Borrowed(s) => Piece::Borrowed(s.as_bytes()),
             Cow::Owned(s) => {
-                let start = scratch.len();
-                scratch.extend_from_slice(s.as_bytes());
-                Piece::Copied(start..scratch.len())
+                let buf = scratch.as_deref_mut().expect("checked above");
+                let start = buf.len();
+                buf.extend_from_slice(s.as_bytes());
+                Piece::Copied(start..buf.len())
             }
         })
     };
@@ -427,7 +468,10 @@ fn from_fields<'a>(f: structured::Fields<'a>, scratch: &'a mut Vec<u8>) -> Parse
     let path = put(f.path);
     let host = put(f.host);
     let exception = put(f.exception.map(Cow::Owned));
-    let buf: &'a [u8] = scratch;
+    let buf: &'a [u8] = match scratch {
+        Some(s) => s,
+        None => &[],
+    };
     let get = |p: Option<Piece<'a>>| -> Option<&'a [u8]> {
         p.map(|p| match p {
             Piece::Borrowed(b) => b,
@@ -453,13 +497,13 @@ fn from_fields<'a>(f: structured::Fields<'a>, scratch: &'a mut Vec<u8>) -> Parse
             _ => None,
         })
         .unwrap_or(Event::Message);
-    Parsed {
+    Some(Parsed {
         thread: f.thread,
         request_id: get(request_id),
         exception: get(exception),
         text: msg.unwrap_or(b""),
         ..Parsed::new(f.time, f.pid, f.level, event)
-    }
+    })
 }
 
 fn access_event(line: &[u8]) -> Option<Parsed<'_>> {

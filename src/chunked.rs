@@ -1,0 +1,264 @@
+//! The front half of one input (envelope, parse) on every core, handed back in input order.
+//!
+//! Lines are read into newline-aligned chunks; each chunk is stripped and parsed on its own by
+//! a rayon worker with a fresh envelope stripper and fresh parsers, while the previous batch is
+//! being correlated. A fresh stripper or parser is what a stream has between records, so the
+//! guess is right unless a chunk begins inside a CRI partial line, a traceback or a config dump:
+//! the consumer knows the true state when the chunk's turn comes, and then redoes that chunk
+//! line by line. Either way the correlator sees exactly what a one-line-at-a-time read gives it,
+//! whatever the chunk size and the number of threads.
+
+use std::io;
+use std::ops::Range;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use self_cell::self_cell;
+
+use crate::app::{report_taken, ByPod, Progress};
+use crate::config::Patterns;
+use crate::input::envelope::{Stripped, Unwrapper};
+use crate::input::{LineReader, MAX_LINE};
+use crate::parse::{LineParser, Parsed, Ts};
+
+/// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it, for the tests that prove the size
+/// changes nothing; `0` there means no chunks (each line read, parsed and correlated in turn).
+pub fn chunk_bytes() -> Option<usize> {
+    match std::env::var("REQTRAIL_CHUNK_BYTES").map(|v| v.parse::<usize>()) {
+        Ok(Ok(0)) => None,
+        Ok(Ok(n)) => Some(n),
+        _ => Some(256 << 10),
+    }
+}
+
+/// Where a stripped piece of a line is: in the chunk as read, or rebuilt into the chunk's arena.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Raw(u32, u32),
+    Arena(u32, u32),
+}
+
+/// One line after its envelope came off.
+#[derive(Debug)]
+struct StrippedLine {
+    raw: Range<u32>,
+    /// `None`: a CRI partial record.
+    payload: Option<Piece>,
+    pod: Piece,
+    time: Option<Ts>,
+}
+
+/// A chunk's bytes and what stripping them made: whole lines, each followed by `\n`.
+#[derive(Debug)]
+pub struct Lines {
+    data: Vec<u8>,
+    arena: Vec<u8>,
+    lines: Vec<StrippedLine>,
+    /// The stripper as it stands after the chunk's last line.
+    pub(crate) unwrapper: Unwrapper,
+}
+
+impl Lines {
+    /// Strips every line of `data` with a fresh stripper.
+    fn strip(data: Vec<u8>) -> Lines {
+        let mut unwrapper = Unwrapper::default();
+        let mut arena = Vec::new();
+        let mut lines = Vec::new();
+        let mut scratch = Vec::new();
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', &data) {
+            let raw = &data[start..nl];
+            // A piece that is not a slice of the line was rebuilt: copy it to the arena.
+            let place = |piece: &[u8], arena: &mut Vec<u8>| {
+                let (at, end) = (
+                    piece.as_ptr() as usize,
+                    piece.as_ptr() as usize + piece.len(),
+                );
+                let base = raw.as_ptr() as usize;
+                if at >= base && end <= base + raw.len() {
+                    let from = (start + at - base) as u32;
+                    Piece::Raw(from, from + piece.len() as u32)
+                } else {
+                    let from = arena.len() as u32;
+                    arena.extend_from_slice(piece);
+                    Piece::Arena(from, arena.len() as u32)
+                }
+            };
+            scratch.clear();
+            let line = match unwrapper.strip(raw, &mut scratch) {
+                Stripped::Partial => StrippedLine {
+                    raw: start as u32..nl as u32,
+                    payload: None,
+                    pod: Piece::Raw(0, 0),
+                    time: None,
+                },
+                Stripped::Line(u) => StrippedLine {
+                    raw: start as u32..nl as u32,
+                    payload: Some(place(&u.payload, &mut arena)),
+                    pod: place(u.source.unwrap_or(b""), &mut arena),
+                    time: u.time,
+                },
+            };
+            lines.push(line);
+            start = nl + 1;
+        }
+        Lines {
+            data,
+            arena,
+            lines,
+            unwrapper,
+        }
+    }
+
+    fn piece(&self, p: Piece) -> &[u8] {
+        match p {
+            Piece::Raw(a, b) => &self.data[a as usize..b as usize],
+            Piece::Arena(a, b) => &self.arena[a as usize..b as usize],
+        }
+    }
+
+    /// The chunk's lines as read.
+    pub fn raw_lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.lines
+            .iter()
+            .map(|l| &self.data[l.raw.start as usize..l.raw.end as usize])
+    }
+}
+
+/// What the front half made of one line.
+pub enum Body<'a> {
+    /// A CRI partial record.
+    Partial,
+    Parsed(Parsed<'a>),
+    /// A structured record whose fields had to be unescaped: the parse borrowed a scratch
+    /// buffer, so it is parsed again when consumed (a structured record parses alike in any
+    /// parser state).
+    Reparse(&'a [u8]),
+}
+
+pub struct Front<'a> {
+    pub raw: &'a [u8],
+    pub pod: &'a [u8],
+    /// The envelope's time.
+    pub time: Option<Ts>,
+    pub body: Body<'a>,
+}
+
+/// A chunk's parsed lines, and its parsers as they stand after the last line.
+pub struct Fronts<'a> {
+    pub fronts: Vec<Front<'a>>,
+    pub(crate) parsers: ByPod<LineParser>,
+}
+
+self_cell!(
+    /// One chunk, read, stripped and parsed.
+    pub struct Chunk {
+        owner: Lines,
+        #[covariant]
+        dependent: Fronts,
+    }
+);
+
+impl Chunk {
+    fn make(data: Vec<u8>, patterns: &Arc<Patterns>) -> Chunk {
+        Chunk::new(Lines::strip(data), |lines| {
+            let mut parsers: ByPod<LineParser> = ByPod::default();
+            let fronts = lines
+                .lines
+                .iter()
+                .map(|l| {
+                    let raw = &lines.data[l.raw.start as usize..l.raw.end as usize];
+                    let pod = lines.piece(l.pod);
+                    let body = match l.payload {
+                        None => Body::Partial,
+                        Some(p) => {
+                            let payload = lines.piece(p);
+                            let k =
+                                parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
+                            match parsers.items[k].1.parse_in_place(payload) {
+                                Some(parsed) => Body::Parsed(parsed),
+                                None => Body::Reparse(payload),
+                            }
+                        }
+                    };
+                    Front {
+                        raw,
+                        pod,
+                        time: l.time,
+                        body,
+                    }
+                })
+                .collect();
+            Fronts { fronts, parsers }
+        })
+    }
+
+    /// The chunk's lines as read (for a consumer that redoes them one by one).
+    pub fn lines(&self) -> &Lines {
+        self.borrow_owner()
+    }
+
+    pub fn parsed(&self) -> &Fronts<'_> {
+        self.borrow_dependent()
+    }
+}
+
+/// Reads up to `n` chunks from `reader` and makes them on every core; the error, if a read
+/// failed, comes with the chunks read before it.
+fn batch(
+    reader: &mut LineReader<'_>,
+    n: usize,
+    size: usize,
+    patterns: &Arc<Patterns>,
+) -> (Vec<Chunk>, Option<io::Error>) {
+    let mut datas = Vec::new();
+    let mut error = None;
+    for _ in 0..n {
+        // Room for the line that crosses `size`, so that it never reallocates.
+        let mut data = Vec::with_capacity(size.min(1 << 24) + MAX_LINE + 2);
+        match reader.read_lines_into(&mut data, size) {
+            Ok(0) => break,
+            Ok(_) => datas.push(data),
+            Err(e) => {
+                // The lines read before the failure are analysed all the same.
+                if !data.is_empty() {
+                    datas.push(data);
+                }
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let chunks = datas
+        .into_par_iter()
+        .map(|d| Chunk::make(d, patterns))
+        .collect();
+    (chunks, error)
+}
+
+/// Reads `reader` to its end in chunks of about `size` bytes, handing each to `consume` in
+/// order while the next batch is read and parsed; stops at the first read error and returns it.
+pub fn pump(
+    reader: &mut LineReader<'_>,
+    size: usize,
+    patterns: &Arc<Patterns>,
+    consume: &mut (dyn FnMut(&Chunk) + Send),
+    progress: &dyn Progress,
+) -> Option<io::Error> {
+    // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
+    let n = 2 * rayon::current_num_threads();
+    let mut seen = 0;
+    let (mut chunks, mut error) = batch(reader, n, size, patterns);
+    loop {
+        report_taken(reader, &mut seen, progress);
+        let last = error.is_some() || chunks.len() < n;
+        let (_, next) = rayon::join(
+            || chunks.iter().for_each(&mut *consume),
+            || (!last).then(|| batch(reader, n, size, patterns)),
+        );
+        match next {
+            Some((c, e)) => (chunks, error) = (c, e),
+            None => return error,
+        }
+    }
+}
