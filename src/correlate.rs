@@ -717,7 +717,7 @@ pub struct Correlator {
     settings: Arc<Settings>,
     out: Analysis,
     /// Live records by id; ids grow, so the first entry is the oldest.
-    reqs: BTreeMap<u64, Req>,
+    reqs: BTreeMap<u64, Box<Req>>,
     next_id: u64,
     /// Open requests per pid, oldest first.
     open: FxHashMap<u32, VecDeque<u64>>,
@@ -1356,7 +1356,7 @@ impl Correlator {
         if let Some(rid) = req.rid {
             self.by_rid.insert(rid, id);
         }
-        self.reqs.insert(id, req);
+        self.reqs.insert(id, Box::new(req));
         id
     }
 
@@ -1827,7 +1827,7 @@ impl Correlator {
             let end = r.end.or(self.now);
             let cause_evidence = r.cause_evidence.clone();
             self.out.orphans.push(Orphan {
-                request: listed(r, class, end),
+                request: listed(*r, class, end),
                 cause,
                 client_status: access_status,
                 cause_evidence,
@@ -1896,7 +1896,7 @@ impl Correlator {
                 s.total += 1;
                 s.in_flight += 1;
                 if self.out.in_flight.len() < MAX_ORPHANS {
-                    self.out.in_flight.push(listed(r, class, now));
+                    self.out.in_flight.push(listed(*r, class, now));
                 }
             }
         }
