@@ -626,6 +626,22 @@ fn take_id(v: &mut VecDeque<u64>, id: u64) {
     }
 }
 
+/// Queues by pid or by route are kept when they empty, for the next request of that worker or
+/// route to reuse, unless there are more than this many: scanners' one-off paths and floods of
+/// pids must not pile up empty queues.
+const KEEP_EMPTY_QUEUES: usize = 4096;
+
+/// Removes `id` from the queue of `key`, if any.
+fn dequeue<K: Hash + Eq>(map: &mut FxHashMap<K, VecDeque<u64>>, key: K, id: u64) {
+    let Some(v) = map.get_mut(&key) else {
+        return;
+    };
+    take_id(v, id);
+    if v.is_empty() && map.len() > KEEP_EMPTY_QUEUES {
+        map.remove(&key);
+    }
+}
+
 /// Hash of (method, path): the index under which records wait for their access line.
 fn route_key(method: &str, path: &str) -> u64 {
     let mut h = FxHasher::default();
@@ -1284,23 +1300,20 @@ impl Correlator {
         // A sync worker (or one thread of a threaded one) serves one request at a time:
         // whatever it still had open was dropped.
         let thread = self.line_thread;
-        if pid.is_some() && (self.one_at_a_time(p) || thread.is_some()) {
-            let ids = self.open.remove(&p).unwrap_or_default();
-            let mut kept = VecDeque::new();
-            for id in ids {
+        let one_at_a_time = pid.is_some() && (self.one_at_a_time(p) || thread.is_some());
+        if let (Some(ids), true) = (self.open.get_mut(&p), one_at_a_time) {
+            for _ in 0..ids.len() {
+                let id = ids.pop_front().expect("counted");
                 let Some(r) = self.reqs.get_mut(&id) else {
                     continue;
                 };
                 if thread.is_some() && r.thread != thread {
-                    kept.push_back(id);
+                    ids.push_back(id);
                     continue;
                 }
                 r.outcome = Outcome::Superseded;
                 r.end = time;
                 self.done.push_back(id);
-            }
-            if !kept.is_empty() {
-                self.open.insert(p, kept);
             }
         }
         let mut req = self.record(pid, method, path, line_no, raw);
@@ -1375,13 +1388,7 @@ impl Correlator {
             if let Some(rid) = r.rid {
                 self.by_rid.remove(&rid);
             }
-            let pid = r.pid.unwrap_or(0);
-            if let Some(v) = self.open.get_mut(&pid) {
-                take_id(v, id);
-                if v.is_empty() {
-                    self.open.remove(&pid);
-                }
-            }
+            dequeue(&mut self.open, r.pid.unwrap_or(0), id);
             self.unlink(r.key, id);
             let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
             self.out.requests += 1;
@@ -1469,12 +1476,7 @@ impl Correlator {
         };
         let id = match found {
             Some(id) => {
-                if let Some(open) = self.open.get_mut(&p) {
-                    take_id(open, id);
-                    if open.is_empty() {
-                        self.open.remove(&p);
-                    }
-                }
+                dequeue(&mut self.open, p, id);
                 self.reqs.get_mut(&id).expect("found above").outcome = Outcome::Open;
                 id
             }
@@ -1531,10 +1533,7 @@ impl Correlator {
             Outcome::Open if !r.incoming && !has_incoming => {
                 r.outcome = Outcome::Answered;
                 r.end = time;
-                let pid = r.pid.unwrap_or(0);
-                if let Some(v) = self.open.get_mut(&pid) {
-                    take_id(v, id);
-                }
+                dequeue(&mut self.open, r.pid.unwrap_or(0), id);
                 self.done.push_back(id);
             }
             _ => {}
@@ -1548,13 +1547,7 @@ impl Correlator {
     /// Forgets that record `id` waits for an access line. Records leave roughly in the order
     /// they came, so this is O(1) but for the rare record settled out of turn.
     fn unlink(&mut self, key: u64, id: u64) {
-        let Some(v) = self.unlinked.get_mut(&key) else {
-            return;
-        };
-        take_id(v, id);
-        if v.is_empty() {
-            self.unlinked.remove(&key);
-        }
+        dequeue(&mut self.unlinked, key, id);
     }
 
     /// An access line: link it to its record, or keep it until one shows up.
@@ -1562,11 +1555,12 @@ impl Correlator {
         let method = lossy(a.method);
         let mut path = app_path(a.uri, false);
         let mut key = route_key(&method, &path);
-        if !self.unlinked.contains_key(&key) && a.uri.contains(&b'?') {
+        let waiting = |k: &u64| self.unlinked.get(k).is_some_and(|v| !v.is_empty());
+        if !waiting(&key) && a.uri.contains(&b'?') {
             // Some apps log the query string as part of the path.
             let full = app_path(a.uri, true);
             let full_key = route_key(&method, &full);
-            if self.unlinked.contains_key(&full_key) {
+            if waiting(&full_key) {
                 (path, key) = (full, full_key);
             }
         }
