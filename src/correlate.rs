@@ -615,6 +615,112 @@ pub fn settle_timeout(
     }
 }
 
+/// Most slots the ring of recent records spans; a record older than that (a request hung for
+/// longer, or in flight since long ago) moves to a side table, so a ring held open by one old
+/// record never grows past 512 KiB.
+const RING_SLOTS: usize = 1 << 16;
+
+/// Live records by id. Ids grow by one per record and most records live for a few seconds of
+/// log time, so recent ones sit in a ring indexed by id (O(1), where an ordered map spent most
+/// of the correlator's time searching); older ones in an ordered map beside it.
+#[derive(Default)]
+struct Records {
+    old: BTreeMap<u64, Box<Req>>,
+    /// The id of `ring[0]`; every id below it is in `old` or gone.
+    first: u64,
+    /// Starts with a live record (or is empty).
+    ring: VecDeque<Option<Box<Req>>>,
+    live: usize,
+}
+
+impl Records {
+    fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Files the record of the next id.
+    fn insert(&mut self, id: u64, req: Req) {
+        if self.ring.is_empty() {
+            self.first = id;
+        }
+        debug_assert_eq!(id, self.first + self.ring.len() as u64);
+        self.ring.push_back(Some(Box::new(req)));
+        self.live += 1;
+        if self.ring.len() > RING_SLOTS {
+            if let Some(Some(r)) = self.ring.pop_front() {
+                self.old.insert(self.first, r);
+            }
+            self.first += 1;
+            self.trim();
+        }
+    }
+
+    /// Drops the empty slots at the front.
+    fn trim(&mut self) {
+        while let Some(None) = self.ring.front() {
+            self.ring.pop_front();
+            self.first += 1;
+        }
+    }
+
+    fn slot(&self, id: u64) -> Option<&Req> {
+        let k = usize::try_from(id.checked_sub(self.first)?).ok()?;
+        self.ring.get(k)?.as_deref()
+    }
+
+    fn get(&self, id: &u64) -> Option<&Req> {
+        if *id < self.first {
+            return self.old.get(id).map(|r| &**r);
+        }
+        self.slot(*id)
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Req> {
+        if *id < self.first {
+            return self.old.get_mut(id).map(|r| &mut **r);
+        }
+        let k = usize::try_from(id - self.first).ok()?;
+        self.ring.get_mut(k)?.as_deref_mut()
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Box<Req>> {
+        let r = if *id < self.first {
+            self.old.remove(id)
+        } else {
+            let k = usize::try_from(id - self.first).ok()?;
+            let r = self.ring.get_mut(k)?.take();
+            self.trim();
+            r
+        };
+        if r.is_some() {
+            self.live -= 1;
+        }
+        r
+    }
+
+    /// The oldest live record.
+    fn first(&self) -> Option<(u64, &Req)> {
+        if let Some((id, r)) = self.old.first_key_value() {
+            return Some((*id, r));
+        }
+        Some((self.first, self.ring.front()?.as_deref()?))
+    }
+
+    /// The ids of all live records, oldest first.
+    fn ids(&self) -> Vec<u64> {
+        let ring = (self.first..).zip(&self.ring);
+        let ring = ring.filter(|(_, r)| r.is_some()).map(|(id, _)| id);
+        self.old.keys().copied().chain(ring).collect()
+    }
+}
+
+impl std::ops::Index<&u64> for Records {
+    type Output = Req;
+    fn index(&self, id: &u64) -> &Req {
+        self.get(id).expect("a live record")
+    }
+}
+
 /// Removes `id` from a queue of record ids: O(1) at either end, where it nearly always is.
 fn take_id(v: &mut VecDeque<u64>, id: u64) {
     if v.front() == Some(&id) {
@@ -733,7 +839,7 @@ pub struct Correlator {
     settings: Arc<Settings>,
     out: Analysis,
     /// Live records by id; ids grow, so the first entry is the oldest.
-    reqs: BTreeMap<u64, Box<Req>>,
+    reqs: Records,
     next_id: u64,
     /// Open requests per pid, oldest first.
     open: FxHashMap<u32, VecDeque<u64>>,
@@ -778,7 +884,7 @@ impl Correlator {
             file,
             settings,
             out: Analysis::default(),
-            reqs: BTreeMap::new(),
+            reqs: Records::default(),
             next_id: 0,
             open: FxHashMap::default(),
             done: VecDeque::new(),
@@ -1369,7 +1475,7 @@ impl Correlator {
         if let Some(rid) = req.rid {
             self.by_rid.insert(rid, id);
         }
-        self.reqs.insert(id, Box::new(req));
+        self.reqs.insert(id, req);
         id
     }
 
@@ -1377,7 +1483,7 @@ impl Correlator {
     /// (finished ones are counted as they are; open ones are counted as evicted).
     fn enforce_cap(&mut self) {
         while self.reqs.len() > MAX_TRACKED {
-            let Some((&id, r)) = self.reqs.first_key_value() else {
+            let Some((id, r)) = self.reqs.first() else {
                 return;
             };
             if r.outcome != Outcome::Open {
@@ -1896,11 +2002,7 @@ impl Correlator {
         }
         self.flush(true);
         // Anything left (records queued twice are skipped by `finish`'s removal).
-        let left: Vec<u64> = {
-            let mut v: Vec<u64> = self.reqs.keys().copied().collect();
-            v.sort_unstable();
-            v
-        };
+        let left = self.reqs.ids();
         for id in left {
             self.finish(id);
         }
@@ -1912,6 +2014,44 @@ impl Correlator {
 mod tests {
     use super::*;
     use crate::parse::LineParser;
+
+    #[test]
+    fn records_outlive_the_ring_and_stay_in_order() {
+        let c = Correlator::new(Arc::from("t.log"), Arc::new(Settings::default()));
+        let req = |n: u64| c.record(Some(1), "GET".into(), format!("/{n}"), n, b"line");
+        let mut t = Records::default();
+        let n = RING_SLOTS as u64 + 10;
+        for id in 0..n {
+            t.insert(id, req(id));
+            // Only record 0 (hung) and every 1000th stay live.
+            if id > 0 && id % 1000 != 0 {
+                assert!(t.remove(&id).is_some());
+            }
+        }
+        assert!(t.ring.len() <= RING_SLOTS, "the ring is bounded");
+        assert!(!t.old.is_empty(), "record 0 moved to the side table");
+        assert_eq!(t.len(), 1 + (n as usize - 1) / 1000);
+        assert_eq!(t[&0].path, "/0");
+        assert_eq!(t.get(&65000).map(|r| r.path.as_str()), Some("/65000"));
+        assert!(t.get(&65001).is_none());
+        assert_eq!(t.first().map(|(id, _)| id), Some(0));
+        let ids = t.ids();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(ids.len(), t.len());
+        assert!(t.remove(&0).is_some());
+        assert!(t.remove(&0).is_none());
+        assert_eq!(t.first().map(|(id, _)| id), Some(1000));
+        t.get_mut(&1000).unwrap().path.push('x');
+        assert_eq!(t[&1000].path, "/1000x");
+        for id in t.ids() {
+            t.remove(&id);
+        }
+        assert_eq!(t.len(), 0);
+        assert!(t.first().is_none());
+        // Empty again: the next id starts the ring afresh.
+        t.insert(n, req(n));
+        assert_eq!(t.first().map(|(id, _)| id), Some(n));
+    }
 
     fn run(lines: &[&str]) -> Analysis {
         let settings = Arc::new(Settings::default());
