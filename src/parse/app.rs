@@ -6,6 +6,8 @@
 //! 10.96.27.85 - bypassing ALLOWED_HOSTS`. Paths and hosts are whatever a client sent, so the
 //! parsers anchor on the fixed words around them and never assume they are free of spaces.
 
+use std::sync::LazyLock;
+
 use memchr::memmem;
 use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::char;
@@ -22,18 +24,24 @@ fn fail<T>(i: &[u8]) -> PResult<'_, T> {
     )))
 }
 
+/// Searchers built once: building one per line was ~2% of a run.
+static FROM: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b" from "));
+static HOST: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b" Host: "));
+static ARROW: LazyLock<memmem::FinderRev<'static>> =
+    LazyLock::new(|| memmem::FinderRev::new(b" -> "));
+
 /// `INCOMING REQUEST: GET /admin/ from 10.2.3.4 Host: app.example.com`
 pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (_, method, _)) = (tag("INCOMING REQUEST: "), http_method, char(' ')).parse(i)?;
     // The path ends at the first ` Host: ` that is preceded by ` from <client>`, the client
     // being the text after the last ` from ` before it. One pass over both markers: a line of
     // thousands of ` Host: ` must not cost a backward search each (64 KiB lines are allowed).
-    let from_finder = memmem::Finder::new(b" from ");
+    let from_finder = &*FROM;
     let mut next_from = from_finder.find(i);
     let mut last_from: Option<usize> = None;
     // A client that failed the check fails for every later ` Host: ` too: it only grows.
     let mut rejected_from: Option<usize> = None;
-    for at in memmem::find_iter(i, b" Host: ") {
+    for at in HOST.find_iter(i) {
         while let Some(f) = next_from {
             if f + 6 > at {
                 break;
@@ -75,7 +83,7 @@ pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
 /// `RESPONSE: GET /admin/ -> 200`
 pub fn response(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (_, method, _)) = (tag("RESPONSE: "), http_method, char(' ')).parse(i)?;
-    let Some(arrow) = memmem::rfind(i, b" -> ") else {
+    let Some(arrow) = ARROW.rfind(i) else {
         return fail(i);
     };
     let path = &i[..arrow];
