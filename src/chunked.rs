@@ -18,7 +18,7 @@ use self_cell::self_cell;
 use crate::app::{report_taken, ByPod, Progress};
 use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{LineReader, MAX_LINE};
+use crate::input::{trim_line, LineReader, MAX_LINE};
 use crate::parse::{LineParser, Parsed, Ts};
 
 /// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it, for the tests that prove the size
@@ -67,7 +67,7 @@ impl Lines {
         let mut scratch = Vec::new();
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', &data) {
-            let raw = &data[start..nl];
+            let raw = trim_line(&data[start..nl]);
             // A piece that is not a slice of the line was rebuilt: copy it to the arena.
             let place = |piece: &[u8], arena: &mut Vec<u8>| {
                 let (at, end) = (
@@ -87,13 +87,13 @@ impl Lines {
             scratch.clear();
             let line = match unwrapper.strip(raw, &mut scratch) {
                 Stripped::Partial => StrippedLine {
-                    raw: start as u32..nl as u32,
+                    raw: start as u32..(start + raw.len()) as u32,
                     payload: None,
                     pod: Piece::Raw(0, 0),
                     time: None,
                 },
                 Stripped::Line(u) => StrippedLine {
-                    raw: start as u32..nl as u32,
+                    raw: start as u32..(start + raw.len()) as u32,
                     payload: Some(place(&u.payload, &mut arena)),
                     pod: place(u.source.unwrap_or(b""), &mut arena),
                     time: u.time,

@@ -38,7 +38,8 @@ impl Source {
     }
 }
 
-fn trim_line(line: &[u8]) -> &[u8] {
+/// A line as handed out: without a trailing `\r`, at most [`MAX_LINE`] bytes.
+pub fn trim_line(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     &line[..line.len().min(MAX_LINE)]
 }
@@ -142,6 +143,11 @@ impl<'r> LineReader<'r> {
 
     /// The next line, or `None` at the end.
     pub fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
+        Ok(self.next_untrimmed()?.map(trim_line))
+    }
+
+    /// The next line with its `\r` (if any) still on, cut at `MAX_LINE + 1` bytes.
+    fn next_untrimmed(&mut self) -> io::Result<Option<&[u8]>> {
         // A line cut short by a writer still writing waits in `line` (see `resume`).
         let mut carrying = std::mem::take(&mut self.waiting);
         if !carrying {
@@ -157,7 +163,7 @@ impl<'r> LineReader<'r> {
                         self.waiting = true;
                         return Ok(None);
                     }
-                    return Ok(carrying.then(|| trim_line(&self.line)));
+                    return Ok(carrying.then_some(&self.line[..]));
                 }
             }
             let avail = &self.buf[self.pos..self.len];
@@ -165,13 +171,13 @@ impl<'r> LineReader<'r> {
                 Some(k) if !carrying => {
                     let start = self.pos;
                     self.pos += k + 1;
-                    return Ok(Some(trim_line(&self.buf[start..start + k])));
+                    return Ok(Some(&self.buf[start..start + k]));
                 }
                 Some(k) => {
                     let room = (MAX_LINE + 1).saturating_sub(self.line.len());
                     self.line.extend_from_slice(&avail[..k.min(room)]);
                     self.pos += k + 1;
-                    return Ok(Some(trim_line(&self.line)));
+                    return Ok(Some(&self.line[..]));
                 }
                 None => {
                     let room = (MAX_LINE + 1).saturating_sub(self.line.len());
@@ -185,12 +191,31 @@ impl<'r> LineReader<'r> {
 }
 
 impl LineReader<'_> {
-    /// Appends whole lines (as [`LineReader::next_line`] cuts them, each followed by `\n`) to
-    /// `out` until it holds at least `target` bytes or the input ends; returns how many.
+    /// Appends whole lines to `out`, each followed by `\n`, until it holds at least `target`
+    /// bytes or the input ends; returns how many. The lines are as read: cut each with
+    /// [`trim_line`] (as [`split_lines`] does) to get what [`LineReader::next_line`] gives.
+    /// Lines already in the buffer are copied at once.
     pub fn read_lines_into(&mut self, out: &mut Vec<u8>, target: usize) -> io::Result<u64> {
         let mut n = 0;
         while out.len() < target {
-            let Some(line) = self.next_line()? else { break };
+            if !self.waiting && self.pos < self.len {
+                let avail = &self.buf[self.pos..self.len];
+                let want = avail.len().min(target - out.len());
+                // Up to the last newline within what is wanted, else through the first one.
+                let end = memchr::memrchr(b'\n', &avail[..want])
+                    .or_else(|| memchr::memchr(b'\n', &avail[want..]).map(|k| k + want));
+                if let Some(end) = end {
+                    let lines = &avail[..=end];
+                    n += memchr::memchr_iter(b'\n', lines).count() as u64;
+                    out.extend_from_slice(lines);
+                    self.pos += end + 1;
+                    continue;
+                }
+            }
+            // A line that crosses the buffer's end (or the end of the input).
+            let Some(line) = self.next_untrimmed()? else {
+                break;
+            };
             out.extend_from_slice(line);
             out.push(b'\n');
             n += 1;
@@ -346,6 +371,39 @@ mod tests {
         assert_eq!(collect_split(b"a\r\nb").len(), 2);
         assert_eq!(collect_split(b"a\r\nb")[0], b"a");
         assert!(collect_split(b"").is_empty());
+    }
+
+    #[test]
+    fn chunks_hold_the_same_lines() {
+        let mut long = vec![b'x'; MAX_LINE * 2 + 3];
+        long.extend_from_slice(b"\r\nafter\r\r\n");
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"a\nb\n",
+            b"a\r\nb",
+            b"\n\n\n",
+            b"x\x00y\xff\n",
+            b"a\r\r\nb\rc\n",
+            &long,
+        ];
+        for data in cases {
+            for target in [1, 2, 7, 1 << 20] {
+                let mut reader = LineReader::new(Box::new(io::Cursor::new(data.to_vec())));
+                let (mut chunked, mut count) = (Vec::new(), 0);
+                loop {
+                    let mut out = Vec::new();
+                    let n = reader.read_lines_into(&mut out, target).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    count += n;
+                    split_lines(&out, &mut |l| chunked.push(l.to_vec()));
+                }
+                let expected = collect_split(data);
+                assert_eq!(chunked, expected, "{target}: {data:?}");
+                assert_eq!(count as usize, expected.len());
+            }
+        }
     }
 
     #[test]
