@@ -782,6 +782,9 @@ fn app_path(uri: &[u8], keep_query: bool) -> String {
         memchr::memchr(b'?', uri)
     };
     let path = &uri[..end.unwrap_or(uri.len())];
+    if !path.contains(&b'%') {
+        return lossy(path);
+    }
     let mut out = Vec::with_capacity(path.len());
     let mut k = 0;
     while k < path.len() {
@@ -799,12 +802,20 @@ fn app_path(uri: &[u8], keep_query: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator.
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
 pub fn host_ip(host: &str) -> Option<IpAddr> {
+    // A name (no port, not ending in a digit) is no IP: skip the parsers for the usual case.
+    if !host.contains(':') && !host.ends_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next()?.parse().ok();
     }
@@ -2006,6 +2017,7 @@ impl Correlator {
         for id in left {
             self.finish(id);
         }
+        self.out.timeline.settle();
         std::mem::take(&mut self.out)
     }
 }

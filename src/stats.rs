@@ -298,6 +298,10 @@ pub struct Timeline {
     pub width: i64,
     /// Events with no time at all.
     pub untimed: Bucket,
+    /// The events of the latest second, not yet added to the maps: most events fall in the
+    /// same second as the one before, and two map updates per event were ~9% of correlating.
+    /// [`Timeline::settle`] adds them; merging settles both sides.
+    pending: Option<(i64, Bucket)>,
 }
 
 /// Most coarse buckets kept; past that they are merged into buckets twice as wide.
@@ -310,6 +314,7 @@ impl Default for Timeline {
             coarse: BTreeMap::new(),
             width: 60,
             untimed: Bucket::default(),
+            pending: None,
         }
     }
 }
@@ -332,15 +337,31 @@ impl Timeline {
             return;
         };
         let sec = t.0.div_euclid(1_000_000);
-        f(self
-            .coarse
+        match &mut self.pending {
+            Some((s, b)) if *s == sec => f(b),
+            _ => {
+                self.settle();
+                let mut b = Bucket::default();
+                f(&mut b);
+                self.pending = Some((sec, b));
+            }
+        }
+    }
+
+    /// Adds the pending second's events to the maps.
+    pub fn settle(&mut self) {
+        let Some((sec, b)) = self.pending.take() else {
+            return;
+        };
+        self.coarse
             .entry(sec.div_euclid(self.width) * self.width)
-            .or_default());
+            .or_default()
+            .merge(&b);
         if self.coarse.len() > MAX_COARSE_BUCKETS {
             self.widen(self.width * 2);
         }
         if let Some(secs) = &mut self.seconds {
-            f(secs.entry(sec).or_default());
+            secs.entry(sec).or_default().merge(&b);
             if span(secs) > MAX_SECOND_SPAN {
                 self.seconds = None;
             }
@@ -356,6 +377,8 @@ impl Timeline {
     }
 
     pub fn merge(&mut self, mut o: Timeline) {
+        self.settle();
+        o.settle();
         if o.width > self.width {
             self.widen(o.width);
         } else if self.width > o.width {
@@ -383,6 +406,7 @@ impl Timeline {
     /// minutes, else the coarse buckets, merged into wider ones until they fit.
     /// Returns (bucket width in seconds, [(start, bucket)]).
     pub fn series(&self, max_points: usize) -> (i64, Vec<(i64, Bucket)>) {
+        debug_assert!(self.pending.is_none(), "settle() before reading");
         let max_points = max_points.max(1) as i64;
         let (base, map) = match &self.seconds {
             Some(s) if span(s) <= 600 => (1, s),
@@ -481,13 +505,16 @@ mod tests {
         let mut t = Timeline::default();
         t.at(Some(Ts(10_000_000)), |b| b.external += 1);
         t.at(Some(Ts(13_500_000)), |b| b.external += 2);
+        t.at(Some(Ts(13_900_000)), |b| b.probe += 1);
+        t.settle();
         let (w, s) = t.series(1440);
         assert_eq!(w, 1);
         assert_eq!(s.len(), 4);
-        assert_eq!(s[3].1.external, 2);
+        assert_eq!((s[3].1.external, s[3].1.probe), (2, 1));
         let mut long = Timeline::default();
         long.at(Some(Ts(0)), |b| b.probe += 1);
         long.at(Some(Ts(3_600_000_000)), |b| b.probe += 1);
+        long.settle();
         let (w, s) = long.series(1440);
         assert_eq!(w, 60);
         assert_eq!(s.len(), 61);
@@ -501,6 +528,7 @@ mod tests {
         let mut t = Timeline::default();
         t.at(Some(Ts(-45_000_000_000_000_000)), |b| b.probe += 1);
         t.at(Some(Ts(1_764_300_000_000_000)), |b| b.probe += 1);
+        t.settle();
         let (_, s) = t.series(1440);
         assert!(s.len() <= 1440);
         assert_eq!(s.iter().map(|b| b.1.probe).sum::<u64>(), 2);
@@ -508,6 +536,7 @@ mod tests {
         for k in 0..(MAX_COARSE_BUCKETS as i64 * 3) {
             many.at(Some(Ts(k * 60_000_000)), |b| b.external += 1);
         }
+        many.settle();
         assert!(many.coarse.len() <= MAX_COARSE_BUCKETS);
         assert_eq!(
             many.coarse.values().map(|b| b.external).sum::<u64>(),
