@@ -58,12 +58,23 @@ pub struct Lines {
     pub(crate) unwrapper: Unwrapper,
 }
 
+/// The buffers of a consumed chunk, kept for a later one: with them, memory stays at what the
+/// chunks in flight need, where fresh buffers made on one thread and freed on another left the
+/// allocator holding tens of megabytes more (and cost a page fault per fresh page).
+#[derive(Default)]
+struct Spare {
+    data: Vec<u8>,
+    arena: Vec<u8>,
+    lines: Vec<StrippedLine>,
+    fronts: Vec<Front<'static>>,
+}
+
 impl Lines {
-    /// Strips every line of `data` with a fresh stripper.
-    fn strip(data: Vec<u8>) -> Lines {
+    /// Strips every line of `data` with a fresh stripper, into `arena` and `lines` (emptied).
+    fn strip(data: Vec<u8>, mut arena: Vec<u8>, mut lines: Vec<StrippedLine>) -> Lines {
+        arena.clear();
+        lines.clear();
         let mut unwrapper = Unwrapper::default();
-        let mut arena = Vec::new();
-        let mut lines = Vec::new();
         let mut scratch = Vec::new();
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', &data) {
@@ -160,37 +171,55 @@ self_cell!(
 );
 
 impl Chunk {
-    fn make(data: Vec<u8>, patterns: &Arc<Patterns>) -> Chunk {
-        Chunk::new(Lines::strip(data), |lines| {
+    fn make(spare: Spare, patterns: &Arc<Patterns>) -> Chunk {
+        let lines = Lines::strip(spare.data, spare.arena, spare.lines);
+        Chunk::new(lines, |lines| {
             let mut parsers: ByPod<LineParser> = ByPod::default();
-            let fronts = lines
-                .lines
-                .iter()
-                .map(|l| {
-                    let raw = &lines.data[l.raw.start as usize..l.raw.end as usize];
-                    let pod = lines.piece(l.pod);
-                    let body = match l.payload {
-                        None => Body::Partial,
-                        Some(p) => {
-                            let payload = lines.piece(p);
-                            let k =
-                                parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
-                            match parsers.items[k].1.parse_in_place(payload) {
-                                Some(parsed) => Body::Parsed(parsed),
-                                None => Body::Reparse(payload),
-                            }
+            let mut fronts: Vec<Front<'_>> = spare.fronts;
+            fronts.clear();
+            fronts.extend(lines.lines.iter().map(|l| {
+                let raw = &lines.data[l.raw.start as usize..l.raw.end as usize];
+                let pod = lines.piece(l.pod);
+                let body = match l.payload {
+                    None => Body::Partial,
+                    Some(p) => {
+                        let payload = lines.piece(p);
+                        let k = parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
+                        match parsers.items[k].1.parse_in_place(payload) {
+                            Some(parsed) => Body::Parsed(parsed),
+                            None => Body::Reparse(payload),
                         }
-                    };
-                    Front {
-                        raw,
-                        pod,
-                        time: l.time,
-                        body,
                     }
-                })
-                .collect();
+                };
+                Front {
+                    raw,
+                    pod,
+                    time: l.time,
+                    body,
+                }
+            }));
             Fronts { fronts, parsers }
         })
+    }
+
+    /// The chunk's buffers, emptied, for another chunk.
+    fn recycle(mut self) -> Spare {
+        let fronts = self.with_dependent_mut(|_, d| {
+            let mut fronts = std::mem::take(&mut d.fronts);
+            fronts.clear();
+            // Empty, it borrows nothing: collected in place, it keeps its allocation.
+            fronts
+                .into_iter()
+                .map(|_| -> Front<'static> { unreachable!("emptied above") })
+                .collect()
+        });
+        let lines = self.into_owner();
+        Spare {
+            data: lines.data,
+            arena: lines.arena,
+            lines: lines.lines,
+            fronts,
+        }
     }
 
     /// The chunk's lines as read (for a consumer that redoes them one by one).
@@ -203,35 +232,38 @@ impl Chunk {
     }
 }
 
-/// Reads up to `n` chunks from `reader` and makes them on every core; the error, if a read
-/// failed, comes with the chunks read before it.
+/// Reads up to `n` chunks from `reader` into buffers from `spares` and makes them on every
+/// core; the error, if a read failed, comes with the chunks read before it.
 fn batch(
     reader: &mut LineReader<'_>,
     n: usize,
     size: usize,
     patterns: &Arc<Patterns>,
+    spares: &mut Vec<Spare>,
 ) -> (Vec<Chunk>, Option<io::Error>) {
-    let mut datas = Vec::new();
+    let mut read = Vec::new();
     let mut error = None;
     for _ in 0..n {
+        let mut spare = spares.pop().unwrap_or_default();
+        spare.data.clear();
         // Room for the line that crosses `size`, so that it never reallocates.
-        let mut data = Vec::with_capacity(size.min(1 << 24) + MAX_LINE + 2);
-        match reader.read_lines_into(&mut data, size) {
+        spare.data.reserve(size.min(1 << 24) + MAX_LINE + 2);
+        match reader.read_lines_into(&mut spare.data, size) {
             Ok(0) => break,
-            Ok(_) => datas.push(data),
+            Ok(_) => read.push(spare),
             Err(e) => {
                 // The lines read before the failure are analysed all the same.
-                if !data.is_empty() {
-                    datas.push(data);
+                if !spare.data.is_empty() {
+                    read.push(spare);
                 }
                 error = Some(e);
                 break;
             }
         }
     }
-    let chunks = datas
+    let chunks = read
         .into_par_iter()
-        .map(|d| Chunk::make(d, patterns))
+        .map(|spare| Chunk::make(spare, patterns))
         .collect();
     (chunks, error)
 }
@@ -248,14 +280,16 @@ pub fn pump(
     // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
     let n = 2 * rayon::current_num_threads();
     let mut seen = 0;
-    let (mut chunks, mut error) = batch(reader, n, size, patterns);
+    let mut spares = Vec::new();
+    let (mut chunks, mut error) = batch(reader, n, size, patterns, &mut spares);
     loop {
         report_taken(reader, &mut seen, progress);
         let last = error.is_some() || chunks.len() < n;
         let (_, next) = rayon::join(
             || chunks.iter().for_each(&mut *consume),
-            || (!last).then(|| batch(reader, n, size, patterns)),
+            || (!last).then(|| batch(reader, n, size, patterns, &mut spares)),
         );
+        spares.extend(chunks.into_iter().map(Chunk::recycle));
         match next {
             Some((c, e)) => (chunks, error) = (c, e),
             None => return error,
