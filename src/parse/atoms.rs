@@ -5,6 +5,8 @@
 //! instants here, by hand, because they are parsed on every line and chrono's strftime-style
 //! parsing is an order of magnitude slower than reading fixed-width digits.
 
+use std::cell::Cell;
+
 use nom::bytes::complete::{tag, take, take_while, take_while1};
 use nom::character::complete::{char, one_of};
 use nom::combinator::{map_opt, opt, verify};
@@ -142,8 +144,53 @@ fn fraction_micros(i: &[u8]) -> PResult<'_, u32> {
     Ok((i, micros))
 }
 
+/// The last time a time parser read on this thread, and the bytes it read it from.
+#[derive(Clone, Copy)]
+struct Stamp {
+    len: usize,
+    bytes: [u8; 32],
+    ts: Ts,
+}
+
+const NO_STAMP: Stamp = Stamp {
+    len: 0,
+    bytes: [0; 32],
+    ts: Ts(0),
+};
+
+thread_local! {
+    static LOG_TIME: Cell<Stamp> = const { Cell::new(NO_STAMP) };
+    static ACCESS_TIME: Cell<Stamp> = const { Cell::new(NO_STAMP) };
+}
+
+/// `parse`, remembering its last result per thread: consecutive lines nearly always carry the
+/// same second, and reading the date and clock again was ~10% of parsing. The same bytes give
+/// the same time, so the answer is `parse`'s own.
+fn remembered<'a>(
+    i: &'a [u8],
+    last: &'static std::thread::LocalKey<Cell<Stamp>>,
+    parse: fn(&[u8]) -> PResult<'_, Ts>,
+) -> PResult<'a, Ts> {
+    let s = last.get();
+    if s.len > 0 && i.get(..s.len) == Some(&s.bytes[..s.len]) {
+        return Ok((&i[s.len..], s.ts));
+    }
+    let (rest, ts) = parse(i)?;
+    let len = i.len() - rest.len();
+    if len <= 32 {
+        let mut bytes = [0; 32];
+        bytes[..len].copy_from_slice(&i[..len]);
+        last.set(Stamp { len, bytes, ts });
+    }
+    Ok((rest, ts))
+}
+
 /// gunicorn ≥ 19.1.1 error-log time: `[2025-10-16 08:00:00 +0000]`.
 pub fn bracketed_log_time(i: &[u8]) -> PResult<'_, Ts> {
+    remembered(i, &LOG_TIME, read_bracketed_log_time)
+}
+
+fn read_bracketed_log_time(i: &[u8]) -> PResult<'_, Ts> {
     let (i, (_, date, _, time, _, off, _)) = (
         char('['),
         iso_date,
@@ -198,6 +245,10 @@ fn month_abbrev(i: &[u8]) -> PResult<'_, u32> {
 
 /// gunicorn access-log time (strftime `[%d/%b/%Y:%H:%M:%S %z]`): `[28/Nov/2026:02:23:44 +0000]`.
 pub fn access_log_time(i: &[u8]) -> PResult<'_, Ts> {
+    remembered(i, &ACCESS_TIME, read_access_log_time)
+}
+
+fn read_access_log_time(i: &[u8]) -> PResult<'_, Ts> {
     let (i, (_, d, _, m, _, y, _, time, _, off, _)) = (
         char('['),
         fixed_digits(2),
@@ -306,12 +357,12 @@ pub fn token(i: &[u8]) -> PResult<'_, &[u8]> {
 pub fn quoted(i: &[u8]) -> PResult<'_, &[u8]> {
     let (body, _) = char('"').parse(i)?;
     let mut k = 0;
-    while k < body.len() {
-        match body[k] {
-            b'\\' => k += 2,
-            b'"' => return Ok((&body[k + 1..], &body[..k])),
-            _ => k += 1,
+    while let Some(at) = body.get(k..).and_then(|b| memchr::memchr2(b'\\', b'"', b)) {
+        k += at;
+        if body[k] == b'"' {
+            return Ok((&body[k + 1..], &body[..k]));
         }
+        k += 2;
     }
     Err(nom::Err::Error(nom::error::Error::new(
         i,
@@ -385,6 +436,29 @@ mod tests {
     }
 
     #[test]
+    fn remembered_times_are_the_parsers_own() {
+        // The same text twice (the second from the cache), then another, then the first again.
+        let a = b"[2025-10-16 08:00:00 +0000] [36]";
+        let b = b"[2025-10-16 08:00:01 +0000]x";
+        for line in [&a[..], a, b, a, b] {
+            assert_eq!(bracketed_log_time(line), read_bracketed_log_time(line));
+        }
+        // A prefix of the remembered text is not a match; nor is a near miss.
+        assert!(bracketed_log_time(b"[2025-10-16 08:00:00 +00").is_err());
+        assert!(bracketed_log_time(b"[2025-10-16 08:00:00 +0000").is_err());
+        assert!(
+            bracketed_log_time(b"[2025-10-16 08:00:00 +0100]")
+                .unwrap()
+                .1
+                != read_bracketed_log_time(a).unwrap().1
+        );
+        let c = b"[16/Oct/2025:08:00:00 +0000] \"GET";
+        for line in [&c[..], c, b"[16/Oct/2025:08:00:00 -0100]", c] {
+            assert_eq!(access_log_time(line), read_access_log_time(line));
+        }
+    }
+
+    #[test]
     fn bracketed_log_time_rejects_impossible_dates() {
         assert!(bracketed_log_time(b"[2025-13-16 08:00:00 +0000]").is_err());
         assert!(bracketed_log_time(b"[2025-10-16 25:00:00 +0000]").is_err());
@@ -444,6 +518,9 @@ mod tests {
             (&b" 200"[..], &b"GET /a\\\"b HTTP/1.1"[..])
         );
         assert!(quoted(b"\"unterminated").is_err());
+        assert!(quoted(b"\"ends in an escape\\\"").is_err());
+        assert_eq!(quoted(b"\"a\\\\\" b").unwrap(), (&b" b"[..], &b"a\\\\"[..]));
+        assert_eq!(quoted(b"\"\"").unwrap(), (&b""[..], &b""[..]));
         assert_eq!(
             python_repr(b"'10.0.0.1:80'. You").unwrap(),
             (&b". You"[..], &b"10.0.0.1:80"[..])
