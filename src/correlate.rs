@@ -538,7 +538,7 @@ enum Outcome {
 
 #[derive(Debug)]
 struct Req {
-    method: String,
+    method: Method,
     path: String,
     host: Option<String>,
     pid: Option<u32>,
@@ -548,7 +548,8 @@ struct Req {
     incoming: bool,
     k8s_bypass: bool,
     app_status: Option<u16>,
-    access: Option<(u16, Option<String>)>,
+    /// The access line's status, and whether its user agent is a probe's.
+    access: Option<(u16, bool)>,
     outcome: Outcome,
     rejected_host: Option<String>,
     start_line: RawLine,
@@ -574,7 +575,7 @@ fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
         started: r.start.map(Ts::to_rfc3339),
         file: r.start_line.file.clone(),
         line: r.start_line.line,
-        method: r.method,
+        method: r.method.into_owned(),
         path: r.path,
         pid: r.pid,
         host: r.host,
@@ -760,10 +761,10 @@ fn route_key(method: &str, path: &str) -> u64 {
 struct PendingAccess {
     time: Ts,
     key: u64,
-    method: String,
+    method: Method,
     path: String,
     status: u16,
-    agent: Option<String>,
+    probe_agent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -800,6 +801,19 @@ fn app_path(uri: &[u8], keep_query: bool) -> String {
         k += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An HTTP method: the standard ones need no allocation.
+type Method = std::borrow::Cow<'static, str>;
+
+fn method_name(b: &[u8]) -> Method {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|m| m.as_bytes() == b) {
+        Some(m) => Method::Borrowed(m),
+        None => Method::Owned(lossy(b)),
+    }
 }
 
 /// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator.
@@ -1037,11 +1051,11 @@ impl Correlator {
         cause: Option<Cause>,
     ) {
         let Some(n) = &mut self.notices else { return };
-        let status = r.app_status.or(r.access.as_ref().map(|a| a.0));
+        let status = r.app_status.or(r.access.map(|a| a.0));
         n.push(Notice::Request {
             time: r.end.or(r.start).map(Ts::to_rfc3339),
             pod: self.pod.clone(),
-            method: r.method.clone(),
+            method: r.method.to_string(),
             path: r.path.clone(),
             host: r.host.clone(),
             pid: r.pid,
@@ -1395,7 +1409,7 @@ impl Correlator {
         incoming: bool,
     ) {
         let p = pid.unwrap_or(0);
-        let method = lossy(method);
+        let method = method_name(method);
         let path = lossy(path);
         // gunicorn's DEBUG line and the middleware's INCOMING line for the same request.
         if incoming && self.has_debug_starts {
@@ -1449,7 +1463,7 @@ impl Correlator {
     fn record(
         &self,
         pid: Option<u32>,
-        method: String,
+        method: Method,
         path: String,
         line_no: u64,
         raw: &[u8],
@@ -1507,7 +1521,7 @@ impl Correlator {
             }
             dequeue(&mut self.open, r.pid.unwrap_or(0), id);
             self.unlink(r.key, id);
-            let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
+            let class = self.classify(&r.path, r.host.as_deref(), false, r.k8s_bypass);
             self.out.requests += 1;
             let s = self.out.by_class.entry(class).or_default();
             s.total += 1;
@@ -1515,7 +1529,7 @@ impl Correlator {
         }
         while self.pending_access.len() > MAX_TRACKED {
             let p = self.pending_access.pop_front().expect("non-empty");
-            self.access_only(&p.path, p.status, p.agent.as_deref());
+            self.access_only(&p.path, p.status, p.probe_agent);
         }
     }
 
@@ -1600,7 +1614,7 @@ impl Correlator {
             None => {
                 // The start is not in the input (it began mid-request): still a request.
                 self.out.unmatched_responses += 1;
-                let req = self.record(pid, lossy(method), lossy(path), line_no, raw);
+                let req = self.record(pid, method_name(method), lossy(path), line_no, raw);
                 let id = self.admit(req);
                 self.enforce_cap();
                 id
@@ -1638,10 +1652,10 @@ impl Correlator {
         }
     }
 
-    fn link(&mut self, id: u64, status: u16, agent: Option<String>, time: Option<Ts>) {
+    fn link(&mut self, id: u64, status: u16, probe_agent: bool, time: Option<Ts>) {
         let has_incoming = self.has_incoming;
         let r = self.reqs.get_mut(&id).expect("live");
-        r.access = Some((status, agent));
+        r.access = Some((status, probe_agent));
         let key = r.key;
         match r.outcome {
             // The worker did answer; the app's end line is missing.
@@ -1669,7 +1683,7 @@ impl Correlator {
 
     /// An access line: link it to its record, or keep it until one shows up.
     fn access(&mut self, time: Option<Ts>, a: &Access<'_>) {
-        let method = lossy(a.method);
+        let method = method_name(a.method);
         let mut path = app_path(a.uri, false);
         let mut key = route_key(&method, &path);
         let waiting = |k: &u64| self.unlinked.get(k).is_some_and(|v| !v.is_empty());
@@ -1681,7 +1695,7 @@ impl Correlator {
                 (path, key) = (full, full_key);
             }
         }
-        let agent = a.user_agent.map(lossy);
+        let probe_agent = self.is_probe_agent(a.user_agent);
         // The envelope's time when there is one, else the access line's completion time.
         let t = time.or(a.time);
         let best = self.unlinked.get(&key).and_then(|ids| {
@@ -1718,7 +1732,7 @@ impl Correlator {
             fallback
         });
         match best {
-            Some(id) => self.link(id, a.status, agent, t),
+            Some(id) => self.link(id, a.status, probe_agent, t),
             None => {
                 let time = t.or(self.now).unwrap_or(Ts(i64::MIN));
                 let status = a.status;
@@ -1728,7 +1742,7 @@ impl Correlator {
                     method,
                     path,
                     status,
-                    agent,
+                    probe_agent,
                 });
             }
         }
@@ -1748,7 +1762,7 @@ impl Correlator {
         });
         if let Some(k) = pos {
             let p = self.pending_access.remove(k).expect("index");
-            self.link(id, p.status, p.agent, Some(p.time));
+            self.link(id, p.status, p.probe_agent, Some(p.time));
         }
     }
 
@@ -1778,19 +1792,23 @@ impl Correlator {
                 break;
             }
             let p = self.pending_access.pop_front().expect("front");
-            self.access_only(&p.path, p.status, p.agent.as_deref());
+            self.access_only(&p.path, p.status, p.probe_agent);
         }
     }
 
-    fn classify(&self, path: &str, host: Option<&str>, agent: Option<&str>, bypass: bool) -> Class {
-        let probe_agent = agent.is_some_and(|a| {
-            PROBE_AGENTS.iter().any(|p| a.starts_with(p))
-                || self
-                    .settings
-                    .probe_agents
-                    .iter()
-                    .any(|p| a.starts_with(p.as_str()))
-        });
+    /// Whether a user agent is a health checker's (built in, or `--probe-agent`).
+    fn is_probe_agent(&self, agent: Option<&[u8]>) -> bool {
+        let Some(a) = agent else { return false };
+        let a = String::from_utf8_lossy(a);
+        PROBE_AGENTS.iter().any(|p| a.starts_with(p))
+            || self
+                .settings
+                .probe_agents
+                .iter()
+                .any(|p| a.starts_with(p.as_str()))
+    }
+
+    fn classify(&self, path: &str, host: Option<&str>, probe_agent: bool, bypass: bool) -> Class {
         let internal_host = host.and_then(host_ip).is_some_and(|ip| {
             is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
         });
@@ -1828,8 +1846,8 @@ impl Correlator {
     }
 
     /// An access line no app line claimed: a request all the same (gunicorn answered it).
-    fn access_only(&mut self, path: &str, status: u16, agent: Option<&str>) {
-        let class = self.classify(path, None, agent, false);
+    fn access_only(&mut self, path: &str, status: u16, probe_agent: bool) {
+        let class = self.classify(path, None, probe_agent, false);
         self.out.requests += 1;
         self.out.by_class.entry(class).or_default().total += 1;
         self.count_status(class, Some(status), false);
@@ -1843,8 +1861,8 @@ impl Correlator {
             }
         }
         self.unlink(r.key, id);
-        let agent = r.access.as_ref().and_then(|a| a.1.clone());
-        let class = self.classify(&r.path, r.host.as_deref(), agent.as_deref(), r.k8s_bypass);
+        let probe_agent = r.access.is_some_and(|a| a.1);
+        let class = self.classify(&r.path, r.host.as_deref(), probe_agent, r.k8s_bypass);
         self.out.requests += 1;
         self.out.by_class.entry(class).or_default().total += 1;
         if let Some(h) = &r.rejected_host {
@@ -1854,7 +1872,7 @@ impl Correlator {
                 }
             }
         }
-        let access_status = r.access.as_ref().map(|a| a.0);
+        let access_status = r.access.map(|a| a.0);
         self.out.timeline.at(r.start.or(r.end), |b| match class {
             Class::Probe => b.probe += 1,
             Class::Health => b.health += 1,
@@ -1899,7 +1917,7 @@ impl Correlator {
                 let file = r.start_line.file.clone();
                 let (method, path) = (&r.method, &r.path);
                 self.out.latency.add(method, path, micros, fine, || Slow {
-                    method: method.clone(),
+                    method: method.to_string(),
                     path: path.clone(),
                     seconds: micros as f64 / 1e6,
                     started: s.to_rfc3339(),
@@ -2000,7 +2018,7 @@ impl Correlator {
             } else {
                 // In flight: counted, not judged.
                 let r = self.reqs.remove(&id).expect("live");
-                let class = self.classify(&r.path, r.host.as_deref(), None, r.k8s_bypass);
+                let class = self.classify(&r.path, r.host.as_deref(), false, r.k8s_bypass);
                 self.notify_request(&r, class, "in_flight", None);
                 self.out.requests += 1;
                 let s = self.out.by_class.entry(class).or_default();
