@@ -10,7 +10,7 @@
 
 use std::io;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use rayon::prelude::*;
 use self_cell::self_cell;
@@ -268,31 +268,45 @@ fn batch(
     (chunks, error)
 }
 
-/// Reads `reader` to its end in chunks of about `size` bytes, handing each to `consume` in
-/// order while the next batch is read and parsed; stops at the first read error and returns it.
+/// Reads `reader` to its end in chunks of about `size` bytes and hands each to `consume`, in
+/// order, on the calling thread, while a producer thread reads the next batch and has it made
+/// on the rayon pool. Every allocation the consumer makes (the correlator's records) is freed on
+/// the thread that made it, and consumed chunks' buffers go back to the producer: memory holds
+/// steady instead of the allocator returning pages and faulting them in again.
+/// Stops at the first read error and returns it.
 pub fn pump(
     reader: &mut LineReader<'_>,
     size: usize,
     patterns: &Arc<Patterns>,
-    consume: &mut (dyn FnMut(&Chunk) + Send),
+    consume: &mut dyn FnMut(&Chunk),
     progress: &dyn Progress,
 ) -> Option<io::Error> {
     // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
     let n = 2 * rayon::current_num_threads();
-    let mut seen = 0;
-    let mut spares = Vec::new();
-    let (mut chunks, mut error) = batch(reader, n, size, patterns, &mut spares);
-    loop {
-        report_taken(reader, &mut seen, progress);
-        let last = error.is_some() || chunks.len() < n;
-        let (_, next) = rayon::join(
-            || chunks.iter().for_each(&mut *consume),
-            || (!last).then(|| batch(reader, n, size, patterns, &mut spares)),
-        );
-        spares.extend(chunks.into_iter().map(Chunk::recycle));
-        match next {
-            Some((c, e)) => (chunks, error) = (c, e),
-            None => return error,
+    let (full_tx, full) = mpsc::sync_channel::<(Vec<Chunk>, Option<io::Error>)>(0);
+    let (spare_tx, spare_rx) = mpsc::channel::<Spare>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let (mut spares, mut seen) = (Vec::new(), 0);
+            loop {
+                spares.extend(spare_rx.try_iter());
+                let (chunks, error) = batch(reader, n, size, patterns, &mut spares);
+                report_taken(reader, &mut seen, progress);
+                let last = error.is_some() || chunks.len() < n;
+                if full_tx.send((chunks, error)).is_err() || last {
+                    return;
+                }
+            }
+        });
+        let mut failed = None;
+        for (chunks, error) in full {
+            chunks.iter().for_each(&mut *consume);
+            for c in chunks {
+                // The producer may be gone (it read the last batch): then the buffers just go.
+                let _ = spare_tx.send(c.recycle());
+            }
+            failed = error;
         }
-    }
+        failed
+    })
 }
