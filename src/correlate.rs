@@ -1298,25 +1298,31 @@ impl Correlator {
                 let host = lossy(host);
                 self.out.timeline.at(time, |b| b.disallowed_hosts += 1);
                 // Past the cap only the public host(s) are still listed: they are the point.
-                let domain = add.map(lossy).unwrap_or_else(|| host.to_ascii_lowercase());
-                let public = self.settings.public_hosts.contains(&domain);
+                let public = !self.settings.public_hosts.is_empty() && {
+                    let domain = add.map(lossy).unwrap_or_else(|| host.to_ascii_lowercase());
+                    self.settings.public_hosts.contains(&domain)
+                };
                 let listed = self.out.rejected_hosts.len() < MAX_HOSTS
                     || public
                     || self.out.rejected_hosts.contains_key(&host);
                 if listed {
-                    let e = self.evidence(line_no, raw);
                     if !self.out.rejected_hosts.contains_key(&host) {
-                        let message = format!("Django rejects a new Host: {host}");
-                        self.alert(AlertKind::NewDisallowedHost, message, time, &e);
+                        if self.notices.is_some() {
+                            let e = self.evidence(line_no, raw);
+                            let message = format!("Django rejects a new Host: {host}");
+                            self.alert(AlertKind::NewDisallowedHost, message, time, &e);
+                        }
+                        self.out.rejected_hosts.insert(host.clone(), HostRejections::default());
                     }
-                    let entry = self.out.rejected_hosts.entry(host.clone()).or_default();
+                    let file = &self.file;
+                    let entry = self.out.rejected_hosts.get_mut(&host).expect("inserted above");
                     entry.count += 1;
                     entry.public = public;
                     entry.rfc_valid = *rfc_valid;
                     if entry.add.is_none() {
                         entry.add = add.map(lossy);
                     }
-                    keep(&mut entry.evidence, || e);
+                    keep(&mut entry.evidence, || Evidence::new(file, line_no, raw));
                 } else {
                     self.out.rejected_unlisted += 1;
                 }
@@ -1799,13 +1805,14 @@ impl Correlator {
     /// Whether a user agent is a health checker's (built in, or `--probe-agent`).
     fn is_probe_agent(&self, agent: Option<&[u8]>) -> bool {
         let Some(a) = agent else { return false };
-        let a = String::from_utf8_lossy(a);
-        PROBE_AGENTS.iter().any(|p| a.starts_with(p))
-            || self
-                .settings
-                .probe_agents
-                .iter()
-                .any(|p| a.starts_with(p.as_str()))
+        // As `String::from_utf8_lossy(a).starts_with(p)`, without decoding the whole agent:
+        // the two differ only for a prefix holding U+FFFD, the replacement character.
+        let starts = |p: &str| {
+            a.starts_with(p.as_bytes())
+                || (p.contains('\u{FFFD}') && String::from_utf8_lossy(a).starts_with(p))
+        };
+        PROBE_AGENTS.iter().any(|p| starts(p))
+            || self.settings.probe_agents.iter().any(|p| starts(p))
     }
 
     fn classify(&self, path: &str, host: Option<&str>, probe_agent: bool, bypass: bool) -> Class {
