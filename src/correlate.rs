@@ -11,6 +11,7 @@
 //! Records stay in memory only while they can still be linked (a few seconds of log time);
 //! then they are folded into counters, and only orphans are kept (up to a cap).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
@@ -804,7 +805,7 @@ fn app_path(uri: &[u8], keep_query: bool) -> String {
 }
 
 /// An HTTP method: the standard ones need no allocation.
-type Method = std::borrow::Cow<'static, str>;
+type Method = Cow<'static, str>;
 
 fn method_name(b: &[u8]) -> Method {
     const KNOWN: [&str; 9] = [
@@ -816,12 +817,17 @@ fn method_name(b: &[u8]) -> Method {
     }
 }
 
-/// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator.
-fn lossy(b: &[u8]) -> String {
+/// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator
+/// (`str::from_utf8`), not `from_utf8_lossy`'s slower chunk iterator.
+fn lossy_cow(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
     }
+}
+
+fn lossy(b: &[u8]) -> String {
+    lossy_cow(b).into_owned()
 }
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
@@ -1561,8 +1567,8 @@ impl Correlator {
             });
         // Records keep the lossy text; compare like with like (a path may be invalid UTF-8).
         let (method_s, path_s) = (
-            String::from_utf8_lossy(method),
-            String::from_utf8_lossy(path),
+            lossy_cow(method),
+            lossy_cow(path),
         );
         let same_route = |r: &Req| r.method == method_s && r.path == path_s;
         // Candidates come from the route's own queue (oldest first), so a pid with thousands
