@@ -907,10 +907,17 @@ pub struct Correlator {
     pod: Option<Arc<str>>,
     now: Option<Ts>,
     last_flush: Option<Ts>,
+    /// The settings' health paths without their trailing `/`.
+    health_paths: FxHashSet<String>,
 }
 
 impl Correlator {
     pub fn new(file: Arc<str>, settings: Arc<Settings>) -> Correlator {
+        let health_paths = settings
+            .health_paths
+            .iter()
+            .map(|h| h.trim_end_matches('/').to_string())
+            .collect();
         Correlator {
             file,
             settings,
@@ -940,6 +947,7 @@ impl Correlator {
             pod: None,
             now: None,
             last_flush: None,
+            health_paths,
         }
     }
 
@@ -1822,19 +1830,15 @@ impl Correlator {
     }
 
     fn classify(&self, path: &str, host: Option<&str>, probe_agent: bool, bypass: bool) -> Class {
-        let internal_host = host.and_then(host_ip).is_some_and(|ip| {
-            is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
-        });
-        if probe_agent || bypass || internal_host {
+        let internal_host = || {
+            host.and_then(host_ip).is_some_and(|ip| {
+                is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
+            })
+        };
+        if probe_agent || bypass || internal_host() {
             return Class::Probe;
         }
-        let trimmed = path.trim_end_matches('/');
-        if self
-            .settings
-            .health_paths
-            .iter()
-            .any(|h| h.trim_end_matches('/') == trimmed)
-        {
+        if self.health_paths.contains(path.trim_end_matches('/')) {
             return Class::Health;
         }
         Class::External
@@ -1927,7 +1931,6 @@ impl Correlator {
             if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
                 let micros = (e.0 - s.0).max(0) as u64;
                 let fine = r.fine_start && r.fine_end;
-                let file = r.start_line.file.clone();
                 let (method, path) = (&r.method, &r.path);
                 self.out.latency.add(method, path, micros, fine, || Slow {
                     method: method.to_string(),
@@ -1935,7 +1938,7 @@ impl Correlator {
                     seconds: micros as f64 / 1e6,
                     started: s.to_rfc3339(),
                     status,
-                    file,
+                    file: r.start_line.file.clone(),
                     line: r.start_line.line,
                 });
             }

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use serde::Serialize;
 
 use crate::parse::Ts;
@@ -164,7 +166,8 @@ pub struct Slow {
 /// Latency per route, and the slowest requests.
 #[derive(Debug, Clone, Default)]
 pub struct Latency {
-    pub routes: BTreeMap<String, Histogram>,
+    /// By route (a hash map: looked up once per request; reports sort the routes anyway).
+    pub routes: FxHashMap<String, Histogram>,
     pub slowest: Vec<Slow>,
     /// True when every measured latency came from whole-second timestamps.
     pub coarse: bool,
@@ -218,7 +221,10 @@ impl Latency {
     }
 
     pub fn merge(&mut self, o: Latency) {
-        for (k, h) in o.routes {
+        // In key order, so that which routes fit under the cap does not depend on hashing.
+        let mut routes: Vec<(String, Histogram)> = o.routes.into_iter().collect();
+        routes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, h) in routes {
             let k = if self.routes.contains_key(&k) || self.routes.len() < MAX_ROUTES {
                 k
             } else {
