@@ -120,7 +120,37 @@ impl Evidence {
 struct RawLine {
     file: Arc<str>,
     line: u64,
-    raw: Box<[u8]>,
+    raw: Text,
+}
+
+/// Bytes kept inside the record when they are few (a request's start line nearly always is),
+/// on the heap otherwise: one allocation per request fewer.
+#[derive(Debug, Clone)]
+enum Text {
+    Inline(u8, [u8; INLINE_TEXT]),
+    Heap(Box<[u8]>),
+}
+
+const INLINE_TEXT: usize = 200;
+
+impl Text {
+    fn new(b: &[u8]) -> Text {
+        match u8::try_from(b.len()) {
+            Ok(n) if b.len() <= INLINE_TEXT => {
+                let mut bytes = [0; INLINE_TEXT];
+                bytes[..b.len()].copy_from_slice(b);
+                Text::Inline(n, bytes)
+            }
+            _ => Text::Heap(b.into()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline(n, bytes) => &bytes[..usize::from(*n)],
+            Text::Heap(b) => b,
+        }
+    }
 }
 
 impl RawLine {
@@ -129,12 +159,12 @@ impl RawLine {
         RawLine {
             file: file.clone(),
             line,
-            raw: raw[..cut].into(),
+            raw: Text::new(&raw[..cut]),
         }
     }
 
     fn evidence(&self) -> Evidence {
-        Evidence::new(&self.file, self.line, &self.raw)
+        Evidence::new(&self.file, self.line, self.raw.bytes())
     }
 }
 
@@ -777,7 +807,7 @@ enum Attach {
 
 /// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
 /// URI as Django's `request.path` would show it.
-fn app_path(uri: &[u8], keep_query: bool) -> String {
+fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, str> {
     let end = if keep_query {
         None
     } else {
@@ -785,7 +815,7 @@ fn app_path(uri: &[u8], keep_query: bool) -> String {
     };
     let path = &uri[..end.unwrap_or(uri.len())];
     if !path.contains(&b'%') {
-        return lossy(path);
+        return lossy_cow(path);
     }
     let mut out = Vec::with_capacity(path.len());
     let mut k = 0;
@@ -801,7 +831,7 @@ fn app_path(uri: &[u8], keep_query: bool) -> String {
         out.push(path[k]);
         k += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// An HTTP method: the standard ones need no allocation.
@@ -1730,7 +1760,7 @@ impl Correlator {
             let mut fallback = None;
             for &id in ids {
                 let r = &self.reqs[&id];
-                if r.access.is_some() || r.method != method || r.path != path {
+                if r.access.is_some() || r.method != method || *r.path != *path {
                     continue;
                 }
                 match r.outcome {
@@ -1760,7 +1790,7 @@ impl Correlator {
                     time,
                     key,
                     method,
-                    path,
+                    path: path.into_owned(),
                     status,
                     probe_agent,
                 });
