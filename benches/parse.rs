@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use reqtrail::app::analyze_bytes;
+use reqtrail::app::analyze_bytes_in;
+use reqtrail::chunked::chunk_bytes;
 use reqtrail::correlate::Settings;
 use reqtrail::parse::LineParser;
 
@@ -70,13 +71,19 @@ fn end_to_end(c: &mut Criterion) {
     let settings = Arc::new(Settings::default());
     let mut g = c.benchmark_group("analyze");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("real_samples_x20", |b| {
-        b.iter_batched(
-            || (),
-            |()| analyze_bytes("bench", &data, &settings).requests,
-            BatchSize::SmallInput,
-        )
-    });
+    // As a run reads one input (chunks parsed on every core), and one line at a time.
+    for (name, chunk) in [
+        ("real_samples_x20", chunk_bytes()),
+        ("real_samples_x20_by_line", None),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || (),
+                |()| analyze_bytes_in("bench", &data, &settings, chunk).requests,
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -349,15 +349,35 @@ impl Pipeline {
     }
 }
 
-/// Analyses bytes already in memory, as if they were a file called `name`.
+/// Analyses bytes already in memory, as if they were a file called `name`, as a run does.
 pub fn analyze_bytes(name: &str, data: &[u8], settings: &Arc<Settings>) -> Analysis {
+    analyze_bytes_in(name, data, settings, chunked::chunk_bytes())
+}
+
+/// As [`analyze_bytes`], in chunks of about `chunk` bytes parsed on every core, or (`None`)
+/// one line at a time: the two give the same analysis (the fuzz target checks it).
+pub fn analyze_bytes_in(
+    name: &str,
+    data: &[u8],
+    settings: &Arc<Settings>,
+    chunk: Option<usize>,
+) -> Analysis {
     let mut p = Pipeline::new(settings.clone(), Window::default());
     let file = p.add_file(name);
     let mut line_no = 0;
-    split_lines(data, &mut |raw| {
-        line_no += 1;
-        p.line(file, line_no, raw);
-    });
+    match chunk {
+        Some(size) => {
+            let mut reader = LineReader::new(Box::new(data));
+            let mut consume = |c: &Chunk| p.chunk(file, &mut line_no, c);
+            let patterns = settings.patterns.clone();
+            // Reading memory does not fail.
+            let _ = chunked::pump(&mut reader, size, &patterns, &mut consume, &Silent);
+        }
+        None => split_lines(data, &mut |raw| {
+            line_no += 1;
+            p.line(file, line_no, raw);
+        }),
+    }
     p.finish().0
 }
 

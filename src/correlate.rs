@@ -1356,10 +1356,16 @@ impl Correlator {
                             let message = format!("Django rejects a new Host: {host}");
                             self.alert(AlertKind::NewDisallowedHost, message, time, &e);
                         }
-                        self.out.rejected_hosts.insert(host.clone(), HostRejections::default());
+                        self.out
+                            .rejected_hosts
+                            .insert(host.clone(), HostRejections::default());
                     }
                     let file = &self.file;
-                    let entry = self.out.rejected_hosts.get_mut(&host).expect("inserted above");
+                    let entry = self
+                        .out
+                        .rejected_hosts
+                        .get_mut(&host)
+                        .expect("inserted above");
                     entry.count += 1;
                     entry.public = public;
                     entry.rfc_valid = *rfc_valid;
@@ -1604,10 +1610,7 @@ impl Correlator {
                     .is_some_and(|r| r.outcome == Outcome::Open)
             });
         // Records keep the lossy text; compare like with like (a path may be invalid UTF-8).
-        let (method_s, path_s) = (
-            lossy_cow(method),
-            lossy_cow(path),
-        );
+        let (method_s, path_s) = (lossy_cow(method), lossy_cow(path));
         let same_route = |r: &Req| r.method == method_s && r.path == path_s;
         // Candidates come from the route's own queue (oldest first), so a pid with thousands
         // of other requests open costs nothing here.

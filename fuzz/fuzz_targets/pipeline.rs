@@ -2,13 +2,15 @@
 //! as a table, the way `reqtrail::app::run` does it.
 //!
 //! Oracles: no panic, no hang, every line counted (`recognized + unrecognized == lines`), the
-//! JSON parses, and the table carries no terminal control sequence but SGR colours.
+//! JSON parses, the table carries no terminal control sequence but SGR colours, and the input
+//! cut into parse chunks (of a size the input picks) gives the very JSON that reading it one
+//! line at a time gives.
 #![no_main]
 
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use reqtrail::app::analyze_bytes;
+use reqtrail::app::analyze_bytes_in;
 use reqtrail::correlate::{Analysis, Settings};
 use reqtrail::diagnose::{diagnose, Context};
 use reqtrail::report::{self, Format, Report};
@@ -42,9 +44,10 @@ fn assert_terminal_safe(out: &str) {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+/// The report of `data` as app::run builds it, analysed in chunks of `chunk` bytes (or by line).
+fn report_of(data: &[u8], chunk: Option<usize>) -> Report {
     let settings = Arc::new(Settings::default());
-    let a = analyze_bytes("fuzz.log", data, &settings);
+    let a = analyze_bytes_in("fuzz.log", data, &settings, chunk);
     let mut total = Analysis::default();
     total.merge(a);
 
@@ -61,13 +64,17 @@ fuzz_target!(|data: &[u8]| {
         timeout_source: source,
     };
     let diagnosis = diagnose(&total, &ctx);
-    let report = Report::build(
+    Report::build(
         &total,
         diagnosis,
         vec!["fuzz.log".to_string()],
         Vec::new(),
         (timeout, source.to_string()),
-    );
+    )
+}
+
+fuzz_target!(|data: &[u8]| {
+    let report = report_of(data, None);
 
     let lines = if data.is_empty() {
         0
@@ -85,6 +92,11 @@ fuzz_target!(|data: &[u8]| {
     report::write(&report, Format::Json, &mut json).expect("write to memory");
     let v: serde_json::Value = serde_json::from_slice(&json).expect("the JSON parses");
     assert_eq!(v["input"]["lines"], lines as u64);
+
+    let chunk = 1 + usize::from(data.first().copied().unwrap_or(0)) * 4;
+    let mut chunked = Vec::new();
+    report::write(&report_of(data, Some(chunk)), Format::Json, &mut chunked).expect("write");
+    assert!(chunked == json, "chunks of {chunk} bytes change the report");
 
     for (color, terminal) in [(false, false), (true, true)] {
         let mut table = Vec::new();
