@@ -1166,9 +1166,17 @@ impl Correlator {
             _ => self.out.recognized += 1,
         }
         if let Some(t) = time {
+            if self.now.is_some_and(|n| t.0 < n.0 - LINK_WINDOW) {
+                // The clock went back (logs concatenated out of order, a container restarted
+                // with another clock): nothing of the later time will link to what waits now,
+                // and waiting for the old "now" to pass would keep every new record forever.
+                self.flush(true);
+                self.now = Some(t);
+                self.last_flush = Some(t);
+            }
             self.now = Some(self.now.map_or(t, |n| n.max(t)));
             self.out.first_time = Some(self.out.first_time.map_or(t, |f| f.min(t)));
-            self.out.last_time = self.now;
+            self.out.last_time = self.out.last_time.max(self.now);
             if self.last_flush.is_none_or(|f| t.0 - f.0 > 1_000_000) {
                 self.last_flush = Some(t);
                 self.flush(false);
@@ -2093,6 +2101,57 @@ impl Correlator {
 mod tests {
     use super::*;
     use crate::parse::LineParser;
+
+    /// `cat app.log app.log | reqtrail`: the clock goes back at the join. Records waited for
+    /// the old "now" to pass before being settled, so all later ones piled up to the 20,000
+    /// cap (a 2 GiB doubled log took 4x as long and 90 MiB). They must be settled as usual.
+    #[test]
+    fn records_are_settled_after_the_clock_goes_back() {
+        let settings = Arc::new(Settings::default());
+        let file: Arc<str> = Arc::from("t.log");
+        let mut c = Correlator::new(file.clone(), settings);
+        let mut parser = LineParser::default();
+        let mut feed = |c: &mut Correlator, line: String| {
+            let mut scratch = Vec::new();
+            let p = parser.parse(line.as_bytes(), &mut scratch);
+            c.feed(&file, 1, line.as_bytes(), p.time, false, &p);
+        };
+        let at = |day: u32, s: u32| {
+            format!(
+                "2025-10-{day:02} {:02}:{:02}:{:02}",
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            )
+        };
+        feed(
+            &mut c,
+            format!(
+                "[{} +0000] [7] [INFO] INCOMING REQUEST: GET /a from 10.0.0.1 Host: h",
+                at(18, 0)
+            ),
+        );
+        feed(
+            &mut c,
+            format!("[{} +0000] [7] [INFO] RESPONSE: GET /a -> 200", at(18, 0)),
+        );
+        let mut most = 0;
+        for k in 0..3000 {
+            let t = at(16, k * 10);
+            feed(
+                &mut c,
+                format!("[{t} +0000] [7] [INFO] INCOMING REQUEST: GET /b from 10.0.0.1 Host: h"),
+            );
+            feed(
+                &mut c,
+                format!("[{t} +0000] [7] [INFO] RESPONSE: GET /b -> 200"),
+            );
+            most = most.max(c.reqs.len());
+        }
+        assert!(most < 10, "{most} records waited at once");
+        let a = c.finish_stream();
+        assert_eq!((a.requests, a.orphans_total), (3001, 0));
+    }
 
     #[test]
     fn records_outlive_the_ring_and_stay_in_order() {
