@@ -309,7 +309,10 @@ impl Pipeline {
     /// Ends every stream; returns the analysis and the last notices (requests still open).
     /// Facts of the whole input (its end, the timeout, whether ends are logged at all) are
     /// settled first, so that every pod judges its open requests alike.
-    pub fn finish(self) -> (Analysis, Vec<Notice>) {
+    pub fn finish(mut self) -> (Analysis, Vec<Notice>) {
+        for (_, c) in &mut self.pods.items {
+            c.settle_waiting();
+        }
         let mut total = Analysis::default();
         let mut notices = Vec::new();
         let named = self.pods.items.iter().any(|(k, _)| !k.is_empty());

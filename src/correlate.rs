@@ -2023,17 +2023,25 @@ impl Correlator {
 
     /// Ends the stream on its own: open requests become orphans or stay in flight.
     pub fn finish_stream(mut self) -> Analysis {
+        self.settle_waiting();
         let end = StreamEnd {
-            now: self.now,
+            now: self.out.last_time,
             timeout: self.timeout_secs(),
             ends_logged: false,
         };
         self.finish_stream_keep(&end)
     }
 
+    /// The input has ended: records waiting for their access line will not get one. Settled
+    /// now, so that the WORKER TIMEOUT orphans among them count when the timeout in force is
+    /// inferred (else it would depend on whether the log went on a few seconds longer).
+    pub fn settle_waiting(&mut self) {
+        self.flush(true);
+    }
+
     /// The latest time this stream has seen.
     pub fn last_time(&self) -> Option<Ts> {
-        self.now
+        self.out.last_time
     }
 
     /// Whether any line of this stream logged a request's end (RESPONSE or access line).
@@ -2050,7 +2058,7 @@ impl Correlator {
     pub fn finish_stream_keep(&mut self, end: &StreamEnd) -> Analysis {
         let timeout = end.timeout;
         // Requests open at the end are aged by the input's end, not this pod's last line.
-        let now = end.now.max(self.now);
+        let now = end.now.max(self.out.last_time);
         self.now = now;
         self.ends_logged_elsewhere = end.ends_logged;
         let open: Vec<u64> = self.open.drain().flat_map(|(_, v)| v).collect();
