@@ -170,10 +170,11 @@ impl Stamp {
         }
         match <&[u8; 32]>::try_from(i.get(..32).unwrap_or(&[])) {
             Ok(head) => {
-                let mut diff = 0;
-                for k in 0..32 {
-                    diff |= (head[k] & self.mask[k]) ^ self.bytes[k];
-                }
+                let diff = head
+                    .iter()
+                    .zip(&self.mask)
+                    .zip(&self.bytes)
+                    .fold(0, |d, ((h, m), b)| d | ((h & m) ^ b));
                 diff == 0
             }
             Err(_) => i[..self.len] == self.bytes[..self.len],
