@@ -67,3 +67,31 @@ impl Progress for Bar {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_shows_only_for_big_inputs_and_only_when_asked() {
+        // Not asked (a pipe, -q, --follow): nothing at all.
+        let off = Bar::new(false);
+        off.start(Some(10 * THRESHOLD));
+        off.advance(10 * THRESHOLD);
+        off.finish();
+        assert!(off.bar.is_none());
+        // Known to be small: stays hidden however far it goes (a file growing meanwhile).
+        let small = Bar::new(true);
+        small.start(Some(THRESHOLD / 2));
+        small.advance(2 * THRESHOLD);
+        let bar = small.bar.as_ref().unwrap();
+        assert!(bar.is_hidden());
+        assert_eq!(bar.position(), 0, "not even counted");
+        // Big or of unknown size: counted from the start.
+        let big = Bar::new(true);
+        big.start(None);
+        big.advance(THRESHOLD / 4);
+        assert_eq!(big.bar.as_ref().unwrap().position(), THRESHOLD / 4);
+        big.finish();
+    }
+}
