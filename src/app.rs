@@ -260,6 +260,21 @@ impl Pipeline {
         self.decoded = decoded;
     }
 
+    /// Reads all of `reader` (input `file`) in chunks of about `size` bytes parsed on every
+    /// core; returns the read error that stopped it, if any.
+    fn read_chunked(
+        &mut self,
+        file: usize,
+        reader: &mut LineReader<'_>,
+        size: usize,
+        progress: &dyn Progress,
+    ) -> Option<std::io::Error> {
+        let patterns = self.settings.patterns.clone();
+        let mut line_no = 0;
+        let mut consume = |c: &Chunk| self.chunk(file, &mut line_no, c);
+        chunked::pump(reader, size, &patterns, &mut consume, progress)
+    }
+
     /// Counts a CRI partial record of input `file` (its text waits for the rest of the line).
     fn partial(&mut self, file: usize) {
         let k = self.correlator(file, b"");
@@ -281,7 +296,7 @@ impl Pipeline {
 
     /// The back half of a line: the parsed line of `pod`, with the time its envelope gave, into
     /// the pod's correlator (unless `--since` / `--until` leave it out).
-    pub(crate) fn parsed(
+    fn parsed(
         &mut self,
         file: usize,
         line_no: u64,
@@ -367,19 +382,19 @@ pub fn analyze_bytes_in(
 ) -> Analysis {
     let mut p = Pipeline::new(settings.clone(), Window::default());
     let file = p.add_file(name);
-    let mut line_no = 0;
     match chunk {
         Some(size) => {
             let mut reader = LineReader::new(Box::new(data));
-            let mut consume = |c: &Chunk| p.chunk(file, &mut line_no, c);
-            let patterns = settings.patterns.clone();
             // Reading memory does not fail.
-            let _ = chunked::pump(&mut reader, size, &patterns, &mut consume, &Silent);
+            let _ = p.read_chunked(file, &mut reader, size, &Silent);
         }
-        None => split_lines(data, &mut |raw| {
-            line_no += 1;
-            p.line(file, line_no, raw);
-        }),
+        None => {
+            let mut line_no = 0;
+            split_lines(data, &mut |raw| {
+                line_no += 1;
+                p.line(file, line_no, raw);
+            });
+        }
     }
     p.finish().0
 }
@@ -464,11 +479,7 @@ fn read_merged(
         // A single input needs no ordering: stream it straight through, parsed on every core
         // unless each line's notices are to be handed out as it is read.
         if let (false, Some(size)) = (pipeline.notify, chunked::chunk_bytes()) {
-            let patterns = pipeline.settings.patterns.clone();
-            let (file, mut line_no) = (one.file, 0);
-            let mut consume = |c: &Chunk| pipeline.chunk(file, &mut line_no, c);
-            let failed = chunked::pump(&mut one.reader, size, &patterns, &mut consume, progress);
-            if let Some(e) = failed {
+            if let Some(e) = pipeline.read_chunked(one.file, &mut one.reader, size, progress) {
                 errors.push(fail(&names[0], e));
             }
             return (names, errors);

@@ -21,15 +21,18 @@ use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{trim_line, LineReader, MAX_LINE};
 use crate::parse::{LineParser, Parsed, Ts};
 
-/// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it, for the tests that prove the size
-/// changes nothing; `0` there means no chunks (each line read, parsed and correlated in turn).
+/// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it (at most 16 MiB: offsets in a
+/// chunk are 32-bit), for the tests that prove the size changes nothing; `0` there means no
+/// chunks (each line read, parsed and correlated in turn).
 pub fn chunk_bytes() -> Option<usize> {
     match std::env::var("REQTRAIL_CHUNK_BYTES").map(|v| v.parse::<usize>()) {
         Ok(Ok(0)) => None,
-        Ok(Ok(n)) => Some(n),
+        Ok(Ok(n)) => Some(n.min(MAX_CHUNK)),
         _ => Some(256 << 10),
     }
 }
+
+const MAX_CHUNK: usize = 16 << 20;
 
 /// Where a stripped piece of a line is: in the chunk as read, or rebuilt into the chunk's arena.
 #[derive(Debug, Clone, Copy)]
@@ -247,7 +250,7 @@ fn batch(
         let mut spare = spares.pop().unwrap_or_default();
         spare.data.clear();
         // Room for the line that crosses `size`, so that it never reallocates.
-        spare.data.reserve(size.min(1 << 24) + MAX_LINE + 2);
+        spare.data.reserve(size + MAX_LINE + 2);
         match reader.read_lines_into(&mut spare.data, size) {
             Ok(0) => break,
             Ok(_) => read.push(spare),
@@ -268,7 +271,7 @@ fn batch(
     (chunks, error)
 }
 
-/// Reads `reader` to its end in chunks of about `size` bytes and hands each to `consume`, in
+/// Reads `reader` to its end in chunks of about `size` bytes (at most 16 MiB) and hands each to `consume`, in
 /// order, on the calling thread, while a producer thread reads the next batch and has it made
 /// on the rayon pool. Every allocation the consumer makes (the correlator's records) is freed on
 /// the thread that made it, and consumed chunks' buffers go back to the producer: memory holds
@@ -283,6 +286,7 @@ pub fn pump(
 ) -> Option<io::Error> {
     // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
     let n = 2 * rayon::current_num_threads();
+    let size = size.min(MAX_CHUNK);
     let (full_tx, full) = mpsc::sync_channel::<(Vec<Chunk>, Option<io::Error>)>(0);
     let (spare_tx, spare_rx) = mpsc::channel::<Spare>();
     std::thread::scope(|s| {

@@ -202,7 +202,11 @@ fn remembered<'a>(
     let (rest, ts) = parse(i)?;
     let len = i.len() - rest.len();
     if len <= 32 {
-        let mut stamp = Stamp { len, ts, ..NO_STAMP };
+        let mut stamp = Stamp {
+            len,
+            ts,
+            ..NO_STAMP
+        };
         stamp.bytes[..len].copy_from_slice(&i[..len]);
         stamp.mask[..len].fill(0xff);
         last.set(stamp);
