@@ -695,16 +695,12 @@ impl Records {
         }
     }
 
-    fn slot(&self, id: u64) -> Option<&Req> {
-        let k = usize::try_from(id.checked_sub(self.first)?).ok()?;
-        self.ring.get(k)?.as_deref()
-    }
-
     fn get(&self, id: &u64) -> Option<&Req> {
         if *id < self.first {
             return self.old.get(id).map(|r| &**r);
         }
-        self.slot(*id)
+        let k = usize::try_from(id - self.first).ok()?;
+        self.ring.get(k)?.as_deref()
     }
 
     fn get_mut(&mut self, id: &u64) -> Option<&mut Req> {
