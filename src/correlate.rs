@@ -1969,7 +1969,8 @@ impl Correlator {
                 let micros = (e.0 - s.0).max(0) as u64;
                 let fine = r.fine_start && r.fine_end;
                 let (method, path) = (&r.method, &r.path);
-                self.out.latency.add(method, path, micros, fine, || Slow {
+                let route = (&**method, path.as_str(), r.key);
+                self.out.latency.add(route, micros, fine, || Slow {
                     method: method.to_string(),
                     path: path.clone(),
                     seconds: micros as f64 / 1e6,

@@ -173,19 +173,23 @@ pub struct Latency {
     pub coarse: bool,
     pub measured: u64,
     pub fine: u64,
-    /// Scratch for building a route key.
-    key: String,
+    /// The route key of recent (method, path) pairs, by a hash of the pair: working the route
+    /// out of the path (`push_route`) was an eighth of correlating.
+    keys: FxHashMap<u64, (String, String, String)>,
 }
+
+/// Most (method, path) pairs whose route key is remembered.
+const MAX_KEYS: usize = 4096;
 
 pub const OTHER_ROUTES: &str = "(other routes)";
 
 impl Latency {
-    /// Records one paired request of `method` on `path` (counted under its route).
+    /// Records one paired request of `method` on `path` (counted under its route); `hash`
+    /// identifies the pair (equal pairs, equal hashes), to find its route key again.
     /// `fine`: both ends had sub-second timestamps.
     pub fn add(
         &mut self,
-        method: &str,
-        path: &str,
+        (method, path, hash): (&str, &str, u64),
         micros: u64,
         fine: bool,
         slow: impl FnOnce() -> Slow,
@@ -194,23 +198,32 @@ impl Latency {
         if fine {
             self.fine += 1;
         }
-        // The key is built in a reused buffer: a new String is made only for a new route.
-        let mut key = std::mem::take(&mut self.key);
-        key.clear();
-        key.push_str(method);
-        key.push(' ');
-        push_route(&mut key, path);
+        let known = self
+            .keys
+            .get(&hash)
+            .filter(|(m, p, _)| m == method && p == path);
+        let key = match known {
+            Some((_, _, key)) => key.as_str(),
+            None => {
+                let mut key = format!("{method} ");
+                push_route(&mut key, path);
+                if self.keys.len() >= MAX_KEYS {
+                    self.keys.clear();
+                }
+                let pair = (method.to_string(), path.to_string(), key);
+                &self.keys.entry(hash).insert_entry(pair).into_mut().2
+            }
+        };
         let full = self.routes.len() >= MAX_ROUTES;
-        match self.routes.get_mut(key.as_str()) {
+        match self.routes.get_mut(key) {
             Some(h) => h.add(micros),
             None if full => self
                 .routes
                 .entry(OTHER_ROUTES.to_string())
                 .or_default()
                 .add(micros),
-            None => self.routes.entry(key.clone()).or_default().add(micros),
+            None => self.routes.entry(key.to_string()).or_default().add(micros),
         }
-        self.key = key;
         let fastest_kept = self.slowest.last().map(|s| s.seconds);
         if self.slowest.len() < SLOWEST || fastest_kept.is_some_and(|f| (micros as f64 / 1e6) > f) {
             let s = slow();
@@ -461,6 +474,34 @@ mod tests {
         assert_eq!(route_of("/static/app.css"), "/static/app.css");
         assert_eq!(route_of("/a/deadbeefcafe1/"), "/a/{id}/");
         assert_eq!(route_of("/v1/x?y=1"), "/v1/x");
+    }
+
+    #[test]
+    fn route_keys_are_remembered_per_pair_not_per_hash() {
+        let slow = || Slow {
+            method: "GET".into(),
+            path: "/".into(),
+            seconds: 0.0,
+            started: String::new(),
+            status: None,
+            file: "t.log".into(),
+            line: 1,
+        };
+        let mut l = Latency::default();
+        l.add(("GET", "/a/1/", 7), 1000, true, slow);
+        // The same hash for another pair (a collision) must not borrow the first one's route.
+        l.add(("GET", "/b/", 7), 1000, true, slow);
+        l.add(("GET", "/a/2/", 8), 1000, true, slow);
+        l.add(("GET", "/a/1/", 7), 1000, true, slow);
+        // More pairs than are remembered: still counted under their routes.
+        for k in 0..(MAX_KEYS as u64 + 10) {
+            l.add(("POST", &format!("/x/{k}/"), 100 + k), 10, false, slow);
+        }
+        let count = |k: &str| l.routes.get(k).map_or(0, Histogram::count);
+        assert_eq!(count("GET /a/{id}/"), 3);
+        assert_eq!(count("GET /b/"), 1);
+        assert_eq!(count("POST /x/{id}/"), MAX_KEYS as u64 + 10);
+        assert_eq!(l.measured, 3 + 1 + MAX_KEYS as u64 + 10);
     }
 
     #[test]
