@@ -287,6 +287,21 @@ pub fn pump(
     // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
     let n = 2 * rayon::current_num_threads();
     let size = size.min(MAX_CHUNK);
+    if rayon::current_thread_index().is_some() {
+        // On a pool thread already (`--separate` reads its inputs in parallel): blocking it on
+        // a producer that needs the pool could leave no thread to parse. Read and parse here.
+        let (mut spares, mut seen) = (Vec::new(), 0);
+        loop {
+            let (chunks, error) = batch(reader, n, size, patterns, &mut spares);
+            report_taken(reader, &mut seen, progress);
+            let last = error.is_some() || chunks.len() < n;
+            chunks.iter().for_each(&mut *consume);
+            spares.extend(chunks.into_iter().map(Chunk::recycle));
+            if last {
+                return error;
+            }
+        }
+    }
     let (full_tx, full) = mpsc::sync_channel::<(Vec<Chunk>, Option<io::Error>)>(0);
     let (spare_tx, spare_rx) = mpsc::channel::<Spare>();
     std::thread::scope(|s| {

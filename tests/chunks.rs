@@ -4,7 +4,8 @@
 //! together with `--separate` on 1 and 2 threads (`RAYON_NUM_THREADS`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn captures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
@@ -116,13 +117,26 @@ fn chunk_sizes_and_threads_change_nothing() {
     }
 }
 
+/// Runs reqtrail; a run that takes over a minute is a hang and fails the test (not the CI).
 fn report(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
         .args(["--format", "json"])
         .args(args)
         .envs(env.iter().copied())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("reqtrail {args:?} {env:?} still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
         "{}",
@@ -159,6 +173,18 @@ fn thread_counts_change_nothing() {
     let four = report(&args, &[("RAYON_NUM_THREADS", "4")]);
     assert_eq!(one, two);
     assert_eq!(one, four);
+    // Inputs read in parallel, each in many chunks (many batches): a reader must not wait for
+    // a pool that is busy waiting for it (this hung once).
+    for threads in ["1", "2"] {
+        let chunked = report(
+            &args,
+            &[
+                ("RAYON_NUM_THREADS", threads),
+                ("REQTRAIL_CHUNK_BYTES", "512"),
+            ],
+        );
+        assert!(chunked == one, "--separate in chunks on {threads} threads");
+    }
     // Merged by time, the same inputs give one report too, whatever the threads.
     let merged: Vec<&str> = files.iter().map(String::as_str).collect();
     assert_eq!(
