@@ -271,11 +271,66 @@ fn batch(
     (chunks, error)
 }
 
-/// Reads `reader` to its end in chunks of about `size` bytes (at most 16 MiB) and hands each to `consume`, in
-/// order, on the calling thread, while a producer thread reads the next batch and has it made
-/// on the rayon pool. Every allocation the consumer makes (the correlator's records) is freed on
-/// the thread that made it, and consumed chunks' buffers go back to the producer: memory holds
-/// steady instead of the allocator returning pages and faulting them in again.
+/// The reading side: batches of chunks, made on every core, until the input ends or a read
+/// fails (that batch carries the error). Consumed chunks' buffers come back over `spares`.
+struct Batches<'a, 'r> {
+    reader: &'a mut LineReader<'r>,
+    /// Chunks per batch.
+    n: usize,
+    size: usize,
+    patterns: &'a Arc<Patterns>,
+    progress: &'a dyn Progress,
+    spares: mpsc::Receiver<Spare>,
+    kept: Vec<Spare>,
+    seen: u64,
+    done: bool,
+}
+
+impl Iterator for Batches<'_, '_> {
+    type Item = (Vec<Chunk>, Option<io::Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.kept.extend(self.spares.try_iter());
+        let (chunks, error) = batch(
+            self.reader,
+            self.n,
+            self.size,
+            self.patterns,
+            &mut self.kept,
+        );
+        report_taken(self.reader, &mut self.seen, self.progress);
+        self.done = error.is_some() || chunks.len() < self.n;
+        Some((chunks, error))
+    }
+}
+
+/// Hands every chunk of `batches` to `consume` in order and its buffers back over `spares`;
+/// returns the read error that ended the input, if any.
+fn drain(
+    batches: impl Iterator<Item = (Vec<Chunk>, Option<io::Error>)>,
+    consume: &mut dyn FnMut(&Chunk),
+    spares: &mpsc::Sender<Spare>,
+) -> Option<io::Error> {
+    let mut failed = None;
+    for (chunks, error) in batches {
+        chunks.iter().for_each(&mut *consume);
+        for c in chunks {
+            // The reading side may be gone (it read the last batch): then the buffers just go.
+            let _ = spares.send(c.recycle());
+        }
+        failed = error;
+    }
+    failed
+}
+
+/// Reads `reader` to its end in chunks of about `size` bytes (at most 16 MiB) and hands each to
+/// `consume`, in order, on the calling thread, while a producer thread reads the next batch and
+/// has it made on the rayon pool. Every allocation the consumer makes (the correlator's records)
+/// is freed on the thread that made it, and consumed chunks' buffers go back to the producer:
+/// memory holds steady instead of the allocator returning pages and faulting them in again.
 /// Stops at the first read error and returns it.
 pub fn pump(
     reader: &mut LineReader<'_>,
@@ -284,48 +339,33 @@ pub fn pump(
     consume: &mut dyn FnMut(&Chunk),
     progress: &dyn Progress,
 ) -> Option<io::Error> {
-    // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
-    let n = 2 * rayon::current_num_threads();
-    let size = size.min(MAX_CHUNK);
+    let (spare_tx, spares) = mpsc::channel::<Spare>();
+    let batches = Batches {
+        reader,
+        // Two chunks per thread: enough to keep every core busy, few enough to bound memory.
+        n: 2 * rayon::current_num_threads(),
+        size: size.min(MAX_CHUNK),
+        patterns,
+        progress,
+        spares,
+        kept: Vec::new(),
+        seen: 0,
+        done: false,
+    };
     if rayon::current_thread_index().is_some() {
         // On a pool thread already (`--separate` reads its inputs in parallel): blocking it on
         // a producer that needs the pool could leave no thread to parse. Read and parse here.
-        let (mut spares, mut seen) = (Vec::new(), 0);
-        loop {
-            let (chunks, error) = batch(reader, n, size, patterns, &mut spares);
-            report_taken(reader, &mut seen, progress);
-            let last = error.is_some() || chunks.len() < n;
-            chunks.iter().for_each(&mut *consume);
-            spares.extend(chunks.into_iter().map(Chunk::recycle));
-            if last {
-                return error;
-            }
-        }
+        return drain(batches, consume, &spare_tx);
     }
-    let (full_tx, full) = mpsc::sync_channel::<(Vec<Chunk>, Option<io::Error>)>(0);
-    let (spare_tx, spare_rx) = mpsc::channel::<Spare>();
+    let (full_tx, full) = mpsc::sync_channel(0);
     std::thread::scope(|s| {
         s.spawn(move || {
-            let (mut spares, mut seen) = (Vec::new(), 0);
-            loop {
-                spares.extend(spare_rx.try_iter());
-                let (chunks, error) = batch(reader, n, size, patterns, &mut spares);
-                report_taken(reader, &mut seen, progress);
-                let last = error.is_some() || chunks.len() < n;
-                if full_tx.send((chunks, error)).is_err() || last {
+            for b in batches {
+                if full_tx.send(b).is_err() {
                     return;
                 }
             }
         });
-        let mut failed = None;
-        for (chunks, error) in full {
-            chunks.iter().for_each(&mut *consume);
-            for c in chunks {
-                // The producer may be gone (it read the last batch): then the buffers just go.
-                let _ = spare_tx.send(c.recycle());
-            }
-            failed = error;
-        }
-        failed
+        drain(full.into_iter(), consume, &spare_tx)
     })
 }
