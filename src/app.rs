@@ -107,7 +107,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 const OTHER_PODS: &[u8] = b"(other pods)";
 
 /// Values by pod key, in order of first appearance, with the last one used at hand.
-#[derive(Debug, Clone)]
 pub(crate) struct ByPod<T> {
     pub(crate) items: Vec<(Vec<u8>, T)>,
     index: FxHashMap<Vec<u8>, usize>,
