@@ -4,8 +4,10 @@
 //! together with `--separate` on 1 and 2 threads (`RAYON_NUM_THREADS`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+mod common;
 
 fn captures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
@@ -119,24 +121,11 @@ fn chunk_sizes_and_threads_change_nothing() {
 
 /// Runs reqtrail; a run that takes over a minute is a hang and fails the test (not the CI).
 fn report(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(["--format", "json"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reqtrail"));
+    cmd.args(["--format", "json"])
         .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("reqtrail {args:?} {env:?} still running after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+        .envs(env.iter().copied());
+    let out = common::output_within(&mut cmd, Duration::from_secs(60));
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
         "{}",
