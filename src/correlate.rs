@@ -166,6 +166,31 @@ impl RawLine {
     fn evidence(&self) -> Evidence {
         Evidence::new(&self.file, self.line, self.raw.bytes())
     }
+
+    /// `b` (a piece of the line `raw` this was made of) as a [`Part`] of the kept line.
+    fn part(&self, raw: &[u8], b: &[u8]) -> Part {
+        let (at, base) = (b.as_ptr() as usize, raw.as_ptr() as usize);
+        let kept = self.raw.bytes().len();
+        match at.checked_sub(base) {
+            Some(k) if k + b.len() <= kept => Part::At(k as u32, (k + b.len()) as u32),
+            _ => Part::Own(b.into()),
+        }
+    }
+
+    fn get<'a>(&'a self, p: &'a Part) -> &'a [u8] {
+        match p {
+            Part::At(a, b) => &self.raw.bytes()[*a as usize..*b as usize],
+            Part::Own(b) => b,
+        }
+    }
+}
+
+/// A request's path or host: where it is in the request's kept start line (nearly always), else
+/// a copy (the start line was rebuilt from an envelope, or the host came from another line).
+#[derive(Debug, Clone)]
+enum Part {
+    At(u32, u32),
+    Own(Box<[u8]>),
 }
 
 fn keep(list: &mut Vec<Evidence>, e: impl FnOnce() -> Evidence) {
@@ -570,8 +595,8 @@ enum Outcome {
 #[derive(Debug)]
 struct Req {
     method: Method,
-    path: String,
-    host: Option<String>,
+    path: Part,
+    host: Option<Part>,
     pid: Option<u32>,
     start: Option<Ts>,
     end: Option<Ts>,
@@ -596,6 +621,17 @@ struct Req {
     fine_end: bool,
 }
 
+impl Req {
+    /// As logged (bytes: compared as they are, made text only for the report).
+    fn path(&self) -> &[u8] {
+        self.start_line.get(&self.path)
+    }
+
+    fn host(&self) -> Option<&[u8]> {
+        self.host.as_ref().map(|h| self.start_line.get(h))
+    }
+}
+
 /// The report's view of a settled record, open until `end`.
 fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
     Listed {
@@ -606,10 +642,10 @@ fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
         started: r.start.map(Ts::to_rfc3339),
         file: r.start_line.file.clone(),
         line: r.start_line.line,
+        path: lossy(r.path()),
+        host: r.host().map(lossy),
         method: r.method.into_owned(),
-        path: r.path,
         pid: r.pid,
-        host: r.host,
         class,
         start_evidence: r.start_line.evidence(),
     }
@@ -777,7 +813,7 @@ fn dequeue<K: Hash + Eq>(map: &mut FxHashMap<K, VecDeque<u64>>, key: K, id: u64)
 }
 
 /// Hash of (method, path): the index under which records wait for their access line.
-fn route_key(method: &str, path: &str) -> u64 {
+fn route_key(method: &str, path: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     method.hash(&mut h);
     path.hash(&mut h);
@@ -789,7 +825,7 @@ struct PendingAccess {
     time: Ts,
     key: u64,
     method: Method,
-    path: String,
+    path: Box<[u8]>,
     status: u16,
     probe_agent: bool,
 }
@@ -803,7 +839,7 @@ enum Attach {
 
 /// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
 /// URI as Django's `request.path` would show it.
-fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, str> {
+fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, [u8]> {
     let end = if keep_query {
         None
     } else {
@@ -811,7 +847,7 @@ fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, str> {
     };
     let path = &uri[..end.unwrap_or(uri.len())];
     if !path.contains(&b'%') {
-        return lossy_cow(path);
+        return Cow::Borrowed(path);
     }
     let mut out = Vec::with_capacity(path.len());
     let mut k = 0;
@@ -827,7 +863,7 @@ fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, str> {
         out.push(path[k]);
         k += 1;
     }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    Cow::Owned(out)
 }
 
 /// An HTTP method: the standard ones need no allocation.
@@ -934,7 +970,7 @@ pub struct Correlator {
     now: Option<Ts>,
     last_flush: Option<Ts>,
     /// The settings' health paths without their trailing `/`.
-    health_paths: FxHashSet<String>,
+    health_paths: FxHashSet<Box<[u8]>>,
 }
 
 impl Correlator {
@@ -942,7 +978,7 @@ impl Correlator {
         let health_paths = settings
             .health_paths
             .iter()
-            .map(|h| h.trim_end_matches('/').to_string())
+            .map(|h| h.trim_end_matches('/').as_bytes().into())
             .collect();
         Correlator {
             file,
@@ -1074,7 +1110,7 @@ impl Correlator {
             let message = format!(
                 "{} {} on worker {} has been open {open_for:.0} s (timeout {} s)",
                 r.method,
-                r.path,
+                lossy_cow(r.path()),
                 r.pid.map_or("?".to_string(), |p| p.to_string()),
                 timeout
             );
@@ -1096,8 +1132,8 @@ impl Correlator {
             time: r.end.or(r.start).map(Ts::to_rfc3339),
             pod: self.pod.clone(),
             method: r.method.to_string(),
-            path: r.path.clone(),
-            host: r.host.clone(),
+            path: lossy(r.path()),
+            host: r.host().map(lossy),
             pid: r.pid,
             class,
             outcome,
@@ -1218,7 +1254,7 @@ impl Correlator {
                 keep(&mut self.out.timeout_evidence, || e.clone());
                 let hung = self.open.get(w).and_then(|v| v.front()).map(|id| {
                     let r = &self.reqs[id];
-                    format!(" while serving {} {}", r.method, r.path)
+                    format!(" while serving {} {}", r.method, lossy_cow(r.path()))
                 });
                 let message = format!("worker {w} timed out{}", hung.unwrap_or_default());
                 self.alert(AlertKind::WorkerTimeout, message, time, &e);
@@ -1470,20 +1506,19 @@ impl Correlator {
     ) {
         let p = pid.unwrap_or(0);
         let method = method_name(method);
-        let path = lossy(path);
         // gunicorn's DEBUG line and the middleware's INCOMING line for the same request.
         if incoming && self.has_debug_starts {
             let twin = self.open.get(&p).and_then(|ids| {
                 ids.iter().copied().find(|id| {
                     let r = &self.reqs[id];
-                    !r.incoming && r.method == method && r.path == path
+                    !r.incoming && r.method == method && r.path() == path
                 })
             });
             if let Some(id) = twin {
                 let bypass = self.k8s_pending.remove(&(p, self.line_thread));
                 let r = self.reqs.get_mut(&id).expect("open ids are live");
                 r.incoming = true;
-                r.host = host.map(lossy);
+                r.host = host.map(|h| Part::Own(h.into()));
                 r.k8s_bypass = bypass;
                 return;
             }
@@ -1508,7 +1543,7 @@ impl Correlator {
             }
         }
         let mut req = self.record(pid, method, path, line_no, raw);
-        req.host = host.map(lossy);
+        req.host = host.map(|h| req.start_line.part(raw, h));
         req.start = time;
         req.incoming = incoming;
         req.k8s_bypass = incoming && self.k8s_pending.remove(&(p, self.line_thread));
@@ -1524,14 +1559,15 @@ impl Correlator {
         &self,
         pid: Option<u32>,
         method: Method,
-        path: String,
+        path: &[u8],
         line_no: u64,
         raw: &[u8],
     ) -> Req {
+        let start_line = RawLine::new(&self.file, line_no, raw);
         Req {
-            key: route_key(&method, &path),
+            key: route_key(&method, path),
             method,
-            path,
+            path: start_line.part(raw, path),
             host: None,
             pid,
             start: None,
@@ -1542,7 +1578,7 @@ impl Correlator {
             access: None,
             outcome: Outcome::Open,
             rejected_host: None,
-            start_line: RawLine::new(&self.file, line_no, raw),
+            start_line,
             cause_evidence: None,
             thread: self.line_thread,
             alerted: false,
@@ -1581,7 +1617,7 @@ impl Correlator {
             }
             dequeue(&mut self.open, r.pid.unwrap_or(0), id);
             self.unlink(r.key, id);
-            let class = self.classify(&r.path, r.host.as_deref(), false, r.k8s_bypass);
+            let class = self.classify(r.path(), r.host(), false, r.k8s_bypass);
             self.out.requests += 1;
             let s = self.out.by_class.entry(class).or_default();
             s.total += 1;
@@ -1613,12 +1649,11 @@ impl Correlator {
                     .get(id)
                     .is_some_and(|r| r.outcome == Outcome::Open)
             });
-        // Records keep the lossy text; compare like with like (a path may be invalid UTF-8).
-        let (method_s, path_s) = (lossy_cow(method), lossy_cow(path));
-        let same_route = |r: &Req| r.method == method_s && r.path == path_s;
+        let method_s = method_name(method);
+        let same_route = |r: &Req| r.method == method_s && r.path() == path;
         // Candidates come from the route's own queue (oldest first), so a pid with thousands
         // of other requests open costs nothing here.
-        let key = route_key(&method_s, &path_s);
+        let key = route_key(&method_s, path);
         // The oldest matching record, and whether there is another one.
         let on_route = |want: Outcome, thread: Option<u64>| -> (Option<u64>, bool) {
             let mut found = self
@@ -1671,7 +1706,7 @@ impl Correlator {
             None => {
                 // The start is not in the input (it began mid-request): still a request.
                 self.out.unmatched_responses += 1;
-                let req = self.record(pid, method_name(method), lossy(path), line_no, raw);
+                let req = self.record(pid, method_s, path, line_no, raw);
                 let id = self.admit(req);
                 self.enforce_cap();
                 id
@@ -1767,7 +1802,7 @@ impl Correlator {
             let mut fallback = None;
             for &id in ids {
                 let r = &self.reqs[&id];
-                if r.access.is_some() || r.method != method || *r.path != *path {
+                if r.access.is_some() || r.method != method || r.path() != &*path {
                     continue;
                 }
                 match r.outcome {
@@ -1797,7 +1832,7 @@ impl Correlator {
                     time,
                     key,
                     method,
-                    path: path.into_owned(),
+                    path: path.into(),
                     status,
                     probe_agent,
                 });
@@ -1811,7 +1846,7 @@ impl Correlator {
         let pos = self.pending_access.iter().position(|p| {
             p.key == r.key
                 && p.method == r.method
-                && p.path == r.path
+                && *p.path == *r.path()
                 && match r.end {
                     Some(e) if p.time.0 != i64::MIN => (e.0 - p.time.0).abs() <= LINK_SLACK,
                     _ => true,
@@ -1866,8 +1901,9 @@ impl Correlator {
             || self.settings.probe_agents.iter().any(|p| starts(p))
     }
 
-    fn classify(&self, path: &str, host: Option<&str>, probe_agent: bool, bypass: bool) -> Class {
+    fn classify(&self, path: &[u8], host: Option<&[u8]>, probe_agent: bool, bypass: bool) -> Class {
         let internal_host = || {
+            let host = host.and_then(|h| std::str::from_utf8(h).ok());
             host.and_then(host_ip).is_some_and(|ip| {
                 is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
             })
@@ -1875,7 +1911,11 @@ impl Correlator {
         if probe_agent || bypass || internal_host() {
             return Class::Probe;
         }
-        if self.health_paths.contains(path.trim_end_matches('/')) {
+        let mut path = path;
+        while let [rest @ .., b'/'] = path {
+            path = rest;
+        }
+        if self.health_paths.contains(path) {
             return Class::Health;
         }
         Class::External
@@ -1900,7 +1940,7 @@ impl Correlator {
     }
 
     /// An access line no app line claimed: a request all the same (gunicorn answered it).
-    fn access_only(&mut self, path: &str, status: u16, probe_agent: bool) {
+    fn access_only(&mut self, path: &[u8], status: u16, probe_agent: bool) {
         let class = self.classify(path, None, probe_agent, false);
         self.out.requests += 1;
         self.out.by_class.entry(class).or_default().total += 1;
@@ -1916,7 +1956,7 @@ impl Correlator {
         }
         self.unlink(r.key, id);
         let probe_agent = r.access.is_some_and(|a| a.1);
-        let class = self.classify(&r.path, r.host.as_deref(), probe_agent, r.k8s_bypass);
+        let class = self.classify(r.path(), r.host(), probe_agent, r.k8s_bypass);
         self.out.requests += 1;
         self.out.by_class.entry(class).or_default().total += 1;
         if let Some(h) = &r.rejected_host {
@@ -1968,11 +2008,11 @@ impl Correlator {
             if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
                 let micros = (e.0 - s.0).max(0) as u64;
                 let fine = r.fine_start && r.fine_end;
-                let (method, path) = (&r.method, &r.path);
-                let route = (&**method, path.as_str(), r.key);
+                let (method, path) = (&r.method, r.path());
+                let route = (&**method, path, r.key);
                 self.out.latency.add(route, micros, fine, || Slow {
                     method: method.to_string(),
-                    path: path.clone(),
+                    path: lossy(path),
                     seconds: micros as f64 / 1e6,
                     started: s.to_rfc3339(),
                     status,
@@ -1981,13 +2021,13 @@ impl Correlator {
                 });
             }
             if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
-                if let Some(h) = &r.host {
+                if let Some(h) = r.host().map(lossy_cow) {
                     let hosts = &mut self.out.accepted_hosts;
                     let room = hosts.len() < MAX_HOSTS;
-                    match hosts.get_mut(h) {
+                    match hosts.get_mut(&*h) {
                         Some(n) => *n += 1,
                         None if room => {
-                            hosts.insert(h.clone(), 1);
+                            hosts.insert(h.into_owned(), 1);
                         }
                         None => {}
                     }
@@ -2080,7 +2120,7 @@ impl Correlator {
             } else {
                 // In flight: counted, not judged.
                 let r = self.reqs.remove(&id).expect("live");
-                let class = self.classify(&r.path, r.host.as_deref(), false, r.k8s_bypass);
+                let class = self.classify(r.path(), r.host(), false, r.k8s_bypass);
                 self.notify_request(&r, class, "in_flight", None);
                 self.out.requests += 1;
                 let s = self.out.by_class.entry(class).or_default();
@@ -2161,7 +2201,15 @@ mod tests {
     #[test]
     fn records_outlive_the_ring_and_stay_in_order() {
         let c = Correlator::new(Arc::from("t.log"), Arc::new(Settings::default()));
-        let req = |n: u64| c.record(Some(1), "GET".into(), format!("/{n}"), n, b"line");
+        let req = |n: u64| {
+            c.record(
+                Some(1),
+                "GET".into(),
+                format!("/{n}").as_bytes(),
+                n,
+                b"line",
+            )
+        };
         let mut t = Records::default();
         let n = RING_SLOTS as u64 + 10;
         for id in 0..n {
@@ -2174,8 +2222,8 @@ mod tests {
         assert!(t.ring.len() <= RING_SLOTS, "the ring is bounded");
         assert!(!t.old.is_empty(), "record 0 moved to the side table");
         assert_eq!(t.len(), 1 + (n as usize - 1) / 1000);
-        assert_eq!(t[&0].path, "/0");
-        assert_eq!(t.get(&65000).map(|r| r.path.as_str()), Some("/65000"));
+        assert_eq!(t[&0].path(), b"/0");
+        assert_eq!(t.get(&65000).map(|r| r.path()), Some(&b"/65000"[..]));
         assert!(t.get(&65001).is_none());
         assert_eq!(t.first().map(|(id, _)| id), Some(0));
         let ids = t.ids();
@@ -2184,8 +2232,8 @@ mod tests {
         assert!(t.remove(&0).is_some());
         assert!(t.remove(&0).is_none());
         assert_eq!(t.first().map(|(id, _)| id), Some(1000));
-        t.get_mut(&1000).unwrap().path.push('x');
-        assert_eq!(t[&1000].path, "/1000x");
+        t.get_mut(&1000).unwrap().pid = Some(7);
+        assert_eq!(t[&1000].pid, Some(7));
         for id in t.ids() {
             t.remove(&id);
         }
@@ -2237,6 +2285,33 @@ mod tests {
             0,
             "a 404 does not prove the host is allowed… it does not matter"
         );
+    }
+
+    /// A path and host are kept as places in the request's kept start line; one beyond the kept
+    /// part of a long line is copied. Both must pair and be reported the same.
+    #[test]
+    fn paths_inside_and_beyond_the_kept_start_line() {
+        let long = format!("/{}/", "x".repeat(EVIDENCE_CHARS * 4));
+        let start = |path: &str, host: &str| {
+            format!("[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET {path} from 1.2.3.4 Host: {host}")
+        };
+        let lines = [
+            start(&long, "far.example.com"),
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /nope/ -> 200".to_string(),
+            format!("[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET {long} -> 200"),
+            start("/near/", "near.example.com"),
+            "[2025-10-16 08:00:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)".to_string(),
+        ];
+        let a = run(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(a.unmatched_responses, 1, "/nope/ matched nothing");
+        assert_eq!(a.accepted_hosts.get("far.example.com"), Some(&1));
+        assert_eq!(a.orphans.len(), 1);
+        assert_eq!(a.orphans[0].request.path, "/near/");
+        assert_eq!(
+            a.orphans[0].request.host.as_deref(),
+            Some("near.example.com")
+        );
+        assert!(a.latency.routes.keys().any(|k| k.starts_with("GET /xxxx")));
     }
 
     #[test]
@@ -2349,8 +2424,8 @@ mod tests {
         assert!(host_ip("[fd00::1]:80").is_some_and(is_internal));
         assert!(host_ip("203.0.113.9").is_some_and(|ip| !is_internal(ip)));
         assert!(host_ip("app.example.com:80").is_none());
-        assert_eq!(app_path(b"/a%20b/?x=%41", false), "/a b/");
-        assert_eq!(app_path(b"/a%20b/?x=%41", true), "/a b/?x=A");
-        assert_eq!(app_path(b"/bad%zz%4", false), "/bad%zz%4");
+        assert_eq!(&*app_path(b"/a%20b/?x=%41", false), b"/a b/");
+        assert_eq!(&*app_path(b"/a%20b/?x=%41", true), b"/a b/?x=A");
+        assert_eq!(&*app_path(b"/bad%zz%4", false), b"/bad%zz%4");
     }
 }

@@ -175,7 +175,7 @@ pub struct Latency {
     pub fine: u64,
     /// The route key of recent (method, path) pairs, by a hash of the pair: working the route
     /// out of the path (`push_route`) was an eighth of correlating.
-    keys: FxHashMap<u64, (String, String, String)>,
+    keys: FxHashMap<u64, (String, Box<[u8]>, String)>,
 }
 
 /// Most (method, path) pairs whose route key is remembered.
@@ -189,7 +189,7 @@ impl Latency {
     /// `fine`: both ends had sub-second timestamps.
     pub fn add(
         &mut self,
-        (method, path, hash): (&str, &str, u64),
+        (method, path, hash): (&str, &[u8], u64),
         micros: u64,
         fine: bool,
         slow: impl FnOnce() -> Slow,
@@ -201,16 +201,16 @@ impl Latency {
         let known = self
             .keys
             .get(&hash)
-            .filter(|(m, p, _)| m == method && p == path);
+            .filter(|(m, p, _)| m == method && **p == *path);
         let key = match known {
             Some((_, _, key)) => key.as_str(),
             None => {
                 let mut key = format!("{method} ");
-                push_route(&mut key, path);
+                push_route(&mut key, &String::from_utf8_lossy(path));
                 if self.keys.len() >= MAX_KEYS {
                     self.keys.clear();
                 }
-                let pair = (method.to_string(), path.to_string(), key);
+                let pair = (method.to_string(), path.into(), key);
                 &self.keys.entry(hash).insert_entry(pair).into_mut().2
             }
         };
@@ -488,14 +488,19 @@ mod tests {
             line: 1,
         };
         let mut l = Latency::default();
-        l.add(("GET", "/a/1/", 7), 1000, true, slow);
+        l.add(("GET", b"/a/1/", 7), 1000, true, slow);
         // The same hash for another pair (a collision) must not borrow the first one's route.
-        l.add(("GET", "/b/", 7), 1000, true, slow);
-        l.add(("GET", "/a/2/", 8), 1000, true, slow);
-        l.add(("GET", "/a/1/", 7), 1000, true, slow);
+        l.add(("GET", b"/b/", 7), 1000, true, slow);
+        l.add(("GET", b"/a/2/", 8), 1000, true, slow);
+        l.add(("GET", b"/a/1/", 7), 1000, true, slow);
         // More pairs than are remembered: still counted under their routes.
         for k in 0..(MAX_KEYS as u64 + 10) {
-            l.add(("POST", &format!("/x/{k}/"), 100 + k), 10, false, slow);
+            l.add(
+                ("POST", format!("/x/{k}/").as_bytes(), 100 + k),
+                10,
+                false,
+                slow,
+            );
         }
         let count = |k: &str| l.routes.get(k).map_or(0, Histogram::count);
         assert_eq!(count("GET /a/{id}/"), 3);
