@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::chunked::{self, Body, Chunk};
+use crate::chunked::{self, Body, Chunk, Front};
 use crate::cli::Config;
 use crate::correlate::{
     settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
@@ -107,6 +107,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 const OTHER_PODS: &[u8] = b"(other pods)";
 
 /// Values by pod key, in order of first appearance, with the last one used at hand.
+#[derive(Clone)]
 pub(crate) struct ByPod<T> {
     pub(crate) items: Vec<(Vec<u8>, T)>,
     index: FxHashMap<Vec<u8>, usize>,
@@ -221,42 +222,52 @@ impl Pipeline {
         (self.scratch, self.decoded) = (scratch, decoded);
     }
 
-    /// Takes the lines of a chunk made by [`chunked`], in input order: parsed already when the
-    /// input's stripper and parsers stand where the chunk's fresh ones started (between
-    /// records), else (a chunk that begins inside a traceback, say) one by one from their text.
-    fn chunk(&mut self, file: usize, line_no: &mut u64, chunk: &Chunk) {
-        let fronts = chunk.parsed();
+    /// Makes `chunk` (made by [`chunked`]) the next of input `file`'s lines. It was parsed from
+    /// a fresh stripper and fresh parsers: right when the input's stand between records. Else (a
+    /// chunk that begins inside a traceback, say) its lines are parsed again from where the
+    /// input's stand, and that chunk is returned: take the lines from it. Either way the input's
+    /// stripper and parsers move on to where they stand after the chunk.
+    fn enter(&mut self, file: usize, chunk: &Chunk) -> Option<Chunk> {
         let f = &mut self.files[file];
         let fresh = f.unwrapper.is_idle()
             && f.parsers.items.iter().all(|(_, p)| p.is_idle())
-            && f.parsers.items.len() + fronts.parsers.items.len() <= MAX_PODS;
-        if !fresh {
-            for raw in chunk.lines().raw_lines() {
-                *line_no += 1;
-                self.line(file, *line_no, raw);
-            }
-            return;
-        }
-        f.unwrapper = chunk.lines().unwrapper.clone();
-        for (pod, parser) in &fronts.parsers.items {
+            && f.parsers.items.len() + chunk.parsed().parsers.items.len() <= MAX_PODS;
+        let remade = (!fresh).then(|| {
+            let patterns = &self.settings.patterns;
+            chunk.remake(patterns, f.unwrapper.clone(), f.parsers.clone())
+        });
+        let chunk = remade.as_ref().unwrap_or(chunk);
+        f.unwrapper = chunk.unwrapper().clone();
+        for (pod, parser) in &chunk.parsed().parsers.items {
             let k = f.parsers.slot(pod, |_| parser.clone());
             f.parsers.items[k].1 = parser.clone();
         }
-        let mut decoded = take(&mut self.decoded);
-        for front in &fronts.fronts {
-            *line_no += 1;
-            let (raw, pod, time) = (front.raw, front.pod, front.time);
-            match &front.body {
-                Body::Partial => self.partial(file),
-                Body::Parsed(p) => self.parsed(file, *line_no, raw, pod, time, p),
-                Body::Reparse(payload) => {
-                    let mut parser = LineParser::with_patterns(self.settings.patterns.clone());
-                    let p = parser.parse(payload, &mut decoded);
-                    self.parsed(file, *line_no, raw, pod, time, &p);
-                }
+        remade
+    }
+
+    /// Line `line_no` of input `file`, from a chunk entered with [`Pipeline::enter`].
+    fn front(&mut self, file: usize, line_no: u64, front: &Front<'_>) {
+        let (raw, pod, time) = (front.raw, front.pod, front.time);
+        match front.body {
+            Body::Partial => self.partial(file),
+            Body::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
+            Body::Reparse(payload) => {
+                let mut decoded = take(&mut self.decoded);
+                let mut parser = LineParser::with_patterns(self.settings.patterns.clone());
+                let p = parser.parse(payload, &mut decoded);
+                self.parsed(file, line_no, raw, pod, time, &p);
+                self.decoded = decoded;
             }
         }
-        self.decoded = decoded;
+    }
+
+    /// Takes all the lines of a chunk of input `file`, in order.
+    fn chunk(&mut self, file: usize, line_no: &mut u64, chunk: &Chunk) {
+        let remade = self.enter(file, chunk);
+        for front in &remade.as_ref().unwrap_or(chunk).parsed().fronts {
+            *line_no += 1;
+            self.front(file, *line_no, front);
+        }
     }
 
     /// Reads all of `reader` (input `file`) in chunks of about `size` bytes parsed on every

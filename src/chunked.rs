@@ -73,11 +73,15 @@ struct Spare {
 }
 
 impl Lines {
-    /// Strips every line of `data` with a fresh stripper, into `arena` and `lines` (emptied).
-    fn strip(data: Vec<u8>, mut arena: Vec<u8>, mut lines: Vec<StrippedLine>) -> Lines {
+    /// Strips every line of `data` with `unwrapper`, into `arena` and `lines` (emptied).
+    fn strip(
+        data: Vec<u8>,
+        mut arena: Vec<u8>,
+        mut lines: Vec<StrippedLine>,
+        mut unwrapper: Unwrapper,
+    ) -> Lines {
         arena.clear();
         lines.clear();
-        let mut unwrapper = Unwrapper::default();
         let mut scratch = Vec::new();
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', &data) {
@@ -130,13 +134,6 @@ impl Lines {
             Piece::Arena(a, b) => &self.arena[a as usize..b as usize],
         }
     }
-
-    /// The chunk's lines as read.
-    pub fn raw_lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.lines
-            .iter()
-            .map(|l| &self.data[l.raw.start as usize..l.raw.end as usize])
-    }
 }
 
 /// What the front half made of one line.
@@ -174,10 +171,15 @@ self_cell!(
 );
 
 impl Chunk {
-    fn make(spare: Spare, patterns: &Arc<Patterns>) -> Chunk {
-        let lines = Lines::strip(spare.data, spare.arena, spare.lines);
+    /// Strips and parses the lines in `spare`, starting from `unwrapper` and `parsers`.
+    fn make(
+        spare: Spare,
+        patterns: &Arc<Patterns>,
+        unwrapper: Unwrapper,
+        mut parsers: ByPod<LineParser>,
+    ) -> Chunk {
+        let lines = Lines::strip(spare.data, spare.arena, spare.lines, unwrapper);
         Chunk::new(lines, |lines| {
-            let mut parsers: ByPod<LineParser> = ByPod::default();
             let mut fronts: Vec<Front<'_>> = spare.fronts;
             fronts.clear();
             fronts.extend(lines.lines.iter().map(|l| {
@@ -225,13 +227,28 @@ impl Chunk {
         }
     }
 
-    /// The chunk's lines as read (for a consumer that redoes them one by one).
-    pub fn lines(&self) -> &Lines {
-        self.borrow_owner()
+    /// The same lines stripped and parsed again, starting from `unwrapper` and `parsers`: for
+    /// a chunk whose input's state at its start was not the fresh one it was made with.
+    pub(crate) fn remake(
+        &self,
+        patterns: &Arc<Patterns>,
+        unwrapper: Unwrapper,
+        parsers: ByPod<LineParser>,
+    ) -> Chunk {
+        let spare = Spare {
+            data: self.borrow_owner().data.clone(),
+            ..Spare::default()
+        };
+        Chunk::make(spare, patterns, unwrapper, parsers)
     }
 
     pub fn parsed(&self) -> &Fronts<'_> {
         self.borrow_dependent()
+    }
+
+    /// The stripper as it stands after the chunk's last line.
+    pub fn unwrapper(&self) -> &Unwrapper {
+        &self.borrow_owner().unwrapper
     }
 }
 
@@ -266,7 +283,7 @@ fn batch(
     }
     let chunks = read
         .into_par_iter()
-        .map(|spare| Chunk::make(spare, patterns))
+        .map(|spare| Chunk::make(spare, patterns, Unwrapper::default(), ByPod::default()))
         .collect();
     (chunks, error)
 }
