@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::chunked::{self, Body, Chunk, Front};
+use crate::chunked::{self, Body, Chunk, Feed, Front};
 use crate::cli::Config;
 use crate::correlate::{
     settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
@@ -222,27 +222,28 @@ impl Pipeline {
         (self.scratch, self.decoded) = (scratch, decoded);
     }
 
-    /// Makes `chunk` (made by [`chunked`]) the next of input `file`'s lines. It was parsed from
-    /// a fresh stripper and fresh parsers: right when the input's stand between records. Else (a
-    /// chunk that begins inside a traceback, say) its lines are parsed again from where the
-    /// input's stand, and that chunk is returned: take the lines from it. Either way the input's
-    /// stripper and parsers move on to where they stand after the chunk.
-    fn enter(&mut self, file: usize, chunk: &Chunk) -> Option<Chunk> {
+    /// Makes `chunk` (made by [`chunked`]) the next of input `file`'s lines, and returns the
+    /// chunk to take them from. It was parsed from a fresh stripper and fresh parsers: right
+    /// when the input's stand between records. Else (a chunk that begins inside a traceback, say)
+    /// its lines are parsed again, in the same buffers, from where the input's stand. Either way
+    /// the input's stripper and parsers move on to where they stand after the chunk.
+    fn enter(&mut self, file: usize, chunk: Chunk) -> Chunk {
         let f = &mut self.files[file];
         let fresh = f.unwrapper.is_idle()
             && f.parsers.items.iter().all(|(_, p)| p.is_idle())
             && f.parsers.items.len() + chunk.parsed().parsers.items.len() <= MAX_PODS;
-        let remade = (!fresh).then(|| {
+        let chunk = if fresh {
+            chunk
+        } else {
             let patterns = &self.settings.patterns;
             chunk.remake(patterns, f.unwrapper.clone(), f.parsers.clone())
-        });
-        let chunk = remade.as_ref().unwrap_or(chunk);
+        };
         f.unwrapper = chunk.unwrapper().clone();
         for (pod, parser) in &chunk.parsed().parsers.items {
             let k = f.parsers.slot(pod, |_| parser.clone());
             f.parsers.items[k].1 = parser.clone();
         }
-        remade
+        chunk
     }
 
     /// Line `line_no` of input `file`, from a chunk entered with [`Pipeline::enter`].
@@ -261,13 +262,14 @@ impl Pipeline {
         }
     }
 
-    /// Takes all the lines of a chunk of input `file`, in order.
-    fn chunk(&mut self, file: usize, line_no: &mut u64, chunk: &Chunk) {
-        let remade = self.enter(file, chunk);
-        for front in &remade.as_ref().unwrap_or(chunk).parsed().fronts {
+    /// Takes all the lines of a chunk of input `file`, in order; gives the chunk back.
+    fn chunk(&mut self, file: usize, line_no: &mut u64, chunk: Chunk) -> Chunk {
+        let chunk = self.enter(file, chunk);
+        for front in &chunk.parsed().fronts {
             *line_no += 1;
             self.front(file, *line_no, front);
         }
+        chunk
     }
 
     /// Reads all of `reader` (input `file`) in chunks of about `size` bytes parsed on every
@@ -281,7 +283,7 @@ impl Pipeline {
     ) -> Option<std::io::Error> {
         let patterns = self.settings.patterns.clone();
         let mut line_no = 0;
-        let mut consume = |c: &Chunk| self.chunk(file, &mut line_no, c);
+        let mut consume = |c: Chunk| self.chunk(file, &mut line_no, c);
         chunked::pump(reader, size, &patterns, &mut consume, progress)
     }
 
@@ -409,7 +411,61 @@ pub fn analyze_bytes_in(
     p.finish().0
 }
 
-/// One input being read, with its next line and the time it sorts by.
+/// Chunk bytes that several inputs merged by time share: inputs whose times overlap are all
+/// taken at once, each with two batches in flight, so a chunk gets smaller as inputs get more
+/// (down to a floor).
+const DEFAULT_MERGED_BYTES: usize = 256 << 10;
+const MIN_MERGED_CHUNK: usize = 32 << 10;
+
+/// One of several inputs merged by time, read in chunks: the chunk being taken (entered into
+/// the pipeline) and its next line, with the time that line sorts by.
+struct Head<'n> {
+    file: usize,
+    name: &'n str,
+    feed: Feed,
+    chunk: Option<Chunk>,
+    at: usize,
+    line_no: u64,
+    order: i64,
+}
+
+impl Head<'_> {
+    fn front(&self) -> Option<&Front<'_>> {
+        self.chunk.as_ref()?.parsed().fronts.get(self.at)
+    }
+
+    /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
+    /// (the input's lines before it were all taken), and finds its time; false at the end.
+    fn advance(&mut self, pipeline: &mut Pipeline, progress: &dyn Progress) -> bool {
+        loop {
+            if let Some(front) = self.front() {
+                let time = front.time.or(match front.body {
+                    Body::Parsed(ref p) => p.time,
+                    Body::Reparse(payload) => {
+                        LineParser::default().parse(payload, &mut Vec::new()).time
+                    }
+                    Body::Partial => None,
+                });
+                // Lines without a time keep their place after the line above them.
+                if let Some(t) = time {
+                    self.order = t.0;
+                }
+                return true;
+            }
+            if let Some(done) = self.chunk.take() {
+                self.feed.recycle(done);
+            }
+            let Some(next) = self.feed.next_chunk(progress) else {
+                return false;
+            };
+            self.chunk = Some(pipeline.enter(self.file, next));
+            self.at = 0;
+        }
+    }
+}
+
+/// One input being read, with its next line and the time it sorts by (line by line; chunked
+/// merges take it over as a [`Head`]).
 struct Cursor {
     file: usize,
     reader: LineReader<'static>,
@@ -485,15 +541,20 @@ fn read_merged(
         path: name.to_string(),
         source: e,
     };
-    if let [one] = cursors.as_mut_slice() {
-        // A single input needs no ordering: stream it straight through, parsed on every core
-        // unless each line's notices are to be handed out as it is read.
-        if let (false, Some(size)) = (pipeline.notify, chunked::chunk_bytes()) {
+    if let (false, Some(size)) = (pipeline.notify, chunked::chunk_bytes()) {
+        // Parsed on every core. A single input needs no ordering: it streams straight through.
+        if let [one] = cursors.as_mut_slice() {
             if let Some(e) = pipeline.read_chunked(one.file, &mut one.reader, size, progress) {
                 errors.push(fail(&names[0], e));
             }
-            return (names, errors);
+        } else {
+            let failed = merge_chunked(cursors, &names, pipeline, size, progress);
+            errors.extend(failed.into_iter().map(|(name, e)| fail(name, e)));
         }
+        return (names, errors);
+    }
+    // One line at a time: each line's notices are handed out as it is read (or chunks are off).
+    if let [one] = cursors.as_mut_slice() {
         let mut seen = 0;
         loop {
             match one.reader.next_line() {
@@ -537,6 +598,53 @@ fn read_merged(
         }
     }
     (names, errors)
+}
+
+/// Several inputs read in chunks parsed on every core, their lines taken in time order; returns
+/// the read errors that ended inputs early.
+fn merge_chunked<'n>(
+    cursors: Vec<Cursor>,
+    names: &'n [String],
+    pipeline: &mut Pipeline,
+    size: usize,
+    progress: &dyn Progress,
+) -> Vec<(&'n str, std::io::Error)> {
+    let size = size.min((DEFAULT_MERGED_BYTES / cursors.len()).max(MIN_MERGED_CHUNK));
+    let patterns = pipeline.settings.patterns.clone();
+    let mut heads: Vec<Head> = cursors
+        .into_iter()
+        .zip(names)
+        .map(|(c, name)| Head {
+            file: c.file,
+            name,
+            feed: Feed::new(c.reader, size, &patterns),
+            chunk: None,
+            at: 0,
+            line_no: 0,
+            order: i64::MIN,
+        })
+        .collect();
+    let mut heap = BinaryHeap::new();
+    for (k, h) in heads.iter_mut().enumerate() {
+        if h.advance(pipeline, progress) {
+            heap.push(Reverse((h.order, k)));
+        }
+    }
+    while let Some(Reverse((_, k))) = heap.pop() {
+        let h = &mut heads[k];
+        h.line_no += 1;
+        if let Some(front) = h.front() {
+            pipeline.front(h.file, h.line_no, front);
+        }
+        h.at += 1;
+        if h.advance(pipeline, progress) {
+            heap.push(Reverse((h.order, k)));
+        }
+    }
+    heads
+        .iter_mut()
+        .filter_map(|h| Some((h.name, h.feed.take_error()?)))
+        .collect()
 }
 
 enum Arrival {

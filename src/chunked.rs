@@ -1,12 +1,15 @@
-//! The front half of one input (envelope, parse) on every core, handed back in input order.
+//! The front half of an input (envelope, parse) on every core, handed back in input order.
 //!
 //! Lines are read into newline-aligned chunks; each chunk is stripped and parsed on its own by
 //! a rayon worker with a fresh envelope stripper and fresh parsers, while the previous batch is
 //! being correlated. A fresh stripper or parser is what a stream has between records, so the
 //! guess is right unless a chunk begins inside a CRI partial line, a traceback or a config dump:
-//! the consumer knows the true state when the chunk's turn comes, and then redoes that chunk
-//! line by line. Either way the correlator sees exactly what a one-line-at-a-time read gives it,
-//! whatever the chunk size and the number of threads.
+//! the consumer knows the true state when the chunk's turn comes, and then parses that chunk
+//! again from it. Either way the correlator sees exactly what a one-line-at-a-time read gives
+//! it, whatever the chunk size and the number of threads.
+//!
+//! One input is pumped ([`pump`]): a producer thread reads while the caller consumes. Several
+//! inputs merged by time are each a [`Feed`] the merge pulls chunks from.
 
 use std::io;
 use std::ops::Range;
@@ -230,16 +233,13 @@ impl Chunk {
     /// The same lines stripped and parsed again, starting from `unwrapper` and `parsers`: for
     /// a chunk whose input's state at its start was not the fresh one it was made with.
     pub(crate) fn remake(
-        &self,
+        self,
         patterns: &Arc<Patterns>,
         unwrapper: Unwrapper,
         parsers: ByPod<LineParser>,
     ) -> Chunk {
-        let spare = Spare {
-            data: self.borrow_owner().data.clone(),
-            ..Spare::default()
-        };
-        Chunk::make(spare, patterns, unwrapper, parsers)
+        // The buffers come back with the lines as read still in `data`.
+        Chunk::make(self.recycle(), patterns, unwrapper, parsers)
     }
 
     pub fn parsed(&self) -> &Fronts<'_> {
@@ -266,8 +266,9 @@ fn batch(
     for _ in 0..n {
         let mut spare = spares.pop().unwrap_or_default();
         spare.data.clear();
-        // Room for the line that crosses `size`, so that it never reallocates.
-        spare.data.reserve(size + MAX_LINE + 2);
+        // Room for the line that crosses `size`, so that it never reallocates (up to a chunk's
+        // worth: small chunks, as many inputs merged get, would be mostly room otherwise).
+        spare.data.reserve(size + size.min(MAX_LINE) + 2);
         match reader.read_lines_into(&mut spare.data, size) {
             Ok(0) => break,
             Ok(_) => read.push(spare),
@@ -324,19 +325,19 @@ impl Iterator for Batches<'_, '_> {
     }
 }
 
-/// Hands every chunk of `batches` to `consume` in order and its buffers back over `spares`;
-/// returns the read error that ended the input, if any.
+/// Hands every chunk of `batches` to `consume` in order, and the buffers of the chunk it gives
+/// back (the same or one made again from them) back over `spares`; returns the read error that
+/// ended the input, if any.
 fn drain(
     batches: impl Iterator<Item = (Vec<Chunk>, Option<io::Error>)>,
-    consume: &mut dyn FnMut(&Chunk),
+    consume: &mut dyn FnMut(Chunk) -> Chunk,
     spares: &mpsc::Sender<Spare>,
 ) -> Option<io::Error> {
     let mut failed = None;
     for (chunks, error) in batches {
-        chunks.iter().for_each(&mut *consume);
         for c in chunks {
             // The reading side may be gone (it read the last batch): then the buffers just go.
-            let _ = spares.send(c.recycle());
+            let _ = spares.send(consume(c).recycle());
         }
         failed = error;
     }
@@ -353,7 +354,7 @@ pub fn pump(
     reader: &mut LineReader<'_>,
     size: usize,
     patterns: &Arc<Patterns>,
-    consume: &mut dyn FnMut(&Chunk),
+    consume: &mut dyn FnMut(Chunk) -> Chunk,
     progress: &dyn Progress,
 ) -> Option<io::Error> {
     let (spare_tx, spares) = mpsc::channel::<Spare>();
@@ -385,4 +386,119 @@ pub fn pump(
         });
         drain(full.into_iter(), consume, &spare_tx)
     })
+}
+
+/// A batch read and made by a fetch, with the reader and buffers it took along.
+struct Fetched {
+    reader: LineReader<'static>,
+    spares: Vec<Spare>,
+    chunks: Vec<Chunk>,
+    /// The input ended (the batch is short, or a read failed).
+    last: bool,
+    error: Option<io::Error>,
+}
+
+/// One of several inputs, pulled chunk by chunk by a consumer that takes their lines in time
+/// order. Batches are read and made on the rayon pool, so many inputs cost no thread each. An
+/// input holds one chunk until its first line is taken (most of many rotated files wait that
+/// long); from then on, each batch is read while the one before it is taken.
+pub struct Feed {
+    /// With the feed between fetches; `None` while a fetch has it, or after the last batch.
+    reader: Option<LineReader<'static>>,
+    fetching: Option<mpsc::Receiver<Fetched>>,
+    ready: std::collections::VecDeque<Chunk>,
+    spares: Vec<Spare>,
+    /// Chunks per batch, and bytes per chunk.
+    n: usize,
+    size: usize,
+    patterns: Arc<Patterns>,
+    error: Option<io::Error>,
+    seen: u64,
+    /// Chunks handed out.
+    taken: u64,
+}
+
+impl Feed {
+    /// Starts reading `reader` in chunks of about `size` bytes.
+    pub fn new(reader: LineReader<'static>, size: usize, patterns: &Arc<Patterns>) -> Feed {
+        let mut feed = Feed {
+            reader: Some(reader),
+            fetching: None,
+            ready: Default::default(),
+            spares: Vec::new(),
+            n: 2 * rayon::current_num_threads(),
+            size: size.min(MAX_CHUNK),
+            patterns: patterns.clone(),
+            error: None,
+            seen: 0,
+            taken: 0,
+        };
+        feed.fetch(1);
+        feed
+    }
+
+    /// Has the next batch read and made: on the pool, unless this thread is one of the pool's
+    /// (waiting here for a pool job could then leave no thread to run it).
+    fn fetch(&mut self, n: usize) {
+        let Some(mut reader) = self.reader.take() else {
+            return;
+        };
+        let mut spares = std::mem::take(&mut self.spares);
+        let (size, patterns) = (self.size, self.patterns.clone());
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job = move || {
+            let (chunks, error) = batch(&mut reader, n, size, &patterns, &mut spares);
+            let _ = tx.send(Fetched {
+                reader,
+                spares,
+                last: error.is_some() || chunks.len() < n,
+                chunks,
+                error,
+            });
+        };
+        if rayon::current_thread_index().is_some() {
+            job();
+        } else {
+            rayon::spawn(job);
+        }
+        self.fetching = Some(rx);
+    }
+
+    /// The input's next chunk, `None` at its end (then [`Feed::take_error`] tells whether a read
+    /// failed).
+    pub fn next_chunk(&mut self, progress: &dyn Progress) -> Option<Chunk> {
+        if self.ready.is_empty() {
+            if self.fetching.is_none() {
+                self.fetch(self.n);
+            }
+            let Some(fetched) = self.fetching.take().and_then(|rx| rx.recv().ok()) else {
+                // The end: the buffers go now, not when the other inputs end.
+                self.spares = Vec::new();
+                return None;
+            };
+            report_taken(&fetched.reader, &mut self.seen, progress);
+            self.spares.extend(fetched.spares);
+            self.ready.extend(fetched.chunks);
+            self.error = fetched.error;
+            if !fetched.last {
+                self.reader = Some(fetched.reader);
+            }
+        }
+        let chunk = self.ready.pop_front();
+        if self.taken > 0 && self.fetching.is_none() {
+            self.fetch(self.n);
+        }
+        self.taken += 1;
+        chunk
+    }
+
+    /// Gives a taken chunk's buffers back, for a later one.
+    pub fn recycle(&mut self, chunk: Chunk) {
+        self.spares.push(chunk.recycle());
+    }
+
+    /// The read error that ended the input, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
 }

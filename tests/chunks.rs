@@ -181,3 +181,63 @@ fn thread_counts_change_nothing() {
         report(&merged, &[("RAYON_NUM_THREADS", "2")])
     );
 }
+
+/// Several inputs merged by time are read in chunks too, each input on its own; the lines are
+/// taken by time whatever the chunks. Each capture is dealt into two files line by line (their
+/// times, the lines' own, interleave; a traceback is torn in two) and its CRI rendering cut in
+/// the middle (a partial record may end one file); all of them are merged at once too.
+#[test]
+fn merged_inputs_in_chunks_as_line_by_line() {
+    let tmp = Tmp::new("merged");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(dir.join("docker-timestamps.log")) else {
+            continue;
+        };
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let plain = std::fs::read_to_string(dir.join("docker.log")).unwrap();
+        let lines: Vec<&str> = plain.lines().collect();
+        let dealt = |odd: usize| -> String {
+            let mine = lines.iter().skip(odd).step_by(2);
+            mine.map(|l| format!("{l}\n")).collect()
+        };
+        let (cri, _) = on_disk(&text);
+        let mid = cri[..cri.len() / 2].rfind('\n').map_or(0, |k| k + 1);
+        let mut set = Vec::new();
+        for (part, text) in [
+            ("even", dealt(0)),
+            ("odd", dealt(1)),
+            ("cri-a", cri[..mid].to_string()),
+            ("cri-b", cri[mid..].to_string()),
+        ] {
+            let path = tmp.0.join(format!("{name}.{part}.log"));
+            std::fs::write(&path, text).unwrap();
+            set.push(path.to_str().unwrap().to_string());
+        }
+        sets.push(set);
+    }
+    assert!(sets.len() >= 6);
+    sets.push(sets.concat());
+    for set in &sets {
+        let args: Vec<&str> = set.iter().map(String::as_str).collect();
+        let lines = report(&args, &[("REQTRAIL_CHUNK_BYTES", "0")]);
+        for size in ["1", "97", "65536"] {
+            for threads in ["1", "2"] {
+                let chunked = report(
+                    &args,
+                    &[
+                        ("REQTRAIL_CHUNK_BYTES", size),
+                        ("RAYON_NUM_THREADS", threads),
+                    ],
+                );
+                assert!(
+                    chunked == lines,
+                    "{args:?} merged in chunks of {size} bytes on {threads} threads differ from \
+                     one line at a time"
+                );
+            }
+        }
+    }
+}

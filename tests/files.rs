@@ -140,6 +140,34 @@ fn a_truncated_gzip_is_named_and_what_it_held_is_kept() {
     assert_eq!(r["input"]["errors"].as_array().unwrap().len(), 1);
 }
 
+/// Merged with another input (each read in chunks, lines taken by time), a truncated gzip is
+/// named as well, and the report is the one a line-at-a-time read gives.
+#[test]
+fn a_truncated_gzip_among_merged_inputs() {
+    let t = Tmp::new("truncated-merged");
+    let (other, _) = capture("worker_timeout");
+    let (_, data) = capture("healthy");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&data).unwrap();
+    let gz = gz.finish().unwrap();
+    let f = t.file("cut.log.gz", &gz[..gz.len() * 2 / 3]);
+    let run = |chunk: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+            .args(["--format", "json", &f, &other])
+            .env("REQTRAIL_CHUNK_BYTES", chunk)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), out.stdout, err)
+    };
+    let (code, chunked, err) = run("300");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cut.log.gz"), "{err}");
+    let r: Value = serde_json::from_slice(&chunked).unwrap();
+    assert_eq!(r["input"]["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(run("0").1, chunked, "chunks and lines give one report");
+}
+
 #[test]
 fn since_and_until_keep_a_window_and_count_the_rest() {
     let (whole, _) = capture("worker_timeout");
