@@ -173,6 +173,15 @@ impl Unwrapper {
 
     /// Strips every envelope from `raw`; `scratch` holds the payload when it has to be rebuilt.
     pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
+        // gunicorn's own lines (`[2025-…`) start like no envelope but kubectl's `[pod/…`.
+        if raw.first() == Some(&b'[') && !raw.starts_with(b"[pod/") {
+            return Stripped::Line(Unwrapped {
+                time: None,
+                stream: None,
+                source: None,
+                payload: Cow::Borrowed(raw),
+            });
+        }
         let mut scratch = Some(scratch);
         let mut line: &'a [u8] = raw;
         if line.starts_with(b"\x1b[") {
