@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end speed of reqtrail against what users would otherwise run, as ratios (the machine is
 # noisy; ratios measured side by side in one run are what we compare), its counts against the
-# awk one-liner's, and its peak memory through a pipe at 1x and 2x the log.
+# awk one-liner's, its peak memory through a pipe at 1x and 2x the log, and the same log as two
+# rotated files (merged by time).
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
 # Needs: python3, mawk, ripgrep, hyperfine (Debian packages: mawk ripgrep hyperfine).
@@ -20,6 +21,10 @@ mkdir -p target/bench
 if [ ! -s "$LOG" ]; then
     echo "bench: generating $LOG ($MB MiB) with $SHARED/perf/gen.py" >&2
     python3 "$SHARED/perf/gen.py" "$MB" > "$LOG"
+fi
+# The same log as two rotated files, cut at a line.
+if [ ! -s "$LOG.part.ab" ] || [ "$LOG.part.ab" -ot "$LOG" ]; then
+    split -n l/2 "$LOG" "$LOG.part."
 fi
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
@@ -61,7 +66,8 @@ hyperfine --ignore-failure --style basic --warmup 1 --runs "${RUNS:-5}" --export
     -n rg "rg -c 'INCOMING REQUEST' $LOG" \
     -n mawk "mawk -f $SHARED/perf/pair.awk $LOG" \
     -n reqtrail-file "$BIN --format json $LOG" \
-    -n reqtrail-pipe "cat $LOG | $BIN --format json" >/dev/null
+    -n reqtrail-pipe "cat $LOG | $BIN --format json" \
+    -n reqtrail-2-files "$BIN --format json $LOG.part.aa $LOG.part.ab" >/dev/null
 python3 - <<'PY'
 import json
 t = {r["command"]: r["median"] for r in json.load(open("target/bench/times.json"))["results"]}
@@ -70,6 +76,8 @@ print(f"rg -c          {t['rg']:.3f} s")
 print(f"mawk pair.awk  {t['mawk']:.3f} s")
 print(f"reqtrail file  {f:.3f} s   = {f / t['rg']:.2f} x rg (target <= 3), {f / t['mawk']:.2f} x mawk (target <= 0.25)")
 print(f"reqtrail pipe  {p:.3f} s   = {p / f:.2f} x file (target <= 1.5)")
+m = t["reqtrail-2-files"]
+print(f"2 files        {m:.3f} s   = {m / f:.2f} x one file (merged by time)")
 PY
 echo "== peak memory through a pipe (target <= 64 MiB whatever the size)"
 for copies in 1 2; do
