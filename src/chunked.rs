@@ -502,3 +502,39 @@ impl Feed {
         self.error.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Silent;
+
+    /// A feed holds one chunk until its input's first line is taken, then reads each batch
+    /// while the one before it is taken, hands the chunks out in order, and lets its buffers go
+    /// at the end.
+    #[test]
+    fn a_feed_waits_with_one_chunk_then_reads_ahead() {
+        let text: String = (0..1000).map(|k| format!("line {k}\n")).collect();
+        let reader = LineReader::new(Box::new(std::io::Cursor::new(text.clone().into_bytes())));
+        let mut feed = Feed::new(reader, 100, &Arc::default());
+        let mut lines = Vec::new();
+        let mut take = |feed: &mut Feed| {
+            let chunk = feed.next_chunk(&Silent)?;
+            lines.extend(chunk.parsed().fronts.iter().map(|f| f.raw.to_vec()));
+            feed.recycle(chunk);
+            Some(())
+        };
+        take(&mut feed).unwrap();
+        assert!(
+            feed.ready.is_empty() && feed.fetching.is_none(),
+            "one chunk, nothing read ahead"
+        );
+        take(&mut feed).unwrap();
+        assert_eq!(feed.ready.len(), feed.n - 1, "a whole batch came");
+        assert!(feed.fetching.is_some(), "and the next one is being read");
+        while take(&mut feed).is_some() {}
+        assert!(feed.spares.is_empty(), "buffers let go at the end");
+        assert!(feed.take_error().is_none());
+        let expected: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
+        assert_eq!(lines, expected);
+    }
+}
