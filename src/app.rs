@@ -252,7 +252,7 @@ impl Pipeline {
         match front.body {
             Body::Partial => self.partial(file),
             Body::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
-            Body::Reparse(payload) => {
+            Body::Reparse(payload, _) => {
                 let mut decoded = take(&mut self.decoded);
                 let mut parser = LineParser::with_patterns(self.settings.patterns.clone());
                 let p = parser.parse(payload, &mut decoded);
@@ -441,9 +441,7 @@ impl Head<'_> {
             if let Some(front) = self.front() {
                 let time = front.time.or(match front.body {
                     Body::Parsed(ref p) => p.time,
-                    Body::Reparse(payload) => {
-                        LineParser::default().parse(payload, &mut Vec::new()).time
-                    }
+                    Body::Reparse(_, time) => time,
                     Body::Partial => None,
                 });
                 // Lines without a time keep their place after the line above them.

@@ -144,10 +144,10 @@ pub enum Body<'a> {
     /// A CRI partial record.
     Partial,
     Parsed(Parsed<'a>),
-    /// A structured record whose fields had to be unescaped: the parse borrowed a scratch
-    /// buffer, so it is parsed again when consumed (a structured record parses alike in any
-    /// parser state).
-    Reparse(&'a [u8]),
+    /// A structured record whose fields had to be unescaped, and its time: the parse borrowed a
+    /// scratch buffer, so it is parsed again when consumed (a structured record parses alike in
+    /// any parser state).
+    Reparse(&'a [u8], Option<Ts>),
 }
 
 pub struct Front<'a> {
@@ -194,8 +194,8 @@ impl Chunk {
                         let payload = lines.piece(p);
                         let k = parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
                         match parsers.items[k].1.parse_in_place(payload) {
-                            Some(parsed) => Body::Parsed(parsed),
-                            None => Body::Reparse(payload),
+                            Ok(parsed) => Body::Parsed(parsed),
+                            Err(time) => Body::Reparse(payload, time),
                         }
                     }
                 };

@@ -217,10 +217,11 @@ impl LineParser {
             .expect("a scratch buffer was given")
     }
 
-    /// Parses one line into a result that borrows only `line`; `None` (the parser's state
-    /// moved on all the same) for a structured record whose fields need unescaping: parse it
-    /// with [`LineParser::parse`], with any parser (such records parse alike in every state).
-    pub fn parse_in_place<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
+    /// Parses one line into a result that borrows only `line`. A structured record whose
+    /// fields need unescaping is `Err` with its time (the parser's state moved on all the same):
+    /// parse it with [`LineParser::parse`], with any parser (such records parse alike in every
+    /// state).
+    pub fn parse_in_place<'a>(&mut self, line: &'a [u8]) -> Result<Parsed<'a>, Option<Ts>> {
         self.parse_with(line, None)
     }
 
@@ -228,21 +229,21 @@ impl LineParser {
         &mut self,
         line: &'a [u8],
         scratch: Option<&'a mut Vec<u8>>,
-    ) -> Option<Parsed<'a>> {
+    ) -> Result<Parsed<'a>, Option<Ts>> {
         let parsed = self.parse_builtin(line, scratch)?;
         if self.custom.is_empty() || !matches!(parsed.event, Event::Message | Event::Unrecognized) {
-            return Some(parsed);
+            return Ok(parsed);
         }
-        Some(apply_custom(&self.custom, parsed))
+        Ok(apply_custom(&self.custom, parsed))
     }
 
     fn parse_builtin<'a>(
         &mut self,
         line: &'a [u8],
         scratch: Option<&'a mut Vec<u8>>,
-    ) -> Option<Parsed<'a>> {
+    ) -> Result<Parsed<'a>, Option<Ts>> {
         if line.iter().all(|c| c.is_ascii_whitespace()) {
-            return Some(Parsed::bare(Event::Blank));
+            return Ok(Parsed::bare(Event::Blank));
         }
         let fields = match line[0] {
             b'{' => structured::json_record(line),
@@ -262,21 +263,21 @@ impl LineParser {
                     Mode::Normal
                 };
             }
-            return Some(p);
+            return Ok(p);
         }
         if let Some(event) = self.continuation(line) {
-            return Some(Parsed::bare(event));
+            return Ok(Parsed::bare(event));
         }
         self.mode = Mode::Normal;
         if line == traceback::TRACEBACK_START {
             self.mode = Mode::Traceback;
-            return Some(Parsed::bare(Event::TracebackStart));
+            return Ok(Parsed::bare(Event::TracebackStart));
         }
         // A message without prefix: Django's default console handler prints `%(message)s`.
         if let Some(event) = message(None, line) {
-            return Some(Parsed::bare(event));
+            return Ok(Parsed::bare(event));
         }
-        Some(glued(line).unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line)))
+        Ok(glued(line).unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line)))
     }
 
     fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
@@ -431,10 +432,12 @@ fn apply_custom<'a>(custom: &Patterns, parsed: Parsed<'a>) -> Parsed<'a> {
 
 /// Builds the parsed line of a structured record, decoding escaped fields into `scratch`
 /// (`None` when some field needs decoding and there is no `scratch`).
+/// A structured record's fields as a parsed line; `Err` with its time when they need unescaping
+/// and there is no `scratch` to unescape them into.
 fn from_fields<'a>(
     f: structured::Fields<'a>,
     scratch: Option<&'a mut Vec<u8>>,
-) -> Option<Parsed<'a>> {
+) -> Result<Parsed<'a>, Option<Ts>> {
     use std::borrow::Cow;
     enum Piece<'a> {
         Borrowed(&'a [u8]),
@@ -445,7 +448,7 @@ fn from_fields<'a>(
         .any(|c| matches!(c, Some(Cow::Owned(_))))
         || f.exception.is_some();
     if scratch.is_none() && owned {
-        return None;
+        return Err(f.time);
     }
     let mut scratch = scratch;
     if let Some(s) = scratch.as_deref_mut() {
@@ -497,7 +500,7 @@ fn from_fields<'a>(
             _ => None,
         })
         .unwrap_or(Event::Message);
-    Some(Parsed {
+    Ok(Parsed {
         thread: f.thread,
         request_id: get(request_id),
         exception: get(exception),
