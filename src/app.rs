@@ -615,7 +615,7 @@ fn merge_chunked<'n>(
         .map(|(c, name)| Head {
             file: c.file,
             name,
-            feed: Feed::new(c.reader, size, &patterns),
+            feed: Feed::new(c.reader.reading_at_most(size), size, &patterns),
             chunk: None,
             at: 0,
             line_no: 0,

@@ -136,6 +136,15 @@ impl<'r> LineReader<'r> {
         self
     }
 
+    /// Reads at most `size` bytes at a time (before the first read): for the many inputs of a
+    /// merge, each with its own buffer.
+    pub fn reading_at_most(mut self, size: usize) -> LineReader<'r> {
+        if self.len == 0 && size > 0 && size < self.buf.len() {
+            self.buf = vec![0; size].into_boxed_slice();
+        }
+        self
+    }
+
     /// After the end: look again (the file may have grown).
     pub fn resume(&mut self) {
         self.eof = false;
@@ -400,6 +409,31 @@ mod tests {
                 assert_eq!(chunked, collect_split(data), "{target}: {data:?}");
             }
         }
+    }
+
+    /// A reader asked to read at most N bytes at a time never asks its source for more, and
+    /// hands out the same lines.
+    #[test]
+    fn reading_at_most_bounds_each_read() {
+        struct Widest(io::Cursor<Vec<u8>>, Arc<AtomicU64>);
+        impl Read for Widest {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1.fetch_max(buf.len() as u64, Ordering::Relaxed);
+                self.0.read(buf)
+            }
+        }
+        let data: Vec<u8> = (0..5000)
+            .flat_map(|k| format!("line {k}\n").into_bytes())
+            .collect();
+        let widest = Arc::new(AtomicU64::new(0));
+        let source = Widest(io::Cursor::new(data.clone()), widest.clone());
+        let mut reader = LineReader::new(Box::new(source)).reading_at_most(1000);
+        let mut lines = Vec::new();
+        while let Some(l) = reader.next_line().unwrap() {
+            lines.push(l.to_vec());
+        }
+        assert_eq!(lines, collect_split(&data));
+        assert_eq!(widest.load(Ordering::Relaxed), 1000);
     }
 
     #[test]
