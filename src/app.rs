@@ -607,7 +607,7 @@ fn merge_chunked<'n>(
     size: usize,
     progress: &dyn Progress,
 ) -> Vec<(&'n str, std::io::Error)> {
-    let size = size.min((DEFAULT_MERGED_BYTES / cursors.len()).max(MIN_MERGED_CHUNK));
+    let size = size.min((DEFAULT_MERGED_BYTES / cursors.len().max(1)).max(MIN_MERGED_CHUNK));
     let patterns = pipeline.settings.patterns.clone();
     let mut heads: Vec<Head> = cursors
         .into_iter()

@@ -490,6 +490,20 @@ fn only_blank_lines_count_and_pass_nothing() {
     assert_nothing_passes(&v);
 }
 
+/// Regression: when no input could be opened, sharing chunk memory among zero inputs divided
+/// by zero and reqtrail panicked (exit 101).
+#[test]
+fn no_input_that_opens_is_an_io_error_not_a_crash() {
+    let s = Scratch::new("none-open");
+    let (a, b) = (s.0.join("gone-a.log"), s.0.join("gone-b.log"));
+    for args in [vec![a.as_os_str()], vec![a.as_os_str(), b.as_os_str()]] {
+        let r = run(&args);
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), args.len(), "{}", r.stderr);
+        assert!(r.stderr.contains("gone-a.log"), "{}", r.stderr);
+    }
+}
+
 #[test]
 fn directory_and_missing_file_are_named_and_the_others_analysed() {
     let s = Scratch::new("errs");
