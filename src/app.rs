@@ -462,8 +462,7 @@ impl Head<'_> {
     }
 }
 
-/// One input being read, with its next line and the time it sorts by (line by line; chunked
-/// merges take it over as a [`Head`]).
+/// One input being read line by line, with its next line and the time it sorts by.
 struct Cursor {
     file: usize,
     reader: LineReader<'static>,
@@ -477,6 +476,19 @@ struct Cursor {
 }
 
 impl Cursor {
+    fn new(file: usize, reader: LineReader<'static>) -> Cursor {
+        Cursor {
+            file,
+            reader,
+            line: Vec::new(),
+            line_no: 0,
+            order: i64::MIN,
+            unwrapper: Unwrapper::default(),
+            parser: LineParser::default(),
+            scratch: (Vec::new(), Vec::new()),
+        }
+    }
+
     /// Reads the next line; `Ok(false)` at the end.
     fn advance(&mut self) -> std::io::Result<bool> {
         let Some(line) = self.reader.next_line()? else {
@@ -509,21 +521,12 @@ fn read_merged(
 ) -> (Vec<String>, Vec<Error>) {
     let mut names = Vec::new();
     let mut errors = Vec::new();
-    let mut cursors: Vec<Cursor> = Vec::new();
+    let mut inputs: Vec<(usize, LineReader<'static>)> = Vec::new();
     for s in sources {
         match open(s) {
             Ok(reader) => {
                 names.push(s.name());
-                cursors.push(Cursor {
-                    file: pipeline.add_file(&s.name()),
-                    reader,
-                    line: Vec::new(),
-                    line_no: 0,
-                    order: i64::MIN,
-                    unwrapper: Unwrapper::default(),
-                    parser: LineParser::default(),
-                    scratch: (Vec::new(), Vec::new()),
-                });
+                inputs.push((pipeline.add_file(&s.name()), reader));
             }
             Err(e) => errors.push(e),
         }
@@ -541,27 +544,27 @@ fn read_merged(
     };
     if let (false, Some(size)) = (pipeline.notify, chunked::chunk_bytes()) {
         // Parsed on every core. A single input needs no ordering: it streams straight through.
-        if let [one] = cursors.as_mut_slice() {
-            if let Some(e) = pipeline.read_chunked(one.file, &mut one.reader, size, progress) {
+        if let [(file, reader)] = inputs.as_mut_slice() {
+            if let Some(e) = pipeline.read_chunked(*file, reader, size, progress) {
                 errors.push(fail(&names[0], e));
             }
         } else {
-            let failed = merge_chunked(cursors, &names, pipeline, size, progress);
+            let failed = merge_chunked(inputs, &names, pipeline, size, progress);
             errors.extend(failed.into_iter().map(|(name, e)| fail(name, e)));
         }
         return (names, errors);
     }
     // One line at a time: each line's notices are handed out as it is read (or chunks are off).
-    if let [one] = cursors.as_mut_slice() {
-        let mut seen = 0;
+    if let [(file, reader)] = inputs.as_mut_slice() {
+        let (mut seen, mut line_no) = (0, 0);
         loop {
-            match one.reader.next_line() {
+            match reader.next_line() {
                 Ok(Some(line)) => {
-                    one.line_no += 1;
-                    pipeline.line(one.file, one.line_no, line);
+                    line_no += 1;
+                    pipeline.line(*file, line_no, line);
                     after_line(pipeline);
-                    if one.line_no % 65536 == 0 {
-                        report_taken(&one.reader, &mut seen, progress);
+                    if line_no % 65536 == 0 {
+                        report_taken(reader, &mut seen, progress);
                     }
                 }
                 Ok(None) => break,
@@ -573,6 +576,10 @@ fn read_merged(
         }
         return (names, errors);
     }
+    let mut cursors: Vec<Cursor> = inputs
+        .into_iter()
+        .map(|(file, reader)| Cursor::new(file, reader))
+        .collect();
     let mut heap = BinaryHeap::new();
     for (k, c) in cursors.iter_mut().enumerate() {
         match c.advance() {
@@ -601,21 +608,21 @@ fn read_merged(
 /// Several inputs read in chunks parsed on every core, their lines taken in time order; returns
 /// the read errors that ended inputs early.
 fn merge_chunked<'n>(
-    cursors: Vec<Cursor>,
+    inputs: Vec<(usize, LineReader<'static>)>,
     names: &'n [String],
     pipeline: &mut Pipeline,
     size: usize,
     progress: &dyn Progress,
 ) -> Vec<(&'n str, std::io::Error)> {
-    let size = size.min((DEFAULT_MERGED_BYTES / cursors.len().max(1)).max(MIN_MERGED_CHUNK));
+    let size = size.min((DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_MERGED_CHUNK));
     let patterns = pipeline.settings.patterns.clone();
-    let mut heads: Vec<Head> = cursors
+    let mut heads: Vec<Head> = inputs
         .into_iter()
         .zip(names)
-        .map(|(c, name)| Head {
-            file: c.file,
+        .map(|((file, reader), name)| Head {
+            file,
             name,
-            feed: Feed::new(c.reader.reading_at_most(size), size, &patterns),
+            feed: Feed::new(reader.reading_at_most(size), size, &patterns),
             chunk: None,
             at: 0,
             line_no: 0,
