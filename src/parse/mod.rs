@@ -430,13 +430,11 @@ fn apply_custom<'a>(custom: &Patterns, parsed: Parsed<'a>) -> Parsed<'a> {
     parsed
 }
 
-/// Builds the parsed line of a structured record, decoding escaped fields into `scratch`
-/// (`None` when some field needs decoding and there is no `scratch`).
-/// A structured record's fields as a parsed line; `Err` with its time when they need unescaping
-/// and there is no `scratch` to unescape them into.
+/// A structured record's fields as a parsed line, escaped fields decoded into `scratch`; `Err`
+/// with the record's time when some field needs decoding and there is no `scratch`.
 fn from_fields<'a>(
     f: structured::Fields<'a>,
-    scratch: Option<&'a mut Vec<u8>>,
+    mut scratch: Option<&'a mut Vec<u8>>,
 ) -> Result<Parsed<'a>, Option<Ts>> {
     use std::borrow::Cow;
     enum Piece<'a> {
@@ -450,7 +448,6 @@ fn from_fields<'a>(
     if scratch.is_none() && owned {
         return Err(f.time);
     }
-    let mut scratch = scratch;
     if let Some(s) = scratch.as_deref_mut() {
         s.clear();
     }
