@@ -21,7 +21,7 @@ use self_cell::self_cell;
 use crate::app::{report_taken, ByPod, Progress};
 use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{trim_line, LineReader, MAX_LINE};
+use crate::input::{offset_in, trim_line, LineReader, MAX_LINE};
 use crate::parse::{LineParser, Parsed, Ts};
 
 /// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it (at most 16 MiB: offsets in a
@@ -90,16 +90,12 @@ impl Lines {
         for nl in memchr::memchr_iter(b'\n', &data) {
             let raw = trim_line(&data[start..nl]);
             // A piece that is not a slice of the line was rebuilt: copy it to the arena.
-            let place = |piece: &[u8], arena: &mut Vec<u8>| {
-                let (at, end) = (
-                    piece.as_ptr() as usize,
-                    piece.as_ptr() as usize + piece.len(),
-                );
-                let base = raw.as_ptr() as usize;
-                if at >= base && end <= base + raw.len() {
-                    let from = (start + at - base) as u32;
+            let place = |piece: &[u8], arena: &mut Vec<u8>| match offset_in(raw, piece) {
+                Some(at) => {
+                    let from = (start + at) as u32;
                     Piece::Raw(from, from + piece.len() as u32)
-                } else {
+                }
+                None => {
                     let from = arena.len() as u32;
                     arena.extend_from_slice(piece);
                     Piece::Arena(from, arena.len() as u32)

@@ -169,11 +169,10 @@ impl RawLine {
 
     /// `b` (a piece of the line `raw` this was made of) as a [`Part`] of the kept line.
     fn part(&self, raw: &[u8], b: &[u8]) -> Part {
-        let (at, base) = (b.as_ptr() as usize, raw.as_ptr() as usize);
-        let kept = self.raw.bytes().len();
-        match at.checked_sub(base) {
-            Some(k) if k + b.len() <= kept => Part::At(k as u32, (k + b.len()) as u32),
-            _ => Part::Own(b.into()),
+        let kept = &raw[..self.raw.bytes().len()];
+        match crate::input::offset_in(kept, b) {
+            Some(k) => Part::At(k as u32, (k + b.len()) as u32),
+            None => Part::Own(b.into()),
         }
     }
 

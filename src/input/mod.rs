@@ -44,6 +44,13 @@ pub fn trim_line(line: &[u8]) -> &[u8] {
     &line[..line.len().min(MAX_LINE)]
 }
 
+/// Where `piece` starts in `whole`, when it is a slice of it (not merely equal bytes elsewhere):
+/// what a stage borrowed from a line can then be kept as a place in it instead of a copy.
+pub fn offset_in(whole: &[u8], piece: &[u8]) -> Option<usize> {
+    let k = (piece.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (k + piece.len() <= whole.len()).then_some(k)
+}
+
 /// Calls `f` with each line of `data`.
 pub fn split_lines(data: &[u8], f: &mut dyn FnMut(&[u8])) {
     let mut start = 0;
@@ -409,6 +416,21 @@ mod tests {
                 assert_eq!(chunked, collect_split(data), "{target}: {data:?}");
             }
         }
+    }
+
+    #[test]
+    fn offsets_of_slices_not_of_copies() {
+        let line = b"GET /health/ from 10.0.0.1".to_vec();
+        assert_eq!(offset_in(&line, &line[4..12]), Some(4));
+        assert_eq!(offset_in(&line, &line[line.len()..]), Some(line.len()));
+        assert_eq!(offset_in(&line[..10], &line[4..12]), None, "past the end");
+        assert_eq!(
+            offset_in(&line[5..], &line[4..12]),
+            None,
+            "before the start"
+        );
+        let copy = line[4..12].to_vec();
+        assert_eq!(offset_in(&line, &copy), None, "equal bytes elsewhere");
     }
 
     /// A reader asked to read at most N bytes at a time never asks its source for more, and
