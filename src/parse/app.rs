@@ -6,8 +6,6 @@
 //! 10.96.27.85 - bypassing ALLOWED_HOSTS`. Paths and hosts are whatever a client sent, so the
 //! parsers anchor on the fixed words around them and never assume they are free of spaces.
 
-use std::sync::LazyLock;
-
 use memchr::memmem;
 use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::char;
@@ -24,33 +22,30 @@ fn fail<T>(i: &[u8]) -> PResult<'_, T> {
     )))
 }
 
-/// Searchers built once: building one per line was ~2% of a run.
-static FROM: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b" from "));
-static HOST: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b" Host: "));
-static ARROW: LazyLock<memmem::FinderRev<'static>> =
-    LazyLock::new(|| memmem::FinderRev::new(b" -> "));
-
 /// `INCOMING REQUEST: GET /admin/ from 10.2.3.4 Host: app.example.com`
 pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (_, method, _)) = (tag("INCOMING REQUEST: "), http_method, char(' ')).parse(i)?;
     // The path ends at the first ` Host: ` that is preceded by ` from <client>`, the client
-    // being the text after the last ` from ` before it. One pass over both markers: a line of
-    // thousands of ` Host: ` must not cost a backward search each (64 KiB lines are allowed).
-    let from_finder = &*FROM;
-    let mut next_from = from_finder.find(i);
-    let mut last_from: Option<usize> = None;
+    // being the text after the last ` from ` that ends before it. Both markers begin with a
+    // space, so one pass over the spaces finds every one of them (overlapping ` from from `
+    // included): a line of thousands of ` Host: ` costs no backward search per marker.
+    let (mut last_from, mut before_last): (Option<usize>, Option<usize>) = (None, None);
     // A client that failed the check fails for every later ` Host: ` too: it only grows.
     let mut rejected_from: Option<usize> = None;
-    for at in HOST.find_iter(i) {
-        while let Some(f) = next_from {
-            if f + 6 > at {
-                break;
-            }
-            last_from = Some(f);
-            // Overlapping matches count (` from from `), as a backward search would see them.
-            next_from = from_finder.find(&i[f + 1..]).map(|k| k + f + 1);
+    for at in memchr::memchr_iter(b' ', i) {
+        let rest = &i[at..];
+        if rest.starts_with(b" from ") {
+            (before_last, last_from) = (last_from, Some(at));
         }
-        let Some(from) = last_from else {
+        if !rest.starts_with(b" Host: ") {
+            continue;
+        }
+        // A ` from ` overlapping this ` Host: ` (`x from Host: `) ends after it begins.
+        let from = match last_from {
+            Some(f) if f + 6 > at => before_last,
+            f => f,
+        };
+        let Some(from) = from else {
             continue;
         };
         if rejected_from == Some(from) {
@@ -83,7 +78,12 @@ pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
 /// `RESPONSE: GET /admin/ -> 200`
 pub fn response(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (_, method, _)) = (tag("RESPONSE: "), http_method, char(' ')).parse(i)?;
-    let Some(arrow) = ARROW.rfind(i) else {
+    // The path ends at the last ` -> `.
+    let Some(arrow) = memchr::memrchr_iter(b'>', i)
+        .filter(|&k| k >= 2)
+        .map(|k| k - 2)
+        .find(|&k| i[k..].starts_with(b" -> "))
+    else {
         return fail(i);
     };
     let path = &i[..arrow];
@@ -276,6 +276,67 @@ mod tests {
             }
         );
         assert!(response(b"RESPONSE: GET /x -> 2000").is_err());
+    }
+
+    /// Every occurrence of `needle` in `hay`, overlapping ones included.
+    fn occurrences(hay: &[u8], needle: &[u8]) -> Vec<usize> {
+        (0..hay.len())
+            .filter(|&k| hay[k..].starts_with(needle))
+            .collect()
+    }
+
+    /// The middleware line as its doc comment defines it, read the slow way.
+    fn incoming_by_definition(i: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+        for at in occurrences(i, b" Host: ") {
+            let froms = occurrences(i, b" from ");
+            let Some(&from) = froms.iter().rfind(|&&f| f + 6 <= at) else {
+                continue;
+            };
+            let client = &i[from + 6..at];
+            if client
+                .iter()
+                .all(|c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':'))
+            {
+                return Some((&i[..from], client, &i[at + 7..]));
+            }
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn incoming_and_response_read_as_defined(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    " from ", " Host: ", "from", "Host:", " ", "-> ", " -> ", ">", "1", ".",
+                    "a", ":", "x", "200", "/",
+                ]),
+                0..24,
+            )
+        ) {
+            let text: String = pieces.concat();
+            let line = format!("INCOMING REQUEST: GET {text}");
+            let got = incoming_request(line.as_bytes()).ok().map(|(rest, e)| {
+                assert!(rest.is_empty());
+                match e {
+                    Event::Incoming { path, client, host, .. } => (path, client, host),
+                    other => panic!("{other:?}"),
+                }
+            });
+            proptest::prop_assert_eq!(got, incoming_by_definition(text.as_bytes()));
+
+            let line = format!("RESPONSE: GET {text}");
+            let got = response(line.as_bytes()).ok().map(|(_, e)| match e {
+                Event::Response { path, status, .. } => (path, status),
+                other => panic!("{other:?}"),
+            });
+            let t = text.as_bytes();
+            let want = occurrences(t, b" -> ").last().and_then(|&k| {
+                let (rest, status) = status_code(&t[k + 4..]).ok()?;
+                rest.is_empty().then_some((&t[..k], status))
+            });
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]

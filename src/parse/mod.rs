@@ -328,7 +328,8 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             let (_, a) = access::runserver_line(line).ok()?;
             Some(Parsed::new(a.time, None, None, Event::Access(a)))
         }
-        b'0'..=b'9' => {
+        // Both dated layouts begin `YYYY-`; an access line (`10.0.0.1 - - […`) never does.
+        b'0'..=b'9' if line.get(4) == Some(&b'-') => {
             if let Some(p) = gunicorn_record(line) {
                 return Some(p);
             }
