@@ -147,6 +147,11 @@ impl<T> ByPod<T> {
         };
         self.last
     }
+
+    /// The value of `key`, if it has one.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&T> {
+        self.index.get(key).map(|&k| &self.items[k].1)
+    }
 }
 
 impl Pipeline {
@@ -229,14 +234,15 @@ impl Pipeline {
     /// the input's stripper and parsers move on to where they stand after the chunk.
     fn enter(&mut self, file: usize, chunk: Chunk) -> Chunk {
         let f = &mut self.files[file];
-        let fresh = f.unwrapper.is_idle()
-            && f.parsers.items.iter().all(|(_, p)| p.is_idle())
+        let patterns = &self.settings.patterns;
+        let stripped_alike = f.unwrapper.is_idle()
             && f.parsers.items.len() + chunk.parsed().parsers.items.len() <= MAX_PODS;
-        let chunk = if fresh {
+        let chunk = if !stripped_alike {
+            chunk.remake(patterns, f.unwrapper.clone(), f.parsers.clone())
+        } else if f.parsers.items.iter().all(|(_, p)| p.is_idle()) {
             chunk
         } else {
-            let patterns = &self.settings.patterns;
-            chunk.remake(patterns, f.unwrapper.clone(), f.parsers.clone())
+            chunk.resume_parsing(patterns, f.parsers.clone())
         };
         f.unwrapper = chunk.unwrapper().clone();
         for (pod, parser) in &chunk.parsed().parsers.items {

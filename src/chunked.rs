@@ -238,6 +238,43 @@ impl Chunk {
         Chunk::make(self.recycle(), patterns, unwrapper, parsers)
     }
 
+    /// Parses the chunk's first lines again, from `parsers` (its input's parsers as they stood
+    /// at the chunk's start), for a chunk whose stripper started as it was made (idle) but
+    /// whose parsers did not. Only the lines up to where the true parsers and the fresh ones it
+    /// was made with reach the same state are parsed again: from there on, both parse alike.
+    /// Typically that is the rest of a traceback, not the whole chunk.
+    pub(crate) fn resume_parsing(
+        mut self,
+        patterns: &Arc<Patterns>,
+        mut parsers: ByPod<LineParser>,
+    ) -> Chunk {
+        self.with_dependent_mut(|lines, made| {
+            let mut fresh: ByPod<LineParser> = ByPod::default();
+            let new = |_: &[u8]| LineParser::with_patterns(patterns.clone());
+            for (l, front) in lines.lines.iter().zip(made.fronts.iter_mut()) {
+                if agree(&parsers, &fresh) {
+                    return;
+                }
+                let Some(p) = l.payload else {
+                    continue;
+                };
+                let (payload, pod) = (lines.piece(p), lines.piece(l.pod));
+                let k = fresh.slot(pod, new);
+                let _ = fresh.items[k].1.parse_in_place(payload);
+                let k = parsers.slot(pod, new);
+                front.body = match parsers.items[k].1.parse_in_place(payload) {
+                    Ok(parsed) => Body::Parsed(parsed),
+                    Err(time) => Body::Reparse(payload, time),
+                };
+            }
+            if !agree(&parsers, &fresh) {
+                // Never the same: every line was parsed again, and the chunk ends as they do.
+                made.parsers = parsers;
+            }
+        });
+        self
+    }
+
     pub fn parsed(&self) -> &Fronts<'_> {
         self.borrow_dependent()
     }
@@ -246,6 +283,15 @@ impl Chunk {
     pub fn unwrapper(&self) -> &Unwrapper {
         &self.borrow_owner().unwrapper
     }
+}
+
+/// Whether every pod's parser in `parsers` is in the state of its parser in `fresh` (a fresh
+/// one when `fresh` has none). Every pod `fresh` has, `parsers` has too.
+fn agree(parsers: &ByPod<LineParser>, fresh: &ByPod<LineParser>) -> bool {
+    parsers.items.iter().all(|(pod, p)| match fresh.get(pod) {
+        Some(q) => p.same_state(q),
+        None => p.is_idle(),
+    })
 }
 
 /// Reads up to `n` chunks from `reader` into buffers from `spares` and makes them on every

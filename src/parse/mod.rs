@@ -210,6 +210,11 @@ impl LineParser {
         self.mode == Mode::Normal
     }
 
+    /// Whether the next line parses alike with `other` as with this parser.
+    pub fn same_state(&self, other: &LineParser) -> bool {
+        self.mode == other.mode
+    }
+
     /// Parses one line. `scratch` holds decoded text when a structured record's fields carry
     /// escapes; the result may borrow from it.
     pub fn parse<'a>(&mut self, line: &'a [u8], scratch: &'a mut Vec<u8>) -> Parsed<'a> {
