@@ -4,8 +4,9 @@
 //! a rayon worker with a fresh envelope stripper and fresh parsers, while the previous batch is
 //! being correlated. A fresh stripper or parser is what a stream has between records, so the
 //! guess is right unless a chunk begins inside a CRI partial line, a traceback or a config dump:
-//! the consumer knows the true state when the chunk's turn comes, and then parses that chunk
-//! again from it. Either way the correlator sees exactly what a one-line-at-a-time read gives
+//! the consumer knows the true state when the chunk's turn comes, and then parses the chunk
+//! again from it: the lines up to where both states agree (the rest of a traceback), or the
+//! whole chunk when its stripper's state differed. Either way the correlator sees exactly what a one-line-at-a-time read gives
 //! it, whatever the chunk size and the number of threads.
 //!
 //! One input is pumped ([`pump`]): a producer thread reads while the caller consumes. Several
@@ -227,7 +228,7 @@ impl Chunk {
     }
 
     /// The same lines stripped and parsed again, starting from `unwrapper` and `parsers`: for
-    /// a chunk whose input's state at its start was not the fresh one it was made with.
+    /// a chunk whose input's stripper at its start was not the fresh one it was made with.
     pub(crate) fn remake(
         self,
         patterns: &Arc<Patterns>,
