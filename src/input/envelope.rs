@@ -92,7 +92,7 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
-    if line.len() < 20 || !MONTHS.contains(&&line[..3]) || line[3] != b' ' {
+    if line.len() < 20 || line[3] != b' ' || !MONTHS.contains(&&line[..3]) {
         return None;
     }
     let day = &line[4..6];
@@ -121,7 +121,8 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
 
 /// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.
 fn time_prefix(line: &[u8]) -> Option<(Ts, &[u8])> {
-    if !line.first()?.is_ascii_digit() {
+    // RFC 3339 begins `YYYY-`: an access line's client address (`10.0.0.1 - - […`) fails here.
+    if !line.first()?.is_ascii_digit() || line.get(4) != Some(&b'-') {
         return None;
     }
     let (rest, ts) = rfc3339.parse(line).ok()?;
