@@ -1891,13 +1891,14 @@ impl Correlator {
     fn is_probe_agent(&self, agent: Option<&[u8]>) -> bool {
         let Some(a) = agent else { return false };
         // As `String::from_utf8_lossy(a).starts_with(p)`, without decoding the whole agent:
-        // the two differ only for a prefix holding U+FFFD, the replacement character.
-        let starts = |p: &str| {
-            a.starts_with(p.as_bytes())
-                || (p.contains('\u{FFFD}') && String::from_utf8_lossy(a).starts_with(p))
+        // the two differ only for a prefix holding U+FFFD, the replacement character (none of
+        // the built-in ones does).
+        let starts = |p: &str| a.starts_with(p.as_bytes());
+        let starts_lossy = |p: &str| {
+            starts(p) || (p.contains('\u{FFFD}') && String::from_utf8_lossy(a).starts_with(p))
         };
         PROBE_AGENTS.iter().any(|p| starts(p))
-            || self.settings.probe_agents.iter().any(|p| starts(p))
+            || self.settings.probe_agents.iter().any(|p| starts_lossy(p))
     }
 
     fn classify(&self, path: &[u8], host: Option<&[u8]>, probe_agent: bool, bypass: bool) -> Class {
@@ -2415,6 +2416,22 @@ mod tests {
         assert_eq!(a.rejected_hosts["app.example.com"].count, 1);
         assert_eq!(a.by_class[&Class::External].host_rejected, 1);
         assert!(a.accepted_hosts.is_empty());
+    }
+
+    #[test]
+    fn probe_agents_by_prefix_of_the_agent_as_shown() {
+        let settings = Settings {
+            probe_agents: vec!["scan\u{FFFD}bot".into()],
+            ..Settings::default()
+        };
+        let c = Correlator::new("t".into(), Arc::new(settings));
+        assert!(c.is_probe_agent(Some(b"kube-probe/1.32")));
+        assert!(!c.is_probe_agent(Some(b"curl/8.5.0")));
+        // Shown lossily, `scan\xffbot` reads `scan\u{FFFD}bot`: the prefix a user would copy.
+        assert!(c.is_probe_agent(Some(b"scan\xffbot/2")));
+        assert!(!c.is_probe_agent(Some(b"scan bot/2")));
+        // The built-in prefixes are compared as bytes only, which is the same for them.
+        assert!(PROBE_AGENTS.iter().all(|p| !p.contains('\u{FFFD}')));
     }
 
     #[test]
