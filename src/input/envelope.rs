@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
-use crate::parse::atoms::rfc3339;
+use crate::parse::atoms::{may_start_with_date, rfc3339};
 use crate::parse::Ts;
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
@@ -121,8 +121,7 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
 
 /// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.
 fn time_prefix(line: &[u8]) -> Option<(Ts, &[u8])> {
-    // RFC 3339 begins `YYYY-`: an access line's client address (`10.0.0.1 - - […`) fails here.
-    if !line.first()?.is_ascii_digit() || line.get(4) != Some(&b'-') {
+    if !may_start_with_date(line) {
         return None;
     }
     let (rest, ts) = rfc3339.parse(line).ok()?;

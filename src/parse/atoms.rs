@@ -90,6 +90,13 @@ pub fn number(i: &[u8]) -> PResult<'_, u32> {
     .parse(i)
 }
 
+/// Whether `i` can begin with an ISO date (`2025-…`): a cheap test before the parsers that
+/// need one, which most lines starting with a digit (access lines: `10.0.0.1 - - […`) fail.
+#[inline]
+pub fn may_start_with_date(i: &[u8]) -> bool {
+    i.first().is_some_and(u8::is_ascii_digit) && i.get(4) == Some(&b'-')
+}
+
 /// `2025-10-16` → (year, month, day).
 fn iso_date(i: &[u8]) -> PResult<'_, (i64, u32, u32)> {
     let (i, (y, _, m, _, d)) = (
@@ -485,6 +492,16 @@ mod tests {
         for line in [&c[..], c, b"[16/Oct/2025:08:00:00 -0100]", c] {
             assert_eq!(access_log_time(line), read_access_log_time(line));
         }
+    }
+
+    #[test]
+    fn only_date_like_starts_go_to_the_date_parsers() {
+        assert!(may_start_with_date(b"2015-11-12 17:23:50 [17027] [INFO] x"));
+        assert!(may_start_with_date(b"2014-09-16T06:17:46.000000000Z x"));
+        assert!(!may_start_with_date(
+            b"10.37.48.94 - - [16/Oct/2025:08:00:00 +0000]"
+        ));
+        assert!(!may_start_with_date(b"1234"));
     }
 
     #[test]

@@ -333,8 +333,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             let (_, a) = access::runserver_line(line).ok()?;
             Some(Parsed::new(a.time, None, None, Event::Access(a)))
         }
-        // Both dated layouts begin `YYYY-`; an access line (`10.0.0.1 - - […`) never does.
-        b'0'..=b'9' if line.get(4) == Some(&b'-') => {
+        b'0'..=b'9' if atoms::may_start_with_date(line) => {
             if let Some(p) = gunicorn_record(line) {
                 return Some(p);
             }
