@@ -28,10 +28,11 @@ fi
 cd fuzz
 targets=${FUZZ_TARGETS:-$(cargo fuzz list)}
 
-# Longest input per target: a few dozen real lines for the pipeline, a few lines for the parser.
+# Longest input per target: a few dozen real lines for the pipeline and the merge, a few lines
+# for the parser.
 max_len() {
     case "$1" in
-        pipeline) echo 16384 ;;
+        pipeline | merge) echo 16384 ;;
         *) echo 4096 ;;
     esac
 }
@@ -52,7 +53,7 @@ cargo fuzz build -s "$sanitizer"
 failed=()
 for t in $targets; do
     case "$t" in
-        pipeline) seed "$t" 24 ;;
+        pipeline | merge) seed "$t" 24 ;;
         *) seed "$t" 4 ;;
     esac
     echo "== fuzz $t for ${secs}s ($(find "corpus/$t" -type f | wc -l) corpus inputs)"

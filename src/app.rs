@@ -419,6 +419,31 @@ pub fn analyze_bytes_in(
     p.finish().0
 }
 
+/// As [`analyze_bytes_in`], for several inputs merged by time: their lines are taken in time
+/// order, from chunks of about `chunk` bytes parsed on every core, or (`None`) one line at a
+/// time. The two give the same analysis (the `merge` fuzz target checks it).
+pub fn analyze_merged_bytes_in(
+    inputs: &[(&str, &[u8])],
+    settings: &Arc<Settings>,
+    chunk: Option<usize>,
+) -> Analysis {
+    let mut p = Pipeline::new(settings.clone(), Window::default());
+    let names: Vec<String> = inputs.iter().map(|(name, _)| name.to_string()).collect();
+    let readers: Vec<(usize, LineReader<'static>)> = inputs
+        .iter()
+        .map(|(name, data)| {
+            let data = std::io::Cursor::new(data.to_vec());
+            (p.add_file(name), LineReader::new(Box::new(data)))
+        })
+        .collect();
+    // Reading memory does not fail.
+    match chunk {
+        Some(size) => drop(merge_chunked(readers, &names, &mut p, size, &Silent)),
+        None => drop(merge_lines(readers, &names, &mut p, &Silent, &mut |_| {})),
+    }
+    p.finish().0
+}
+
 /// Chunk bytes that several inputs merged by time share: inputs whose times overlap are all
 /// taken at once, each with two batches in flight, so a chunk gets smaller as inputs get more
 /// (down to a floor).
@@ -584,6 +609,21 @@ fn read_merged(
         }
         return (names, errors);
     }
+    let failed = merge_lines(inputs, &names, pipeline, progress, &mut after_line);
+    errors.extend(failed.into_iter().map(|(name, e)| fail(name, e)));
+    (names, errors)
+}
+
+/// Several inputs, one line at a time in time order, `after_line` called after each; returns
+/// the read errors that ended inputs early.
+fn merge_lines<'n>(
+    inputs: Vec<(usize, LineReader<'static>)>,
+    names: &'n [String],
+    pipeline: &mut Pipeline,
+    progress: &dyn Progress,
+    after_line: &mut dyn FnMut(&mut Pipeline),
+) -> Vec<(&'n str, std::io::Error)> {
+    let mut errors = Vec::new();
     let mut cursors: Vec<Cursor> = inputs
         .into_iter()
         .map(|(file, reader)| Cursor::new(file, reader))
@@ -593,7 +633,7 @@ fn read_merged(
         match c.advance() {
             Ok(true) => heap.push(Reverse((c.order, k))),
             Ok(false) => {}
-            Err(e) => errors.push(fail(&names[k], e)),
+            Err(e) => errors.push((names[k].as_str(), e)),
         }
     }
     let mut seen = vec![0; cursors.len()];
@@ -607,10 +647,10 @@ fn read_merged(
         match c.advance() {
             Ok(true) => heap.push(Reverse((c.order, k))),
             Ok(false) => {}
-            Err(e) => errors.push(fail(&names[k], e)),
+            Err(e) => errors.push((names[k].as_str(), e)),
         }
     }
-    (names, errors)
+    errors
 }
 
 /// Several inputs read in chunks parsed on every core, their lines taken in time order; returns
