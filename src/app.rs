@@ -232,8 +232,8 @@ impl Pipeline {
     /// when the input's stand between records. Else its lines are parsed again, in the same
     /// buffers, from where the input's stand: only its first lines when just the parsers
     /// differed (a chunk that begins inside a traceback), all of them when the stripper did
-    /// (inside a CRI partial line). Either way
-    /// the input's stripper and parsers move on to where they stand after the chunk.
+    /// (inside a CRI partial line). Either way the input's stripper and parsers move on to
+    /// where they stand after the chunk.
     fn enter(&mut self, file: usize, chunk: Chunk) -> Chunk {
         let f = &mut self.files[file];
         let patterns = &self.settings.patterns;

@@ -6,8 +6,8 @@
 //! guess is right unless a chunk begins inside a CRI partial line, a traceback or a config dump:
 //! the consumer knows the true state when the chunk's turn comes, and then parses the chunk
 //! again from it: the lines up to where both states agree (the rest of a traceback), or the
-//! whole chunk when its stripper's state differed. Either way the correlator sees exactly what a one-line-at-a-time read gives
-//! it, whatever the chunk size and the number of threads.
+//! whole chunk when its stripper's state differed. Either way the correlator sees exactly what
+//! a one-line-at-a-time read gives it, whatever the chunk size and the number of threads.
 //!
 //! One input is pumped ([`pump`]): a producer thread reads while the caller consumes. Several
 //! inputs merged by time are each a [`Feed`] the merge pulls chunks from.
