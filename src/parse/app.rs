@@ -26,49 +26,32 @@ fn fail<T>(i: &[u8]) -> PResult<'_, T> {
 pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (_, method, _)) = (tag("INCOMING REQUEST: "), http_method, char(' ')).parse(i)?;
     // The path ends at the first ` Host: ` that is preceded by ` from <client>`, the client
-    // being the text after the last ` from ` that ends before it. Both markers begin with a
-    // space, so one pass over the spaces finds every one of them (overlapping ` from from `
-    // included): a line of thousands of ` Host: ` costs no backward search per marker.
-    let (mut last_from, mut before_last): (Option<usize>, Option<usize>) = (None, None);
-    // A client that failed the check fails for every later ` Host: ` too: it only grows.
-    let mut rejected_from: Option<usize> = None;
-    for at in memchr::memchr_iter(b' ', i) {
-        let rest = &i[at..];
-        if rest.starts_with(b" from ") {
-            (before_last, last_from) = (last_from, Some(at));
-        }
-        if !rest.starts_with(b" Host: ") {
+    // being the text after the last ` from ` that ends before it. A client is never a word
+    // (REMOTE_ADDR: an IPv4/IPv6 address, or empty for unix sockets), so that ` from ` is the
+    // one right before the run of address bytes that ends at the ` Host: `: ` from ` ends in a
+    // space, which no address holds. Each candidate walks back over its own run only, and the
+    // runs of two candidates never overlap (`Host` holds letters no address has): a line of
+    // thousands of ` Host: ` stays linear.
+    let is_client_byte = |c: &u8| c.is_ascii_hexdigit() || matches!(c, b'.' | b':');
+    for h in memchr::memchr_iter(b'H', i) {
+        if h == 0 || i[h - 1] != b' ' || !i[h..].starts_with(b"Host: ") {
             continue;
         }
-        // A ` from ` overlapping this ` Host: ` (`x from Host: `) ends after it begins.
-        let from = match last_from {
-            Some(f) if f + 6 > at => before_last,
-            f => f,
-        };
-        let Some(from) = from else {
+        let at = h - 1;
+        let run = i[..at].iter().rev().take_while(|c| is_client_byte(c)).count();
+        let Some(from) = (at - run).checked_sub(6) else {
             continue;
         };
-        if rejected_from == Some(from) {
+        if &i[from..at - run] != b" from " {
             continue;
         }
-        // REMOTE_ADDR: an IPv4/IPv6 address (or empty for unix sockets), never a word.
-        let client = &i[from + 6..at];
-        if !client
-            .iter()
-            .all(|c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':'))
-        {
-            rejected_from = Some(from);
-            continue;
-        }
-        let path = &i[..from];
-        let host = &i[at + 7..];
         return Ok((
             &i[i.len()..],
             Event::Incoming {
                 method,
-                path,
-                client,
-                host,
+                path: &i[..from],
+                client: &i[at - run..at],
+                host: &i[h + 6..],
             },
         ));
     }
