@@ -706,12 +706,12 @@ impl Records {
     }
 
     /// Files the record of the next id.
-    fn insert(&mut self, id: u64, req: Req) {
+    fn insert(&mut self, id: u64, req: Box<Req>) {
         if self.ring.is_empty() {
             self.first = id;
         }
         debug_assert_eq!(id, self.first + self.ring.len() as u64);
-        self.ring.push_back(Some(Box::new(req)));
+        self.ring.push_back(Some(req));
         self.live += 1;
         if self.ring.len() > RING_SLOTS {
             if let Some(Some(r)) = self.ring.pop_front() {
@@ -1561,9 +1561,10 @@ impl Correlator {
         path: &[u8],
         line_no: u64,
         raw: &[u8],
-    ) -> Req {
+    ) -> Box<Req> {
         let start_line = RawLine::new(&self.file, line_no, raw);
-        Req {
+        // Made on the heap at once: a record is a few hundred bytes, moved here and there.
+        Box::new(Req {
             key: route_key(&method, path),
             method,
             path: start_line.part(raw, path),
@@ -1584,11 +1585,11 @@ impl Correlator {
             rid: None,
             fine_start: false,
             fine_end: false,
-        }
+        })
     }
 
     /// Files `req` under a new id: in the table, its route's queue, and by request id.
-    fn admit(&mut self, req: Req) -> u64 {
+    fn admit(&mut self, req: Box<Req>) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.unlinked.entry(req.key).or_default().push_back(id);
