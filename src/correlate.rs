@@ -327,7 +327,7 @@ impl PodSummary {
 }
 
 /// Per-class request counters.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ClassStats {
     pub total: u64,
     /// Answered below 400.
@@ -970,6 +970,10 @@ pub struct Correlator {
     last_flush: Option<Ts>,
     /// The settings' health paths without their trailing `/`.
     health_paths: FxHashSet<Box<[u8]>>,
+    /// The analysis's per-class and per-status counters while the stream runs, added to its
+    /// maps when it ends: two ordered-map lookups per request were ~4% of correlating.
+    by_class: [ClassStats; 3],
+    status: Box<[u64; 600]>,
 }
 
 impl Correlator {
@@ -1009,6 +1013,8 @@ impl Correlator {
             now: None,
             last_flush: None,
             health_paths,
+            by_class: Default::default(),
+            status: Box::new([0; 600]),
         }
     }
 
@@ -1619,7 +1625,7 @@ impl Correlator {
             self.unlink(r.key, id);
             let class = self.classify(r.path(), r.host(), false, r.k8s_bypass);
             self.out.requests += 1;
-            let s = self.out.by_class.entry(class).or_default();
+            let s = self.class_stats(class);
             s.total += 1;
             s.evicted += 1;
         }
@@ -1922,8 +1928,36 @@ impl Correlator {
         Class::External
     }
 
+    fn class_stats(&mut self, class: Class) -> &mut ClassStats {
+        &mut self.by_class[class as usize]
+    }
+
+    fn count_status_code(&mut self, status: u16) {
+        match self.status.get_mut(usize::from(status)) {
+            Some(n) => *n += 1,
+            None => *self.out.status.entry(status).or_default() += 1,
+        }
+    }
+
+    /// Adds the counters kept aside while the stream ran to the analysis's maps (a class or
+    /// status is listed once anything counted it).
+    fn settle_counts(&mut self) {
+        let classes = [Class::Probe, Class::Health, Class::External];
+        for (class, s) in classes.into_iter().zip(std::mem::take(&mut self.by_class)) {
+            if s != ClassStats::default() {
+                self.out.by_class.entry(class).or_default().merge(&s);
+            }
+        }
+        for (code, n) in self.status.iter_mut().enumerate() {
+            if *n > 0 {
+                let code = u16::try_from(code).expect("below 600");
+                *self.out.status.entry(code).or_default() += std::mem::take(n);
+            }
+        }
+    }
+
     fn count_status(&mut self, class: Class, status: Option<u16>, host_rejected: bool) {
-        let s = self.out.by_class.entry(class).or_default();
+        let s = self.class_stats(class);
         match status {
             Some(st) if st < 400 => s.ok += 1,
             Some(st) if st < 500 => {
@@ -1936,7 +1970,7 @@ impl Correlator {
             None => s.unknown_status += 1,
         }
         if let Some(st) = status {
-            *self.out.status.entry(st).or_default() += 1;
+            self.count_status_code(st);
         }
     }
 
@@ -1944,7 +1978,7 @@ impl Correlator {
     fn access_only(&mut self, path: &[u8], status: u16, probe_agent: bool) {
         let class = self.classify(path, None, probe_agent, false);
         self.out.requests += 1;
-        self.out.by_class.entry(class).or_default().total += 1;
+        self.class_stats(class).total += 1;
         self.count_status(class, Some(status), false);
     }
 
@@ -1959,7 +1993,7 @@ impl Correlator {
         let probe_agent = r.access.is_some_and(|a| a.1);
         let class = self.classify(r.path(), r.host(), probe_agent, r.k8s_bypass);
         self.out.requests += 1;
-        self.out.by_class.entry(class).or_default().total += 1;
+        self.class_stats(class).total += 1;
         if let Some(h) = &r.rejected_host {
             if class == Class::Probe {
                 if let Some(e) = self.out.rejected_hosts.get_mut(h) {
@@ -2036,14 +2070,14 @@ impl Correlator {
             }
             return;
         };
-        self.out.by_class.entry(class).or_default().orphaned += 1;
+        self.class_stats(class).orphaned += 1;
         self.out.timeline.at(r.start.or(r.end), |b| b.orphans += 1);
         // gunicorn's own 500 to a timed-out request is a 5xx the client saw.
         if let Some(st) = access_status {
             self.out
                 .timeline
                 .at(r.end.or(r.start), |b| b.count_status(st));
-            *self.out.status.entry(st).or_default() += 1;
+            self.count_status_code(st);
         }
         self.out.orphans_total += 1;
         *self.out.orphan_causes.entry(cause).or_default() += 1;
@@ -2124,7 +2158,7 @@ impl Correlator {
                 let class = self.classify(r.path(), r.host(), false, r.k8s_bypass);
                 self.notify_request(&r, class, "in_flight", None);
                 self.out.requests += 1;
-                let s = self.out.by_class.entry(class).or_default();
+                let s = self.class_stats(class);
                 s.total += 1;
                 s.in_flight += 1;
                 if self.out.in_flight.len() < MAX_ORPHANS {
@@ -2139,6 +2173,7 @@ impl Correlator {
             self.finish(id);
         }
         self.out.timeline.settle();
+        self.settle_counts();
         std::mem::take(&mut self.out)
     }
 }

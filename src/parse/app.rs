@@ -38,7 +38,11 @@ pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
             continue;
         }
         let at = h - 1;
-        let run = i[..at].iter().rev().take_while(|c| is_client_byte(c)).count();
+        let run = i[..at]
+            .iter()
+            .rev()
+            .take_while(|c| is_client_byte(c))
+            .count();
         let Some(from) = (at - run).checked_sub(6) else {
             continue;
         };
