@@ -893,8 +893,7 @@ fn lossy(b: &[u8]) -> String {
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
 pub fn host_ip(host: &str) -> Option<IpAddr> {
-    // A name (no port, not ending in a digit) is no IP: skip the parsers for the usual case.
-    if !host.contains(':') && !host.ends_with(|c: char| c.is_ascii_digit()) {
+    if !may_be_ip(host.as_bytes()) {
         return None;
     }
     if let Some(rest) = host.strip_prefix('[') {
@@ -905,6 +904,12 @@ pub fn host_ip(host: &str) -> Option<IpAddr> {
         _ => host,
     };
     bare.parse().ok()
+}
+
+/// A name (no port, not ending in a digit) is no IP: the usual case skips the parsers, and
+/// the UTF-8 check before them.
+fn may_be_ip(host: &[u8]) -> bool {
+    host.contains(&b':') || host.last().is_some_and(u8::is_ascii_digit)
 }
 
 /// Private, shared or link-local addresses: a pod IP, a node IP, a cluster service.
@@ -1910,6 +1915,7 @@ impl Correlator {
 
     fn classify(&self, path: &[u8], host: Option<&[u8]>, probe_agent: bool, bypass: bool) -> Class {
         let internal_host = || {
+            let host = host.filter(|h| may_be_ip(h));
             let host = host.and_then(|h| std::str::from_utf8(h).ok());
             host.and_then(host_ip).is_some_and(|ip| {
                 is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
