@@ -134,14 +134,15 @@ enum Text {
 const INLINE_TEXT: usize = 200;
 
 impl Text {
-    fn new(b: &[u8]) -> Text {
-        match u8::try_from(b.len()) {
-            Ok(n) if b.len() <= INLINE_TEXT => {
-                let mut bytes = [0; INLINE_TEXT];
+    /// Holds `b` instead, in place when it fits (a record is not built around a copy of its
+    /// line, then moved).
+    fn set(&mut self, b: &[u8]) {
+        match (self, u8::try_from(b.len())) {
+            (Text::Inline(len, bytes), Ok(n)) if b.len() <= INLINE_TEXT => {
                 bytes[..b.len()].copy_from_slice(b);
-                Text::Inline(n, bytes)
+                *len = n;
             }
-            _ => Text::Heap(b.into()),
+            (text, _) => *text = Text::Heap(b.into()),
         }
     }
 
@@ -154,13 +155,18 @@ impl Text {
 }
 
 impl RawLine {
-    fn new(file: &Arc<str>, line: u64, raw: &[u8]) -> RawLine {
-        let cut = raw.len().min(EVIDENCE_CHARS * 4);
+    /// Line `line` of `file`, its text not kept yet ([`RawLine::keep`]).
+    fn empty(file: &Arc<str>, line: u64) -> RawLine {
         RawLine {
             file: file.clone(),
             line,
-            raw: Text::new(&raw[..cut]),
+            raw: Text::Inline(0, [0; INLINE_TEXT]),
         }
+    }
+
+    /// Keeps `raw` (as much of it as evidence ever shows).
+    fn keep(&mut self, raw: &[u8]) {
+        self.raw.set(&raw[..raw.len().min(EVIDENCE_CHARS * 4)]);
     }
 
     fn evidence(&self) -> Evidence {
@@ -1573,12 +1579,12 @@ impl Correlator {
         line_no: u64,
         raw: &[u8],
     ) -> Box<Req> {
-        let start_line = RawLine::new(&self.file, line_no, raw);
-        // Made on the heap at once: a record is a few hundred bytes, moved here and there.
-        Box::new(Req {
+        // Made on the heap at once, its line copied in there: a record is a few hundred
+        // bytes, which each move copied.
+        let mut req = Box::new(Req {
             key: route_key(&method, path),
             method,
-            path: start_line.part(raw, path),
+            path: Part::At(0, 0),
             host: None,
             pid,
             start: None,
@@ -1589,14 +1595,17 @@ impl Correlator {
             access: None,
             outcome: Outcome::Open,
             rejected_host: None,
-            start_line,
+            start_line: RawLine::empty(&self.file, line_no),
             cause_evidence: None,
             thread: self.line_thread,
             alerted: false,
             rid: None,
             fine_start: false,
             fine_end: false,
-        })
+        });
+        req.start_line.keep(raw);
+        req.path = req.start_line.part(raw, path);
+        req
     }
 
     /// Files `req` under a new id: in the table, its route's queue, and by request id.
