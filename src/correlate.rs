@@ -1674,8 +1674,9 @@ impl Correlator {
         // Candidates come from the route's own queue (oldest first), so a pid with thousands
         // of other requests open costs nothing here.
         let key = route_key(&method_s, path);
-        // The oldest matching record, and whether there is another one.
-        let on_route = |want: Outcome, thread: Option<u64>| -> (Option<u64>, bool) {
+        // The oldest matching record, and whether there is another one (looked for only when
+        // `more` asks: the rest of a busy route's queue is long).
+        let on_route = |want: Outcome, thread: Option<u64>, more: bool| -> (Option<u64>, bool) {
             let mut found = self
                 .unlinked
                 .get(&key)
@@ -1689,7 +1690,8 @@ impl Correlator {
                         && same_route(r)
                         && (thread.is_none() || r.thread == thread)
                 });
-            (found.next(), found.next().is_some())
+            let first = found.next();
+            (first, more && first.is_some() && found.next().is_some())
         };
         let found = if let Some(id) = by_rid {
             p = self.reqs[&id].pid.unwrap_or(0);
@@ -1697,17 +1699,17 @@ impl Correlator {
             Some(id)
         } else if let Some(id) = self
             .line_thread
-            .and_then(|th| on_route(Outcome::Open, Some(th)).0)
+            .and_then(|th| on_route(Outcome::Open, Some(th), false).0)
         {
             self.out.pairing.by_thread += 1;
             Some(id)
-        } else if let (Some(first), more) = on_route(Outcome::Open, None) {
-            if more && !self.one_at_a_time(p) {
+        } else if let (Some(first), more) = on_route(Outcome::Open, None, !self.one_at_a_time(p)) {
+            if more {
                 self.out.pairing.ambiguous += 1;
             }
             self.out.pairing.by_pid_path += 1;
             Some(first)
-        } else if let (Some(id), _) = on_route(Outcome::Superseded, None) {
+        } else if let (Some(id), _) = on_route(Outcome::Superseded, None, false) {
             // A sync worker was assumed (no `Using worker:` line) but this pid answers a
             // request it had "moved on" from: it serves several at once. Revive that request
             // and stop assuming.
