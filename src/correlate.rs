@@ -898,10 +898,13 @@ fn lossy(b: &[u8]) -> String {
 }
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
-pub fn host_ip(host: &str) -> Option<IpAddr> {
-    if !may_be_ip(host.as_bytes()) {
+pub fn host_ip(host: &[u8]) -> Option<IpAddr> {
+    // A name (no port, not ending in a digit) is no IP: the usual case skips the parsers, and
+    // the UTF-8 check before them.
+    if !host.contains(&b':') && !host.last().is_some_and(u8::is_ascii_digit) {
         return None;
     }
+    let host = std::str::from_utf8(host).ok()?;
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next()?.parse().ok();
     }
@@ -910,12 +913,6 @@ pub fn host_ip(host: &str) -> Option<IpAddr> {
         _ => host,
     };
     bare.parse().ok()
-}
-
-/// A name (no port, not ending in a digit) is no IP: the usual case skips the parsers, and
-/// the UTF-8 check before them.
-fn may_be_ip(host: &[u8]) -> bool {
-    host.contains(&b':') || host.last().is_some_and(u8::is_ascii_digit)
 }
 
 /// Private, shared or link-local addresses: a pod IP, a node IP, a cluster service.
@@ -1926,8 +1923,6 @@ impl Correlator {
 
     fn classify(&self, path: &[u8], host: Option<&[u8]>, probe_agent: bool, bypass: bool) -> Class {
         let internal_host = || {
-            let host = host.filter(|h| may_be_ip(h));
-            let host = host.and_then(|h| std::str::from_utf8(h).ok());
             host.and_then(host_ip).is_some_and(|ip| {
                 is_internal(ip) || self.settings.internal_nets.iter().any(|n| n.contains(ip))
             })
@@ -2489,10 +2484,10 @@ mod tests {
 
     #[test]
     fn host_ips() {
-        assert!(host_ip("10.96.27.85:8080").is_some_and(is_internal));
-        assert!(host_ip("[fd00::1]:80").is_some_and(is_internal));
-        assert!(host_ip("203.0.113.9").is_some_and(|ip| !is_internal(ip)));
-        assert!(host_ip("app.example.com:80").is_none());
+        assert!(host_ip(b"10.96.27.85:8080").is_some_and(is_internal));
+        assert!(host_ip(b"[fd00::1]:80").is_some_and(is_internal));
+        assert!(host_ip(b"203.0.113.9").is_some_and(|ip| !is_internal(ip)));
+        assert!(host_ip(b"app.example.com:80").is_none());
         assert_eq!(&*app_path(b"/a%20b/?x=%41", false), b"/a b/");
         assert_eq!(&*app_path(b"/a%20b/?x=%41", true), b"/a b/?x=A");
         assert_eq!(&*app_path(b"/bad%zz%4", false), b"/bad%zz%4");

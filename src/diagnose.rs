@@ -132,7 +132,7 @@ fn host_verdicts(a: &Analysis, ctx: &Context<'_>) -> Vec<HostVerdict> {
                 HostKind::Probe
             } else if !r.rfc_valid {
                 HostKind::Invalid
-            } else if host_ip(host).is_some() || host_ip(&add).is_some() {
+            } else if host_ip(host.as_bytes()).is_some() || host_ip(add.as_bytes()).is_some() {
                 HostKind::Ip
             } else {
                 HostKind::Domain
