@@ -1954,8 +1954,8 @@ impl Correlator {
     /// Adds the counters kept aside while the stream ran to the analysis's maps (a class or
     /// status is listed once anything counted it).
     fn settle_counts(&mut self) {
-        let classes = [Class::Probe, Class::Health, Class::External];
-        for (class, s) in classes.into_iter().zip(std::mem::take(&mut self.by_class)) {
+        for class in [Class::Probe, Class::Health, Class::External] {
+            let s = std::mem::take(self.class_stats(class));
             if s != ClassStats::default() {
                 self.out.by_class.entry(class).or_default().merge(&s);
             }
