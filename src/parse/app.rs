@@ -291,12 +291,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         #[test]
         fn incoming_and_response_read_as_defined(
             pieces in proptest::collection::vec(
                 proptest::sample::select(vec![
                     " from ", " Host: ", "from", "Host:", " ", "-> ", " -> ", ">", "1", ".",
-                    "a", ":", "x", "200", "/",
+                    "a", ":", "x", "200", "/", " from", "from ", "Host: ", "H", "1.2.3.4", "::1",
+                    "fe80", "abc", "/p",
                 ]),
                 0..24,
             )
@@ -306,7 +308,10 @@ mod tests {
             let got = incoming_request(line.as_bytes()).ok().map(|(rest, e)| {
                 assert!(rest.is_empty());
                 match e {
-                    Event::Incoming { path, client, host, .. } => (path, client, host),
+                    Event::Incoming { method, path, client, host } => {
+                        assert_eq!(method, b"GET");
+                        (path, client, host)
+                    }
                     other => panic!("{other:?}"),
                 }
             });
