@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::chunked::{self, Body, Chunk, Feed, Front};
+use crate::chunked::{self, Body, Chunk, Feed, Feeding, Front};
 use crate::cli::Config;
 use crate::correlate::{
     settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
@@ -444,9 +444,10 @@ pub fn analyze_merged_bytes_in(
     p.finish().0
 }
 
-/// Chunk bytes that several inputs merged by time share: inputs whose times overlap are all
-/// taken at once, each with two batches in flight, so a chunk gets smaller as inputs get more
-/// (down to a floor).
+/// Chunk bytes that several inputs merged by time share, but for inputs with producer threads
+/// (see [`Feed`]): every input's first chunk is held until the merge reaches it, and inputs
+/// whose times overlap are all taken at once, each with two batches in flight, so a chunk gets
+/// smaller as inputs get more (down to a floor).
 const DEFAULT_MERGED_BYTES: usize = 256 << 10;
 const MIN_MERGED_CHUNK: usize = 32 << 10;
 
@@ -469,7 +470,8 @@ impl Head<'_> {
 
     /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
     /// (the input's lines before it were all taken), and finds its time; false at the end.
-    fn advance(&mut self, pipeline: &mut Pipeline, progress: &dyn Progress) -> bool {
+    /// `alone`: no other input is being taken (see [`Feed::next_chunk`]).
+    fn advance(&mut self, pipeline: &mut Pipeline, alone: bool, progress: &dyn Progress) -> bool {
         loop {
             if let Some(front) = self.front() {
                 let time = front.time.or(match front.body {
@@ -486,7 +488,7 @@ impl Head<'_> {
             if let Some(done) = self.chunk.take() {
                 self.feed.recycle(done);
             }
-            let Some(next) = self.feed.next_chunk(progress) else {
+            let Some(next) = self.feed.next_chunk(alone, progress) else {
                 return false;
             };
             self.chunk = Some(pipeline.enter(self.file, next));
@@ -662,15 +664,15 @@ fn merge_chunked<'n>(
     size: usize,
     progress: &dyn Progress,
 ) -> Vec<(&'n str, std::io::Error)> {
-    let size = size.min((DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_MERGED_CHUNK));
-    let patterns = pipeline.settings.patterns.clone();
+    let small = size.min((DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_MERGED_CHUNK));
+    let feeding = Feeding::new(small, size, &pipeline.settings.patterns);
     let mut heads: Vec<Head> = inputs
         .into_iter()
         .zip(names)
         .map(|((file, reader), name)| Head {
             file,
             name,
-            feed: Feed::new(reader.reading_at_most(size), size, &patterns),
+            feed: Feed::new(reader.reading_at_most(small), &feeding),
             chunk: None,
             at: 0,
             line_no: 0,
@@ -679,19 +681,26 @@ fn merge_chunked<'n>(
         .collect();
     let mut heap = BinaryHeap::new();
     for (k, h) in heads.iter_mut().enumerate() {
-        if h.advance(pipeline, progress) {
+        if h.advance(pipeline, true, progress) {
             heap.push(Reverse((h.order, k)));
         }
     }
+    // Inputs with lines taken that have not ended.
+    let mut taken = 0;
     while let Some(Reverse((_, k))) = heap.pop() {
         let h = &mut heads[k];
         h.line_no += 1;
+        if h.line_no == 1 {
+            taken += 1;
+        }
         if let Some(front) = h.front() {
             pipeline.front(h.file, h.line_no, front);
         }
         h.at += 1;
-        if h.advance(pipeline, progress) {
+        if h.advance(pipeline, taken == 1, progress) {
             heap.push(Reverse((h.order, k)));
+        } else {
+            taken -= 1;
         }
     }
     heads

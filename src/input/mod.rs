@@ -78,6 +78,8 @@ pub struct LineReader<'r> {
     waiting: bool,
     /// Bytes taken from the source so far (compressed bytes for a compressed file).
     taken: Arc<AtomicU64>,
+    /// The most bytes it reads at a time.
+    widest: usize,
 }
 
 /// A reader that counts the bytes it hands out.
@@ -113,6 +115,7 @@ impl<'r> LineReader<'r> {
             following: false,
             waiting: false,
             taken: Arc::default(),
+            widest: size,
         }
     }
 
@@ -150,6 +153,17 @@ impl<'r> LineReader<'r> {
             self.buf = vec![0; size].into_boxed_slice();
         }
         self
+    }
+
+    /// Reads up to `size` bytes at a time from now on (but no more than it first did), if that
+    /// is more than it does: for an input of a merge that is being taken.
+    pub fn reading_up_to(&mut self, size: usize) {
+        let size = size.min(self.widest);
+        if size > self.buf.len() {
+            let mut buf = std::mem::take(&mut self.buf).into_vec();
+            buf.resize(size, 0);
+            self.buf = buf.into_boxed_slice();
+        }
     }
 
     /// After the end: look again (the file may have grown).
@@ -434,9 +448,9 @@ mod tests {
     }
 
     /// A reader asked to read at most N bytes at a time never asks its source for more, and
-    /// hands out the same lines.
+    /// hands out the same lines; let read up to more later, it does (up to its first size).
     #[test]
-    fn reading_at_most_bounds_each_read() {
+    fn reading_at_most_and_up_to_bound_each_read() {
         struct Widest(io::Cursor<Vec<u8>>, Arc<AtomicU64>);
         impl Read for Widest {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -453,9 +467,19 @@ mod tests {
         let mut lines = Vec::new();
         while let Some(l) = reader.next_line().unwrap() {
             lines.push(l.to_vec());
+            // Halfway, it is let read more at a time: up to the most it first read.
+            if lines.len() == 2500 {
+                assert_eq!(widest.load(Ordering::Relaxed), 1000);
+                reader.reading_up_to(4000);
+            }
         }
         assert_eq!(lines, collect_split(&data));
-        assert_eq!(widest.load(Ordering::Relaxed), 1000);
+        assert_eq!(widest.load(Ordering::Relaxed), 4000);
+        let reader = LineReader::new(Box::new(io::Cursor::new(data)));
+        let first = reader.buf.len();
+        let mut reader = reader.reading_at_most(1000);
+        reader.reading_up_to(usize::MAX);
+        assert_eq!(reader.buf.len(), first, "no more than it first read");
     }
 
     #[test]
