@@ -2,7 +2,7 @@
 # End-to-end speed of reqtrail against what users would otherwise run, as ratios (the machine is
 # noisy; ratios measured side by side in one run are what we compare), its counts against the
 # awk one-liner's, its peak memory through a pipe at 1x and 2x the log, and the same log as two
-# rotated files (merged by time).
+# rotated files (merged by time), with its peak memory.
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
 # Needs: python3, mawk, ripgrep, hyperfine (Debian packages: mawk ripgrep hyperfine).
@@ -84,3 +84,5 @@ for copies in 1 2; do
     for _ in $(seq "$copies"); do cat "$LOG"; done |
         /usr/bin/time -f "reqtrail pipe, $copies x $MB MiB: %M KiB max RSS, %e s" "$BIN" --format json >/dev/null || true
 done
+/usr/bin/time -f "reqtrail, the log as 2 rotated files: %M KiB max RSS, %e s" \
+    "$BIN" --format json "$LOG.part.aa" "$LOG.part.ab" >/dev/null || true
