@@ -295,43 +295,6 @@ fn agree(parsers: &ByPod<LineParser>, fresh: &ByPod<LineParser>) -> bool {
     })
 }
 
-/// Reads up to `n` chunks from `reader` into buffers from `spares` and makes them on every
-/// core; the error, if a read failed, comes with the chunks read before it.
-fn batch(
-    reader: &mut LineReader<'_>,
-    n: usize,
-    size: usize,
-    patterns: &Arc<Patterns>,
-    spares: &mut Vec<Spare>,
-) -> (Vec<Chunk>, Option<io::Error>) {
-    let mut read = Vec::new();
-    let mut error = None;
-    for _ in 0..n {
-        let mut spare = spares.pop().unwrap_or_default();
-        spare.data.clear();
-        // Room for the line that crosses `size`, so that it never reallocates (up to a chunk's
-        // worth: small chunks, as many inputs merged get, would be mostly room otherwise).
-        spare.data.reserve(size + size.min(MAX_LINE) + 2);
-        match reader.read_lines_into(&mut spare.data, size) {
-            Ok(0) => break,
-            Ok(_) => read.push(spare),
-            Err(e) => {
-                // The lines read before the failure are analysed all the same.
-                if !spare.data.is_empty() {
-                    read.push(spare);
-                }
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    let chunks = read
-        .into_par_iter()
-        .map(|spare| Chunk::make(spare, patterns, Unwrapper::default(), ByPod::default()))
-        .collect();
-    (chunks, error)
-}
-
 /// A batch as the reading side hands it over.
 struct Made {
     chunks: Vec<Chunk>,
@@ -343,20 +306,48 @@ struct Made {
     taken: u64,
 }
 
-/// Reads a batch of up to `n` chunks from `reader` and makes them on every core.
-fn made(
-    reader: &mut LineReader<'_>,
-    n: usize,
-    size: usize,
-    patterns: &Arc<Patterns>,
-    spares: &mut Vec<Spare>,
-) -> Made {
-    let (chunks, error) = batch(reader, n, size, patterns, spares);
-    Made {
-        last: error.is_some() || chunks.len() < n,
-        chunks,
-        error,
-        taken: reader.bytes_taken(),
+impl Made {
+    /// Reads up to `n` chunks from `reader` into buffers from `spares` and makes them on every
+    /// core; the error, if a read failed, comes with the chunks read before it.
+    fn read(
+        reader: &mut LineReader<'_>,
+        n: usize,
+        size: usize,
+        patterns: &Arc<Patterns>,
+        spares: &mut Vec<Spare>,
+    ) -> Made {
+        let mut read = Vec::new();
+        let mut error = None;
+        for _ in 0..n {
+            let mut spare = spares.pop().unwrap_or_default();
+            spare.data.clear();
+            // Room for the line that crosses `size`, so that it never reallocates (up to a
+            // chunk's worth: small chunks, as many inputs merged get, would be mostly room
+            // otherwise).
+            spare.data.reserve(size + size.min(MAX_LINE) + 2);
+            match reader.read_lines_into(&mut spare.data, size) {
+                Ok(0) => break,
+                Ok(_) => read.push(spare),
+                Err(e) => {
+                    // The lines read before the failure are analysed all the same.
+                    if !spare.data.is_empty() {
+                        read.push(spare);
+                    }
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let chunks: Vec<Chunk> = read
+            .into_par_iter()
+            .map(|spare| Chunk::make(spare, patterns, Unwrapper::default(), ByPod::default()))
+            .collect();
+        Made {
+            last: error.is_some() || chunks.len() < n,
+            chunks,
+            error,
+            taken: reader.bytes_taken(),
+        }
     }
 }
 
@@ -381,7 +372,7 @@ impl Iterator for Batches<'_, '_> {
             return None;
         }
         self.kept.extend(self.spares.try_iter());
-        let made = made(
+        let made = Made::read(
             self.reader,
             self.n,
             self.size,
@@ -578,7 +569,7 @@ impl Feed {
         let (size, patterns) = (self.feeding.small, self.feeding.patterns.clone());
         let (tx, rx) = mpsc::sync_channel(1);
         let job = move || {
-            let made = made(&mut reader, n, size, &patterns, &mut spares);
+            let made = Made::read(&mut reader, n, size, &patterns, &mut spares);
             let _ = tx.send(Fetched {
                 reader,
                 spares,
