@@ -64,9 +64,22 @@ fn follow(
     mpsc::Receiver<String>,
     std::process::ChildStdin,
 ) {
+    let mut args = vec!["--follow"];
+    args.extend(extra);
+    fed(&args)
+}
+
+/// `reqtrail` fed through a pipe: the child, its stdout lines, its stdin.
+fn fed(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    std::process::ChildStdin,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
-        .args(["--follow", "--color", "never"])
-        .args(extra)
+        .args(["--color", "never"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -128,6 +141,26 @@ fn now_prefix() -> String {
         s / 60 % 60,
         s % 60
     )
+}
+
+/// A stream read without `--follow` (`kubectl logs -f … | reqtrail --format ndjson`): each
+/// event goes out as its line comes, not in a block when the input ends (as a file's do).
+#[test]
+fn ndjson_from_a_stream_goes_out_as_it_happens() {
+    let (mut child, rx, mut stdin) = fed(&["--format", "ndjson"]);
+    writeln!(
+        stdin,
+        "{} [7] [ERROR] Invalid HTTP_HOST header: 'evil.example.com'. \
+         You may need to add 'evil.example.com' to ALLOWED_HOSTS.",
+        now_prefix()
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    // The input goes on: the alert must not wait for its end.
+    wait_for(&rx, "new_disallowed_host", Duration::from_secs(10));
+    drop(stdin);
+    wait_for(&rx, "\"type\":\"report\"", Duration::from_secs(10));
+    assert_eq!(child.wait().unwrap().code(), Some(1));
 }
 
 #[test]

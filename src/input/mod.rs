@@ -36,6 +36,15 @@ impl Source {
             Source::Path(p) => p.display().to_string(),
         }
     }
+
+    /// Whether it is all there when read: a file (or a directory of them), not a stream (stdin,
+    /// a pipe, a device) whose lines come over time and should be answered as they come.
+    pub fn is_at_rest(&self) -> bool {
+        match self {
+            Source::Stdin => false,
+            Source::Path(p) => std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir()),
+        }
+    }
 }
 
 /// A line as handed out: without a trailing `\r`, at most [`MAX_LINE`] bytes.

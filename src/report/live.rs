@@ -9,11 +9,15 @@ use super::escape::for_terminal as esc;
 use super::Report;
 use crate::correlate::Notice;
 
-/// One notice as a JSON line (finished requests and alerts alike).
-pub fn write_ndjson(n: &Notice, out: &mut dyn Write) -> io::Result<()> {
+/// One notice as a JSON line (finished requests and alerts alike); `flush`: at once, for a
+/// reader waiting on a stream.
+pub fn write_ndjson(n: &Notice, out: &mut dyn Write, flush: bool) -> io::Result<()> {
     serde_json::to_writer(&mut *out, n).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
-    out.flush()
+    if flush {
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// One alert as a line of text; finished requests are not printed.
