@@ -271,27 +271,38 @@ impl Pipeline {
     }
 
     /// Takes all the lines of a chunk of input `file`, in order; gives the chunk back.
-    fn chunk(&mut self, file: usize, line_no: &mut u64, chunk: Chunk) -> Chunk {
+    fn chunk(
+        &mut self,
+        file: usize,
+        line_no: &mut u64,
+        chunk: Chunk,
+        after_line: &mut dyn FnMut(&mut Pipeline),
+    ) -> Chunk {
         let chunk = self.enter(file, chunk);
         for front in &chunk.parsed().fronts {
             *line_no += 1;
             self.front(file, *line_no, front);
+            if self.notify {
+                after_line(self);
+            }
         }
         chunk
     }
 
     /// Reads all of `reader` (input `file`) in chunks of about `size` bytes parsed on every
-    /// core; returns the read error that stopped it, if any.
+    /// core, `after_line` called after each line when notices are asked for; returns the read
+    /// error that stopped it, if any.
     fn read_chunked(
         &mut self,
         file: usize,
         reader: &mut LineReader<'_>,
         size: usize,
         progress: &dyn Progress,
+        after_line: &mut dyn FnMut(&mut Pipeline),
     ) -> Option<std::io::Error> {
         let patterns = self.settings.patterns.clone();
         let mut line_no = 0;
-        let mut consume = |c: Chunk| self.chunk(file, &mut line_no, c);
+        let mut consume = |c: Chunk| self.chunk(file, &mut line_no, c, after_line);
         chunked::pump(reader, size, &patterns, &mut consume, progress)
     }
 
@@ -406,7 +417,7 @@ pub fn analyze_bytes_in(
         Some(size) => {
             let mut reader = LineReader::new(Box::new(data));
             // Reading memory does not fail.
-            let _ = p.read_chunked(file, &mut reader, size, &Silent);
+            let _ = p.read_chunked(file, &mut reader, size, &Silent, &mut |_| {});
         }
         None => {
             let mut line_no = 0;
@@ -438,7 +449,14 @@ pub fn analyze_merged_bytes_in(
         .collect();
     // Reading memory does not fail.
     match chunk {
-        Some(size) => drop(merge_chunked(readers, &names, &mut p, size, &Silent)),
+        Some(size) => drop(merge_chunked(
+            readers,
+            &names,
+            &mut p,
+            size,
+            &Silent,
+            &mut |_| {},
+        )),
         None => drop(merge_lines(readers, &names, &mut p, &Silent, &mut |_| {})),
     }
     p.finish().0
@@ -577,14 +595,17 @@ fn read_merged(
         path: name.to_string(),
         source: e,
     };
-    if let (false, Some(size)) = (pipeline.notify, chunked::chunk_bytes()) {
+    // Notices go out as each line is taken, chunks or not; but a chunk waits for its bytes, so
+    // a stream (stdin, a pipe) that notices are asked of is read line by line.
+    let at_rest = || sources.iter().all(Source::is_at_rest);
+    if let (true, Some(size)) = (!pipeline.notify || at_rest(), chunked::chunk_bytes()) {
         // Parsed on every core. A single input needs no ordering: it streams straight through.
         if let [(file, reader)] = inputs.as_mut_slice() {
-            if let Some(e) = pipeline.read_chunked(*file, reader, size, progress) {
+            if let Some(e) = pipeline.read_chunked(*file, reader, size, progress, &mut after_line) {
                 errors.push(fail(&names[0], e));
             }
         } else {
-            let failed = merge_chunked(inputs, &names, pipeline, size, progress);
+            let failed = merge_chunked(inputs, &names, pipeline, size, progress, &mut after_line);
             errors.extend(failed.into_iter().map(|(name, e)| fail(name, e)));
         }
         return (names, errors);
@@ -663,6 +684,7 @@ fn merge_chunked<'n>(
     pipeline: &mut Pipeline,
     size: usize,
     progress: &dyn Progress,
+    after_line: &mut dyn FnMut(&mut Pipeline),
 ) -> Vec<(&'n str, std::io::Error)> {
     let small = size.min((DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_MERGED_CHUNK));
     let feeding = Feeding::new(small, size, &pipeline.settings.patterns);
@@ -695,6 +717,9 @@ fn merge_chunked<'n>(
         }
         if let Some(front) = h.front() {
             pipeline.front(h.file, h.line_no, front);
+            if pipeline.notify {
+                after_line(pipeline);
+            }
         }
         h.at += 1;
         if h.advance(pipeline, taken == 1, progress) {

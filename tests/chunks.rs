@@ -1,7 +1,8 @@
 //! The report is the same whatever size the reads cut the input into and however many threads
 //! run: each real capture is read with buffers from 1 byte up (`REQTRAIL_READ_CHUNK`), cut into
 //! parse chunks of every size down to one line each (`REQTRAIL_CHUNK_BYTES`), and the captures
-//! together with `--separate` on 1 and 2 threads (`RAYON_NUM_THREADS`).
+//! together with `--separate` on 1 and 2 threads (`RAYON_NUM_THREADS`); and the notices of
+//! `--format ndjson` likewise.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -119,10 +120,15 @@ fn chunk_sizes_and_threads_change_nothing() {
     }
 }
 
-/// Runs reqtrail; a run that takes over a minute is a hang and fails the test (not the CI).
+/// Runs reqtrail for its JSON report.
 fn report(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
+    output("json", args, env)
+}
+
+/// Runs reqtrail; a run that takes over a minute is a hang and fails the test (not the CI).
+fn output(format: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reqtrail"));
-    cmd.args(["--format", "json"])
+    cmd.args(["--format", format])
         .args(args)
         .envs(env.iter().copied());
     let out = common::output_within(&mut cmd, Duration::from_secs(60));
@@ -132,6 +138,41 @@ fn report(args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// Notices (`--format ndjson`) of files are read in chunks too, and go out as line by line:
+/// the same objects in the same order, for each capture and for all of them merged by time.
+#[test]
+fn notices_in_chunks_as_line_by_line() {
+    let files: Vec<String> = captures()
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    let mut sets: Vec<Vec<&str>> = files.iter().map(|f| vec![f.as_str()]).collect();
+    sets.push(files.iter().map(String::as_str).collect());
+    for set in &sets {
+        let lines = output("ndjson", set, &[("REQTRAIL_CHUNK_BYTES", "0")]);
+        assert!(
+            lines.split(|b| *b == b'\n').count() > 2,
+            "{set:?}: no notices"
+        );
+        for size in ["1", "97", "65536"] {
+            for threads in ["1", "2"] {
+                let chunked = output(
+                    "ndjson",
+                    set,
+                    &[
+                        ("REQTRAIL_CHUNK_BYTES", size),
+                        ("RAYON_NUM_THREADS", threads),
+                    ],
+                );
+                assert!(
+                    chunked == lines,
+                    "{set:?}: notices in chunks of {size} bytes on {threads} threads differ"
+                );
+            }
+        }
+    }
 }
 
 #[test]
