@@ -502,7 +502,7 @@ struct Fetched {
 }
 
 /// Where a [`Feed`]'s next batch comes from.
-enum Source {
+enum Supply {
     /// Nothing is being read: the next batch is, when it is wanted.
     Idle(LineReader<'static>),
     /// A pool job reads and makes a batch.
@@ -535,7 +535,7 @@ fn ended(thread: std::thread::JoinHandle<()>) -> Option<Made> {
 /// producer took 10-20 MB more there, and no less time (their lines interleave, and the
 /// cores are busy).
 pub struct Feed {
-    source: Source,
+    supply: Supply,
     ready: std::collections::VecDeque<Chunk>,
     spares: Vec<Spare>,
     /// The first chunk was used up: the input is being taken.
@@ -549,7 +549,7 @@ impl Feed {
     /// Starts reading `reader`, one of the inputs of `feeding`: its first chunk now.
     pub fn new(reader: LineReader<'static>, feeding: &Arc<Feeding>) -> Feed {
         let mut feed = Feed {
-            source: Source::Ended,
+            supply: Supply::Ended,
             ready: Default::default(),
             spares: Vec::new(),
             started: false,
@@ -581,7 +581,7 @@ impl Feed {
         } else {
             rayon::spawn(job);
         }
-        self.source = Source::Fetching(rx);
+        self.supply = Supply::Fetching(rx);
     }
 
     /// Starts a producer thread on `reader` when the input is `alone` (see [`Feed`]); has the
@@ -624,7 +624,7 @@ impl Feed {
         match spawned {
             Ok(thread) => {
                 let _ = hand_tx.send((reader, std::mem::take(&mut self.spares)));
-                self.source = Source::Producer {
+                self.supply = Supply::Producer {
                     made,
                     spares: spare_tx,
                     thread,
@@ -639,24 +639,24 @@ impl Feed {
     /// its lines was taken yet).
     pub fn next_chunk(&mut self, alone: bool, progress: &dyn Progress) -> Option<Chunk> {
         while self.ready.is_empty() {
-            let made = match std::mem::replace(&mut self.source, Source::Ended) {
-                Source::Idle(reader) => {
+            let made = match std::mem::replace(&mut self.supply, Supply::Ended) {
+                Supply::Idle(reader) => {
                     self.started = true;
                     self.read_on(reader, alone);
                     continue;
                 }
-                Source::Fetching(rx) => rx.recv().ok().map(|fetched| {
+                Supply::Fetching(rx) => rx.recv().ok().map(|fetched| {
                     self.spares.extend(fetched.spares);
-                    self.source = Source::Idle(fetched.reader);
+                    self.supply = Supply::Idle(fetched.reader);
                     fetched.made
                 }),
-                Source::Producer {
+                Supply::Producer {
                     made,
                     spares,
                     thread,
                 } => match made.recv() {
                     Ok(batch) => {
-                        self.source = Source::Producer {
+                        self.supply = Supply::Producer {
                             made,
                             spares,
                             thread,
@@ -665,7 +665,7 @@ impl Feed {
                     }
                     Err(_) => ended(thread),
                 },
-                Source::Ended => None,
+                Supply::Ended => None,
             };
             let Some(made) = made else {
                 // The end: the buffers go to the inputs still read.
@@ -677,13 +677,13 @@ impl Feed {
             self.ready.extend(made.chunks);
             self.error = made.error;
             if made.last {
-                self.source = Source::Ended;
+                self.supply = Supply::Ended;
             }
         }
         let chunk = self.ready.pop_front();
         // A batch from a pool job: the next one is fetched while this one is taken.
-        if self.started && matches!(self.source, Source::Idle(_)) {
-            if let Source::Idle(reader) = std::mem::replace(&mut self.source, Source::Ended) {
+        if self.started && matches!(self.supply, Supply::Idle(_)) {
+            if let Supply::Idle(reader) = std::mem::replace(&mut self.supply, Supply::Ended) {
                 self.fetch(reader, self.feeding.n);
             }
         }
@@ -693,8 +693,8 @@ impl Feed {
     /// Gives a taken chunk's buffers back, for a later one.
     pub fn recycle(&mut self, chunk: Chunk) {
         let spare = chunk.recycle();
-        match &self.source {
-            Source::Producer { spares, .. } => drop(spares.send(spare)),
+        match &self.supply {
+            Supply::Producer { spares, .. } => drop(spares.send(spare)),
             _ => self.spares.push(spare),
         }
     }
@@ -736,10 +736,10 @@ mod tests {
 
     /// What a feed is doing after a chunk was taken.
     fn state(feed: &Feed) -> &'static str {
-        match feed.source {
-            Source::Idle(_) if feed.ready.is_empty() => "one chunk, nothing read ahead",
-            Source::Producer { .. } => "producer",
-            Source::Fetching(_) => "pool job",
+        match feed.supply {
+            Supply::Idle(_) if feed.ready.is_empty() => "one chunk, nothing read ahead",
+            Supply::Producer { .. } => "producer",
+            Supply::Fetching(_) => "pool job",
             _ => "something else",
         }
     }
