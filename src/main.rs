@@ -20,6 +20,7 @@ use reqtrail::report::{live, progress};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    open_as_many_files_as_allowed();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -142,6 +143,29 @@ fn print_extra(command: &Command) -> ExitCode {
         Err(e) => {
             eprintln!("reqtrail: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one. Inputs merged by time are all open at
+/// once, and the usual soft limit (1,024 on Linux, 256 on macOS) is below the count of a
+/// directory of rotated logs: past it, the rest failed with "Too many open files".
+fn open_as_many_files_as_allowed() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current.is_some() && limit.current != limit.maximum {
+            // macOS refuses an unlimited soft limit: its own ceiling is 10,240 (OPEN_MAX).
+            for current in [limit.maximum, Some(10_240)] {
+                let raised = Rlimit {
+                    current,
+                    maximum: limit.maximum,
+                };
+                if current > limit.current && setrlimit(Resource::Nofile, raised).is_ok() {
+                    break;
+                }
+            }
         }
     }
 }

@@ -122,6 +122,40 @@ fn rotated_and_compressed_files_read_as_one() {
     assert_eq!(z["input"]["lines"], one["input"]["lines"]);
 }
 
+/// More rotated files than the usual soft limit on open files lets a process hold (the merge
+/// holds them all): reqtrail raises the limit to the hard one, so every file is read. Run here
+/// under a soft limit of 32, with a capture cut into a file per line (100 files).
+#[test]
+fn more_files_than_the_soft_limit_on_open_files() {
+    let t = Tmp::new("many");
+    let (whole, data) = capture("worker_timeout");
+    let (_, one, _) = json(&["--format", "json", &whole]);
+    let lines: Vec<&[u8]> = data.split_inclusive(|&c| c == b'\n').collect();
+    let files: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(k, line)| t.file(&format!("app.log.{k:03}"), line))
+        .collect();
+    assert!(files.len() >= 64, "{} files", files.len());
+    let script = format!(
+        "ulimit -Sn 32 && exec \"$0\" --format json {}",
+        files.join(" ")
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_reqtrail")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Too many open files"), "{err}");
+    let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged["requests"], one["requests"]);
+    assert_eq!(merged["input"]["lines"], one["input"]["lines"]);
+    assert_eq!(
+        merged["input"]["files"].as_array().unwrap().len(),
+        files.len()
+    );
+}
+
 #[test]
 fn a_truncated_gzip_is_named_and_what_it_held_is_kept() {
     let t = Tmp::new("truncated");
