@@ -76,7 +76,11 @@ pub fn split_lines(data: &[u8], f: &mut dyn FnMut(&[u8])) {
 /// that fits in the buffer is handed out without a copy.
 pub struct LineReader<'r> {
     reader: Box<dyn Read + Send + 'r>,
+    /// Made at the first read (and made again at a read after `size` changed): an input of a
+    /// merge that is told to read less never holds the full size.
     buf: Box<[u8]>,
+    /// Bytes it reads at a time.
+    size: usize,
     pos: usize,
     len: usize,
     eof: bool,
@@ -116,7 +120,8 @@ impl<'r> LineReader<'r> {
             .unwrap_or(256 * 1024);
         LineReader {
             reader,
-            buf: vec![0; size].into_boxed_slice(),
+            buf: Box::default(),
+            size,
             pos: 0,
             len: 0,
             eof: false,
@@ -134,6 +139,10 @@ impl<'r> LineReader<'r> {
     }
 
     fn fill(&mut self) -> io::Result<()> {
+        // Nothing in the buffer is wanted any more.
+        if self.buf.len() != self.size {
+            self.buf = vec![0; self.size].into_boxed_slice();
+        }
         loop {
             match self.reader.read(&mut self.buf) {
                 Ok(n) => {
@@ -158,8 +167,8 @@ impl<'r> LineReader<'r> {
     /// Reads at most `size` bytes at a time (before the first read): for the many inputs of a
     /// merge, each with its own buffer.
     pub fn reading_at_most(mut self, size: usize) -> LineReader<'r> {
-        if self.len == 0 && size > 0 && size < self.buf.len() {
-            self.buf = vec![0; size].into_boxed_slice();
+        if self.len == 0 && size > 0 && size < self.size {
+            self.size = size;
         }
         self
     }
@@ -167,12 +176,7 @@ impl<'r> LineReader<'r> {
     /// Reads up to `size` bytes at a time from now on (but no more than it first did), if that
     /// is more than it does: for an input of a merge that is being taken.
     pub fn reading_up_to(&mut self, size: usize) {
-        let size = size.min(self.widest);
-        if size > self.buf.len() {
-            let mut buf = std::mem::take(&mut self.buf).into_vec();
-            buf.resize(size, 0);
-            self.buf = buf.into_boxed_slice();
-        }
+        self.size = self.size.max(size.min(self.widest));
     }
 
     /// After the end: look again (the file may have grown).
@@ -485,10 +489,10 @@ mod tests {
         assert_eq!(lines, collect_split(&data));
         assert_eq!(widest.load(Ordering::Relaxed), 4000);
         let reader = LineReader::new(Box::new(io::Cursor::new(data)));
-        let first = reader.buf.len();
+        let first = reader.size;
         let mut reader = reader.reading_at_most(1000);
         reader.reading_up_to(usize::MAX);
-        assert_eq!(reader.buf.len(), first, "no more than it first read");
+        assert_eq!(reader.size, first, "no more than it first read");
     }
 
     #[test]
