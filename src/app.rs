@@ -468,6 +468,8 @@ pub fn analyze_merged_bytes_in(
 /// smaller as inputs get more (down to a floor).
 const DEFAULT_MERGED_BYTES: usize = 256 << 10;
 const MIN_MERGED_CHUNK: usize = 32 << 10;
+/// Every input's first chunk is held at once: with very many inputs, it is smaller still.
+const MIN_FIRST_CHUNK: usize = 4 << 10;
 
 /// One of several inputs merged by time, read in chunks: the chunk being taken (entered into
 /// the pipeline) and its next line, with the time that line sorts by.
@@ -686,15 +688,17 @@ fn merge_chunked<'n>(
     progress: &dyn Progress,
     after_line: &mut dyn FnMut(&mut Pipeline),
 ) -> Vec<(&'n str, std::io::Error)> {
-    let small = size.min((DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_MERGED_CHUNK));
-    let feeding = Feeding::new(small, size, &pipeline.settings.patterns);
+    let share = DEFAULT_MERGED_BYTES / inputs.len().max(1);
+    let small = size.min(share.max(MIN_MERGED_CHUNK));
+    let first = small.min(share.max(MIN_FIRST_CHUNK));
+    let feeding = Feeding::new(first, small, size, &pipeline.settings.patterns);
     let mut heads: Vec<Head> = inputs
         .into_iter()
         .zip(names)
         .map(|((file, reader), name)| Head {
             file,
             name,
-            feed: Feed::new(reader.reading_at_most(small), &feeding),
+            feed: Feed::new(reader.reading_at_most(first), &feeding),
             chunk: None,
             at: 0,
             line_no: 0,

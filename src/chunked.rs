@@ -454,8 +454,10 @@ fn chunks_per_batch() -> usize {
 
 /// What the inputs of one merge share: how they are read, and the buffers of those that ended.
 pub struct Feeding {
-    /// Chunks per batch; bytes per chunk of pool jobs, and of a producer.
+    /// Chunks per batch; bytes of an input's first chunk, per chunk of pool jobs, and of a
+    /// producer.
     n: usize,
+    first: usize,
     small: usize,
     size: usize,
     patterns: Arc<Patterns>,
@@ -465,11 +467,12 @@ pub struct Feeding {
 }
 
 impl Feeding {
-    /// Inputs read in chunks of about `small` bytes, or of `size` once a producer thread reads
-    /// them.
-    pub fn new(small: usize, size: usize, patterns: &Arc<Patterns>) -> Arc<Feeding> {
+    /// Inputs read in chunks of about `small` bytes (the first of `first`), or of `size` once a
+    /// producer thread reads them.
+    pub fn new(first: usize, small: usize, size: usize, patterns: &Arc<Patterns>) -> Arc<Feeding> {
         Arc::new(Feeding {
             n: chunks_per_batch(),
+            first: first.min(MAX_CHUNK),
             small: small.min(MAX_CHUNK),
             size: size.min(MAX_CHUNK),
             patterns: patterns.clone(),
@@ -557,18 +560,19 @@ impl Feed {
             error: None,
             seen: 0,
         };
-        feed.fetch(reader, 1);
+        feed.fetch(reader, 1, feeding.first);
         feed
     }
 
     /// Has a batch of `n` chunks read and made by a pool job: on the pool, unless this thread
     /// is one of the pool's (waiting here for a pool job could then leave no thread to run it).
-    fn fetch(&mut self, mut reader: LineReader<'static>, n: usize) {
+    fn fetch(&mut self, mut reader: LineReader<'static>, n: usize, size: usize) {
         let mut spares = std::mem::take(&mut self.spares);
         self.feeding.lend(&mut spares, n);
-        let (size, patterns) = (self.feeding.small, self.feeding.patterns.clone());
+        let patterns = self.feeding.patterns.clone();
         let (tx, rx) = mpsc::sync_channel(1);
         let job = move || {
+            reader.reading_up_to(size);
             let made = Made::read(&mut reader, n, size, &patterns, &mut spares);
             let _ = tx.send(Fetched {
                 reader,
@@ -591,7 +595,7 @@ impl Feed {
         // On a pool thread, a producer would wait here for pool jobs with no thread left to
         // run them.
         if !alone || rayon::current_thread_index().is_some() {
-            return self.fetch(reader, n);
+            return self.fetch(reader, n, self.feeding.small);
         }
         // The reader goes to the thread once it runs: if none can be started, it stays.
         let (hand_tx, hand) = mpsc::channel::<(LineReader<'static>, Vec<Spare>)>();
@@ -630,7 +634,7 @@ impl Feed {
                     thread,
                 };
             }
-            Err(_) => self.fetch(reader, n),
+            Err(_) => self.fetch(reader, n, self.feeding.small),
         }
     }
 
@@ -684,7 +688,7 @@ impl Feed {
         // A batch from a pool job: the next one is fetched while this one is taken.
         if self.started && matches!(self.supply, Supply::Idle(_)) {
             if let Supply::Idle(reader) = std::mem::replace(&mut self.supply, Supply::Ended) {
-                self.fetch(reader, self.feeding.n);
+                self.fetch(reader, self.feeding.n, self.feeding.small);
             }
         }
         chunk
@@ -714,7 +718,7 @@ mod tests {
     /// `look` made of the feed after each of the first three chunks.
     fn fed(text: &str, alone: bool, look: &mut dyn FnMut(&Feed)) -> Vec<Vec<u8>> {
         let reader = LineReader::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())));
-        let feeding = Feeding::new(100, 100, &Arc::default());
+        let feeding = Feeding::new(100, 100, 100, &Arc::default());
         let mut feed = Feed::new(reader, &feeding);
         let (mut lines, mut chunks) = (Vec::new(), 0);
         while let Some(chunk) = feed.next_chunk(alone, &Silent) {
