@@ -649,9 +649,11 @@ fn merge_lines<'n>(
     after_line: &mut dyn FnMut(&mut Pipeline),
 ) -> Vec<(&'n str, std::io::Error)> {
     let mut errors = Vec::new();
+    // All are read at once: their buffers share what one input's would hold.
+    let size = (DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_FIRST_CHUNK);
     let mut cursors: Vec<Cursor> = inputs
         .into_iter()
-        .map(|(file, reader)| Cursor::new(file, reader))
+        .map(|(file, reader)| Cursor::new(file, reader.reading_at_most(size)))
         .collect();
     let mut heap = BinaryHeap::new();
     for (k, c) in cursors.iter_mut().enumerate() {
