@@ -46,9 +46,8 @@ impl Progress for Silent {
     fn finish(&self) {}
 }
 
-/// Passes on the bytes `reader` took since the last call.
-pub(crate) fn report_taken(reader: &LineReader<'_>, seen: &mut u64, progress: &dyn Progress) {
-    let now = reader.bytes_taken();
+/// Passes on the bytes an input took since the last call: `now` in all, `seen` before.
+pub(crate) fn report_taken(now: u64, seen: &mut u64, progress: &dyn Progress) {
     progress.advance(now - *seen);
     *seen = now;
 }
@@ -622,7 +621,7 @@ fn read_merged(
                     pipeline.line(*file, line_no, line);
                     after_line(pipeline);
                     if line_no % 65536 == 0 {
-                        report_taken(reader, &mut seen, progress);
+                        report_taken(reader.bytes_taken(), &mut seen, progress);
                     }
                 }
                 Ok(None) => break,
@@ -667,7 +666,7 @@ fn merge_lines<'n>(
     while let Some(Reverse((_, k))) = heap.pop() {
         let c = &mut cursors[k];
         if c.line_no % 65536 == 0 {
-            report_taken(&c.reader, &mut seen[k], progress);
+            report_taken(c.reader.bytes_taken(), &mut seen[k], progress);
         }
         pipeline.line(c.file, c.line_no, &c.line);
         after_line(pipeline);

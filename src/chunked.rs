@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc};
 use rayon::prelude::*;
 use self_cell::self_cell;
 
-use crate::app::{ByPod, Progress};
+use crate::app::{report_taken, ByPod, Progress};
 use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{offset_in, trim_line, LineReader, MAX_LINE};
@@ -395,8 +395,7 @@ fn drain(
 ) -> Option<io::Error> {
     let (mut failed, mut seen) = (None, 0);
     for made in batches {
-        progress.advance(made.taken - seen);
-        seen = made.taken;
+        report_taken(made.taken, &mut seen, progress);
         for c in made.chunks {
             // The reading side may be gone (it read the last batch): then the buffers just go.
             let _ = spares.send(consume(c).recycle());
@@ -676,8 +675,7 @@ impl Feed {
                 self.feeding.keep(std::mem::take(&mut self.spares));
                 return None;
             };
-            progress.advance(made.taken - self.seen);
-            self.seen = made.taken;
+            report_taken(made.taken, &mut self.seen, progress);
             self.ready.extend(made.chunks);
             self.error = made.error;
             if made.last {
