@@ -461,14 +461,19 @@ pub fn analyze_merged_bytes_in(
     p.finish().0
 }
 
-/// Chunk bytes that several inputs merged by time share, but for inputs with producer threads
-/// (see [`Feed`]): every input's first chunk is held until the merge reaches it, and inputs
-/// whose times overlap are all taken at once, each with two batches in flight, so a chunk gets
-/// smaller as inputs get more (down to a floor).
+/// Bytes that the inputs of a merge share: all are open at once, each holding a read buffer
+/// and a first chunk until the merge reaches it, and inputs whose times overlap are taken at
+/// once, each with a batch in flight. So these get smaller as inputs get more, down to a
+/// floor: 32 KiB for the chunks of pool jobs (smaller ones cost more per line), 4 KiB for a
+/// first chunk and a read. An input taken alone gets a producer and full chunks (see [`Feed`]).
 const DEFAULT_MERGED_BYTES: usize = 256 << 10;
 const MIN_MERGED_CHUNK: usize = 32 << 10;
-/// Every input's first chunk is held at once: with very many inputs, it is smaller still.
 const MIN_FIRST_CHUNK: usize = 4 << 10;
+
+/// Each of `inputs` merged inputs' share of [`DEFAULT_MERGED_BYTES`], down to `floor`.
+fn merged_share(inputs: usize, floor: usize) -> usize {
+    (DEFAULT_MERGED_BYTES / inputs.max(1)).max(floor)
+}
 
 /// One of several inputs merged by time, read in chunks: the chunk being taken (entered into
 /// the pipeline) and its next line, with the time that line sorts by.
@@ -648,8 +653,7 @@ fn merge_lines<'n>(
     after_line: &mut dyn FnMut(&mut Pipeline),
 ) -> Vec<(&'n str, std::io::Error)> {
     let mut errors = Vec::new();
-    // All are read at once: their buffers share what one input's would hold.
-    let size = (DEFAULT_MERGED_BYTES / inputs.len().max(1)).max(MIN_FIRST_CHUNK);
+    let size = merged_share(inputs.len(), MIN_FIRST_CHUNK);
     let mut cursors: Vec<Cursor> = inputs
         .into_iter()
         .map(|(file, reader)| Cursor::new(file, reader.reading_at_most(size)))
@@ -689,9 +693,8 @@ fn merge_chunked<'n>(
     progress: &dyn Progress,
     after_line: &mut dyn FnMut(&mut Pipeline),
 ) -> Vec<(&'n str, std::io::Error)> {
-    let share = DEFAULT_MERGED_BYTES / inputs.len().max(1);
-    let small = size.min(share.max(MIN_MERGED_CHUNK));
-    let first = small.min(share.max(MIN_FIRST_CHUNK));
+    let small = size.min(merged_share(inputs.len(), MIN_MERGED_CHUNK));
+    let first = small.min(merged_share(inputs.len(), MIN_FIRST_CHUNK));
     let feeding = Feeding::new(first, small, size, &pipeline.settings.patterns);
     let mut heads: Vec<Head> = inputs
         .into_iter()
