@@ -2,7 +2,8 @@
 # End-to-end speed of reqtrail against what users would otherwise run, as ratios (the machine is
 # noisy; ratios measured side by side in one run are what we compare), its counts against the
 # awk one-liner's, its peak memory through a pipe at 1x and 2x the log, and the same log as two
-# rotated files (merged by time), with its peak memory.
+# rotated files (merged by time), with its peak memory. reqtrail is the release build optimised
+# with its own profile (scripts/pgo.sh, as a shipped binary would be); the plain build is timed too.
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
 # Needs: python3, mawk, ripgrep, hyperfine (Debian packages: mawk ripgrep hyperfine).
@@ -11,12 +12,14 @@ cd "$(dirname "$0")/.."
 MB="${1:-1024}"
 SHARED="${REQTRAIL_SHARED:-../shared}"
 LOG="target/bench/big-${MB}.log"
-BIN=target/release/reqtrail
+PLAIN=target/release/reqtrail
 
 for tool in mawk rg hyperfine python3; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install mawk ripgrep hyperfine)" >&2; exit 2; }
 done
 cargo build --release --quiet
+# What the figures are for: the release build optimised with its own profile (scripts/pgo.sh).
+BIN=$(bash scripts/pgo.sh | tail -1)
 mkdir -p target/bench
 if [ ! -s "$LOG" ]; then
     echo "bench: generating $LOG ($MB MiB) with $SHARED/perf/gen.py" >&2
@@ -66,6 +69,7 @@ hyperfine --ignore-failure --style basic --warmup 1 --runs "${RUNS:-5}" --export
     -n rg "rg -c 'INCOMING REQUEST' $LOG" \
     -n mawk "mawk -f $SHARED/perf/pair.awk $LOG" \
     -n reqtrail-file "$BIN --format json $LOG" \
+    -n reqtrail-file-plain "$PLAIN --format json $LOG" \
     -n reqtrail-pipe "cat $LOG | $BIN --format json" \
     -n reqtrail-2-files "$BIN --format json $LOG.part.aa $LOG.part.ab" >/dev/null
 python3 - <<'PY'
@@ -75,6 +79,8 @@ f, p = t["reqtrail-file"], t["reqtrail-pipe"]
 print(f"rg -c          {t['rg']:.3f} s")
 print(f"mawk pair.awk  {t['mawk']:.3f} s")
 print(f"reqtrail file  {f:.3f} s   = {f / t['rg']:.2f} x rg (target <= 3), {f / t['mawk']:.2f} x mawk (target <= 0.25)")
+q = t["reqtrail-file-plain"]
+print(f"  without PGO  {q:.3f} s   = {q / t['rg']:.2f} x rg, {q / t['mawk']:.2f} x mawk (plain cargo build --release)")
 print(f"reqtrail pipe  {p:.3f} s   = {p / f:.2f} x file (target <= 1.5)")
 m = t["reqtrail-2-files"]
 print(f"2 files        {m:.3f} s   = {m / f:.2f} x one file (merged by time)")
