@@ -6,7 +6,7 @@
 # with its own profile (scripts/pgo.sh, as a shipped binary would be); the plain build is timed too.
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
-# Needs: python3, mawk, ripgrep, hyperfine (Debian packages: mawk ripgrep hyperfine).
+# Needs: python3, mawk, ripgrep (Debian packages: mawk ripgrep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB="${1:-1024}"
@@ -14,8 +14,8 @@ SHARED="${REQTRAIL_SHARED:-../shared}"
 LOG="target/bench/big-${MB}.log"
 PLAIN=target/release/reqtrail
 
-for tool in mawk rg hyperfine python3; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install mawk ripgrep hyperfine)" >&2; exit 2; }
+for tool in mawk rg python3; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install mawk ripgrep)" >&2; exit 2; }
 done
 cargo build --release --quiet
 # What the figures are for: the release build optimised with its own profile (scripts/pgo.sh).
@@ -64,26 +64,39 @@ else:
 sys.exit(1 if bad else 0)
 PY
 
-echo "== time (median of runs; lower is better)"
-hyperfine --ignore-failure --style basic --warmup 1 --runs "${RUNS:-5}" --export-json target/bench/times.json \
-    -n rg "rg -c 'INCOMING REQUEST' $LOG" \
-    -n mawk "mawk -f $SHARED/perf/pair.awk $LOG" \
-    -n reqtrail-file "$BIN --format json $LOG" \
-    -n reqtrail-file-plain "$PLAIN --format json $LOG" \
-    -n reqtrail-pipe "cat $LOG | $BIN --format json" \
-    -n reqtrail-2-files "$BIN --format json $LOG.part.aa $LOG.part.ab" >/dev/null
-python3 - <<'PY'
-import json
-t = {r["command"]: r["median"] for r in json.load(open("target/bench/times.json"))["results"]}
-f, p = t["reqtrail-file"], t["reqtrail-pipe"]
-print(f"rg -c          {t['rg']:.3f} s")
-print(f"mawk pair.awk  {t['mawk']:.3f} s")
-print(f"reqtrail file  {f:.3f} s   = {f / t['rg']:.2f} x rg (target <= 3), {f / t['mawk']:.2f} x mawk (target <= 0.25)")
-q = t["reqtrail-file-plain"]
-print(f"  without PGO  {q:.3f} s   = {q / t['rg']:.2f} x rg, {q / t['mawk']:.2f} x mawk (plain cargo build --release)")
-print(f"reqtrail pipe  {p:.3f} s   = {p / f:.2f} x file (target <= 1.5)")
-m = t["reqtrail-2-files"]
-print(f"2 files        {m:.3f} s   = {m / f:.2f} x one file (merged by time)")
+echo "== time: the commands run in turn, round after round (the machine's speed drifts over"
+echo "   minutes, so each ratio is the median of its rounds' ratios, not a ratio of medians)"
+python3 - "$LOG" "$SHARED" "$BIN" "$PLAIN" "${RUNS:-5}" <<'PY'
+import json, statistics, subprocess, sys, time
+log, shared, reqtrail, plain, runs = sys.argv[1:]
+commands = {
+    "rg": f"rg -c 'INCOMING REQUEST' {log}",
+    "mawk": f"mawk -f {shared}/perf/pair.awk {log}",
+    "file": f"{reqtrail} --format json {log}",
+    "plain": f"{plain} --format json {log}",
+    "pipe": f"cat {log} | {reqtrail} --format json",
+    "2 files": f"{reqtrail} --format json {log}.part.aa {log}.part.ab",
+}
+def run(command):
+    t = time.perf_counter()
+    subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+for command in commands.values():  # warm-up: the page cache
+    run(command)
+times = {name: [] for name in commands}
+for _ in range(int(runs)):
+    for name, command in commands.items():
+        times[name].append(run(command))
+json.dump(times, open("target/bench/times.json", "w"), indent=1)
+med = {name: statistics.median(t) for name, t in times.items()}
+def ratio(a, b):
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
+print(f"rg -c          {med['rg']:.3f} s")
+print(f"mawk pair.awk  {med['mawk']:.3f} s")
+print(f"reqtrail file  {med['file']:.3f} s   = {ratio('file', 'rg'):.2f} x rg (target <= 3), {ratio('file', 'mawk'):.2f} x mawk (target <= 0.25)")
+print(f"  without PGO  {med['plain']:.3f} s   = {ratio('plain', 'rg'):.2f} x rg, {ratio('plain', 'mawk'):.2f} x mawk (plain cargo build --release)")
+print(f"reqtrail pipe  {med['pipe']:.3f} s   = {ratio('pipe', 'file'):.2f} x file (target <= 1.5)")
+print(f"2 files        {med['2 files']:.3f} s   = {ratio('2 files', 'file'):.2f} x one file (merged by time)")
 PY
 echo "== peak memory through a pipe (target <= 64 MiB whatever the size)"
 for copies in 1 2; do
