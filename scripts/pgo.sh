@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
 # Builds the fastest reqtrail: a release build optimised with a profile of its own runs (PGO).
-# On the 1 GiB benchmark log it takes ~15 % less CPU than a plain `cargo build --release`
+# On the 1 GiB benchmark log it takes 10-15 % less CPU than a plain `cargo build --release`
 # (branch layout and inlining follow the hot paths: the gunicorn prefix, request lines, pairing).
 #   scripts/pgo.sh            -> target/pgo/reqtrail (prints the path on its last line; kept
-#                                while no file of src/, Cargo.toml or Cargo.lock is newer)
+#                                while no file of src/, Cargo.toml, Cargo.lock or this script
+#                                is newer)
 # Training set: every bundled real capture (sample-logs/), in each output format, from a file
 # and from stdin, and, when ../shared/perf/gen.py is there (REQTRAIL_SHARED), a 64 MiB log of a
 # different seed than the benchmark's. The instrumented binary's reports are then compared with
 # the optimised one's: a difference fails the script.
-# Needs: rustup's llvm-tools component (added if missing: llvm-profdata of rustc's own LLVM).
+# Needs: llvm-profdata of rustc's own LLVM: rustup's llvm-tools component (added if missing), or
+# llvm-profdata-N beside a distribution's rustc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${REQTRAIL_SHARED:-../shared}"
 OUT=target/pgo
-host=$(rustc -vV | sed -n 's/^host: //p')
-profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
-if [ ! -x "$profdata" ]; then
-    rustup component add llvm-tools >&2
-fi
-
-if [ -x "$OUT/reqtrail" ] && [ -z "$(find src Cargo.toml Cargo.lock -newer "$OUT/reqtrail")" ]; then
+if [ -x "$OUT/reqtrail" ] && [ -z "$(find src Cargo.toml Cargo.lock scripts/pgo.sh -newer "$OUT/reqtrail")" ]; then
     echo "$OUT/reqtrail"
     exit 0
 fi
+host=$(rustc -vV | sed -n 's/^host: //p')
+profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
+if [ ! -x "$profdata" ]; then
+    if command -v rustup >/dev/null; then
+        rustup component add llvm-tools >&2
+    else # a distribution's rustc: its LLVM's own llvm-profdata reads the profiles
+        major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+        profdata=$(command -v "llvm-profdata-$major" || true)
+        if [ -z "$profdata" ]; then
+            echo "pgo: needs llvm-profdata of LLVM $major (rustup component add llvm-tools, or llvm-$major)" >&2
+            exit 2
+        fi
+    fi
+fi
+
 mkdir -p "$OUT"
 raw="$PWD/$OUT/profiles"
 rm -rf "$raw" "$OUT/reports"
@@ -42,7 +53,8 @@ else
     echo "pgo: no $SHARED/perf/gen.py; training on the bundled captures alone" >&2
 fi
 
-# Runs every training input through $1; the JSON reports go to $2.
+# Runs every training input through $1 (as JSON, table and ndjson, from a file and from stdin,
+# for the profile); the JSON reports go to $2, for the comparison.
 run_all() {
     local bin=$1 reports=$2 k=0
     mkdir -p "$reports"
