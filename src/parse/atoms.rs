@@ -233,15 +233,15 @@ impl Stamp {
     /// takes seconds 00 to 60 alike, and nothing else in the text moved). Remembered then.
     /// A new second was most of the misses, each ~430 instructions.
     fn next_second(&mut self, i: &[u8], at: usize) -> Option<Ts> {
-        let (old, new) = (self.bytes.get(at..at + 2)?, i.get(at..at + 2)?);
+        if at + 2 > self.len || i.len() < self.len {
+            return None;
+        }
         let two = |d: &[u8]| match d {
             [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(i64::from((a - b'0') * 10 + (b - b'0'))),
             _ => None,
         };
-        let (old, new) = (two(old)?, two(new).filter(|s| *s <= 60)?);
-        if at + 2 > self.len || i.len() < self.len {
-            return None;
-        }
+        let old = two(&self.bytes[at..at + 2])?;
+        let new = two(&i[at..at + 2]).filter(|s| *s <= 60)?;
         let (head, tail) = (at, at + 2..self.len);
         if i[..head] != self.bytes[..head] || i[tail.clone()] != self.bytes[tail] {
             return None;
