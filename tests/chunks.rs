@@ -26,6 +26,14 @@ fn captures() -> Vec<PathBuf> {
     files
 }
 
+/// [`captures`], as the arguments of a command line.
+fn capture_names() -> Vec<String> {
+    captures()
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect()
+}
+
 /// A scratch directory removed on drop.
 struct Tmp(PathBuf);
 
@@ -144,10 +152,7 @@ fn output(format: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<u8> {
 /// the same objects in the same order, for each capture and for all of them merged by time.
 #[test]
 fn notices_in_chunks_as_line_by_line() {
-    let files: Vec<String> = captures()
-        .iter()
-        .map(|p| p.to_str().unwrap().to_string())
-        .collect();
+    let files = capture_names();
     let mut sets: Vec<Vec<&str>> = files.iter().map(|f| vec![f.as_str()]).collect();
     sets.push(files.iter().map(String::as_str).collect());
     for set in &sets {
@@ -192,10 +197,7 @@ fn read_sizes_change_nothing() {
 
 #[test]
 fn thread_counts_change_nothing() {
-    let files: Vec<String> = captures()
-        .iter()
-        .map(|p| p.to_str().unwrap().to_string())
-        .collect();
+    let files = capture_names();
     let mut args: Vec<&str> = vec!["--separate"];
     args.extend(files.iter().map(String::as_str));
     let one = report(&args, &[("RAYON_NUM_THREADS", "1")]);
