@@ -6,7 +6,9 @@
 //! so a 50 MB line of junk costs neither memory nor time. Files are read, never memory-mapped: a
 //! log rotated with `copytruncate` (or any writer truncating it) while a map is being read raises
 //! SIGBUS and kills the process; buffered reads just see the file end early, and are as fast on
-//! these line scans.
+//! these line scans. Measured on 1 GiB: chunks borrowed from a map took 1.75 s against 1.65 s
+//! read, and 1.66 s with each batch's pages mapped ahead (`MADV_POPULATE_READ`): the copy the
+//! kernel no longer makes comes back as cache misses when the chunks are parsed.
 
 pub mod envelope;
 
