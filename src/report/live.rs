@@ -11,7 +11,8 @@ use crate::correlate::Notice;
 
 /// One notice as a JSON line (finished requests and alerts alike); `flush`: at once, for a
 /// reader waiting on a stream.
-pub fn write_ndjson(n: &Notice, out: &mut dyn Write, flush: bool) -> io::Result<()> {
+pub fn write_ndjson(n: &Notice, out: &mut impl Write, flush: bool) -> io::Result<()> {
+    // Generic, not `dyn Write`: serde writes a notice in some forty pieces.
     serde_json::to_writer(&mut *out, n).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
     if flush {
