@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 mod common;
+use common::Tmp;
 
 fn captures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
@@ -32,24 +33,6 @@ fn capture_names() -> Vec<String> {
         .iter()
         .map(|p| p.to_str().unwrap().to_string())
         .collect()
-}
-
-/// A scratch directory removed on drop.
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let dir =
-            std::env::temp_dir().join(format!("reqtrail-chunks-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Tmp(dir)
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `docker logs --timestamps` lines as the runtimes store them on disk, each line split in two

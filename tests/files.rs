@@ -3,31 +3,13 @@
 //! answers as the capture read whole.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(tag: &str) -> Tmp {
-        let p = std::env::temp_dir().join(format!("reqtrail-files-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-    fn file(&self, name: &str, data: &[u8]) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, data).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
+mod common;
+use common::Tmp;
 
 fn capture(scenario: &str) -> (String, Vec<u8>) {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

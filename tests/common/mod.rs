@@ -1,8 +1,33 @@
-//! What the end-to-end tests share: running the built binary, naming a captured sample.
+//! What the end-to-end tests share: running the built binary, naming a captured sample, a
+//! directory of files made for one test.
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A directory of its own for one test, removed when it is dropped.
+pub struct Tmp(pub PathBuf);
+
+impl Tmp {
+    pub fn new(tag: &str) -> Tmp {
+        let p = std::env::temp_dir().join(format!("reqtrail-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+
+    /// Writes `data` to `name` in the directory; returns its path.
+    pub fn file(&self, name: &str, data: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, data).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Runs reqtrail with `args`: (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
