@@ -744,10 +744,13 @@ fn merge_chunked<'n>(
 
 enum Arrival {
     Line(usize, Vec<u8>),
+    /// The input's file was rotated: its lines are counted from 1 again, in the new file.
+    Reopened(usize),
     Failed(Error),
 }
 
-/// `--follow`: reads every source as it grows (a pipe until it closes, a file like `tail -f`),
+/// `--follow`: reads every source as it grows (a pipe until it closes, a file like `tail -F`:
+/// when it is rotated, what the old file still gets is read, then the new one from its start),
 /// in arrival order, ticking once a second so a request that hangs is told about even when no
 /// line comes; stops at the end of all inputs or when `stop` is set (Ctrl-C).
 fn follow(
@@ -769,12 +772,17 @@ fn follow(
         };
         names.push(s.name());
         let file = pipeline.add_file(&s.name());
-        let tail = matches!(s, Source::Path(p) if p.is_file());
-        if tail {
+        let tail = match s {
+            Source::Path(p) if p.is_file() => Some(p.clone()),
+            _ => None,
+        };
+        if tail.is_some() {
             reader = reader.following();
         }
         let tx = tx.clone();
-        let name = s.name();
+        let source = s.clone();
+        // The file was found rotated: once the old one is read to its end, the new one is opened.
+        let mut stale = false;
         std::thread::spawn(move || loop {
             match reader.next_line() {
                 Ok(Some(line)) => {
@@ -782,14 +790,26 @@ fn follow(
                         return;
                     }
                 }
-                Ok(None) if tail => {
+                Ok(None) => {
+                    let Some(path) = &tail else { return };
+                    if std::mem::take(&mut stale) {
+                        // The old file is read to its end: on to the new one (if it can't be
+                        // opened yet, it is looked for again at the next end).
+                        if let Ok(new) = open(&source) {
+                            reader = new.following();
+                            if tx.send(Arrival::Reopened(file)).is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
                     std::thread::sleep(Duration::from_millis(250));
+                    stale = reader.is_stale(path);
                     reader.resume();
                 }
-                Ok(None) => return,
                 Err(e) => {
                     let _ = tx.send(Arrival::Failed(Error::Io {
-                        path: name,
+                        path: source.name(),
                         source: e,
                     }));
                     return;
@@ -806,6 +826,7 @@ fn follow(
                 line_nos[file] += 1;
                 pipeline.line(file, line_nos[file], &line);
             }
+            Ok(Arrival::Reopened(file)) => line_nos[file] = 0,
             Ok(Arrival::Failed(e)) => errors.push(e),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,

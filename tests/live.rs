@@ -2,10 +2,10 @@
 //! shippers, the checklist at the end or on Ctrl-C, per-pod summaries. Every wait is bounded.
 
 mod common;
-use common::{run, sample};
+use common::{run, sample, Tmp};
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -224,4 +224,80 @@ fn ctrl_c_prints_the_checklist() {
     let status = child.wait().unwrap();
     assert!(status.code().is_some(), "exited by itself, not killed");
     drop(stdin);
+}
+
+/// A child stopped by its PID however the test ends: one following a file never ends by itself.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--follow` on a file keeps up with it as `tail -F` does: through `copytruncate`, a rename
+/// and a new file, a delete and a new file, every new line is read, and numbered from the new
+/// file's first line.
+#[test]
+fn following_a_file_goes_on_through_its_rotations() {
+    let t = Tmp::new("follow");
+    let path = t.0.join("error.log");
+    let append = |host: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .unwrap();
+        writeln!(
+            f,
+            "{} [7] [ERROR] Invalid HTTP_HOST header: '{host}'. \
+             You may need to add '{host}' to ALLOWED_HOSTS.",
+            now_prefix()
+        )
+        .unwrap();
+    };
+    append("first.example");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+        .args(["--follow", "--format", "ndjson", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let child = Stopped(child);
+    // The alert for `host`'s line, and the line number it cites.
+    let alerted = |host: &str| -> u64 {
+        let seen = wait_for(&rx, &format!("new Host: {host}"), Duration::from_secs(10));
+        let v: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+        v["line"].as_u64().unwrap()
+    };
+    assert_eq!(alerted("first.example"), 1);
+    append("grown.example");
+    assert_eq!(alerted("grown.example"), 2);
+
+    std::fs::copy(&path, t.0.join("error.log.1")).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(0).unwrap();
+    drop(file);
+    append("truncated.example");
+    assert_eq!(alerted("truncated.example"), 1, "after copytruncate");
+
+    std::fs::rename(&path, t.0.join("error.log.2")).unwrap();
+    append("renamed.example");
+    assert_eq!(alerted("renamed.example"), 1, "after a rename");
+
+    std::fs::remove_file(&path).unwrap();
+    append("recreated.example");
+    assert_eq!(alerted("recreated.example"), 1, "after a delete");
+
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let seen = wait_for(&rx, "\"type\":\"report\"", Duration::from_secs(10));
+    let report: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+    assert_eq!(report["disallowed_hosts"].as_array().unwrap().len(), 5);
 }

@@ -95,6 +95,26 @@ pub struct LineReader<'r> {
     taken: Arc<AtomicU64>,
     /// The most bytes it reads at a time.
     widest: usize,
+    /// The file it reads, as it was when opened (see [`LineReader::is_stale`]).
+    opened: Option<FileId>,
+}
+
+/// Which file a path named, and when: another file by that name later (rotated by renaming, or
+/// deleted and made again) has another id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(m: &std::fs::Metadata) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileId(m.dev(), m.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> Option<FileId> {
+        None
+    }
 }
 
 /// A reader that counts the bytes it hands out.
@@ -132,6 +152,7 @@ impl<'r> LineReader<'r> {
             waiting: false,
             taken: Arc::default(),
             widest: size,
+            opened: None,
         }
     }
 
@@ -184,6 +205,18 @@ impl<'r> LineReader<'r> {
     /// After the end: look again (the file may have grown).
     pub fn resume(&mut self) {
         self.eof = false;
+    }
+
+    /// Whether `path`, the file this reads, no longer leads to what it has been reading: another
+    /// file has its name (rotated by renaming, or deleted and made again), or it was cut shorter
+    /// than what was read (rotated with `copytruncate`). A file that is gone, or can't be looked
+    /// at, is not stale: it may come back, and what was opened can still grow.
+    pub fn is_stale(&self, path: &Path) -> bool {
+        let Ok(now) = std::fs::metadata(path) else {
+            return false;
+        };
+        let replaced = matches!((self.opened, FileId::of(&now)), (Some(a), Some(b)) if a != b);
+        replaced || now.len() < self.bytes_taken()
     }
 
     /// The next line, or `None` at the end.
@@ -306,20 +339,24 @@ pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
         let taken = taken.clone();
         Box::new(Counted { inner, taken })
     };
+    let mut opened = None;
     let reader: Box<dyn Read + Send> = match source {
         Source::Stdin => counted(Box::new(io::stdin())),
         Source::Path(p) => {
             let file = File::open(p).map_err(io_err)?;
-            if file.metadata().map_err(io_err)?.is_dir() {
+            let meta = file.metadata().map_err(io_err)?;
+            if meta.is_dir() {
                 return Err(Error::IsDirectory {
                     path: source.name(),
                 });
             }
+            opened = FileId::of(&meta);
             counted(Box::new(file))
         }
     };
     let mut lines = LineReader::new(decompressing(reader).map_err(io_err)?);
     lines.taken = taken;
+    lines.opened = opened;
     Ok(lines)
 }
 
