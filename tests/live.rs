@@ -2,7 +2,7 @@
 //! shippers, the checklist at the end or on Ctrl-C, per-pod summaries. Every wait is bounded.
 
 mod common;
-use common::{run, sample, Tmp};
+use common::{interrupt, run, sample, Tmp};
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -213,12 +213,7 @@ fn ctrl_c_prints_the_checklist() {
     .unwrap();
     stdin.flush().unwrap();
     wait_for(&rx, "ALERT worker_timeout", Duration::from_secs(10));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    interrupt(&child);
     let seen = wait_for(&rx, "No server errors", Duration::from_secs(10));
     assert!(seen.iter().any(|l| l.contains("requests 13 ")), "{seen:?}");
     let status = child.wait().unwrap();
@@ -291,12 +286,7 @@ fn following_a_file_goes_on_through_its_rotations() {
     append("recreated.example");
     assert_eq!(alerted("recreated.example"), 1, "after a delete");
 
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    interrupt(&child.0);
     let seen = wait_for(&rx, "\"type\":\"report\"", Duration::from_secs(10));
     let report: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
     assert_eq!(report["disallowed_hosts"].as_array().unwrap().len(), 5);

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::interrupt;
+
 fn json_of(log: &str, extra: &[&str]) -> Value {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
         .args(["--format", "json"])
@@ -216,12 +219,7 @@ fn follow_keeps_a_half_written_line_until_its_end_arrives() {
     f.write_all(b"NSE: GET /a/ -> 200\n").unwrap();
     f.flush().unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     std::fs::remove_dir_all(&dir).ok();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();

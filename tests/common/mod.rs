@@ -29,6 +29,16 @@ impl Drop for Tmp {
     }
 }
 
+/// Ctrl-C, to `child` by its PID.
+pub fn interrupt(child: &std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// Runs reqtrail with `args`: (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
