@@ -131,8 +131,8 @@ pub struct Args {
     pub separate: bool,
 
     /// Keep reading as the input grows (a pipe from `docker logs -f`, or a file like
-    /// `tail -F`, through its rotations): print an alert line as soon as something goes wrong, and the checklist at
-    /// the end of the input or on Ctrl-C.
+    /// `tail -F`, through its rotations): print an alert line as soon as something goes wrong,
+    /// and the checklist at the end of the input or on Ctrl-C.
     #[arg(short, long)]
     pub follow: bool,
 
