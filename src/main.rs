@@ -90,6 +90,10 @@ fn main() -> ExitCode {
         // A file name is text from outside too: never let it paint the terminal.
         eprintln!("reqtrail: {}", for_terminal(&e.to_string()));
     }
+    if outcome.report.input.files.is_empty() && !outcome.errors.is_empty() {
+        // No input could be read: a report would only say the input is empty.
+        return ExitCode::from(2);
+    }
     let format = match config.format {
         FormatArg::Json => Format::Json,
         FormatArg::Markdown => Format::Markdown,

@@ -560,6 +560,26 @@ fn directory_and_missing_file_are_named_and_the_others_analysed() {
     assert!(t.text().contains("Inputs not read"), "{}", t.text());
 }
 
+/// A mistyped name alone is an I/O error like any other: one line on stderr and exit 2, not a
+/// checklist saying the input is empty.
+#[test]
+fn no_readable_input_is_one_message_and_no_report() {
+    let s = Scratch::new("none");
+    let missing = s.0.join("app.lg");
+    for format in ["table", "json", "ndjson", "markdown", "html"] {
+        let r = run(&[
+            OsStr::new("--format"),
+            OsStr::new(format),
+            missing.as_os_str(),
+        ]);
+        assert_eq!(r.code, Some(2), "{format}");
+        assert!(r.stdout.is_empty(), "{format}: {}", r.text());
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{format}: {}", r.stderr);
+        assert!(lines[0].starts_with("reqtrail: cannot read ") && lines[0].contains("app.lg"));
+    }
+}
+
 /// Regression: a directory was read for its regular files only, so a directory of symlinks
 /// (`/var/log/containers/*.log` point into /var/log/pods) "held no log files". Links are
 /// followed now; one to a file listed too is read once; dangling links and FIFOs are skipped.
