@@ -67,7 +67,8 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Log files to read; none, or `-`, reads standard input.
+    /// Log files to read; none, or `-`, reads standard input (none at a terminal is a usage
+    /// error: logs are piped in, not typed).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 

@@ -32,6 +32,14 @@ fn main() -> ExitCode {
     if let Some(command) = &args.command {
         return print_extra(command);
     }
+    if args.files.is_empty() && io::stdin().is_terminal() {
+        // Nothing named and nothing piped in: waiting for logs to be typed looks like a hang.
+        eprintln!(
+            "reqtrail: no input: name log files, or pipe logs in \
+             (`docker logs web 2>&1 | reqtrail`); `reqtrail -` reads what is typed"
+        );
+        return ExitCode::from(2);
+    }
     let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {

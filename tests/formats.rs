@@ -4,6 +4,9 @@
 mod common;
 use common::{run, sample};
 
+use std::process::Command;
+use std::time::Duration;
+
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// Tables in `md`, each as rows of cell texts (header row first).
@@ -80,6 +83,28 @@ fn markdown_checklist_is_a_real_table() {
             assert!(f["title"].as_str().is_some());
         }
     }
+}
+
+/// `reqtrail` alone at a terminal says what it wants instead of waiting for logs to be typed
+/// (run under `script`, which gives it a terminal for its standard input).
+#[test]
+fn no_input_at_a_terminal_is_a_usage_error() {
+    let bin = env!("CARGO_BIN_EXE_reqtrail");
+    let at_terminal = |args: &str| {
+        common::output_within(
+            Command::new("script").args(["-qec", &format!("'{bin}' {args}"), "/dev/null"]),
+            Duration::from_secs(30),
+        )
+    };
+    let out = at_terminal("");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.starts_with("reqtrail: no input: "), "{text}");
+    // A file named: the terminal is not asked.
+    let out = at_terminal(&sample("healthy", "docker.log"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Every logged request answered"), "{text}");
 }
 
 #[test]
