@@ -204,6 +204,41 @@ fn since_and_until_keep_a_window_and_count_the_rest() {
     assert_eq!(rec + unrec + filtered, lines);
     assert!(filtered > 0 && rec > 0);
     assert!(none["requests"]["total"].as_u64() < all["requests"]["total"].as_u64());
+    // Recognition is judged on the lines in the window: those left out are not "unrecognised".
+    let recognised = &none["checks"][0];
+    assert_eq!(recognised["id"], "log_lines_recognized");
+    assert_eq!(recognised["status"], "PASS", "{recognised}");
+    assert!(recognised["actual"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("({filtered} outside --since / --until)")));
+    // A window the log does not reach says so, and fails like an empty input.
+    let (code, outside, _) = json(&["--format", "json", "--until", "2000-01-01", &whole]);
+    assert_eq!(code, 1);
+    assert_eq!(outside["input"]["filtered"], all["input"]["lines"]);
+    assert_eq!(
+        outside["checks"][0]["actual"],
+        format!("all {lines} lines are outside --since / --until")
+    );
+    let finding = &outside["findings"][0];
+    assert_eq!(finding["id"], "nothing_recognized");
+    assert!(finding["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("No line falls within --since / --until"));
+    // The table's first line counts them too.
+    let table = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
+        .args(["--until", "2000-01-01", &whole])
+        .output()
+        .unwrap();
+    let head = String::from_utf8(table.stdout).unwrap();
+    let head = head.lines().next().unwrap();
+    assert!(
+        head.contains(&format!(
+            "{lines} lines (0 recognised, 0 not, {lines} outside --since / --until)"
+        )),
+        "{head}"
+    );
     let (_, everything, _) = json(&[
         "--format", "json", "--since", &first, "--until", &last, &whole,
     ]);

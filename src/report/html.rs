@@ -324,7 +324,7 @@ fn header(r: &Report, o: &mut Out) -> io::Result<()> {
     fact(
         "Lines",
         format!(
-            "{} of {} recognised ({} not{})",
+            "{} of {} recognised ({} not{}{})",
             i.recognized,
             i.lines,
             i.unrecognized,
@@ -332,7 +332,8 @@ fn header(r: &Report, o: &mut Out) -> io::Result<()> {
                 format!("; {} blank", i.blank)
             } else {
                 String::new()
-            }
+            },
+            i.outside_window(),
         ),
     );
     fact(

@@ -180,11 +180,12 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "\n<sub>reqtrail {} · {} · {} lines ({} recognised) · {} → {}</sub>",
+        "\n<sub>reqtrail {} · {} · {} lines ({} recognised{}) · {} → {}</sub>",
         r.tool.version,
         md(&r.input.files.join(", ")),
         r.input.lines,
         r.input.recognized,
+        r.input.outside_window(),
         r.input.first_time.as_deref().unwrap_or("?"),
         r.input.last_time.as_deref().unwrap_or("?"),
     )?;

@@ -148,6 +148,16 @@ pub struct Input {
     pub last_time: Option<String>,
 }
 
+impl Input {
+    /// `, N outside --since / --until` when the window left lines out, for the count of lines.
+    pub fn outside_window(&self) -> String {
+        if self.filtered == 0 {
+            return String::new();
+        }
+        format!(", {} outside --since / --until", self.filtered)
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Server {
     pub gunicorn_version: Option<String>,

@@ -174,7 +174,7 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
     let i = &r.input;
     writeln!(
         out,
-        "reqtrail {} · {} · {} lines ({} recognised, {} not){}",
+        "reqtrail {} · {} · {} lines ({} recognised, {} not{}){}",
         r.tool.version,
         if i.files.is_empty() {
             "no input".to_string()
@@ -184,6 +184,7 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
         i.lines,
         i.recognized,
         i.unrecognized,
+        i.outside_window(),
         match (&i.first_time, &i.last_time) {
             (Some(a), Some(b)) => format!(" · {a} → {b}"),
             _ => String::new(),
