@@ -76,8 +76,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
 
-    /// The host name(s) users reach the app by (repeat or comma-separate), to tell the real host
-    /// apart from scanner noise in ALLOWED_HOSTS rejections.
+    /// The host name(s) users reach the app by (repeat or comma-separate; a URL counts as its
+    /// host), to tell the real host apart from scanner noise in ALLOWED_HOSTS rejections.
     #[arg(long = "public-host", value_name = "HOST", value_delimiter = ',')]
     pub public_host: Vec<String>,
 
@@ -213,6 +213,16 @@ pub struct Config {
     pub notices: bool,
 }
 
+/// A host as users may paste it, a URL included (`https://app.example.com/login`): the host
+/// alone, with its port if it has one (`app.example.com`).
+fn host_of(h: &str) -> String {
+    let h = h.trim();
+    let h = h.split_once("://").map_or(h, |(_, rest)| rest);
+    let h = h.split(['/', '?', '#']).next().unwrap_or(h);
+    let h = h.rsplit_once('@').map_or(h, |(_, host)| host);
+    h.to_string()
+}
+
 impl Args {
     /// Validates the flags and the settings file; an error is a usage error (exit 2).
     pub fn into_config(self) -> Result<Config, String> {
@@ -273,8 +283,9 @@ impl Args {
             color,
             public_hosts: file
                 .public_hosts
-                .into_iter()
-                .chain(self.public_host)
+                .iter()
+                .chain(&self.public_host)
+                .map(|h| host_of(h))
                 .filter(|h| !h.is_empty())
                 .collect(),
             timeout: self.timeout.or(file.timeout),
@@ -325,6 +336,19 @@ mod tests {
         assert_eq!(c.sources[1], Source::Stdin);
         assert_eq!(c.public_hosts, vec!["a.com", "b.com"]);
         assert_eq!(c.health_paths, vec!["/hc/"]);
+    }
+
+    #[test]
+    fn a_public_host_given_as_a_url_is_its_host() {
+        let c = parse(&[
+            "--public-host",
+            "https://user@App.example.com:8443/login?next=/#top, http://b.com,[::1]:80",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.public_hosts,
+            vec!["App.example.com:8443", "b.com", "[::1]:80"]
+        );
     }
 
     #[test]

@@ -417,6 +417,17 @@ fn findings_name_the_cause_and_the_fix() {
 
     let hosts = first(&json("allowed_hosts"));
     assert_eq!(hosts["id"], "public_host_rejected");
+    // The address bar's URL names the same host.
+    let f = dir.join("allowed_hosts").join("docker.log");
+    let (_, out, _) = run(&[
+        "--format",
+        "json",
+        "--public-host",
+        "https://app.example.com/",
+        f.to_str().unwrap(),
+    ]);
+    let by_url: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(by_url["findings"][0], hosts);
     assert!(
         hosts["fix"]
             .as_str()
