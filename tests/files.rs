@@ -184,6 +184,24 @@ fn a_truncated_gzip_among_merged_inputs() {
     assert_eq!(run("0").1, chunked, "chunks and lines give one report");
 }
 
+/// A file named twice (two spellings, or once itself and once in its directory) is read once:
+/// its requests are not counted twice.
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let (whole, data) = capture("worker_timeout");
+    let t = Tmp::new("twice");
+    let copy = t.file("error.log", &data);
+    let (_, once, _) = json(&["--format", "json", &copy]);
+    let dotted = format!("{}/./error.log", t.0.display());
+    let dir = t.0.to_str().unwrap();
+    let (_, twice, _) = json(&["--format", "json", &copy, &dotted, dir]);
+    assert_eq!(twice["input"]["files"], once["input"]["files"]);
+    assert_eq!(twice["requests"], once["requests"]);
+    // Two files with the same lines are two inputs all the same.
+    let (_, two, _) = json(&["--format", "json", &copy, &whole]);
+    assert_eq!(two["input"]["files"].as_array().unwrap().len(), 2);
+}
+
 #[test]
 fn since_and_until_keep_a_window_and_count_the_rest() {
     let (whole, _) = capture("worker_timeout");

@@ -361,7 +361,9 @@ pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
 }
 
 /// Replaces each directory by the files in it (not recursing; hidden files skipped), sorted by
-/// name. A directory that cannot be listed is an error; the other sources stay.
+/// name. A directory that cannot be listed is an error; the other sources stay. A file named
+/// twice (`*.log error.log`, or a link beside the file it points to) is read once, where it
+/// first comes: its lines twice over would be twice the requests.
 pub fn expand(sources: &[Source]) -> (Vec<Source>, Vec<Error>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -386,6 +388,13 @@ pub fn expand(sources: &[Source]) -> (Vec<Source>, Vec<Error>) {
             }),
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|s| match s {
+        Source::Path(p) => {
+            seen.insert(Some(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
+        }
+        Source::Stdin => seen.insert(None),
+    });
     (out, errors)
 }
 
@@ -402,9 +411,6 @@ fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
         }
     }
     files.sort();
-    // A link to a file that is listed too (`current -> error.log`) is the same lines: read once.
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 
