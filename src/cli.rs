@@ -258,6 +258,20 @@ impl Args {
                 })
                 .collect()
         };
+        if let Some(out) = self
+            .output
+            .as_deref()
+            .and_then(|o| std::fs::canonicalize(o).ok())
+        {
+            // The report is written after the inputs are read: it would replace the log.
+            let input = |s: &Source| matches!(s, Source::Path(p) if std::fs::canonicalize(p).is_ok_and(|p| p == out));
+            if sources.iter().any(input) {
+                return Err(format!(
+                    "--output {} is one of the inputs: the report would overwrite it",
+                    out.display()
+                ));
+            }
+        }
         let color = match self.color {
             ColorArg::Always => true,
             ColorArg::Never => false,

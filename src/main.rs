@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("reqtrail: {e}");
+            eprintln!("reqtrail: {}", for_terminal(&e));
             return ExitCode::from(2);
         }
     };

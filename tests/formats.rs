@@ -124,6 +124,16 @@ fn quiet_prints_nothing_and_output_goes_to_the_file() {
     let (code, _, err) = run(&["-o", "/nonexistent-dir/r.txt", &f]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent-dir/r.txt"), "{err}");
+    // An input as the output: refused before anything is read or written.
+    let log = std::env::temp_dir().join(format!("reqtrail-o-{}.log", std::process::id()));
+    let data = std::fs::read(&f).unwrap();
+    std::fs::write(&log, &data).unwrap();
+    let (code, out, err) = run(&["-o", log.to_str().unwrap(), log.to_str().unwrap()]);
+    let kept = std::fs::read(&log).unwrap();
+    std::fs::remove_file(&log).ok();
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("is one of the inputs"), "{err}");
+    assert!(kept == data, "the log was overwritten");
 }
 
 #[test]
