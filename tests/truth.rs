@@ -402,32 +402,25 @@ fn every_capture_agrees_with_the_client_side_truth() {
 #[test]
 fn findings_name_the_cause_and_the_fix() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
-    let json = |scenario: &str| -> Value {
+    let json_for = |scenario: &str, public_host: &str| -> Value {
         let f = dir.join(scenario).join("docker.log");
         let (_, out, _) = run(&[
             "--format",
             "json",
             "--public-host",
-            "app.example.com",
+            public_host,
             f.to_str().unwrap(),
         ]);
         serde_json::from_str(&out).unwrap()
     };
+    let json = |scenario: &str| json_for(scenario, "app.example.com");
     let first = |r: &Value| r["findings"][0].clone();
 
     let hosts = first(&json("allowed_hosts"));
     assert_eq!(hosts["id"], "public_host_rejected");
     // The address bar's URL names the same host.
-    let f = dir.join("allowed_hosts").join("docker.log");
-    let (_, out, _) = run(&[
-        "--format",
-        "json",
-        "--public-host",
-        "https://app.example.com/",
-        f.to_str().unwrap(),
-    ]);
-    let by_url: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(by_url["findings"][0], hosts);
+    let by_url = json_for("allowed_hosts", "https://app.example.com/");
+    assert_eq!(first(&by_url), hosts);
     assert!(
         hosts["fix"]
             .as_str()
