@@ -43,7 +43,9 @@ fn main() -> ExitCode {
     let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("reqtrail: {}", for_terminal(&e));
+            // Line by line: a parse error's own lines (TOML, regex) stay lines.
+            let lines: Vec<_> = e.lines().map(for_terminal).collect();
+            eprintln!("reqtrail: {}", lines.join("\n"));
             return ExitCode::from(2);
         }
     };

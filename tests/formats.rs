@@ -134,6 +134,14 @@ fn quiet_prints_nothing_and_output_goes_to_the_file() {
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("is one of the inputs"), "{err}");
     assert!(kept == data, "the log was overwritten");
+    // A usage error's own lines (here the regex parser's) stay lines on stderr.
+    let (code, _, err) = run(&["--request-start", "(", &f]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unclosed group") && err.lines().count() > 1,
+        "{err}"
+    );
+    assert!(!err.contains("\\x0a"), "{err}");
 }
 
 #[test]
