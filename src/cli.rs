@@ -281,16 +281,10 @@ impl Args {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
-        // `healthz` means the path `/healthz`, as a request logs it.
         let mut health_paths: Vec<String> = file
             .health_paths
             .into_iter()
             .chain(self.health_path)
-            .filter(|p| !p.trim().is_empty())
-            .map(|p| match p.trim() {
-                p if p.starts_with('/') => p.to_string(),
-                p => format!("/{p}"),
-            })
             .collect();
         if health_paths.is_empty() {
             health_paths = DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect();
@@ -356,8 +350,6 @@ mod tests {
         assert_eq!(c.sources[1], Source::Stdin);
         assert_eq!(c.public_hosts, vec!["a.com", "b.com"]);
         assert_eq!(c.health_paths, vec!["/hc/"]);
-        let c = parse(&["--health-path", "healthz,/up"]).unwrap();
-        assert_eq!(c.health_paths, vec!["/healthz", "/up"]);
     }
 
     #[test]

@@ -986,10 +986,19 @@ pub struct Correlator {
 
 impl Correlator {
     pub fn new(file: Arc<str>, settings: Arc<Settings>) -> Correlator {
+        // As a request logs them: `/healthz/`, `/healthz` and `healthz` are one path.
         let health_paths = settings
             .health_paths
             .iter()
-            .map(|h| h.trim_end_matches('/').as_bytes().into())
+            .map(|h| {
+                let h = h.trim().trim_end_matches('/');
+                let slash = if h.is_empty() || h.starts_with('/') {
+                    ""
+                } else {
+                    "/"
+                };
+                format!("{slash}{h}").into_bytes().into()
+            })
             .collect();
         Correlator {
             file,
@@ -2480,6 +2489,18 @@ mod tests {
         assert!(!c.is_probe_agent(Some(b"scan bot/2")));
         // The built-in prefixes are compared as bytes only, which is the same for them.
         assert!(PROBE_AGENTS.iter().all(|p| !p.contains('\u{FFFD}')));
+    }
+
+    #[test]
+    fn health_paths_as_typed_are_paths() {
+        let settings = Settings {
+            health_paths: vec!["healthz".into(), " /up/ ".into(), "/".into()],
+            ..Settings::default()
+        };
+        let c = Correlator::new("t".into(), Arc::new(settings));
+        let mut paths: Vec<&[u8]> = c.health_paths.iter().map(|p| &**p).collect();
+        paths.sort();
+        assert_eq!(paths, [&b""[..], b"/healthz", b"/up"]);
     }
 
     #[test]
