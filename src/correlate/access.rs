@@ -1,0 +1,202 @@
+//! The access-line join. gunicorn's access line (no pid, completion time, query string, user
+//! agent) is linked to its record by method, path and time. It may come before the app's own
+//! lines, because stdout and stderr are copied separately: then it waits here until a record
+//! of its route ends, or until it is too old to link and counts as a request on its own.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use super::records::{method_name, route_key, Book, Method, Outcome};
+use crate::parse::{Access, Ts};
+
+/// How far apart (µs) an access line's time and its request's end may be.
+pub(super) const LINK_SLACK: i64 = 2_000_000;
+
+/// An access line no record claimed yet.
+pub(super) struct PendingAccess {
+    pub(super) time: Ts,
+    pub(super) key: u64,
+    pub(super) method: Method,
+    pub(super) path: Box<[u8]>,
+    pub(super) status: u16,
+    pub(super) probe_agent: bool,
+}
+
+/// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
+/// URI as Django's `request.path` would show it.
+pub(super) fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, [u8]> {
+    let end = if keep_query {
+        None
+    } else {
+        memchr::memchr(b'?', uri)
+    };
+    let path = &uri[..end.unwrap_or(uri.len())];
+    if !path.contains(&b'%') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = Vec::with_capacity(path.len());
+    let mut k = 0;
+    while k < path.len() {
+        if path[k] == b'%' && k + 2 < path.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(path[k + 1]), hex(path[k + 2])) {
+                out.push((h * 16 + l) as u8);
+                k += 3;
+                continue;
+            }
+        }
+        out.push(path[k]);
+        k += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// The access lines of one stream that no record claimed yet.
+#[derive(Default)]
+pub(super) struct AccessJoin {
+    /// Oldest first.
+    pub(super) pending: VecDeque<PendingAccess>,
+    /// Some access line was read in this stream.
+    pub(super) seen: bool,
+}
+
+impl AccessJoin {
+    /// An access line: link it to its record, or keep it until one shows up. `probe_agent`:
+    /// its user agent is a health checker's; `now`: the stream's latest time.
+    pub(super) fn line(
+        &mut self,
+        book: &mut Book,
+        a: &Access<'_>,
+        (time, now): (Option<Ts>, Option<Ts>),
+        probe_agent: bool,
+    ) {
+        self.seen = true;
+        let method = method_name(a.method);
+        let mut path = app_path(a.uri, false);
+        let mut key = route_key(&method, &path);
+        let waiting = |k: &u64| book.unlinked.get(k).is_some_and(|v| !v.is_empty());
+        if !waiting(&key) && a.uri.contains(&b'?') {
+            // Some apps log the query string as part of the path.
+            let full = app_path(a.uri, true);
+            let full_key = route_key(&method, &full);
+            if waiting(&full_key) {
+                (path, key) = (full, full_key);
+            }
+        }
+        // The envelope's time when there is one, else the access line's completion time.
+        let t = time.or(a.time);
+        let best = book.unlinked.get(&key).and_then(|ids| {
+            let close = |x: Option<Ts>| match (x, t) {
+                (Some(x), Some(t)) => (x.0 - t.0).abs() <= LINK_SLACK,
+                _ => true,
+            };
+            let started_before = |x: Option<Ts>| match (x, t) {
+                (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
+                _ => true,
+            };
+            let mut fallback = None;
+            for &id in ids {
+                let r = &book.reqs[&id];
+                if r.access.is_some() || r.method != method || r.path() != &*path {
+                    continue;
+                }
+                match r.outcome {
+                    Outcome::Answered | Outcome::Superseded if close(r.end) => {
+                        if r.app_status.is_none_or(|s| s == a.status) {
+                            return Some(id);
+                        }
+                        fallback = fallback.or(Some(id));
+                    }
+                    Outcome::Orphaned(_) if started_before(r.start) => {
+                        fallback = fallback.or(Some(id));
+                    }
+                    Outcome::Open if started_before(r.start) => {
+                        fallback = fallback.or(Some(id));
+                    }
+                    _ => {}
+                }
+            }
+            fallback
+        });
+        match best {
+            Some(id) => book.link(id, a.status, probe_agent, t),
+            None => {
+                let time = t.or(now).unwrap_or(Ts(i64::MIN));
+                let status = a.status;
+                self.pending.push_back(PendingAccess {
+                    time,
+                    key,
+                    method,
+                    path: path.into(),
+                    status,
+                    probe_agent,
+                });
+            }
+        }
+    }
+
+    /// Record `id` just ended: an access line that came first may be waiting for it.
+    pub(super) fn claim(&mut self, book: &mut Book, id: u64) {
+        let r = &book.reqs[&id];
+        let pos = self.pending.iter().position(|p| {
+            p.key == r.key
+                && p.method == r.method
+                && *p.path == *r.path()
+                && match r.end {
+                    Some(e) if p.time.0 != i64::MIN => (e.0 - p.time.0).abs() <= LINK_SLACK,
+                    _ => true,
+                }
+        });
+        if let Some(k) = pos {
+            let p = self.pending.remove(k).expect("index");
+            book.link(id, p.status, p.probe_agent, Some(p.time));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::{run, Class};
+
+    #[test]
+    fn pairs_and_links_access() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] K8s internal request from 10.96.27.85 - bypassing ALLOWED_HOSTS",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /health/ from 127.0.0.6 Host: localhost",
+            "127.0.0.6 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 61 \"-\" \"curl/8\"",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /health/ -> 200",
+            "[2025-10-16 08:00:01 +0000] [37] [INFO] INCOMING REQUEST: GET /a b/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:01 +0000] [37] [INFO] RESPONSE: GET /a b/ -> 404",
+            "1.2.3.4 - - [16/Oct/2025:08:00:01 +0000] \"GET /a%20b/?x=1 HTTP/1.1\" 404 9 \"-\" \"Mozilla/5.0\"",
+        ]);
+        assert_eq!(a.requests, 2);
+        assert_eq!(a.by_class[&Class::Probe].ok, 1);
+        assert_eq!(a.by_class[&Class::External].client_error, 1);
+        assert_eq!(a.status[&404], 1);
+        assert_eq!(a.orphans_total, 0);
+        assert_eq!(
+            a.accepted_hosts.len(),
+            0,
+            "a 404 does not prove the host is allowed… it does not matter"
+        );
+    }
+
+    #[test]
+    fn access_only_requests_count() {
+        let a = run(&[
+            "10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.32\"",
+            "1.2.3.4 - - [16/Oct/2025:08:00:00 +0000] \"GET / HTTP/1.1\" 400 143 \"-\" \"curl/8\"",
+        ]);
+        assert_eq!(a.requests, 2);
+        assert_eq!(a.by_class[&Class::Probe].ok, 1);
+        assert_eq!(a.by_class[&Class::External].client_error, 1);
+    }
+
+    #[test]
+    fn app_paths_as_django_shows_them() {
+        assert_eq!(&*app_path(b"/a%20b/?x=%41", false), b"/a b/");
+        assert_eq!(&*app_path(b"/a%20b/?x=%41", true), b"/a b/?x=A");
+        assert_eq!(&*app_path(b"/bad%zz%4", false), b"/bad%zz%4");
+    }
+}

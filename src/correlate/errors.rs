@@ -1,0 +1,124 @@
+//! The app's errors: `Error handling request`, Django's 5xx lines, invalid requests, and the
+//! tracebacks that follow them (their exception type is counted for the error it belongs to),
+//! plus lines that mention a request in a wording nobody declared.
+
+use super::records::lossy;
+use super::workers::halts;
+use super::{keep, Analysis, Line, EVIDENCE_PER_KIND, MAX_SAMPLES};
+use crate::parse::{Event, Parsed};
+
+/// Which record a traceback that follows belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Attach {
+    #[default]
+    None,
+    BootError,
+    ServerError,
+}
+
+/// What one stream knows of the error being told between lines.
+#[derive(Default)]
+pub(super) struct Errors {
+    attach: Attach,
+}
+
+impl Errors {
+    /// An error line, a traceback's exception line, or a message nobody recognised.
+    pub(super) fn on_event(&mut self, p: &Parsed<'_>, line: &Line<'_>, out: &mut Analysis) {
+        match &p.event {
+            Event::ErrorHandlingRequest { .. } => {
+                out.request_errors += 1;
+                keep(&mut out.server_error_evidence, || line.evidence());
+            }
+            Event::InvalidRequest { .. } => out.invalid_requests += 1,
+            Event::Message if out.unknown_request_messages.len() < MAX_SAMPLES => {
+                let t = p.text;
+                let mentions = |w: &[u8]| memchr::memmem::find(t, w).is_some();
+                if [
+                    &b"GET "[..],
+                    b"POST ",
+                    b"HTTP/",
+                    b"request",
+                    b"REQUEST",
+                    b"response",
+                ]
+                .iter()
+                .any(|w| mentions(w))
+                {
+                    out.unknown_request_messages.push(line.evidence());
+                }
+            }
+            Event::DjangoRequest { status, .. } if *status >= 500 => {
+                keep(&mut out.server_error_evidence, || line.evidence());
+            }
+            Event::ExceptionLine { exc_type, message } if !halts(exc_type, message) => {
+                match self.attach {
+                    Attach::BootError => {
+                        if out.boot_exceptions.len() < EVIDENCE_PER_KIND {
+                            let text = format!("{}: {}", lossy(exc_type), lossy(message));
+                            out.boot_exceptions.push(text);
+                        }
+                    }
+                    Attach::ServerError => {
+                        *out.exception_types.entry(lossy(exc_type)).or_default() += 1;
+                    }
+                    Attach::None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// After every line: a structured record's traceback field, and which record a
+    /// traceback that follows belongs to.
+    pub(super) fn after_line(&mut self, p: &Parsed<'_>, out: &mut Analysis) {
+        // A structured record may carry its traceback in a field.
+        if let Some(exc) = p.exception {
+            match &p.event {
+                Event::WorkerBootError if out.boot_exceptions.len() < EVIDENCE_PER_KIND => {
+                    out.boot_exceptions.push(lossy(exc));
+                }
+                Event::ErrorHandlingRequest { .. } | Event::DjangoRequest { status: 500.., .. } => {
+                    *out.exception_types.entry(lossy(exc)).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        match &p.event {
+            Event::WorkerBootError => self.attach = Attach::BootError,
+            Event::ErrorHandlingRequest { .. } => self.attach = Attach::ServerError,
+            Event::DjangoRequest { status, .. } if *status >= 500 => {
+                self.attach = Attach::ServerError
+            }
+            Event::TracebackStart
+            | Event::TracebackLine
+            | Event::ExceptionLine { .. }
+            | Event::Access(_)
+            | Event::Blank => {}
+            _ => self.attach = Attach::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::correlate::run;
+
+    #[test]
+    fn gunicorn_500_after_timeout_is_recorded() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+            "[2025-10-16 08:00:02 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "[2025-10-16 08:00:02 +0000] [36] [ERROR] Error handling request /slow/",
+            "Traceback (most recent call last):",
+            "  File \"x\", line 1, in y",
+            "SystemExit: 1",
+            "127.0.0.1 - - [16/Oct/2025:08:00:02 +0000] \"GET /slow/ HTTP/1.1\" 500 0 \"-\" \"-\"",
+            "[2025-10-16 08:00:02 +0000] [36] [INFO] Worker exiting (pid: 36)",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].client_status, Some(500));
+        assert_eq!(a.exception_types["SystemExit"], 1);
+        assert_eq!(a.status[&500], 1);
+    }
+}

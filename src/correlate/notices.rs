@@ -1,0 +1,133 @@
+//! Live notices for `--follow` and `--format ndjson`: requests as they end and alerts as they
+//! happen. Gathered only when asked for ([`Notices::enable`]); otherwise each call is a check
+//! of one `Option`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::records::{lossy, Req};
+use super::{Cause, Class, Evidence};
+use crate::parse::Ts;
+
+/// Something to tell at once while following a live stream (`--follow`, `--format ndjson`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    /// A request reached its end (answered or orphaned), or the input ended with it open.
+    Request {
+        time: Option<String>,
+        pod: Option<Arc<str>>,
+        method: String,
+        path: String,
+        host: Option<String>,
+        pid: Option<u32>,
+        class: Class,
+        /// `answered`, `orphaned` or `in_flight`.
+        outcome: &'static str,
+        cause: Option<Cause>,
+        status: Option<u16>,
+        latency_ms: Option<f64>,
+        file: Arc<str>,
+        line: u64,
+    },
+    /// Something went wrong just now.
+    Alert {
+        time: Option<String>,
+        pod: Option<Arc<str>>,
+        alert: AlertKind,
+        message: String,
+        file: Arc<str>,
+        line: u64,
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A request has been open longer than the timeout.
+    RequestOpenTooLong,
+    WorkerTimeout,
+    WorkerKilled,
+    BootFailure,
+    /// The first DisallowedHost for a host not seen before.
+    NewDisallowedHost,
+}
+
+/// One stream's notices, while following.
+#[derive(Default)]
+pub(super) struct Notices {
+    /// Notices to hand out (None: not asked for).
+    list: Option<Vec<Notice>>,
+    /// The pod (or compose service) the stream is, named in each notice.
+    pod: Option<Arc<str>>,
+}
+
+impl Notices {
+    /// Asks for notices from now on; `pod` names the stream.
+    pub(super) fn enable(&mut self, pod: Option<Arc<str>>) {
+        self.list = Some(Vec::new());
+        self.pod = pod;
+    }
+
+    /// Whether notices were asked for.
+    pub(super) fn wanted(&self) -> bool {
+        self.list.is_some()
+    }
+
+    /// The notices gathered since the last call.
+    pub(super) fn take(&mut self) -> Vec<Notice> {
+        self.list.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    pub(super) fn alert(
+        &mut self,
+        alert: AlertKind,
+        message: String,
+        time: Option<Ts>,
+        e: &Evidence,
+    ) {
+        if let Some(n) = &mut self.list {
+            n.push(Notice::Alert {
+                time: time.map(Ts::to_rfc3339),
+                pod: self.pod.clone(),
+                alert,
+                message,
+                file: e.file.clone(),
+                line: e.line,
+                text: e.text.clone(),
+            });
+        }
+    }
+
+    /// Request `r` reached its end (`outcome`: `answered`, `orphaned` or `in_flight`).
+    pub(super) fn request(
+        &mut self,
+        r: &Req,
+        class: Class,
+        outcome: &'static str,
+        cause: Option<Cause>,
+    ) {
+        let Some(n) = &mut self.list else { return };
+        let status = r.app_status.or(r.access.map(|a| a.0));
+        n.push(Notice::Request {
+            time: r.end.or(r.start).map(Ts::to_rfc3339),
+            pod: self.pod.clone(),
+            method: r.method.to_string(),
+            path: lossy(r.path()),
+            host: r.host().map(lossy),
+            pid: r.pid,
+            class,
+            outcome,
+            cause,
+            status,
+            latency_ms: match (r.start, r.end) {
+                (Some(s), Some(e)) if outcome == "answered" => Some((e.0 - s.0) as f64 / 1000.0),
+                _ => None,
+            },
+            file: r.start_line.file.clone(),
+            line: r.start_line.line,
+        });
+    }
+}

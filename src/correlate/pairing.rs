@@ -1,0 +1,243 @@
+//! Pairing a request's start with its end: INCOMING (or gunicorn's DEBUG start line) opens a
+//! record on its worker pid; RESPONSE ends the oldest open one of the same route, found by
+//! request id, else by thread, else by pid, method and path. A sync worker that starts another
+//! request has dropped what it had open.
+
+use super::access::AccessJoin;
+use super::records::{dequeue, method_name, route_key, Book, Outcome, Req};
+use super::{Analysis, Line, Part};
+
+impl Book {
+    /// Whether worker `pid` serves one request at a time: a sync worker (the default when no
+    /// `Using worker:` line says otherwise), unless it was seen doing more.
+    pub(super) fn one_at_a_time(&self, worker_class: Option<&str>, pid: u32) -> bool {
+        worker_class.is_none_or(|c| c == "sync") && !self.concurrent_pids.contains(&pid)
+    }
+
+    /// A request's start line (`incoming`: the middleware's INCOMING, with its Host).
+    pub(super) fn start(
+        &mut self,
+        line: &Line<'_>,
+        (method, path, host): (&[u8], &[u8], Option<&[u8]>),
+        incoming: bool,
+        worker_class: Option<&str>,
+    ) {
+        let pid = line.pid;
+        let p = pid.unwrap_or(0);
+        let method = method_name(method);
+        // gunicorn's DEBUG line and the middleware's INCOMING line for the same request.
+        if incoming && self.has_debug_starts {
+            let twin = self.open.get(&p).and_then(|ids| {
+                ids.iter().copied().find(|id| {
+                    let r = &self.reqs[id];
+                    !r.incoming && r.method == method && r.path() == path
+                })
+            });
+            if let Some(id) = twin {
+                let bypass = self.k8s_pending.remove(&(p, line.thread));
+                let r = self.reqs.get_mut(&id).expect("open ids are live");
+                r.incoming = true;
+                r.host = host.map(|h| Part::Own(h.into()));
+                r.k8s_bypass = bypass;
+                return;
+            }
+        }
+        // A sync worker (or one thread of a threaded one) serves one request at a time:
+        // whatever it still had open was dropped.
+        let thread = line.thread;
+        let one_at_a_time =
+            pid.is_some() && (self.one_at_a_time(worker_class, p) || thread.is_some());
+        if let (Some(ids), true) = (self.open.get_mut(&p), one_at_a_time) {
+            for _ in 0..ids.len() {
+                let id = ids.pop_front().expect("counted");
+                let Some(r) = self.reqs.get_mut(&id) else {
+                    continue;
+                };
+                if thread.is_some() && r.thread != thread {
+                    ids.push_back(id);
+                    continue;
+                }
+                r.outcome = Outcome::Superseded;
+                r.end = line.time;
+                self.done.push_back(id);
+            }
+        }
+        let mut req = Book::record(line, pid, method, path);
+        req.host = host.map(|h| req.start_line.part(line.raw, h));
+        req.start = line.time;
+        req.incoming = incoming;
+        req.k8s_bypass = incoming && self.k8s_pending.remove(&(p, line.thread));
+        req.rid = line.rid;
+        req.fine_start = line.fine;
+        let id = self.admit(req);
+        self.open.entry(p).or_default().push_back(id);
+    }
+
+    /// The record a RESPONSE line ends, and whether it had to be made (its start is not in
+    /// the input): then the caller keeps the table bounded before [`Book::answer`].
+    pub(super) fn pair_end(
+        &mut self,
+        line: &Line<'_>,
+        (method, path): (&[u8], &[u8]),
+        out: &mut Analysis,
+    ) -> (u64, bool) {
+        let mut p = line.pid.unwrap_or(0);
+        let by_rid = line
+            .rid
+            .and_then(|rid| self.by_rid.get(&rid).copied())
+            .filter(|id| {
+                self.reqs
+                    .get(id)
+                    .is_some_and(|r| r.outcome == Outcome::Open)
+            });
+        let method_s = method_name(method);
+        let same_route = |r: &Req| r.method == method_s && r.path() == path;
+        // Candidates come from the route's own queue (oldest first), so a pid with thousands
+        // of other requests open costs nothing here.
+        let key = route_key(&method_s, path);
+        // The oldest matching record, and whether there is another one (looked for only when
+        // `more` asks: the rest of a busy route's queue is long).
+        let on_route = |want: Outcome, thread: Option<u64>, more: bool| -> (Option<u64>, bool) {
+            let mut found = self
+                .unlinked
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| {
+                    let r = &self.reqs[id];
+                    r.outcome == want
+                        && r.pid.unwrap_or(0) == p
+                        && same_route(r)
+                        && (thread.is_none() || r.thread == thread)
+                });
+            let first = found.next();
+            (first, more && first.is_some() && found.next().is_some())
+        };
+        let found = if let Some(id) = by_rid {
+            p = self.reqs[&id].pid.unwrap_or(0);
+            out.pairing.by_request_id += 1;
+            Some(id)
+        } else if let Some(id) = line
+            .thread
+            .and_then(|th| on_route(Outcome::Open, Some(th), false).0)
+        {
+            out.pairing.by_thread += 1;
+            Some(id)
+        } else if let (Some(first), more) = on_route(
+            Outcome::Open,
+            None,
+            !self.one_at_a_time(out.worker_class.as_deref(), p),
+        ) {
+            if more {
+                out.pairing.ambiguous += 1;
+            }
+            out.pairing.by_pid_path += 1;
+            Some(first)
+        } else if let (Some(id), _) = on_route(Outcome::Superseded, None, false) {
+            // A sync worker was assumed (no `Using worker:` line) but this pid answers a
+            // request it had "moved on" from: it serves several at once. Revive that request
+            // and stop assuming.
+            self.concurrent_pids.insert(p);
+            out.pairing.ambiguous += 1;
+            Some(id)
+        } else {
+            None
+        };
+        match found {
+            Some(id) => {
+                dequeue(&mut self.open, p, id);
+                self.reqs.get_mut(&id).expect("found above").outcome = Outcome::Open;
+                (id, false)
+            }
+            None => {
+                // The start is not in the input (it began mid-request): still a request.
+                out.unmatched_responses += 1;
+                let req = Book::record(line, line.pid, method_s, path);
+                (self.admit(req), true)
+            }
+        }
+    }
+
+    /// Record `id` was answered with `status` by the app (its RESPONSE line).
+    pub(super) fn answer(&mut self, join: &mut AccessJoin, line: &Line<'_>, id: u64, status: u16) {
+        let r = self.reqs.get_mut(&id).expect("live");
+        r.app_status = Some(status);
+        r.end = line.time;
+        r.fine_end = line.fine;
+        if r.outcome == Outcome::Open {
+            r.outcome = Outcome::Answered;
+        }
+        let (linked, key) = (r.access.is_some(), r.key);
+        self.done.push_back(id);
+        if linked {
+            // Its access line came first; it waited on the route's queue only for this.
+            self.unlink(key, id);
+        } else {
+            join.claim(self, id);
+        }
+    }
+
+    /// Marks the request a DisallowedHost line rejected: by request id, else the newest on its
+    /// thread, else the newest on its pid.
+    pub(super) fn mark_rejected(&mut self, line: &Line<'_>, host: String) {
+        let by_rid = line.rid.and_then(|rid| self.by_rid.get(&rid).copied());
+        let newest = by_rid.or_else(|| {
+            let open = self.open.get(&line.pid.unwrap_or(0))?;
+            let thread = line.thread;
+            open.iter()
+                .rev()
+                .find(|id| thread.is_none() || self.reqs[id].thread == thread)
+                .copied()
+        });
+        if let Some(r) = newest.and_then(|id| self.reqs.get_mut(&id)) {
+            r.rejected_host = Some(host);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::correlate::evidence;
+    use crate::correlate::{run, Cause};
+
+    /// A path and host are kept as places in the request's kept start line; one beyond the kept
+    /// part of a long line is copied. Both must pair and be reported the same.
+    #[test]
+    fn paths_inside_and_beyond_the_kept_start_line() {
+        let long = format!("/{}/", "x".repeat(evidence::EVIDENCE_CHARS * 4));
+        let start = |path: &str, host: &str| {
+            format!("[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET {path} from 1.2.3.4 Host: {host}")
+        };
+        let lines = [
+            start(&long, "far.example.com"),
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /nope/ -> 200".to_string(),
+            format!("[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET {long} -> 200"),
+            start("/near/", "near.example.com"),
+            "[2025-10-16 08:00:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)".to_string(),
+        ];
+        let a = run(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(a.unmatched_responses, 1, "/nope/ matched nothing");
+        assert_eq!(a.accepted_hosts.get("far.example.com"), Some(&1));
+        assert_eq!(a.orphans.len(), 1);
+        assert_eq!(a.orphans[0].request.path, "/near/");
+        assert_eq!(
+            a.orphans[0].request.host.as_deref(),
+            Some("near.example.com")
+        );
+        assert!(a.latency.routes.keys().any(|k| k.starts_with("GET /xxxx")));
+    }
+
+    #[test]
+    fn sync_worker_moving_on_means_never_answered() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /admin/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:05 +0000] [36] [INFO] INCOMING REQUEST: GET /login/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:05 +0000] [36] [INFO] RESPONSE: GET /login/ -> 200",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].cause, Cause::NeverAnswered);
+        assert_eq!(a.orphans[0].request.path, "/admin/");
+        assert_eq!(a.accepted_hosts["app.example.com"], 1);
+    }
+}

@@ -1,0 +1,234 @@
+//! gunicorn's own life and its workers': the arbiter starting, listening, booting workers,
+//! workers timing out, being killed or exiting (each orphans the requests open on it), boot
+//! errors and failures, and the timeout in its config dump.
+
+use rustc_hash::FxHashSet;
+
+use super::notices::{AlertKind, Notices};
+use super::records::{lossy, lossy_cow, Book};
+use super::{keep, Analysis, Cause, Evidence, Line};
+use crate::parse::Event;
+
+/// What one stream knows of its workers between lines.
+#[derive(Default)]
+pub(super) struct Workers {
+    /// Workers that timed out (a SIGKILL that follows escalates the timeout).
+    timed_out: FxHashSet<u32>,
+    /// The last `exited with code` (pid, code): gunicorn logs some twice.
+    last_exit: Option<(u32, u32)>,
+    /// gunicorn is stopping on purpose (TERM, INT or QUIT).
+    shutting_down: bool,
+}
+
+/// Requests open on worker pid are orphaned, by that cause, with that evidence.
+pub(super) type Orphaning = (u32, Cause, Evidence);
+
+/// gunicorn ≥ 22 can die of an uncaught `HaltServer` instead of logging `Reason:`.
+pub(super) fn halts(exc_type: &[u8], message: &[u8]) -> bool {
+    exc_type.ends_with(b"HaltServer") && memchr::memmem::find(message, b"failed to").is_some()
+}
+
+impl Workers {
+    /// A line of gunicorn's arbiter or of a worker's life (other events are ignored). Returns
+    /// the worker whose open requests the line orphans.
+    pub(super) fn on_event(
+        &mut self,
+        event: &Event<'_>,
+        line: &Line<'_>,
+        out: &mut Analysis,
+        notices: &mut Notices,
+        book: &Book,
+    ) -> Option<Orphaning> {
+        let time = line.time;
+        match event {
+            Event::Starting { version } => {
+                let v = lossy(version);
+                if !out.gunicorn_versions.contains(&v) {
+                    out.gunicorn_versions.push(v);
+                }
+                self.shutting_down = false;
+                keep(&mut out.start_evidence, || line.evidence());
+            }
+            Event::Listening { addrs } => {
+                for a in addrs.split(|&c| c == b',') {
+                    let a = lossy(a);
+                    if !out.listening.contains(&a) {
+                        out.listening.push(a);
+                    }
+                }
+            }
+            Event::UsingWorker { class } => out.worker_class = Some(lossy(class)),
+            Event::Booting { pid: w } => {
+                // A new worker may reuse the pid of one that timed out long ago.
+                self.timed_out.remove(w);
+                out.workers_booted += 1;
+                out.timeline.at(time, |b| b.worker_boots += 1);
+                self.shutting_down = false;
+            }
+            Event::HandlingSignal { signal } => {
+                if matches!(*signal, b"term" | b"int" | b"quit") {
+                    self.shutting_down = true;
+                }
+            }
+            Event::WorkerTimeout { pid: w } => {
+                out.worker_timeouts += 1;
+                out.timeline.at(time, |b| b.worker_timeouts += 1);
+                self.timed_out.insert(*w);
+                let e = line.evidence();
+                keep(&mut out.timeout_evidence, || e.clone());
+                let hung = book.open.get(w).and_then(|v| v.front()).map(|id| {
+                    let r = &book.reqs[id];
+                    format!(" while serving {} {}", r.method, lossy_cow(r.path()))
+                });
+                let message = format!("worker {w} timed out{}", hung.unwrap_or_default());
+                notices.alert(AlertKind::WorkerTimeout, message, time, &e);
+                return Some((*w, Cause::WorkerTimeout, e));
+            }
+            // SIGTERM/SIGINT/SIGQUIT are gunicorn's own graceful stops (shutdown, boot failure
+            // halt, scale-down, uvicorn's normal exit): not a death to report.
+            Event::WorkerSignalled {
+                pid: w,
+                signal,
+                oom_hint,
+            } if !matches!(*signal, b"SIGTERM" | b"SIGINT" | b"SIGQUIT") => {
+                let kill = *signal == b"SIGKILL";
+                let signal = lossy(signal);
+                return Some(self.killed(*w, (signal, kill, *oom_hint), line, out, notices));
+            }
+            // gunicorn 20.1 names the signal by number and never says "out of memory": an
+            // unexplained 9 is the same suspicion.
+            Event::WorkerTerminatedBySignal { pid: w, signal }
+                if !matches!(*signal, 2 | 3 | 15) =>
+            {
+                let kill = *signal == 9;
+                let signal = format!("signal {signal}");
+                return Some(self.killed(*w, (signal, kill, kill), line, out, notices));
+            }
+            Event::WorkerExitCode {
+                pid: w,
+                code,
+                period,
+            } => {
+                let twin = *period && self.last_exit == Some((*w, *code));
+                self.last_exit = Some((*w, *code));
+                if !twin {
+                    out.worker_exits += 1;
+                    let e = line.evidence();
+                    if *code == 3 || *code == 4 {
+                        keep(&mut out.boot_evidence, || e.clone());
+                    }
+                    return Some((*w, Cause::WorkerExited, e));
+                }
+            }
+            Event::WorkerExiting { pid: w } => {
+                return Some((*w, Cause::WorkerExited, line.evidence()));
+            }
+            Event::WorkerBootError => {
+                out.boot_errors += 1;
+                keep(&mut out.boot_evidence, || line.evidence());
+            }
+            Event::BootFailed { reason } => {
+                let message = format!("gunicorn gave up: {}", lossy(reason));
+                boot_failed(message, line, out, notices);
+            }
+            Event::ExceptionLine { exc_type, message } if halts(exc_type, message) => {
+                let message = format!("gunicorn halted: {}", lossy(message));
+                boot_failed(message, line, out, notices);
+            }
+            Event::ConfigValue {
+                key: b"timeout",
+                value,
+            } => {
+                // `timeout: 0` means no timeout at all in gunicorn; anything not a positive
+                // number says nothing usable.
+                let t = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<f64>().ok());
+                if let Some(t) = t.filter(|t| t.is_finite() && *t > 0.0) {
+                    out.timeout_from_logs = Some(t);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// A worker died of a signal gunicorn did not send for a graceful stop.
+    fn killed(
+        &mut self,
+        w: u32,
+        (signal, sigkill, oom_hint): (String, bool, bool),
+        line: &Line<'_>,
+        out: &mut Analysis,
+        notices: &mut Notices,
+    ) -> Orphaning {
+        let e = line.evidence();
+        if sigkill && self.timed_out.contains(&w) {
+            out.kills_after_timeout += 1;
+            out.workers_killed += 1;
+        } else if sigkill && self.shutting_down {
+            // A request outlived graceful_timeout while gunicorn was stopping.
+            out.kills_during_shutdown += 1;
+        } else {
+            if oom_hint {
+                out.oom_suspected += 1;
+                keep(&mut out.oom_evidence, || e.clone());
+            }
+            out.workers_killed += 1;
+        }
+        keep(&mut out.kill_evidence, || e.clone());
+        let message = format!("worker {w} was sent {signal}");
+        notices.alert(AlertKind::WorkerKilled, message, line.time, &e);
+        (w, Cause::WorkerKilled, e)
+    }
+}
+
+/// gunicorn gave up booting (`Reason:` or an uncaught `HaltServer`).
+fn boot_failed(message: String, line: &Line<'_>, out: &mut Analysis, notices: &mut Notices) {
+    out.boot_failed = true;
+    let e = line.evidence();
+    notices.alert(AlertKind::BootFailure, message, line.time, &e);
+    keep(&mut out.boot_evidence, || e);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::correlate::{run, Cause};
+
+    #[test]
+    fn timeout_orphans_and_twin_exit_lines_count_once() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /slow/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:30 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "[2025-10-16 08:00:30 +0000] [36] [INFO] Worker exiting (pid: 36)",
+            "[2025-10-16 08:00:30 +0000] [1] [ERROR] Worker (pid:36) exited with code 1",
+            "[2025-10-16 08:00:30 +0000] [1] [ERROR] Worker (pid:36) exited with code 1.",
+            "[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
+        ]);
+        assert_eq!(a.orphans_total, 1);
+        assert_eq!(a.orphans[0].cause, Cause::WorkerTimeout);
+        assert_eq!(a.orphans[0].request.open_seconds, Some(30.0));
+        assert_eq!(a.worker_exits, 1);
+        assert_eq!(a.oom_suspected, 0);
+        assert_eq!(a.kills_after_timeout, 1);
+    }
+
+    #[test]
+    fn a_reused_pid_does_not_inherit_an_old_timeout() {
+        let a = run(&[
+            "[2025-10-16 08:00:30 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
+            "[2025-10-16 09:00:00 +0000] [36] [INFO] Booting worker with pid: 36",
+            "[2025-10-16 09:30:00 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
+        ]);
+        assert_eq!(a.kills_after_timeout, 1);
+        assert_eq!(a.oom_suspected, 1);
+    }
+
+    #[test]
+    fn oom_without_timeout_is_suspected() {
+        let a = run(&["[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?"]);
+        assert_eq!(a.oom_suspected, 1);
+        assert_eq!(a.workers_killed, 1);
+    }
+}
