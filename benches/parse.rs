@@ -79,7 +79,11 @@ fn end_to_end(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || (),
-                |()| analyze_bytes_in("bench", &data, &settings, chunk).requests,
+                |()| {
+                    analyze_bytes_in("bench", &data, &settings, chunk)
+                        .traffic
+                        .total
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -365,12 +365,12 @@ impl Pipeline {
             .pods
             .items
             .iter()
-            .find_map(|(_, c)| c.analysis().timeout_from_logs);
+            .find_map(|(_, c)| c.analysis().workers.timeout_from_logs);
         let orphans: Vec<_> = self
             .pods
             .items
             .iter()
-            .flat_map(|(_, c)| c.analysis().orphans.iter().cloned())
+            .flat_map(|(_, c)| c.analysis().traffic.orphans.iter().cloned())
             .collect();
         let end = StreamEnd {
             now: self
@@ -391,8 +391,8 @@ impl Pipeline {
             }
             total.merge(a);
         }
-        total.lines += self.filtered;
-        total.filtered += self.filtered;
+        total.input.lines += self.filtered;
+        total.input.filtered += self.filtered;
         (total, notices)
     }
 }
@@ -938,7 +938,11 @@ pub fn run(
         (a, files)
     };
     progress.finish();
-    let (timeout, source) = settle_timeout(config.timeout, total.timeout_from_logs, &total.orphans);
+    let (timeout, source) = settle_timeout(
+        config.timeout,
+        total.workers.timeout_from_logs,
+        &total.traffic.orphans,
+    );
     let ctx = Context {
         public_hosts: &config.public_hosts,
         timeout,

@@ -116,13 +116,14 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 fn class_stats(a: &Analysis, c: Class) -> ClassStats {
-    a.by_class.get(&c).cloned().unwrap_or_default()
+    a.traffic.by_class.get(&c).cloned().unwrap_or_default()
 }
 
 fn host_verdicts(a: &Analysis, ctx: &Context<'_>) -> Vec<HostVerdict> {
     let public: Vec<String> = ctx.public_hosts.iter().map(|h| domain_of(h)).collect();
     let mut out: Vec<HostVerdict> = a
-        .rejected_hosts
+        .hosts
+        .rejected
         .iter()
         .map(|(host, r)| {
             let add = r.add.clone().unwrap_or_else(|| domain_of(host));
@@ -210,22 +211,22 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     let mut findings = Vec::new();
 
     // log_lines_recognized: of the lines in the --since / --until window (all, without one).
-    let content = (a.lines - a.blank).saturating_sub(a.filtered);
-    let recognized = a.recognized - a.blank;
+    let content = (a.input.lines - a.input.blank).saturating_sub(a.input.filtered);
+    let recognized = a.input.recognized - a.input.blank;
     // Every line was left out by the window: nothing in it to judge, not a log unrecognised.
-    let outside = a.lines > 0 && a.filtered > 0 && content == 0;
+    let outside = a.input.lines > 0 && a.input.filtered > 0 && content == 0;
     checks.push(Check {
         id: "log_lines_recognized",
         title: "Log lines recognised",
         expected: "gunicorn / Django lines in the input".into(),
-        actual: if a.lines == 0 {
+        actual: if a.input.lines == 0 {
             "the input is empty".into()
         } else if outside {
-            format!("all {} lines are outside --since / --until", a.lines)
-        } else if a.filtered > 0 {
+            format!("all {} lines are outside --since / --until", a.input.lines)
+        } else if a.input.filtered > 0 {
             format!(
                 "{recognized} of {content} non-blank lines recognised ({} outside --since / --until)",
-                a.filtered
+                a.input.filtered
             )
         } else {
             format!("{recognized} of {content} non-blank lines recognised")
@@ -237,10 +238,11 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         } else {
             Status::Pass
         },
-        evidence: a.unrecognized_samples.clone(),
+        evidence: a.input.unrecognized_samples.clone(),
     });
     if recognized == 0 || recognized * 2 < content {
         let texts: Vec<&str> = a
+            .input
             .unrecognized_samples
             .iter()
             .map(|e| e.text.as_str())
@@ -249,35 +251,36 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         findings.push(Finding {
             id: "nothing_recognized",
             severity: if recognized == 0 { Severity::Fail } else { Severity::Warn },
-            title: if a.lines == 0 {
+            title: if a.input.lines == 0 {
                 "The input is empty: there is nothing to diagnose".into()
             } else if outside {
                 "No line falls within --since / --until: there is nothing to diagnose".into()
             } else if recognized == 0 {
-                format!("None of the {} lines looks like gunicorn or Django output", a.lines)
+                format!("None of the {} lines looks like gunicorn or Django output", a.input.lines)
             } else {
                 format!("Only {recognized} of {content} lines were recognised: the checks see a part of the logs")
             },
-            detail: if a.lines == 0 {
+            detail: if a.input.lines == 0 {
                 "reqtrail reads gunicorn's error and access logs and Django's request logging; the input held no line at all.".into()
             } else if outside {
-                format!("The window left out all {} lines of the input.", a.lines)
+                format!("The window left out all {} lines of the input.", a.input.lines)
             } else {
                 format!("The unrecognised lines look closest to {closest}.")
             },
-            fix: if a.lines == 0 {
+            fix: if a.input.lines == 0 {
                 "Pass the container's whole output (`docker logs web 2>&1 | reqtrail`, or `kubectl logs POD --timestamps | reqtrail`), with gunicorn's `--access-logfile -` on.".into()
             } else if outside {
                 "Widen the window (times are UTC unless they carry an offset; an age like 2h counts back from now), or pass logs that cover it.".into()
             } else {
                 hint
             },
-            evidence: a.unrecognized_samples.clone(),
+            evidence: a.input.unrecognized_samples.clone(),
         });
     }
 
-    if a.app_request_lines == 0 && !a.unknown_request_messages.is_empty() {
+    if a.input.app_request_lines == 0 && !a.input.unknown_request_messages.is_empty() {
         let texts: Vec<&str> = a
+            .input
             .unknown_request_messages
             .iter()
             .map(|e| e.text.as_str())
@@ -289,28 +292,30 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             title: "No request-logging line was recognised, but some lines talk about requests".into(),
             detail: format!("Lines in a known layout carry messages reqtrail does not read; they look like {closest}."),
             fix: hint,
-            evidence: a.unknown_request_messages.clone(),
+            evidence: a.input.unknown_request_messages.clone(),
         });
     }
 
     // gunicorn_started
-    let boot_problem = a.boot_failed || a.boot_errors > 0;
+    let boot_problem = a.workers.boot_failed || a.workers.boot_errors > 0;
     let mut started = gunicorn_facts(
-        a.gunicorn_versions.first().map(String::as_str),
-        a.worker_class.as_deref(),
-        &a.listening,
+        a.workers.gunicorn_versions.first().map(String::as_str),
+        a.workers.class.as_deref(),
+        &a.workers.listening,
     );
     started.push(format!(
         "{} booted",
-        plural(a.workers_booted, "worker", "workers")
+        plural(a.workers.booted, "worker", "workers")
     ));
-    let alive = !a.gunicorn_versions.is_empty() || !a.listening.is_empty() || a.workers_booted > 0;
-    let boot_exc = a.boot_exceptions.first().cloned();
+    let alive = !a.workers.gunicorn_versions.is_empty()
+        || !a.workers.listening.is_empty()
+        || a.workers.booted > 0;
+    let boot_exc = a.workers.boot_exceptions.first().cloned();
     checks.push(Check {
         id: "gunicorn_started",
         title: "Gunicorn starts",
         expected: "master listening, workers booted".into(),
-        actual: if a.boot_failed {
+        actual: if a.workers.boot_failed {
             format!(
                 "workers failed to boot{}; gunicorn shut down",
                 boot_exc
@@ -318,20 +323,20 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default()
             )
-        } else if a.boot_errors > 0 {
+        } else if a.workers.boot_errors > 0 {
             format!(
                 "{}; {} failed to boot",
                 started.join(", "),
-                plural(a.boot_errors, "worker", "workers")
+                plural(a.workers.boot_errors, "worker", "workers")
             )
         } else if alive {
             started.join(", ")
         } else {
             "no gunicorn start-up lines (the logs may begin after start-up)".into()
         },
-        status: if a.boot_failed {
+        status: if a.workers.boot_failed {
             Status::Fail
-        } else if a.boot_errors > 0 {
+        } else if a.workers.boot_errors > 0 {
             Status::Warn
         } else if alive {
             Status::Pass
@@ -339,9 +344,9 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             Status::Unknown
         },
         evidence: if boot_problem {
-            a.boot_evidence.clone()
+            a.workers.boot_evidence.clone()
         } else {
-            a.start_evidence.clone()
+            a.workers.start_evidence.clone()
         },
     });
     if boot_problem {
@@ -350,7 +355,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             .is_some_and(|e| e.contains("ALLOWED_HOSTS"));
         findings.push(Finding {
             id: "boot_failure",
-            severity: if a.boot_failed { Severity::Fail } else { Severity::Warn },
+            severity: if a.workers.boot_failed { Severity::Fail } else { Severity::Warn },
             title: format!(
                 "Workers fail to boot: the app raises while loading{}",
                 boot_exc.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
@@ -361,39 +366,45 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             } else {
                 "Import the app once by hand in the same image and environment (`python -c \"import yourproject.wsgi\"`) to see the full error, fix it, redeploy.".into()
             },
-            evidence: a.boot_evidence.clone(),
+            evidence: a.workers.boot_evidence.clone(),
         });
     }
 
     // workers_stable
-    let troubles = a.worker_timeouts + a.workers_killed;
+    let troubles = a.workers.timeouts + a.workers.killed;
     let mut stable = Vec::new();
-    if a.worker_timeouts > 0 {
+    if a.workers.timeouts > 0 {
         stable.push(plural(
-            a.worker_timeouts,
+            a.workers.timeouts,
             "worker timeout",
             "worker timeouts",
         ));
     }
-    if a.workers_killed > 0 {
-        let mut k = plural(a.workers_killed, "worker killed", "workers killed");
-        if a.kills_after_timeout > 0 {
-            k.push_str(&format!(" ({} after a timeout)", a.kills_after_timeout));
+    if a.workers.killed > 0 {
+        let mut k = plural(a.workers.killed, "worker killed", "workers killed");
+        if a.workers.kills_after_timeout > 0 {
+            k.push_str(&format!(
+                " ({} after a timeout)",
+                a.workers.kills_after_timeout
+            ));
         }
         stable.push(k);
     }
-    if a.oom_suspected > 0 {
-        stable.push(format!("{} suspected out of memory", a.oom_suspected));
-    }
-    if a.kills_during_shutdown > 0 {
+    if a.workers.oom_suspected > 0 {
         stable.push(format!(
-            "{} killed while stopping (a request outlived graceful_timeout)",
-            plural(a.kills_during_shutdown, "worker", "workers")
+            "{} suspected out of memory",
+            a.workers.oom_suspected
         ));
     }
-    if a.worker_exits > 0 {
+    if a.workers.kills_during_shutdown > 0 {
+        stable.push(format!(
+            "{} killed while stopping (a request outlived graceful_timeout)",
+            plural(a.workers.kills_during_shutdown, "worker", "workers")
+        ));
+    }
+    if a.workers.exits > 0 {
         stable.push(plural(
-            a.worker_exits,
+            a.workers.exits,
             "non-zero worker exit",
             "non-zero worker exits",
         ));
@@ -403,7 +414,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         title: "Workers stay up",
         expected: "no timeouts, kills or crashes".into(),
         actual: if stable.is_empty() {
-            if a.workers_booted > 0 || a.requests > 0 {
+            if a.workers.booted > 0 || a.traffic.total > 0 {
                 "no timeouts, kills or crashes".into()
             } else {
                 "no worker lines in the logs".into()
@@ -411,21 +422,24 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         } else {
             stable.join(", ")
         },
-        status: if troubles > 0 || a.oom_suspected > 0 || a.boot_failed {
+        status: if troubles > 0 || a.workers.oom_suspected > 0 || a.workers.boot_failed {
             Status::Fail
-        } else if a.worker_exits > 0 || a.boot_errors > 0 || a.kills_during_shutdown > 0 {
+        } else if a.workers.exits > 0
+            || a.workers.boot_errors > 0
+            || a.workers.kills_during_shutdown > 0
+        {
             Status::Warn
-        } else if a.workers_booted > 0 || a.requests > 0 {
+        } else if a.workers.booted > 0 || a.traffic.total > 0 {
             Status::Pass
         } else {
             Status::Unknown
         },
         evidence: first_evidence(
             [
-                &a.timeout_evidence,
-                &a.kill_evidence,
-                &a.oom_evidence,
-                &a.boot_evidence,
+                &a.workers.timeout_evidence,
+                &a.workers.kill_evidence,
+                &a.workers.oom_evidence,
+                &a.workers.boot_evidence,
             ],
             3,
         ),
@@ -485,7 +499,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             requests_line(&external, "external request")
         },
         status: if external.total == 0 {
-            if a.boot_failed {
+            if a.workers.boot_failed {
                 Status::Unknown
             } else {
                 Status::Warn
@@ -503,9 +517,10 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     });
 
     // requests_answered
-    let evicted: u64 = a.by_class.values().map(|c| c.evicted).sum();
-    let in_flight: u64 = a.by_class.values().map(|c| c.in_flight).sum();
+    let evicted: u64 = a.traffic.by_class.values().map(|c| c.evicted).sum();
+    let in_flight: u64 = a.traffic.by_class.values().map(|c| c.in_flight).sum();
     let orphan_detail: Vec<String> = a
+        .traffic
         .orphan_causes
         .iter()
         .map(|(c, n)| format!("{n} {}", cause_words(*c)))
@@ -514,31 +529,31 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         id: "requests_answered",
         title: "Every logged request answered",
         expected: "each INCOMING REQUEST has its RESPONSE".into(),
-        actual: if a.requests == 0 {
+        actual: if a.traffic.total == 0 {
             "no requests in the logs".into()
-        } else if a.orphans_total == 0 && in_flight > 0 {
+        } else if a.traffic.orphans_total == 0 && in_flight > 0 {
             format!(
                 "{} finished; {in_flight} still open when the input ended",
-                a.requests - in_flight - evicted
+                a.traffic.total - in_flight - evicted
             )
-        } else if a.orphans_total == 0 && evicted > 0 {
+        } else if a.traffic.orphans_total == 0 && evicted > 0 {
             format!(
                 "{evicted} of {} still open when too many were open at once (not followed further)",
-                a.requests
+                a.traffic.total
             )
-        } else if a.orphans_total == 0 {
-            format!("all {} requests finished", a.requests)
+        } else if a.traffic.orphans_total == 0 {
+            format!("all {} requests finished", a.traffic.total)
         } else {
             format!(
                 "{} of {} never answered: {}",
-                a.orphans_total,
-                a.requests,
+                a.traffic.orphans_total,
+                a.traffic.total,
                 orphan_detail.join(", ")
             )
         },
-        status: if a.requests == 0 {
+        status: if a.traffic.total == 0 {
             Status::Unknown
-        } else if a.orphans_total > 0 {
+        } else if a.traffic.orphans_total > 0 {
             Status::Fail
         } else if evicted > 0 || in_flight > 0 {
             Status::Warn
@@ -546,6 +561,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             Status::Pass
         },
         evidence: a
+            .traffic
             .orphans
             .iter()
             .take(3)
@@ -571,7 +587,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         .map(|h| h.count)
         .sum();
     let total_rejections: u64 = hosts.iter().map(|h| h.count).sum();
-    let hidden_400s = a.status.get(&400).copied().unwrap_or(0);
+    let hidden_400s = a.traffic.status.get(&400).copied().unwrap_or(0);
     let describe = |hs: &[&HostVerdict]| {
         let mut text = hs
             .iter()
@@ -606,16 +622,16 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
                 describe(&other_domains)
             ),
         )
-    } else if a.rejected_unlisted > 0 {
+    } else if a.hosts.rejected_unlisted > 0 {
         (
             Status::Warn,
             format!(
                 "{} rejections of hosts past the first 1,000 distinct ones were not looked at",
-                a.rejected_unlisted
+                a.hosts.rejected_unlisted
             ),
         )
     } else if total_rejections > 0 {
-        let s = if a.accepted_hosts.is_empty() {
+        let s = if a.hosts.accepted.is_empty() {
             Status::Unknown
         } else {
             Status::Pass
@@ -624,7 +640,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             s,
             format!("only scanner noise rejected: {}", describe(&noise_hosts)),
         )
-    } else if hidden_400s > 0 && a.accepted_hosts.is_empty() {
+    } else if hidden_400s > 0 && a.hosts.accepted.is_empty() {
         (
             Status::Warn,
             format!(
@@ -632,8 +648,8 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
                 plural(hidden_400s, "request", "requests")
             ),
         )
-    } else if !a.accepted_hosts.is_empty() {
-        let names: Vec<String> = a.accepted_hosts.keys().take(5).cloned().collect();
+    } else if !a.hosts.accepted.is_empty() {
+        let names: Vec<String> = a.hosts.accepted.keys().take(5).cloned().collect();
         (
             Status::Pass,
             format!("hosts accepted: {}", names.join(", ")),
@@ -676,7 +692,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     for p in ctx.public_hosts {
         push(domain_of(p));
     }
-    for h in a.accepted_hosts.keys().take(20) {
+    for h in a.hosts.accepted.keys().take(20) {
         push(domain_of(h));
     }
     let public_rejected: Vec<&HostVerdict> = hosts
@@ -747,11 +763,12 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
 
     // Worker timeouts and other orphans, grouped by what hung.
     let timeout_orphans: Vec<&Orphan> = a
+        .traffic
         .orphans
         .iter()
         .filter(|o| o.cause == Cause::WorkerTimeout)
         .collect();
-    if a.worker_timeouts > 0 {
+    if a.workers.timeouts > 0 {
         let mut by_route: BTreeMap<(String, String), (u64, f64, Vec<&Orphan>)> = BTreeMap::new();
         for o in &timeout_orphans {
             let e = by_route
@@ -780,7 +797,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             evidence.push(o.request.start_evidence.clone());
             evidence.extend(o.cause_evidence.clone());
         } else {
-            evidence.extend(a.timeout_evidence.iter().take(2).cloned());
+            evidence.extend(a.workers.timeout_evidence.iter().take(2).cloned());
         }
         let first_path = routes
             .first()
@@ -790,13 +807,13 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             id: "worker_timeout",
             severity: Severity::Fail,
             title: if hung.is_empty() {
-                format!("{} (the hung request is not in the logs)", plural(a.worker_timeouts, "worker timed out", "workers timed out"))
+                format!("{} (the hung request is not in the logs)", plural(a.workers.timeouts, "worker timed out", "workers timed out"))
             } else {
                 format!("Requests hung their worker past the {}-second timeout: {}", fmt_secs(ctx.timeout), hung.join("; "))
             },
             detail: format!(
                 "gunicorn's master killed {} that stayed silent longer than --timeout {} s ({}). A sync worker serves one request at a time, so each hang also blocks every request queued behind it.",
-                plural(a.worker_timeouts, "worker", "workers"),
+                plural(a.workers.timeouts, "worker", "workers"),
                 fmt_secs(ctx.timeout),
                 ctx.timeout_source
             ),
@@ -807,32 +824,34 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             evidence,
         });
     }
-    if a.kills_after_timeout > 0 {
+    if a.workers.kills_after_timeout > 0 {
         findings.push(Finding {
             id: "sigkill_after_timeout",
             severity: Severity::Info,
-            title: format!("{} after a WORKER TIMEOUT is the timeout's escalation, not out-of-memory", plural(a.kills_after_timeout, "SIGKILL", "SIGKILLs")),
+            title: format!("{} after a WORKER TIMEOUT is the timeout's escalation, not out-of-memory", plural(a.workers.kills_after_timeout, "SIGKILL", "SIGKILLs")),
             detail: "gunicorn sends SIGABRT on timeout and SIGKILL a moment later if the worker is still alive; since 21.0 it then prints `Perhaps out of memory?` regardless of the cause.".into(),
             fix: "Treat it as part of the timeout above; look for OOM only in kills with no timeout before them (or in `kubectl describe pod` → OOMKilled).".into(),
-            evidence: a.kill_evidence.iter().take(2).cloned().collect(),
+            evidence: a.workers.kill_evidence.iter().take(2).cloned().collect(),
         });
     }
-    if a.oom_suspected > 0 {
+    if a.workers.oom_suspected > 0 {
         findings.push(Finding {
             id: "oom_suspected",
             severity: Severity::Fail,
-            title: format!("{} SIGKILLed with no timeout before: likely out of memory", plural(a.oom_suspected, "worker was", "workers were")),
+            title: format!("{} SIGKILLed with no timeout before: likely out of memory", plural(a.workers.oom_suspected, "worker was", "workers were")),
             detail: "Nothing in gunicorn's own logs explains these kills; the kernel OOM killer (or a container memory limit) is the usual sender.".into(),
             fix: "Check the container's memory limit and usage (`kubectl describe pod` → Last State: OOMKilled, `dmesg`), lower --workers or memory per request, or recycle leaky workers with --max-requests.".into(),
-            evidence: a.oom_evidence.clone(),
+            evidence: a.workers.oom_evidence.clone(),
         });
     }
     let other_orphans: Vec<&Orphan> = a
+        .traffic
         .orphans
         .iter()
         .filter(|o| o.cause != Cause::WorkerTimeout)
         .collect();
     let other_total: u64 = a
+        .traffic
         .orphan_causes
         .iter()
         .filter(|(c, _)| **c != Cause::WorkerTimeout)
@@ -866,9 +885,9 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         });
     }
 
-    if in_flight > 0 && a.orphans_total == 0 {
+    if in_flight > 0 && a.traffic.orphans_total == 0 {
         let mut paths: Vec<String> = Vec::new();
-        for o in &a.in_flight {
+        for o in &a.traffic.in_flight {
             let age = o
                 .open_seconds
                 .map(|s| format!("open {s:.1} s"))
@@ -891,14 +910,14 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
                 fmt_secs(ctx.timeout)
             ),
             fix: "Read a longer stretch of the logs (or run again later) to see whether it ends; if it never does, look at what the path does after it is logged.".into(),
-            evidence: a.in_flight.iter().take(3).map(|o| o.start_evidence.clone()).collect(),
+            evidence: a.traffic.in_flight.iter().take(3).map(|o| o.start_evidence.clone()).collect(),
         });
     }
 
     // server_errors
-    let n5xx: u64 = a.status.range(500..).map(|(_, n)| n).sum();
-    let with_status: u64 = a.status.values().sum();
-    let mut types: Vec<(&String, &u64)> = a.exception_types.iter().collect();
+    let n5xx: u64 = a.traffic.status.range(500..).map(|(_, n)| n).sum();
+    let with_status: u64 = a.traffic.status.values().sum();
+    let mut types: Vec<(&String, &u64)> = a.errors.exception_types.iter().collect();
     types.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
     let top: Vec<String> = types
         .iter()
@@ -906,6 +925,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         .map(|(t, n)| format!("{t} ×{n}"))
         .collect();
     let codes: Vec<String> = a
+        .traffic
         .status
         .range(500..)
         .map(|(s, n)| format!("{s} ×{n}"))
@@ -938,11 +958,12 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
         } else {
             Status::Warn
         },
-        evidence: a.server_error_evidence.clone(),
+        evidence: a.errors.server_error_evidence.clone(),
     });
     if n5xx > 0 {
         // gunicorn's own 500s to timed-out requests are told by the worker-timeout finding.
         let timeout_5xx = a
+            .traffic
             .orphans
             .iter()
             .filter(|o| {
@@ -961,12 +982,12 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
                 ),
                 detail: "The app raised while handling these; the traceback after each evidence line names the code.".into(),
                 fix: "Read the traceback under the first evidence line and fix the exception; add a test for that path.".into(),
-                evidence: a.server_error_evidence.clone(),
+                evidence: a.errors.server_error_evidence.clone(),
             });
         }
     }
 
-    if external.total == 0 && !a.boot_failed && a.requests > 0 {
+    if external.total == 0 && !a.workers.boot_failed && a.traffic.total > 0 {
         findings.push(Finding {
             id: "no_external_traffic",
             severity: Severity::Warn,
@@ -976,7 +997,7 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
             evidence: Vec::new(),
         });
     }
-    if total_rejections == 0 && hidden_400s > 0 && a.accepted_hosts.is_empty() {
+    if total_rejections == 0 && hidden_400s > 0 && a.hosts.accepted.is_empty() {
         findings.push(Finding {
             id: "disallowed_host_hidden",
             severity: Severity::Warn,

@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|p| p.split(|&c| c == b'\n').count() - usize::from(p.is_empty() || p.ends_with(b"\n")))
         .sum();
-    assert_eq!(by_line.lines, counted as u64, "every line counted");
+    assert_eq!(by_line.input.lines, counted as u64, "every line counted");
 
     let chunk = 1 + usize::from(pick & 0x7c) * 8;
     let chunked = analyze_merged_bytes_in(&inputs, &settings, Some(chunk));

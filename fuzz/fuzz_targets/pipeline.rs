@@ -53,7 +53,7 @@ fn report_of(data: &[u8], chunk: Option<usize>) -> Report {
 
     // As app::run: the timeout in force and where it came from (the inference from WORKER
     // TIMEOUT lines is left out: it reads the orphans' fields, whose shape changes often).
-    let (timeout, source) = match total.timeout_from_logs {
+    let (timeout, source) = match total.workers.timeout_from_logs {
         Some(t) => (t, "gunicorn's timeout in the logs"),
         None => (30.0, "default"),
     };

@@ -170,13 +170,13 @@ mod tests {
             "[2025-10-16 08:00:01 +0000] [37] [INFO] RESPONSE: GET /a b/ -> 404",
             "1.2.3.4 - - [16/Oct/2025:08:00:01 +0000] \"GET /a%20b/?x=1 HTTP/1.1\" 404 9 \"-\" \"Mozilla/5.0\"",
         ]);
-        assert_eq!(a.requests, 2);
-        assert_eq!(a.by_class[&Class::Probe].ok, 1);
-        assert_eq!(a.by_class[&Class::External].client_error, 1);
-        assert_eq!(a.status[&404], 1);
-        assert_eq!(a.orphans_total, 0);
+        assert_eq!(a.traffic.total, 2);
+        assert_eq!(a.traffic.by_class[&Class::Probe].ok, 1);
+        assert_eq!(a.traffic.by_class[&Class::External].client_error, 1);
+        assert_eq!(a.traffic.status[&404], 1);
+        assert_eq!(a.traffic.orphans_total, 0);
         assert_eq!(
-            a.accepted_hosts.len(),
+            a.hosts.accepted.len(),
             0,
             "a 404 does not prove the host is allowed… it does not matter"
         );
@@ -188,9 +188,9 @@ mod tests {
             "10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.32\"",
             "1.2.3.4 - - [16/Oct/2025:08:00:00 +0000] \"GET / HTTP/1.1\" 400 143 \"-\" \"curl/8\"",
         ]);
-        assert_eq!(a.requests, 2);
-        assert_eq!(a.by_class[&Class::Probe].ok, 1);
-        assert_eq!(a.by_class[&Class::External].client_error, 1);
+        assert_eq!(a.traffic.total, 2);
+        assert_eq!(a.traffic.by_class[&Class::Probe].ok, 1);
+        assert_eq!(a.traffic.by_class[&Class::External].client_error, 1);
     }
 
     #[test]

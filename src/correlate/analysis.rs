@@ -90,16 +90,16 @@ impl PodSummary {
     pub fn of(pod: &str, a: &Analysis) -> PodSummary {
         PodSummary {
             pod: pod.to_string(),
-            lines: a.lines,
-            requests: a.requests,
-            orphaned: a.orphans_total,
-            in_flight: a.by_class.values().map(|c| c.in_flight).sum(),
-            server_errors: a.status.range(500..).map(|(_, n)| n).sum(),
-            worker_timeouts: a.worker_timeouts,
-            workers_killed: a.workers_killed,
-            disallowed_hosts: a.rejected_hosts.values().map(|h| h.count).sum::<u64>()
-                + a.rejected_unlisted,
-            boot_failed: a.boot_failed,
+            lines: a.input.lines,
+            requests: a.traffic.total,
+            orphaned: a.traffic.orphans_total,
+            in_flight: a.traffic.by_class.values().map(|c| c.in_flight).sum(),
+            server_errors: a.traffic.status.range(500..).map(|(_, n)| n).sum(),
+            worker_timeouts: a.workers.timeouts,
+            workers_killed: a.workers.killed,
+            disallowed_hosts: a.hosts.rejected.values().map(|h| h.count).sum::<u64>()
+                + a.hosts.rejected_unlisted,
+            boot_failed: a.workers.boot_failed,
         }
     }
 }
@@ -151,9 +151,51 @@ pub struct HostRejections {
     pub evidence: Vec<Evidence>,
 }
 
-/// Everything learnt from the input, mergeable across files.
+/// Everything learnt from the input, mergeable across files: a few groups of facts, each
+/// merging itself field by field (a `let` destructures the other side, so a field added to a
+/// group and forgotten in its merge does not compile).
 #[derive(Debug, Clone, Default)]
 pub struct Analysis {
+    /// How many lines were read, recognised or not, and samples of those not understood.
+    pub input: LineFacts,
+    /// gunicorn's and its workers' life: versions, boots, timeouts, kills, exits, boot failures.
+    pub workers: WorkerFacts,
+    /// Requests: counts, classes, statuses, orphans, those in flight, how they were paired.
+    pub traffic: RequestFacts,
+    /// Hosts Django rejected and hosts it accepted.
+    pub hosts: HostFacts,
+    /// The app's errors: request errors, exception types, 5xx evidence.
+    pub errors: ErrorFacts,
+    /// When: the first and last times, latencies, the timeline.
+    pub time: TimeFacts,
+    /// Per pod, when the input names pods (kubectl --prefix, compose); at most 1,000.
+    pub pods: Vec<PodSummary>,
+}
+
+/// Adds `b`'s evidence to `a`'s while `a` holds fewer than `cap`.
+fn extend(a: &mut Vec<Evidence>, b: Vec<Evidence>, cap: usize) {
+    a.extend(b.into_iter().take(cap.saturating_sub(a.len())));
+}
+
+/// Adds `b`'s count of each key to `a`'s.
+fn add_counts<K: Ord>(a: &mut BTreeMap<K, u64>, b: BTreeMap<K, u64>) {
+    for (k, n) in b {
+        *a.entry(k).or_default() += n;
+    }
+}
+
+/// Appends the items of `b` not in `a` yet.
+fn union(a: &mut Vec<String>, b: Vec<String>) {
+    for v in b {
+        if !a.contains(&v) {
+            a.push(v);
+        }
+    }
+}
+
+/// The lines read.
+#[derive(Debug, Clone, Default)]
+pub struct LineFacts {
     pub lines: u64,
     /// Lines left out by `--since` / `--until` (counted in `lines`).
     pub filtered: u64,
@@ -166,14 +208,49 @@ pub struct Analysis {
     pub unknown_request_messages: Vec<Evidence>,
     /// The app's own request lines read (INCOMING / RESPONSE and declared patterns).
     pub app_request_lines: u64,
+}
 
+impl LineFacts {
+    pub fn merge(&mut self, o: LineFacts) {
+        let LineFacts {
+            lines,
+            filtered,
+            recognized,
+            unrecognized,
+            blank,
+            unrecognized_samples,
+            unknown_request_messages,
+            app_request_lines,
+        } = o;
+        self.lines += lines;
+        self.app_request_lines += app_request_lines;
+        self.filtered += filtered;
+        self.recognized += recognized;
+        self.unrecognized += unrecognized;
+        self.blank += blank;
+        extend(
+            &mut self.unrecognized_samples,
+            unrecognized_samples,
+            MAX_SAMPLES,
+        );
+        extend(
+            &mut self.unknown_request_messages,
+            unknown_request_messages,
+            MAX_SAMPLES,
+        );
+    }
+}
+
+/// gunicorn's and its workers' life, with the lines that show it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerFacts {
     pub gunicorn_versions: Vec<String>,
-    pub worker_class: Option<String>,
+    pub class: Option<String>,
     pub listening: Vec<String>,
-    pub workers_booted: u64,
-    pub worker_timeouts: u64,
+    pub booted: u64,
+    pub timeouts: u64,
     /// Kills and signal deaths outside a normal shutdown.
-    pub workers_killed: u64,
+    pub killed: u64,
     /// SIGKILLs that escalated a WORKER TIMEOUT of the same pid.
     pub kills_after_timeout: u64,
     /// SIGKILLs of workers still busy when a graceful stop's timeout ran out.
@@ -181,44 +258,225 @@ pub struct Analysis {
     /// `Perhaps out of memory?` with no timeout before it.
     pub oom_suspected: u64,
     /// Non-zero exits (twin lines counted once).
-    pub worker_exits: u64,
+    pub exits: u64,
     pub boot_errors: u64,
     pub boot_failed: bool,
     pub boot_exceptions: Vec<String>,
     pub timeout_from_logs: Option<f64>,
-    pub request_errors: u64,
-    pub invalid_requests: u64,
-    pub unmatched_responses: u64,
     pub start_evidence: Vec<Evidence>,
     pub timeout_evidence: Vec<Evidence>,
     pub kill_evidence: Vec<Evidence>,
     pub oom_evidence: Vec<Evidence>,
     pub boot_evidence: Vec<Evidence>,
+}
 
-    pub requests: u64,
+impl WorkerFacts {
+    pub fn merge(&mut self, o: WorkerFacts) {
+        let WorkerFacts {
+            gunicorn_versions,
+            class,
+            listening,
+            booted,
+            timeouts,
+            killed,
+            kills_after_timeout,
+            kills_during_shutdown,
+            oom_suspected,
+            exits,
+            boot_errors,
+            boot_failed,
+            boot_exceptions,
+            timeout_from_logs,
+            start_evidence,
+            timeout_evidence,
+            kill_evidence,
+            oom_evidence,
+            boot_evidence,
+        } = o;
+        union(&mut self.gunicorn_versions, gunicorn_versions);
+        self.class = self.class.take().or(class);
+        union(&mut self.listening, listening);
+        self.booted += booted;
+        self.timeouts += timeouts;
+        self.killed += killed;
+        self.kills_after_timeout += kills_after_timeout;
+        self.kills_during_shutdown += kills_during_shutdown;
+        self.oom_suspected += oom_suspected;
+        self.exits += exits;
+        self.boot_errors += boot_errors;
+        self.boot_failed |= boot_failed;
+        self.boot_exceptions.extend(boot_exceptions);
+        self.boot_exceptions.truncate(EVIDENCE_PER_KIND);
+        self.timeout_from_logs = self.timeout_from_logs.or(timeout_from_logs);
+        extend(&mut self.start_evidence, start_evidence, EVIDENCE_PER_KIND);
+        extend(
+            &mut self.timeout_evidence,
+            timeout_evidence,
+            EVIDENCE_PER_KIND,
+        );
+        extend(&mut self.kill_evidence, kill_evidence, EVIDENCE_PER_KIND);
+        extend(&mut self.oom_evidence, oom_evidence, EVIDENCE_PER_KIND);
+        extend(&mut self.boot_evidence, boot_evidence, EVIDENCE_PER_KIND);
+    }
+}
+
+/// The requests: how many, of which class and status, which were never answered.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts {
+    pub total: u64,
     pub by_class: BTreeMap<Class, ClassStats>,
     pub status: BTreeMap<u16, u64>,
+    /// The first [`MAX_ORPHANS`] orphans (all are counted in `orphans_total`).
     pub orphans: Vec<Orphan>,
     pub orphans_total: u64,
     /// The first [`MAX_ORPHANS`] requests still open at the end (all are counted per class).
     pub in_flight: Vec<InFlight>,
     pub orphan_causes: BTreeMap<Cause, u64>,
+    /// RESPONSE lines whose start is not in the input.
+    pub unmatched_responses: u64,
+    pub pairing: Pairing,
+}
 
+impl RequestFacts {
+    pub fn merge(&mut self, o: RequestFacts) {
+        let RequestFacts {
+            total,
+            by_class,
+            status,
+            orphans,
+            orphans_total,
+            in_flight,
+            orphan_causes,
+            unmatched_responses,
+            pairing,
+        } = o;
+        self.total += total;
+        for (c, s) in by_class {
+            self.by_class.entry(c).or_default().merge(&s);
+        }
+        add_counts(&mut self.status, status);
+        let room = MAX_ORPHANS.saturating_sub(self.orphans.len());
+        self.orphans.extend(orphans.into_iter().take(room));
+        self.orphans_total += orphans_total;
+        let room = MAX_ORPHANS.saturating_sub(self.in_flight.len());
+        self.in_flight.extend(in_flight.into_iter().take(room));
+        add_counts(&mut self.orphan_causes, orphan_causes);
+        self.unmatched_responses += unmatched_responses;
+        self.pairing.merge(pairing);
+    }
+}
+
+/// Hosts Django refused and hosts it served.
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
     /// Rejected hosts, at most [`MAX_HOSTS`] distinct ones.
-    pub rejected_hosts: BTreeMap<String, HostRejections>,
+    pub rejected: BTreeMap<String, HostRejections>,
     /// Rejections of hosts beyond the first [`MAX_HOSTS`] distinct ones (counted, not listed).
     pub rejected_unlisted: u64,
     /// Hosts of requests the app accepted (answered, not rejected), excluding bypassed probes.
-    pub accepted_hosts: BTreeMap<String, u64>,
+    pub accepted: BTreeMap<String, u64>,
+}
+
+impl HostFacts {
+    pub fn merge(&mut self, o: HostFacts) {
+        let HostFacts {
+            rejected,
+            rejected_unlisted,
+            accepted,
+        } = o;
+        self.rejected_unlisted += rejected_unlisted;
+        for (h, r) in rejected {
+            if self.rejected.len() >= MAX_HOSTS && !r.public && !self.rejected.contains_key(&h) {
+                self.rejected_unlisted += r.count;
+                continue;
+            }
+            self.rejected.entry(h).or_default().merge(r);
+        }
+        for (h, n) in accepted {
+            if self.accepted.len() < MAX_HOSTS || self.accepted.contains_key(&h) {
+                *self.accepted.entry(h).or_default() += n;
+            }
+        }
+    }
+}
+
+impl HostRejections {
+    fn merge(&mut self, o: HostRejections) {
+        let HostRejections {
+            count,
+            add,
+            rfc_valid,
+            probe_requests,
+            // Whether the host is public is decided where it is counted, not carried over.
+            public: _,
+            evidence,
+        } = o;
+        self.count += count;
+        self.add = self.add.take().or(add);
+        // The first file that rejected the host says whether its name is valid.
+        if self.evidence.is_empty() {
+            self.rfc_valid = rfc_valid;
+        }
+        self.probe_requests += probe_requests;
+        extend(&mut self.evidence, evidence, EVIDENCE_PER_KIND);
+    }
+}
+
+/// The app's errors.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorFacts {
+    /// `Error handling request` lines.
+    pub request_errors: u64,
+    /// gunicorn's `Invalid request` lines.
+    pub invalid_requests: u64,
     pub exception_types: BTreeMap<String, u64>,
     pub server_error_evidence: Vec<Evidence>,
-    pub first_time: Option<Ts>,
-    pub last_time: Option<Ts>,
+}
+
+impl ErrorFacts {
+    pub fn merge(&mut self, o: ErrorFacts) {
+        let ErrorFacts {
+            request_errors,
+            invalid_requests,
+            exception_types,
+            server_error_evidence,
+        } = o;
+        self.request_errors += request_errors;
+        self.invalid_requests += invalid_requests;
+        add_counts(&mut self.exception_types, exception_types);
+        extend(
+            &mut self.server_error_evidence,
+            server_error_evidence,
+            EVIDENCE_PER_KIND,
+        );
+    }
+}
+
+/// When things happened and how long requests took.
+#[derive(Debug, Clone, Default)]
+pub struct TimeFacts {
+    pub first: Option<Ts>,
+    pub last: Option<Ts>,
     pub latency: Latency,
     pub timeline: Timeline,
-    pub pairing: Pairing,
-    /// Per pod, when the input names pods (kubectl --prefix, compose); at most 1,000.
-    pub pods: Vec<PodSummary>,
+}
+
+impl TimeFacts {
+    pub fn merge(&mut self, o: TimeFacts) {
+        let TimeFacts {
+            first,
+            last,
+            latency,
+            timeline,
+        } = o;
+        self.first = match (self.first, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(last);
+        self.latency.merge(latency);
+        self.timeline.merge(timeline);
+    }
 }
 
 /// How requests were paired with their end: which key, and how often it was ambiguous.
@@ -235,128 +493,41 @@ pub struct Pairing {
     pub ambiguous: u64,
 }
 
+impl Pairing {
+    fn merge(&mut self, o: Pairing) {
+        let Pairing {
+            by_request_id,
+            by_thread,
+            by_pid_path,
+            ambiguous,
+        } = o;
+        self.by_request_id += by_request_id;
+        self.by_thread += by_thread;
+        self.by_pid_path += by_pid_path;
+        self.ambiguous += ambiguous;
+    }
+}
+
 impl Analysis {
     /// Folds `o` (the next file, in input order) into `self`.
     pub fn merge(&mut self, o: Analysis) {
-        fn extend(a: &mut Vec<Evidence>, b: Vec<Evidence>, cap: usize) {
-            a.extend(b.into_iter().take(cap.saturating_sub(a.len())));
-        }
-        self.lines += o.lines;
-        self.app_request_lines += o.app_request_lines;
-        self.filtered += o.filtered;
-        self.recognized += o.recognized;
-        self.unrecognized += o.unrecognized;
-        self.blank += o.blank;
-        extend(
-            &mut self.unrecognized_samples,
-            o.unrecognized_samples,
-            MAX_SAMPLES,
-        );
-        extend(
-            &mut self.unknown_request_messages,
-            o.unknown_request_messages,
-            MAX_SAMPLES,
-        );
-        for v in o.gunicorn_versions {
-            if !self.gunicorn_versions.contains(&v) {
-                self.gunicorn_versions.push(v);
-            }
-        }
-        self.worker_class = self.worker_class.take().or(o.worker_class);
-        for l in o.listening {
-            if !self.listening.contains(&l) {
-                self.listening.push(l);
-            }
-        }
-        self.workers_booted += o.workers_booted;
-        self.worker_timeouts += o.worker_timeouts;
-        self.workers_killed += o.workers_killed;
-        self.kills_after_timeout += o.kills_after_timeout;
-        self.kills_during_shutdown += o.kills_during_shutdown;
-        self.oom_suspected += o.oom_suspected;
-        self.worker_exits += o.worker_exits;
-        self.boot_errors += o.boot_errors;
-        self.boot_failed |= o.boot_failed;
-        self.boot_exceptions.extend(o.boot_exceptions);
-        self.boot_exceptions.truncate(EVIDENCE_PER_KIND);
-        self.timeout_from_logs = self.timeout_from_logs.or(o.timeout_from_logs);
-        self.request_errors += o.request_errors;
-        self.invalid_requests += o.invalid_requests;
-        self.unmatched_responses += o.unmatched_responses;
-        extend(
-            &mut self.start_evidence,
-            o.start_evidence,
-            EVIDENCE_PER_KIND,
-        );
-        extend(
-            &mut self.timeout_evidence,
-            o.timeout_evidence,
-            EVIDENCE_PER_KIND,
-        );
-        extend(&mut self.kill_evidence, o.kill_evidence, EVIDENCE_PER_KIND);
-        extend(&mut self.oom_evidence, o.oom_evidence, EVIDENCE_PER_KIND);
-        extend(&mut self.boot_evidence, o.boot_evidence, EVIDENCE_PER_KIND);
-        self.requests += o.requests;
-        for (c, s) in o.by_class {
-            self.by_class.entry(c).or_default().merge(&s);
-        }
-        for (s, n) in o.status {
-            *self.status.entry(s).or_default() += n;
-        }
-        let room = MAX_ORPHANS.saturating_sub(self.orphans.len());
-        self.orphans.extend(o.orphans.into_iter().take(room));
-        self.orphans_total += o.orphans_total;
-        let room = MAX_ORPHANS.saturating_sub(self.in_flight.len());
-        self.in_flight.extend(o.in_flight.into_iter().take(room));
-        for (c, n) in o.orphan_causes {
-            *self.orphan_causes.entry(c).or_default() += n;
-        }
-        self.rejected_unlisted += o.rejected_unlisted;
-        for (h, r) in o.rejected_hosts {
-            if self.rejected_hosts.len() >= MAX_HOSTS
-                && !r.public
-                && !self.rejected_hosts.contains_key(&h)
-            {
-                self.rejected_unlisted += r.count;
-                continue;
-            }
-            let e = self.rejected_hosts.entry(h).or_default();
-            e.count += r.count;
-            e.add = e.add.take().or(r.add);
-            e.rfc_valid = if e.evidence.is_empty() {
-                r.rfc_valid
-            } else {
-                e.rfc_valid
-            };
-            e.probe_requests += r.probe_requests;
-            extend(&mut e.evidence, r.evidence, EVIDENCE_PER_KIND);
-        }
-        for (h, n) in o.accepted_hosts {
-            if self.accepted_hosts.len() < MAX_HOSTS || self.accepted_hosts.contains_key(&h) {
-                *self.accepted_hosts.entry(h).or_default() += n;
-            }
-        }
-        for (t, n) in o.exception_types {
-            *self.exception_types.entry(t).or_default() += n;
-        }
-        extend(
-            &mut self.server_error_evidence,
-            o.server_error_evidence,
-            EVIDENCE_PER_KIND,
-        );
-        self.first_time = match (self.first_time, o.first_time) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last_time = self.last_time.max(o.last_time);
-        self.latency.merge(o.latency);
+        let Analysis {
+            input,
+            workers,
+            traffic,
+            hosts,
+            errors,
+            time,
+            pods,
+        } = o;
+        self.input.merge(input);
+        self.workers.merge(workers);
+        self.traffic.merge(traffic);
+        self.hosts.merge(hosts);
+        self.errors.merge(errors);
+        self.time.merge(time);
         let room = MAX_PODS.saturating_sub(self.pods.len());
-        self.pods.extend(o.pods.into_iter().take(room));
-        self.pairing.by_request_id += o.pairing.by_request_id;
-        self.pairing.by_thread += o.pairing.by_thread;
-        self.pairing.by_pid_path += o.pairing.by_pid_path;
-        self.pairing.ambiguous += o.pairing.ambiguous;
-        self.timeline.merge(o.timeline);
+        self.pods.extend(pods.into_iter().take(room));
     }
 }
 

@@ -27,11 +27,11 @@ impl Errors {
     pub(super) fn on_event(&mut self, p: &Parsed<'_>, line: &Line<'_>, out: &mut Analysis) {
         match &p.event {
             Event::ErrorHandlingRequest { .. } => {
-                out.request_errors += 1;
-                keep(&mut out.server_error_evidence, || line.evidence());
+                out.errors.request_errors += 1;
+                keep(&mut out.errors.server_error_evidence, || line.evidence());
             }
-            Event::InvalidRequest { .. } => out.invalid_requests += 1,
-            Event::Message if out.unknown_request_messages.len() < MAX_SAMPLES => {
+            Event::InvalidRequest { .. } => out.errors.invalid_requests += 1,
+            Event::Message if out.input.unknown_request_messages.len() < MAX_SAMPLES => {
                 let t = p.text;
                 let mentions = |w: &[u8]| memchr::memmem::find(t, w).is_some();
                 if [
@@ -45,22 +45,25 @@ impl Errors {
                 .iter()
                 .any(|w| mentions(w))
                 {
-                    out.unknown_request_messages.push(line.evidence());
+                    out.input.unknown_request_messages.push(line.evidence());
                 }
             }
             Event::DjangoRequest { status, .. } if *status >= 500 => {
-                keep(&mut out.server_error_evidence, || line.evidence());
+                keep(&mut out.errors.server_error_evidence, || line.evidence());
             }
             Event::ExceptionLine { exc_type, message } if !halts(exc_type, message) => {
                 match self.attach {
                     Attach::BootError => {
-                        if out.boot_exceptions.len() < EVIDENCE_PER_KIND {
+                        if out.workers.boot_exceptions.len() < EVIDENCE_PER_KIND {
                             let text = format!("{}: {}", lossy(exc_type), lossy(message));
-                            out.boot_exceptions.push(text);
+                            out.workers.boot_exceptions.push(text);
                         }
                     }
                     Attach::ServerError => {
-                        *out.exception_types.entry(lossy(exc_type)).or_default() += 1;
+                        *out.errors
+                            .exception_types
+                            .entry(lossy(exc_type))
+                            .or_default() += 1;
                     }
                     Attach::None => {}
                 }
@@ -75,11 +78,11 @@ impl Errors {
         // A structured record may carry its traceback in a field.
         if let Some(exc) = p.exception {
             match &p.event {
-                Event::WorkerBootError if out.boot_exceptions.len() < EVIDENCE_PER_KIND => {
-                    out.boot_exceptions.push(lossy(exc));
+                Event::WorkerBootError if out.workers.boot_exceptions.len() < EVIDENCE_PER_KIND => {
+                    out.workers.boot_exceptions.push(lossy(exc));
                 }
                 Event::ErrorHandlingRequest { .. } | Event::DjangoRequest { status: 500.., .. } => {
-                    *out.exception_types.entry(lossy(exc)).or_default() += 1;
+                    *out.errors.exception_types.entry(lossy(exc)).or_default() += 1;
                 }
                 _ => {}
             }
@@ -116,9 +119,9 @@ mod tests {
             "127.0.0.1 - - [16/Oct/2025:08:00:02 +0000] \"GET /slow/ HTTP/1.1\" 500 0 \"-\" \"-\"",
             "[2025-10-16 08:00:02 +0000] [36] [INFO] Worker exiting (pid: 36)",
         ]);
-        assert_eq!(a.orphans_total, 1);
-        assert_eq!(a.orphans[0].client_status, Some(500));
-        assert_eq!(a.exception_types["SystemExit"], 1);
-        assert_eq!(a.status[&500], 1);
+        assert_eq!(a.traffic.orphans_total, 1);
+        assert_eq!(a.traffic.orphans[0].client_status, Some(500));
+        assert_eq!(a.errors.exception_types["SystemExit"], 1);
+        assert_eq!(a.traffic.status[&500], 1);
     }
 }

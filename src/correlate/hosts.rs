@@ -127,29 +127,30 @@ impl Hosts {
         notices: &mut Notices,
     ) -> String {
         let host = lossy(host);
-        out.timeline.at(line.time, |b| b.disallowed_hosts += 1);
+        out.time.timeline.at(line.time, |b| b.disallowed_hosts += 1);
         // Past the cap only the public host(s) are still listed: they are the point.
         let public = !self.settings.public_hosts.is_empty() && {
             let domain = add.map(lossy).unwrap_or_else(|| host.to_ascii_lowercase());
             self.settings.public_hosts.contains(&domain)
         };
-        let listed = out.rejected_hosts.len() < MAX_HOSTS
+        let listed = out.hosts.rejected.len() < MAX_HOSTS
             || public
-            || out.rejected_hosts.contains_key(&host);
+            || out.hosts.rejected.contains_key(&host);
         if !listed {
-            out.rejected_unlisted += 1;
+            out.hosts.rejected_unlisted += 1;
             return host;
         }
-        if !out.rejected_hosts.contains_key(&host) {
+        if !out.hosts.rejected.contains_key(&host) {
             if notices.wanted() {
                 let e = line.evidence();
                 let message = format!("Django rejects a new Host: {host}");
                 notices.alert(AlertKind::NewDisallowedHost, message, line.time, &e);
             }
-            out.rejected_hosts
+            out.hosts
+                .rejected
                 .insert(host.clone(), HostRejections::default());
         }
-        let entry = out.rejected_hosts.get_mut(&host).expect("inserted above");
+        let entry = out.hosts.rejected.get_mut(&host).expect("inserted above");
         entry.count += 1;
         entry.public = public;
         entry.rfc_valid = rfc_valid;
@@ -187,9 +188,9 @@ mod tests {
             "[2025-10-16 08:00:00 +0000] [36] [WARNING] Bad Request: /login/",
             "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /login/ -> 400",
         ]);
-        assert_eq!(a.rejected_hosts["app.example.com"].count, 1);
-        assert_eq!(a.by_class[&Class::External].host_rejected, 1);
-        assert!(a.accepted_hosts.is_empty());
+        assert_eq!(a.hosts.rejected["app.example.com"].count, 1);
+        assert_eq!(a.traffic.by_class[&Class::External].host_rejected, 1);
+        assert!(a.hosts.accepted.is_empty());
     }
 
     #[test]

@@ -134,8 +134,8 @@ impl Correlator {
     fn timeout_secs(&self) -> f64 {
         settle_timeout(
             self.settings.timeout,
-            self.out.timeout_from_logs,
-            &self.out.orphans,
+            self.out.workers.timeout_from_logs,
+            &self.out.traffic.orphans,
         )
         .0
     }
@@ -176,8 +176,8 @@ impl Correlator {
 
     /// Counts one physical line that is only part of a record (a CRI partial).
     pub fn count_partial(&mut self) {
-        self.out.lines += 1;
-        self.out.recognized += 1;
+        self.out.input.lines += 1;
+        self.out.input.recognized += 1;
     }
 
     /// Feeds one line: `raw` is the whole physical line (for evidence), `time` the best time
@@ -192,7 +192,7 @@ impl Correlator {
         fine: bool,
         p: &Parsed<'_>,
     ) {
-        self.out.lines += 1;
+        self.out.input.lines += 1;
         let line = Line {
             file,
             no: line_no,
@@ -209,18 +209,18 @@ impl Correlator {
         };
         match p.event {
             Event::Unrecognized => {
-                self.out.unrecognized += 1;
-                if self.out.unrecognized_samples.len() < MAX_SAMPLES {
-                    self.out.unrecognized_samples.push(line.evidence());
+                self.out.input.unrecognized += 1;
+                if self.out.input.unrecognized_samples.len() < MAX_SAMPLES {
+                    self.out.input.unrecognized_samples.push(line.evidence());
                 }
                 return;
             }
             Event::Blank => {
-                self.out.recognized += 1;
-                self.out.blank += 1;
+                self.out.input.recognized += 1;
+                self.out.input.blank += 1;
                 return;
             }
-            _ => self.out.recognized += 1,
+            _ => self.out.input.recognized += 1,
         }
         if let Some(t) = time {
             self.advance_clock(t);
@@ -277,8 +277,8 @@ impl Correlator {
             self.last_flush = Some(t);
         }
         self.now = Some(self.now.map_or(t, |n| n.max(t)));
-        self.out.first_time = Some(self.out.first_time.map_or(t, |f| f.min(t)));
-        self.out.last_time = self.out.last_time.max(self.now);
+        self.out.time.first = Some(self.out.time.first.map_or(t, |f| f.min(t)));
+        self.out.time.last = self.out.time.last.max(self.now);
         if self.last_flush.is_none_or(|f| t.0 - f.0 > 1_000_000) {
             self.last_flush = Some(t);
             self.flush(false);
@@ -291,16 +291,16 @@ impl Correlator {
         match event {
             Event::RequestStart { method, path } => {
                 self.book.has_debug_starts = true;
-                let class = self.out.worker_class.as_deref();
+                let class = self.out.workers.class.as_deref();
                 self.book.start(line, (method, path, None), false, class);
                 self.enforce_cap();
             }
             Event::Incoming {
                 method, path, host, ..
             } => {
-                self.out.app_request_lines += 1;
+                self.out.input.app_request_lines += 1;
                 self.book.has_incoming = true;
-                let class = self.out.worker_class.as_deref();
+                let class = self.out.workers.class.as_deref();
                 self.book
                     .start(line, (method, path, Some(host)), true, class);
                 self.enforce_cap();
@@ -327,7 +327,7 @@ impl Correlator {
 
     /// The latest time this stream has seen.
     pub fn last_time(&self) -> Option<Ts> {
-        self.out.last_time
+        self.out.time.last
     }
 
     /// Whether any line of this stream logged a request's end (RESPONSE or access line).

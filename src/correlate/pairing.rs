@@ -116,30 +116,30 @@ impl Book {
         };
         let found = if let Some(id) = by_rid {
             p = self.reqs[&id].pid.unwrap_or(0);
-            out.pairing.by_request_id += 1;
+            out.traffic.pairing.by_request_id += 1;
             Some(id)
         } else if let Some(id) = line
             .thread
             .and_then(|th| on_route(Outcome::Open, Some(th), false).0)
         {
-            out.pairing.by_thread += 1;
+            out.traffic.pairing.by_thread += 1;
             Some(id)
         } else if let (Some(first), more) = on_route(
             Outcome::Open,
             None,
-            !self.one_at_a_time(out.worker_class.as_deref(), p),
+            !self.one_at_a_time(out.workers.class.as_deref(), p),
         ) {
             if more {
-                out.pairing.ambiguous += 1;
+                out.traffic.pairing.ambiguous += 1;
             }
-            out.pairing.by_pid_path += 1;
+            out.traffic.pairing.by_pid_path += 1;
             Some(first)
         } else if let (Some(id), _) = on_route(Outcome::Superseded, None, false) {
             // A sync worker was assumed (no `Using worker:` line) but this pid answers a
             // request it had "moved on" from: it serves several at once. Revive that request
             // and stop assuming.
             self.concurrent_pids.insert(p);
-            out.pairing.ambiguous += 1;
+            out.traffic.pairing.ambiguous += 1;
             Some(id)
         } else {
             None
@@ -152,7 +152,7 @@ impl Book {
             }
             None => {
                 // The start is not in the input (it began mid-request): still a request.
-                out.unmatched_responses += 1;
+                out.traffic.unmatched_responses += 1;
                 let req = Book::record(line, line.pid, method_s, path);
                 (self.admit(req), true)
             }
@@ -217,15 +217,20 @@ mod tests {
             "[2025-10-16 08:00:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)".to_string(),
         ];
         let a = run(&lines.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(a.unmatched_responses, 1, "/nope/ matched nothing");
-        assert_eq!(a.accepted_hosts.get("far.example.com"), Some(&1));
-        assert_eq!(a.orphans.len(), 1);
-        assert_eq!(a.orphans[0].request.path, "/near/");
+        assert_eq!(a.traffic.unmatched_responses, 1, "/nope/ matched nothing");
+        assert_eq!(a.hosts.accepted.get("far.example.com"), Some(&1));
+        assert_eq!(a.traffic.orphans.len(), 1);
+        assert_eq!(a.traffic.orphans[0].request.path, "/near/");
         assert_eq!(
-            a.orphans[0].request.host.as_deref(),
+            a.traffic.orphans[0].request.host.as_deref(),
             Some("near.example.com")
         );
-        assert!(a.latency.routes.keys().any(|k| k.starts_with("GET /xxxx")));
+        assert!(a
+            .time
+            .latency
+            .routes
+            .keys()
+            .any(|k| k.starts_with("GET /xxxx")));
     }
 
     #[test]
@@ -235,9 +240,9 @@ mod tests {
             "[2025-10-16 08:00:05 +0000] [36] [INFO] INCOMING REQUEST: GET /login/ from 1.2.3.4 Host: app.example.com",
             "[2025-10-16 08:00:05 +0000] [36] [INFO] RESPONSE: GET /login/ -> 200",
         ]);
-        assert_eq!(a.orphans_total, 1);
-        assert_eq!(a.orphans[0].cause, Cause::NeverAnswered);
-        assert_eq!(a.orphans[0].request.path, "/admin/");
-        assert_eq!(a.accepted_hosts["app.example.com"], 1);
+        assert_eq!(a.traffic.orphans_total, 1);
+        assert_eq!(a.traffic.orphans[0].cause, Cause::NeverAnswered);
+        assert_eq!(a.traffic.orphans[0].request.path, "/admin/");
+        assert_eq!(a.hosts.accepted["app.example.com"], 1);
     }
 }

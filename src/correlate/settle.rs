@@ -27,7 +27,7 @@ impl Correlator {
             dequeue(&mut self.book.open, r.pid.unwrap_or(0), id);
             self.book.unlink(r.key, id);
             let class = self.hosts.classify(r.path(), r.host(), false, r.k8s_bypass);
-            self.out.requests += 1;
+            self.out.traffic.total += 1;
             let s = self.tally.class(class);
             s.total += 1;
             s.evicted += 1;
@@ -71,10 +71,10 @@ impl Correlator {
     /// An access line no app line claimed: a request all the same (gunicorn answered it).
     fn access_only(&mut self, path: &[u8], status: u16, probe_agent: bool) {
         let class = self.hosts.classify(path, None, probe_agent, false);
-        self.out.requests += 1;
+        self.out.traffic.total += 1;
         self.tally.class(class).total += 1;
         self.tally
-            .answered(class, Some(status), false, &mut self.out.status);
+            .answered(class, Some(status), false, &mut self.out.traffic.status);
     }
 
     /// Settles record `id`: it is counted, listed if orphaned, and forgotten.
@@ -85,21 +85,24 @@ impl Correlator {
         let class = self
             .hosts
             .classify(r.path(), r.host(), probe_agent, r.k8s_bypass);
-        self.out.requests += 1;
+        self.out.traffic.total += 1;
         self.tally.class(class).total += 1;
         if let Some(h) = &r.rejected_host {
             if class == Class::Probe {
-                if let Some(e) = self.out.rejected_hosts.get_mut(h) {
+                if let Some(e) = self.out.hosts.rejected.get_mut(h) {
                     e.probe_requests += 1;
                 }
             }
         }
         let access_status = r.access.map(|a| a.0);
-        self.out.timeline.at(r.start.or(r.end), |b| match class {
-            Class::Probe => b.probe += 1,
-            Class::Health => b.health += 1,
-            Class::External => b.external += 1,
-        });
+        self.out
+            .time
+            .timeline
+            .at(r.start.or(r.end), |b| match class {
+                Class::Probe => b.probe += 1,
+                Class::Health => b.health += 1,
+                Class::External => b.external += 1,
+            });
         let cause = match r.outcome {
             Outcome::Answered => None,
             Outcome::Orphaned(c) => Some(c),
@@ -134,17 +137,23 @@ impl Correlator {
     /// A finished request that was answered (with `status`, if a line says which).
     fn answered(&mut self, r: &Req, class: Class, status: Option<u16>) {
         let out = &mut self.out;
-        self.tally
-            .answered(class, status, r.rejected_host.is_some(), &mut out.status);
+        self.tally.answered(
+            class,
+            status,
+            r.rejected_host.is_some(),
+            &mut out.traffic.status,
+        );
         if let Some(st) = status {
-            out.timeline.at(r.end.or(r.start), |b| b.count_status(st));
+            out.time
+                .timeline
+                .at(r.end.or(r.start), |b| b.count_status(st));
         }
         if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
             let micros = (e.0 - s.0).max(0) as u64;
             let fine = r.fine_start && r.fine_end;
             let (method, path) = (&r.method, r.path());
             let route = (&**method, path, r.key);
-            out.latency.add(route, micros, fine, || Slow {
+            out.time.latency.add(route, micros, fine, || Slow {
                 method: method.to_string(),
                 path: lossy(path),
                 seconds: micros as f64 / 1e6,
@@ -156,7 +165,7 @@ impl Correlator {
         }
         if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
             if let Some(h) = r.host().map(lossy_cow) {
-                count_accepted(&mut out.accepted_hosts, h);
+                count_accepted(&mut out.hosts.accepted, h);
             }
         }
     }
@@ -165,20 +174,24 @@ impl Correlator {
     /// told the client, if anything.
     fn orphaned(&mut self, r: Box<Req>, class: Class, cause: Cause, access_status: Option<u16>) {
         self.tally.class(class).orphaned += 1;
-        self.out.timeline.at(r.start.or(r.end), |b| b.orphans += 1);
+        self.out
+            .time
+            .timeline
+            .at(r.start.or(r.end), |b| b.orphans += 1);
         // gunicorn's own 500 to a timed-out request is a 5xx the client saw.
         if let Some(st) = access_status {
             self.out
+                .time
                 .timeline
                 .at(r.end.or(r.start), |b| b.count_status(st));
-            self.tally.status_code(st, &mut self.out.status);
+            self.tally.status_code(st, &mut self.out.traffic.status);
         }
-        self.out.orphans_total += 1;
-        *self.out.orphan_causes.entry(cause).or_default() += 1;
-        if self.out.orphans.len() < MAX_ORPHANS {
+        self.out.traffic.orphans_total += 1;
+        *self.out.traffic.orphan_causes.entry(cause).or_default() += 1;
+        if self.out.traffic.orphans.len() < MAX_ORPHANS {
             let end = r.end.or(self.now);
             let cause_evidence = r.cause_evidence.clone();
-            self.out.orphans.push(Orphan {
+            self.out.traffic.orphans.push(Orphan {
                 request: listed(*r, class, end),
                 cause,
                 client_status: access_status,
@@ -191,7 +204,7 @@ impl Correlator {
     pub fn finish_stream(mut self) -> Analysis {
         self.settle_waiting();
         let end = StreamEnd {
-            now: self.out.last_time,
+            now: self.out.time.last,
             timeout: self.timeout_secs(),
             ends_logged: false,
         };
@@ -209,7 +222,7 @@ impl Correlator {
     pub fn finish_stream_keep(&mut self, end: &StreamEnd) -> Analysis {
         let timeout = end.timeout;
         // Requests open at the end are aged by the input's end, not this pod's last line.
-        let now = end.now.max(self.out.last_time);
+        let now = end.now.max(self.out.time.last);
         self.now = now;
         self.ends_logged_elsewhere = end.ends_logged;
         let open: Vec<u64> = self.book.open.drain().flat_map(|(_, v)| v).collect();
@@ -236,12 +249,12 @@ impl Correlator {
                 let r = self.book.reqs.remove(&id).expect("live");
                 let class = self.hosts.classify(r.path(), r.host(), false, r.k8s_bypass);
                 self.notices.request(&r, class, "in_flight", None);
-                self.out.requests += 1;
+                self.out.traffic.total += 1;
                 let s = self.tally.class(class);
                 s.total += 1;
                 s.in_flight += 1;
-                if self.out.in_flight.len() < MAX_ORPHANS {
-                    self.out.in_flight.push(listed(*r, class, now));
+                if self.out.traffic.in_flight.len() < MAX_ORPHANS {
+                    self.out.traffic.in_flight.push(listed(*r, class, now));
                 }
             }
         }
@@ -251,7 +264,7 @@ impl Correlator {
         for id in left {
             self.finish(id);
         }
-        self.out.timeline.settle();
+        self.out.time.timeline.settle();
         self.tally.settle(&mut self.out);
         std::mem::take(&mut self.out)
     }
@@ -310,7 +323,7 @@ mod tests {
         }
         assert!(most < 10, "{most} records waited at once");
         let a = c.finish_stream();
-        assert_eq!((a.requests, a.orphans_total), (3001, 0));
+        assert_eq!((a.traffic.total, a.traffic.orphans_total), (3001, 0));
     }
 
     #[test]
@@ -320,8 +333,8 @@ mod tests {
             "[2025-10-16 08:00:40 +0000] [37] [INFO] INCOMING REQUEST: GET /b/ from 1.2.3.4 Host: h",
             "[2025-10-16 08:00:40 +0000] [38] [INFO] RESPONSE: GET /c/ -> 200",
         ]);
-        assert_eq!(a.orphans_total, 1);
-        assert_eq!(a.orphans[0].cause, Cause::OpenAtEnd);
-        assert_eq!(a.by_class[&Class::External].in_flight, 1);
+        assert_eq!(a.traffic.orphans_total, 1);
+        assert_eq!(a.traffic.orphans[0].cause, Cause::OpenAtEnd);
+        assert_eq!(a.traffic.by_class[&Class::External].in_flight, 1);
     }
 }

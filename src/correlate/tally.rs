@@ -66,13 +66,13 @@ impl Tally {
         for class in [Class::Probe, Class::Health, Class::External] {
             let s = std::mem::take(self.class(class));
             if s != ClassStats::default() {
-                out.by_class.entry(class).or_default().merge(&s);
+                out.traffic.by_class.entry(class).or_default().merge(&s);
             }
         }
         for (code, n) in self.status.iter_mut().enumerate() {
             if *n > 0 {
                 let code = u16::try_from(code).expect("below 600");
-                *out.status.entry(code).or_default() += std::mem::take(n);
+                *out.traffic.status.entry(code).or_default() += std::mem::take(n);
             }
         }
     }

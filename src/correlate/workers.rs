@@ -43,26 +43,26 @@ impl Workers {
         match event {
             Event::Starting { version } => {
                 let v = lossy(version);
-                if !out.gunicorn_versions.contains(&v) {
-                    out.gunicorn_versions.push(v);
+                if !out.workers.gunicorn_versions.contains(&v) {
+                    out.workers.gunicorn_versions.push(v);
                 }
                 self.shutting_down = false;
-                keep(&mut out.start_evidence, || line.evidence());
+                keep(&mut out.workers.start_evidence, || line.evidence());
             }
             Event::Listening { addrs } => {
                 for a in addrs.split(|&c| c == b',') {
                     let a = lossy(a);
-                    if !out.listening.contains(&a) {
-                        out.listening.push(a);
+                    if !out.workers.listening.contains(&a) {
+                        out.workers.listening.push(a);
                     }
                 }
             }
-            Event::UsingWorker { class } => out.worker_class = Some(lossy(class)),
+            Event::UsingWorker { class } => out.workers.class = Some(lossy(class)),
             Event::Booting { pid: w } => {
                 // A new worker may reuse the pid of one that timed out long ago.
                 self.timed_out.remove(w);
-                out.workers_booted += 1;
-                out.timeline.at(time, |b| b.worker_boots += 1);
+                out.workers.booted += 1;
+                out.time.timeline.at(time, |b| b.worker_boots += 1);
                 self.shutting_down = false;
             }
             Event::HandlingSignal { signal } => {
@@ -71,11 +71,11 @@ impl Workers {
                 }
             }
             Event::WorkerTimeout { pid: w } => {
-                out.worker_timeouts += 1;
-                out.timeline.at(time, |b| b.worker_timeouts += 1);
+                out.workers.timeouts += 1;
+                out.time.timeline.at(time, |b| b.worker_timeouts += 1);
                 self.timed_out.insert(*w);
                 let e = line.evidence();
-                keep(&mut out.timeout_evidence, || e.clone());
+                keep(&mut out.workers.timeout_evidence, || e.clone());
                 let hung = book.open.get(w).and_then(|v| v.front()).map(|id| {
                     let r = &book.reqs[id];
                     format!(" while serving {} {}", r.method, lossy_cow(r.path()))
@@ -112,10 +112,10 @@ impl Workers {
                 let twin = *period && self.last_exit == Some((*w, *code));
                 self.last_exit = Some((*w, *code));
                 if !twin {
-                    out.worker_exits += 1;
+                    out.workers.exits += 1;
                     let e = line.evidence();
                     if *code == 3 || *code == 4 {
-                        keep(&mut out.boot_evidence, || e.clone());
+                        keep(&mut out.workers.boot_evidence, || e.clone());
                     }
                     return Some((*w, Cause::WorkerExited, e));
                 }
@@ -124,8 +124,8 @@ impl Workers {
                 return Some((*w, Cause::WorkerExited, line.evidence()));
             }
             Event::WorkerBootError => {
-                out.boot_errors += 1;
-                keep(&mut out.boot_evidence, || line.evidence());
+                out.workers.boot_errors += 1;
+                keep(&mut out.workers.boot_evidence, || line.evidence());
             }
             Event::BootFailed { reason } => {
                 let message = format!("gunicorn gave up: {}", lossy(reason));
@@ -145,7 +145,7 @@ impl Workers {
                     .ok()
                     .and_then(|v| v.trim().parse::<f64>().ok());
                 if let Some(t) = t.filter(|t| t.is_finite() && *t > 0.0) {
-                    out.timeout_from_logs = Some(t);
+                    out.workers.timeout_from_logs = Some(t);
                 }
             }
             _ => {}
@@ -164,19 +164,19 @@ impl Workers {
     ) -> Orphaning {
         let e = line.evidence();
         if sigkill && self.timed_out.contains(&w) {
-            out.kills_after_timeout += 1;
-            out.workers_killed += 1;
+            out.workers.kills_after_timeout += 1;
+            out.workers.killed += 1;
         } else if sigkill && self.shutting_down {
             // A request outlived graceful_timeout while gunicorn was stopping.
-            out.kills_during_shutdown += 1;
+            out.workers.kills_during_shutdown += 1;
         } else {
             if oom_hint {
-                out.oom_suspected += 1;
-                keep(&mut out.oom_evidence, || e.clone());
+                out.workers.oom_suspected += 1;
+                keep(&mut out.workers.oom_evidence, || e.clone());
             }
-            out.workers_killed += 1;
+            out.workers.killed += 1;
         }
-        keep(&mut out.kill_evidence, || e.clone());
+        keep(&mut out.workers.kill_evidence, || e.clone());
         let message = format!("worker {w} was sent {signal}");
         notices.alert(AlertKind::WorkerKilled, message, line.time, &e);
         (w, Cause::WorkerKilled, e)
@@ -185,10 +185,10 @@ impl Workers {
 
 /// gunicorn gave up booting (`Reason:` or an uncaught `HaltServer`).
 fn boot_failed(message: String, line: &Line<'_>, out: &mut Analysis, notices: &mut Notices) {
-    out.boot_failed = true;
+    out.workers.boot_failed = true;
     let e = line.evidence();
     notices.alert(AlertKind::BootFailure, message, line.time, &e);
-    keep(&mut out.boot_evidence, || e);
+    keep(&mut out.workers.boot_evidence, || e);
 }
 
 #[cfg(test)]
@@ -205,12 +205,12 @@ mod tests {
             "[2025-10-16 08:00:30 +0000] [1] [ERROR] Worker (pid:36) exited with code 1.",
             "[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
         ]);
-        assert_eq!(a.orphans_total, 1);
-        assert_eq!(a.orphans[0].cause, Cause::WorkerTimeout);
-        assert_eq!(a.orphans[0].request.open_seconds, Some(30.0));
-        assert_eq!(a.worker_exits, 1);
-        assert_eq!(a.oom_suspected, 0);
-        assert_eq!(a.kills_after_timeout, 1);
+        assert_eq!(a.traffic.orphans_total, 1);
+        assert_eq!(a.traffic.orphans[0].cause, Cause::WorkerTimeout);
+        assert_eq!(a.traffic.orphans[0].request.open_seconds, Some(30.0));
+        assert_eq!(a.workers.exits, 1);
+        assert_eq!(a.workers.oom_suspected, 0);
+        assert_eq!(a.workers.kills_after_timeout, 1);
     }
 
     #[test]
@@ -221,14 +221,14 @@ mod tests {
             "[2025-10-16 09:00:00 +0000] [36] [INFO] Booting worker with pid: 36",
             "[2025-10-16 09:30:00 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?",
         ]);
-        assert_eq!(a.kills_after_timeout, 1);
-        assert_eq!(a.oom_suspected, 1);
+        assert_eq!(a.workers.kills_after_timeout, 1);
+        assert_eq!(a.workers.oom_suspected, 1);
     }
 
     #[test]
     fn oom_without_timeout_is_suspected() {
         let a = run(&["[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?"]);
-        assert_eq!(a.oom_suspected, 1);
-        assert_eq!(a.workers_killed, 1);
+        assert_eq!(a.workers.oom_suspected, 1);
+        assert_eq!(a.workers.killed, 1);
     }
 }

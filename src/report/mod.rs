@@ -214,9 +214,14 @@ impl Report {
         errors: Vec<String>,
         timeout: (f64, String),
     ) -> Report {
-        let in_flight: u64 = a.by_class.values().map(|c| c.in_flight).sum();
-        let evicted: u64 = a.by_class.values().map(|c| c.evicted).sum();
-        let class_total = |c| a.by_class.get(&c).map_or(0, |s: &ClassStats| s.total);
+        let in_flight: u64 = a.traffic.by_class.values().map(|c| c.in_flight).sum();
+        let evicted: u64 = a.traffic.by_class.values().map(|c| c.evicted).sum();
+        let class_total = |c| {
+            a.traffic
+                .by_class
+                .get(&c)
+                .map_or(0, |s: &ClassStats| s.total)
+        };
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -225,63 +230,68 @@ impl Report {
             },
             input: Input {
                 files,
-                lines: a.lines,
-                filtered: a.filtered,
-                recognized: a.recognized,
-                unrecognized: a.unrecognized,
-                blank: a.blank,
-                unrecognized_samples: a.unrecognized_samples.clone(),
+                lines: a.input.lines,
+                filtered: a.input.filtered,
+                recognized: a.input.recognized,
+                unrecognized: a.input.unrecognized,
+                blank: a.input.blank,
+                unrecognized_samples: a.input.unrecognized_samples.clone(),
                 errors,
-                first_time: a.first_time.map(|t| t.to_rfc3339()),
-                last_time: a.last_time.map(|t| t.to_rfc3339()),
+                first_time: a.time.first.map(|t| t.to_rfc3339()),
+                last_time: a.time.last.map(|t| t.to_rfc3339()),
             },
             server: Server {
-                gunicorn_version: a.gunicorn_versions.first().cloned(),
-                worker_class: a.worker_class.clone(),
-                listening: a.listening.clone(),
-                workers_booted: a.workers_booted,
-                worker_timeouts: a.worker_timeouts,
-                workers_killed: a.workers_killed,
-                kills_after_timeout: a.kills_after_timeout,
-                kills_during_shutdown: a.kills_during_shutdown,
-                oom_suspected: a.oom_suspected,
-                worker_exits: a.worker_exits,
-                request_errors: a.request_errors,
-                invalid_requests: a.invalid_requests,
-                boot_failed: a.boot_failed,
+                gunicorn_version: a.workers.gunicorn_versions.first().cloned(),
+                worker_class: a.workers.class.clone(),
+                listening: a.workers.listening.clone(),
+                workers_booted: a.workers.booted,
+                worker_timeouts: a.workers.timeouts,
+                workers_killed: a.workers.killed,
+                kills_after_timeout: a.workers.kills_after_timeout,
+                kills_during_shutdown: a.workers.kills_during_shutdown,
+                oom_suspected: a.workers.oom_suspected,
+                worker_exits: a.workers.exits,
+                request_errors: a.errors.request_errors,
+                invalid_requests: a.errors.invalid_requests,
+                boot_failed: a.workers.boot_failed,
                 timeout_seconds: timeout.0,
                 timeout_source: timeout.1,
             },
             requests: Requests {
-                total: a.requests,
-                answered: a.requests - a.orphans_total - in_flight - evicted,
-                orphaned: a.orphans_total,
+                total: a.traffic.total,
+                answered: a.traffic.total - a.traffic.orphans_total - in_flight - evicted,
+                orphaned: a.traffic.orphans_total,
                 in_flight,
                 evicted,
-                unmatched_responses: a.unmatched_responses,
+                unmatched_responses: a.traffic.unmatched_responses,
                 probe: class_total(Class::Probe),
                 health: class_total(Class::Health),
                 external: class_total(Class::External),
-                status: a.status.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
-                by_class: a.by_class.clone(),
+                status: a
+                    .traffic
+                    .status
+                    .iter()
+                    .map(|(s, n)| (s.to_string(), *n))
+                    .collect(),
+                by_class: a.traffic.by_class.clone(),
                 pairing: PairingReport {
-                    counts: a.pairing,
-                    confidence: match a.pairing.ambiguous {
+                    counts: a.traffic.pairing,
+                    confidence: match a.traffic.pairing.ambiguous {
                         0 => "high",
-                        n if n * 100 < a.requests.max(1) => "medium",
+                        n if n * 100 < a.traffic.total.max(1) => "medium",
                         _ => "low",
                     },
                 },
             },
-            orphans: a.orphans.clone(),
-            in_flight: a.in_flight.clone(),
+            orphans: a.traffic.orphans.clone(),
+            in_flight: a.traffic.in_flight.clone(),
             disallowed_hosts: d.hosts,
-            disallowed_hosts_unlisted: a.rejected_unlisted,
+            disallowed_hosts_unlisted: a.hosts.rejected_unlisted,
             checks: d.checks,
             findings: d.findings,
-            latency: latency_report(&a.latency),
+            latency: latency_report(&a.time.latency),
             pods: a.pods.clone(),
-            timeline: timeline_report(&a.timeline),
+            timeline: timeline_report(&a.time.timeline),
         }
     }
 
