@@ -10,7 +10,6 @@
 //!
 //! Records stay in memory only while they can still be linked (a few seconds of log time);
 //! then they are folded into counters, and only orphans are kept (up to a cap).
-
 //!
 //! The work is done by parts with one job each, and [`Correlator::feed`] hands each line to
 //! the part its event kind belongs to: `records.rs` (the records and their indexes),
@@ -241,8 +240,8 @@ impl Correlator {
                 rfc_valid,
             } => {
                 let rejection = (*host, *add, *rfc_valid);
-                let host =
-                    (self.hosts).rejected(&line, rejection, &mut self.out, &mut self.notices);
+                let (out, notices) = (&mut self.out, &mut self.notices);
+                let host = self.hosts.rejected(&line, rejection, out, notices);
                 self.book.mark_rejected(&line, host);
             }
             Event::ErrorHandlingRequest { .. }

@@ -41,23 +41,10 @@ impl Workers {
     ) -> Option<Orphaning> {
         let time = line.time;
         match event {
-            Event::Starting { version } => {
-                let v = lossy(version);
-                if !out.workers.gunicorn_versions.contains(&v) {
-                    out.workers.gunicorn_versions.push(v);
-                }
+            Event::Starting { .. } => {
                 self.shutting_down = false;
-                keep(&mut out.workers.start_evidence, || line.evidence());
+                server_line(event, line, out);
             }
-            Event::Listening { addrs } => {
-                for a in addrs.split(|&c| c == b',') {
-                    let a = lossy(a);
-                    if !out.workers.listening.contains(&a) {
-                        out.workers.listening.push(a);
-                    }
-                }
-            }
-            Event::UsingWorker { class } => out.workers.class = Some(lossy(class)),
             Event::Booting { pid: w } => {
                 // A new worker may reuse the pid of one that timed out long ago.
                 self.timed_out.remove(w);
@@ -135,20 +122,7 @@ impl Workers {
                 let message = format!("gunicorn halted: {}", lossy(message));
                 boot_failed(message, line, out, notices);
             }
-            Event::ConfigValue {
-                key: b"timeout",
-                value,
-            } => {
-                // `timeout: 0` means no timeout at all in gunicorn; anything not a positive
-                // number says nothing usable.
-                let t = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<f64>().ok());
-                if let Some(t) = t.filter(|t| t.is_finite() && *t > 0.0) {
-                    out.workers.timeout_from_logs = Some(t);
-                }
-            }
-            _ => {}
+            _ => server_line(event, line, out),
         }
         None
     }
@@ -180,6 +154,43 @@ impl Workers {
         let message = format!("worker {w} was sent {signal}");
         notices.alert(AlertKind::WorkerKilled, message, line.time, &e);
         (w, Cause::WorkerKilled, e)
+    }
+}
+
+/// A line of gunicorn's arbiter about the server itself: its version, where it listens, its
+/// worker class, its timeout.
+fn server_line(event: &Event<'_>, line: &Line<'_>, out: &mut Analysis) {
+    match event {
+        Event::Starting { version } => {
+            let v = lossy(version);
+            if !out.workers.gunicorn_versions.contains(&v) {
+                out.workers.gunicorn_versions.push(v);
+            }
+            keep(&mut out.workers.start_evidence, || line.evidence());
+        }
+        Event::Listening { addrs } => {
+            for a in addrs.split(|&c| c == b',') {
+                let a = lossy(a);
+                if !out.workers.listening.contains(&a) {
+                    out.workers.listening.push(a);
+                }
+            }
+        }
+        Event::UsingWorker { class } => out.workers.class = Some(lossy(class)),
+        Event::ConfigValue {
+            key: b"timeout",
+            value,
+        } => {
+            // `timeout: 0` means no timeout at all in gunicorn; anything not a positive
+            // number says nothing usable.
+            let t = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            if let Some(t) = t.filter(|t| t.is_finite() && *t > 0.0) {
+                out.workers.timeout_from_logs = Some(t);
+            }
+        }
+        _ => {}
     }
 }
 
