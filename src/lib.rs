@@ -3,11 +3,10 @@
 //!
 //! Data flows one way: bytes ([`input`]) → envelope stripped ([`input::envelope`]) → parsed
 //! event borrowing the line ([`parse`]) → requests and worker lifecycles ([`correlate`]) →
-//! checks and findings ([`diagnose`]) → table or JSON ([`report`]). [`app`] wires them;
-//! [`chunked`] runs the envelope and parse stages of one input on every core, in order.
+//! checks and findings ([`diagnose`]) → table, JSON, Markdown, HTML or ndjson ([`report`]).
+//! [`read`] holds the ways of reading (line by line, merged, in chunks on every core,
+//! following) that run the envelope, parse and correlate stages; [`run`] wires a run.
 
-pub mod app;
-pub mod chunked;
 pub mod cli;
 pub mod config;
 pub mod correlate;
@@ -15,5 +14,7 @@ pub mod diagnose;
 pub mod error;
 pub mod input;
 pub mod parse;
+pub mod read;
 pub mod report;
+pub mod run;
 pub mod stats;

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     };
     // A bar on stderr for a long read, on a terminal only (never in a pipe or under -q).
     let bar = progress::Bar::new(!quiet && !config.follow && io::stderr().is_terminal());
-    let outcome = reqtrail::app::run(&config, &mut emit, &STOP, &bar);
+    let outcome = reqtrail::run::run(&config, &mut emit, &STOP, &bar);
     // Before the report; a reader gone shows when the report is written.
     let _ = notices.flush();
     let code = if !outcome.errors.is_empty() {

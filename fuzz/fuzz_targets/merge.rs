@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use reqtrail::app::analyze_merged_bytes_in;
+use reqtrail::read::analyze_merged_bytes_in;
 use reqtrail::correlate::Settings;
 
 fuzz_target!(|data: &[u8]| {

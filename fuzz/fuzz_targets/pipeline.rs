@@ -1,5 +1,5 @@
 //! Arbitrary bytes through the whole analysis, then the report built and written as JSON and
-//! as a table, the way `reqtrail::app::run` does it.
+//! as a table, the way `reqtrail::run::run` does it.
 //!
 //! Oracles: no panic, no hang, every line counted (`recognized + unrecognized == lines`), the
 //! JSON parses, the table carries no terminal control sequence but SGR colours, and the input
@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use reqtrail::app::analyze_bytes_in;
+use reqtrail::read::analyze_bytes_in;
 use reqtrail::correlate::{Analysis, Settings};
 use reqtrail::diagnose::{diagnose, Context};
 use reqtrail::report::{self, Format, Report};
@@ -44,14 +44,14 @@ fn assert_terminal_safe(out: &str) {
     }
 }
 
-/// The report of `data` as app::run builds it, analysed in chunks of `chunk` bytes (or by line).
+/// The report of `data` as run::run builds it, analysed in chunks of `chunk` bytes (or by line).
 fn report_of(data: &[u8], chunk: Option<usize>) -> Report {
     let settings = Arc::new(Settings::default());
     let a = analyze_bytes_in("fuzz.log", data, &settings, chunk);
     let mut total = Analysis::default();
     total.merge(a);
 
-    // As app::run: the timeout in force and where it came from (the inference from WORKER
+    // As run::run: the timeout in force and where it came from (the inference from WORKER
     // TIMEOUT lines is left out: it reads the orphans' fields, whose shape changes often).
     let (timeout, source) = match total.workers.timeout_from_logs {
         Some(t) => (t, "gunicorn's timeout in the logs"),

@@ -20,6 +20,25 @@ use std::sync::Arc;
 
 use crate::error::Error;
 
+/// Told how far reading has got, for a progress bar (`report::progress` draws one).
+/// Here, below every stage, so that the bar's drawing and the reading both depend on it.
+pub trait Progress: Sync {
+    /// Reading starts; `total`: the inputs' size in bytes, when known (files, not pipes).
+    fn start(&self, total: Option<u64>);
+    /// `bytes` more of the inputs were read.
+    fn advance(&self, bytes: u64);
+    fn finish(&self);
+}
+
+/// No progress to show.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
 /// Longest line handed to the parsers; the rest of a longer line is skipped.
 pub const MAX_LINE: usize = 64 * 1024;
 

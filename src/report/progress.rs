@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::app::Progress;
+use crate::input::Progress;
 
 /// Inputs smaller than this are read too fast to need a bar.
 pub const THRESHOLD: u64 = 100 << 20;

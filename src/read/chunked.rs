@@ -19,10 +19,10 @@ use std::sync::{mpsc, Arc};
 use rayon::prelude::*;
 use self_cell::self_cell;
 
-use crate::app::{report_taken, ByPod, Progress};
+use super::{report_taken, ByPod};
 use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{offset_in, trim_line, LineReader, MAX_LINE};
+use crate::input::{offset_in, trim_line, LineReader, Progress, MAX_LINE};
 use crate::parse::{LineParser, Parsed, Ts};
 
 /// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it (at most 16 MiB: offsets in a
@@ -710,7 +710,7 @@ impl Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::Silent;
+    use crate::input::Silent;
 
     /// Every line of `text`, as a feed over it hands them out (`alone` or not), with what
     /// `look` made of the feed after each of the first three chunks.

@@ -1,0 +1,220 @@
+//! Several inputs merged into one stream in time order: an error log and an access log kept
+//! apart are two halves of the same requests, and rotated files are one log. Line by line
+//! ([`merge_lines`]) or in chunks parsed on every core ([`merge_chunked`]).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::chunked::{Body, Chunk, Feed, Feeding, Front};
+use super::{report_taken, Pipeline};
+use crate::input::envelope::{Stripped, Unwrapper};
+use crate::input::{LineReader, Progress};
+use crate::parse::LineParser;
+
+/// Bytes that the inputs of a merge share: all are open at once, each holding a read buffer
+/// and a first chunk until the merge reaches it, and inputs whose times overlap are taken at
+/// once, each with a batch in flight. So these get smaller as inputs get more, down to a
+/// floor: 32 KiB for the chunks of pool jobs (smaller ones cost more per line), 4 KiB for a
+/// first chunk and a read. An input taken alone gets a producer and full chunks (see [`Feed`]).
+const DEFAULT_MERGED_BYTES: usize = 256 << 10;
+const MIN_MERGED_CHUNK: usize = 32 << 10;
+const MIN_FIRST_CHUNK: usize = 4 << 10;
+
+/// Each of `inputs` merged inputs' share of [`DEFAULT_MERGED_BYTES`], down to `floor`.
+fn merged_share(inputs: usize, floor: usize) -> usize {
+    (DEFAULT_MERGED_BYTES / inputs.max(1)).max(floor)
+}
+
+/// One of several inputs merged by time, read in chunks: the chunk being taken (entered into
+/// the pipeline) and its next line, with the time that line sorts by.
+struct Head<'n> {
+    file: usize,
+    name: &'n str,
+    feed: Feed,
+    chunk: Option<Chunk>,
+    at: usize,
+    line_no: u64,
+    order: i64,
+}
+
+impl Head<'_> {
+    fn front(&self) -> Option<&Front<'_>> {
+        self.chunk.as_ref()?.parsed().fronts.get(self.at)
+    }
+
+    /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
+    /// (the input's lines before it were all taken), and finds its time; false at the end.
+    /// `alone`: no other input is being taken (see [`Feed::next_chunk`]).
+    fn advance(&mut self, pipeline: &mut Pipeline, alone: bool, progress: &dyn Progress) -> bool {
+        loop {
+            if let Some(front) = self.front() {
+                let time = front.time.or(match front.body {
+                    Body::Parsed(ref p) => p.time,
+                    Body::Reparse(_, time) => time,
+                    Body::Partial => None,
+                });
+                // Lines without a time keep their place after the line above them.
+                if let Some(t) = time {
+                    self.order = t.0;
+                }
+                return true;
+            }
+            if let Some(done) = self.chunk.take() {
+                self.feed.recycle(done);
+            }
+            let Some(next) = self.feed.next_chunk(alone, progress) else {
+                return false;
+            };
+            self.chunk = Some(pipeline.enter(self.file, next));
+            self.at = 0;
+        }
+    }
+}
+
+/// One input being read line by line, with its next line and the time it sorts by.
+struct Cursor {
+    file: usize,
+    reader: LineReader<'static>,
+    line: Vec<u8>,
+    line_no: u64,
+    order: i64,
+    /// A stripper and parser used only to find each line's time for the merge.
+    unwrapper: Unwrapper,
+    parser: LineParser,
+    scratch: (Vec<u8>, Vec<u8>),
+}
+
+impl Cursor {
+    fn new(file: usize, reader: LineReader<'static>) -> Cursor {
+        Cursor {
+            file,
+            reader,
+            line: Vec::new(),
+            line_no: 0,
+            order: i64::MIN,
+            unwrapper: Unwrapper::default(),
+            parser: LineParser::default(),
+            scratch: (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// Reads the next line; `Ok(false)` at the end.
+    fn advance(&mut self) -> std::io::Result<bool> {
+        let Some(line) = self.reader.next_line()? else {
+            return Ok(false);
+        };
+        self.line.clear();
+        self.line.extend_from_slice(line);
+        self.line_no += 1;
+        let (s1, s2) = (&mut self.scratch.0, &mut self.scratch.1);
+        s1.clear();
+        let time = match self.unwrapper.strip(&self.line, s1) {
+            Stripped::Line(u) => u.time.or_else(|| self.parser.parse(&u.payload, s2).time),
+            Stripped::Partial => None,
+        };
+        // Lines without a time keep their place after the line above them.
+        if let Some(t) = time {
+            self.order = t.0;
+        }
+        Ok(true)
+    }
+}
+
+/// Several inputs, one line at a time in time order, `after_line` called after each; returns
+/// the read errors that ended inputs early.
+pub(super) fn merge_lines<'n>(
+    inputs: Vec<(usize, LineReader<'static>)>,
+    names: &'n [String],
+    pipeline: &mut Pipeline,
+    progress: &dyn Progress,
+    after_line: &mut dyn FnMut(&mut Pipeline),
+) -> Vec<(&'n str, std::io::Error)> {
+    let mut errors = Vec::new();
+    let size = merged_share(inputs.len(), MIN_FIRST_CHUNK);
+    let mut cursors: Vec<Cursor> = inputs
+        .into_iter()
+        .map(|(file, reader)| Cursor::new(file, reader.reading_at_most(size)))
+        .collect();
+    let mut heap = BinaryHeap::new();
+    for (k, c) in cursors.iter_mut().enumerate() {
+        match c.advance() {
+            Ok(true) => heap.push(Reverse((c.order, k))),
+            Ok(false) => {}
+            Err(e) => errors.push((names[k].as_str(), e)),
+        }
+    }
+    let mut seen = vec![0; cursors.len()];
+    while let Some(Reverse((_, k))) = heap.pop() {
+        let c = &mut cursors[k];
+        if c.line_no % 65536 == 0 {
+            report_taken(c.reader.bytes_taken(), &mut seen[k], progress);
+        }
+        pipeline.line(c.file, c.line_no, &c.line);
+        after_line(pipeline);
+        match c.advance() {
+            Ok(true) => heap.push(Reverse((c.order, k))),
+            Ok(false) => {}
+            Err(e) => errors.push((names[k].as_str(), e)),
+        }
+    }
+    errors
+}
+
+/// Several inputs read in chunks parsed on every core, their lines taken in time order; returns
+/// the read errors that ended inputs early.
+pub(super) fn merge_chunked<'n>(
+    inputs: Vec<(usize, LineReader<'static>)>,
+    names: &'n [String],
+    pipeline: &mut Pipeline,
+    size: usize,
+    progress: &dyn Progress,
+    after_line: &mut dyn FnMut(&mut Pipeline),
+) -> Vec<(&'n str, std::io::Error)> {
+    let small = size.min(merged_share(inputs.len(), MIN_MERGED_CHUNK));
+    let first = small.min(merged_share(inputs.len(), MIN_FIRST_CHUNK));
+    let feeding = Feeding::new(first, small, size, &pipeline.settings.patterns);
+    let mut heads: Vec<Head> = inputs
+        .into_iter()
+        .zip(names)
+        .map(|((file, reader), name)| Head {
+            file,
+            name,
+            feed: Feed::new(reader.reading_at_most(first), &feeding),
+            chunk: None,
+            at: 0,
+            line_no: 0,
+            order: i64::MIN,
+        })
+        .collect();
+    let mut heap = BinaryHeap::new();
+    for (k, h) in heads.iter_mut().enumerate() {
+        if h.advance(pipeline, true, progress) {
+            heap.push(Reverse((h.order, k)));
+        }
+    }
+    // Inputs with lines taken that have not ended.
+    let mut taken = 0;
+    while let Some(Reverse((_, k))) = heap.pop() {
+        let h = &mut heads[k];
+        h.line_no += 1;
+        if h.line_no == 1 {
+            taken += 1;
+        }
+        if let Some(front) = h.front() {
+            pipeline.front(h.file, h.line_no, front);
+            if pipeline.notify {
+                after_line(pipeline);
+            }
+        }
+        h.at += 1;
+        if h.advance(pipeline, taken == 1, progress) {
+            heap.push(Reverse((h.order, k)));
+        } else {
+            taken -= 1;
+        }
+    }
+    heads
+        .iter_mut()
+        .filter_map(|h| Some((h.name, h.feed.take_error()?)))
+        .collect()
+}

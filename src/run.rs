@@ -1,0 +1,137 @@
+//! Wires the stages for one run: sources → read (envelope, parse, correlate) → checks →
+//! report. The ways of reading live in [`crate::read`]; this file only picks the inputs, the
+//! settings and the progress bar, and builds the report from what was read.
+//!
+//! Several inputs are merged into one stream in time order, unless `--separate` asks for each
+//! to be followed on its own (then in parallel, their analyses merged).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::cli::Config;
+use crate::correlate::{settle_timeout, Analysis, Notice, Settings};
+use crate::diagnose::{diagnose, Context};
+use crate::error::Error;
+use crate::input::{expand, Progress, Source};
+use crate::read::{read_following, read_sources, Pipeline, Window};
+use crate::report::Report;
+
+/// What a run produced: the report, and the inputs that could not be read.
+pub struct RunOutcome {
+    pub report: Report,
+    pub errors: Vec<Error>,
+}
+
+/// Runs the analysis. `emit` receives notices (finished requests, alerts) as they happen when
+/// `config.notices` asks for them; `stop` ends `--follow` early (Ctrl-C).
+/// `progress` hears how much of the inputs was read (not while following).
+pub fn run(
+    config: &Config,
+    emit: &mut dyn FnMut(&Notice),
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> RunOutcome {
+    let settings = Arc::new(Settings {
+        timeout: config.timeout,
+        health_paths: config.health_paths.clone(),
+        probe_agents: config.probe_agents.clone(),
+        internal_nets: config.internal_nets.clone(),
+        patterns: config.patterns.clone(),
+        public_hosts: config
+            .public_hosts
+            .iter()
+            .map(|h| crate::diagnose::domain_of(h))
+            .collect(),
+    });
+    let (sources, mut errors) = expand(&config.sources);
+    if !config.follow {
+        let sizes: Option<Vec<u64>> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+                Source::Stdin => None,
+            })
+            .collect();
+        progress.start(sizes.map(|s| s.iter().sum()));
+    }
+    let window = Window {
+        since: config.since,
+        until: config.until,
+    };
+    let new_pipeline = || {
+        let p = Pipeline::new(settings.clone(), window);
+        if config.notices {
+            p.with_notices()
+        } else {
+            p
+        }
+    };
+    let (total, files) = if config.separate && !config.notices {
+        // Inputs from different servers: each followed on its own, in parallel.
+        let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
+            .par_iter()
+            .map(|s| {
+                let mut p = new_pipeline();
+                let (names, errs) =
+                    read_sources(std::slice::from_ref(s), &mut p, &mut |_| {}, progress);
+                (p.finish().0, names, errs)
+            })
+            .collect();
+        let mut total = Analysis::default();
+        let mut files = Vec::new();
+        for (a, names, errs) in results {
+            total.merge(a);
+            files.extend(names);
+            errors.extend(errs);
+        }
+        (total, files)
+    } else if config.separate {
+        let mut total = Analysis::default();
+        let mut files = Vec::new();
+        for s in &sources {
+            let mut p = new_pipeline();
+            // --follow conflicts with --separate: read each input to its end.
+            let (names, errs) = read_sources(std::slice::from_ref(s), &mut p, emit, progress);
+            let (a, last) = p.finish();
+            last.iter().for_each(&mut *emit);
+            total.merge(a);
+            files.extend(names);
+            errors.extend(errs);
+        }
+        (total, files)
+    } else {
+        let mut p = new_pipeline();
+        let (files, errs) = if config.follow {
+            read_following(&sources, &mut p, emit, stop)
+        } else {
+            read_sources(&sources, &mut p, emit, progress)
+        };
+        errors.extend(errs);
+        let (a, last) = p.finish();
+        last.iter().for_each(&mut *emit);
+        (a, files)
+    };
+    progress.finish();
+    let (timeout, source) = settle_timeout(
+        config.timeout,
+        total.workers.timeout_from_logs,
+        &total.traffic.orphans,
+    );
+    let ctx = Context {
+        public_hosts: &config.public_hosts,
+        timeout,
+        timeout_source: source,
+    };
+    let diagnosis = diagnose(&total, &ctx);
+    let messages = errors.iter().map(|e| e.to_string()).collect();
+    let report = Report::build(
+        &total,
+        diagnosis,
+        files,
+        messages,
+        (timeout, source.to_string()),
+    );
+    RunOutcome { report, errors }
+}
