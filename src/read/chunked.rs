@@ -19,11 +19,12 @@ use std::sync::{mpsc, Arc};
 use rayon::prelude::*;
 use self_cell::self_cell;
 
+use super::line::{parse_payload, Decoding, InputState, LineBody, ParsedLine};
 use super::{report_taken, ByPod};
 use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{offset_in, trim_line, LineReader, Progress, MAX_LINE};
-use crate::parse::{LineParser, Parsed, Ts};
+use crate::parse::{LineParser, Ts};
 
 /// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it (at most 16 MiB: offsets in a
 /// chunk are 32-bit), for the tests that prove the size changes nothing; `0` there means no
@@ -57,7 +58,7 @@ struct StrippedLine {
 
 /// A chunk's bytes and what stripping them made: whole lines, each followed by `\n`.
 #[derive(Debug)]
-pub struct Lines {
+pub struct StrippedChunk {
     data: Vec<u8>,
     arena: Vec<u8>,
     lines: Vec<StrippedLine>,
@@ -73,17 +74,17 @@ struct Spare {
     data: Vec<u8>,
     arena: Vec<u8>,
     lines: Vec<StrippedLine>,
-    fronts: Vec<Front<'static>>,
+    parsed: Vec<ParsedLine<'static>>,
 }
 
-impl Lines {
+impl StrippedChunk {
     /// Strips every line of `data` with `unwrapper`, into `arena` and `lines` (emptied).
     fn strip(
         data: Vec<u8>,
         mut arena: Vec<u8>,
         mut lines: Vec<StrippedLine>,
         mut unwrapper: Unwrapper,
-    ) -> Lines {
+    ) -> StrippedChunk {
         arena.clear();
         lines.clear();
         let mut scratch = Vec::new();
@@ -120,7 +121,7 @@ impl Lines {
             lines.push(line);
             start = nl + 1;
         }
-        Lines {
+        StrippedChunk {
             data,
             arena,
             lines,
@@ -136,107 +137,80 @@ impl Lines {
     }
 }
 
-/// What the front half made of one line.
-pub enum Body<'a> {
-    /// A CRI partial record.
-    Partial,
-    Parsed(Parsed<'a>),
-    /// A structured record whose fields had to be unescaped, and its time: the parse borrowed a
-    /// scratch buffer, so it is parsed again when consumed (a structured record parses alike in
-    /// any parser state).
-    Reparse(&'a [u8], Option<Ts>),
-}
-
-pub struct Front<'a> {
-    pub raw: &'a [u8],
-    pub pod: &'a [u8],
-    /// The envelope's time.
-    pub time: Option<Ts>,
-    pub body: Body<'a>,
-}
-
 /// A chunk's parsed lines, and its parsers as they stand after the last line.
-pub struct Fronts<'a> {
-    pub fronts: Vec<Front<'a>>,
+pub struct ParsedChunk<'a> {
+    pub lines: Vec<ParsedLine<'a>>,
     pub(crate) parsers: ByPod<LineParser>,
 }
 
 self_cell!(
     /// One chunk, read, stripped and parsed.
     pub struct Chunk {
-        owner: Lines,
+        owner: StrippedChunk,
         #[covariant]
-        dependent: Fronts,
+        dependent: ParsedChunk,
     }
 );
 
 impl Chunk {
-    /// Strips and parses the lines in `spare`, starting from `unwrapper` and `parsers`.
-    fn make(
-        spare: Spare,
-        patterns: &Arc<Patterns>,
-        unwrapper: Unwrapper,
-        mut parsers: ByPod<LineParser>,
-    ) -> Chunk {
-        let lines = Lines::strip(spare.data, spare.arena, spare.lines, unwrapper);
-        Chunk::new(lines, |lines| {
-            let mut fronts: Vec<Front<'_>> = spare.fronts;
-            fronts.clear();
-            fronts.extend(lines.lines.iter().map(|l| {
-                let raw = &lines.data[l.raw.start as usize..l.raw.end as usize];
-                let pod = lines.piece(l.pod);
+    /// Strips and parses the lines in `spare`, starting from `state`.
+    fn make(spare: Spare, patterns: &Arc<Patterns>, state: InputState) -> Chunk {
+        let InputState {
+            unwrapper,
+            mut parsers,
+        } = state;
+        let stripped = StrippedChunk::strip(spare.data, spare.arena, spare.lines, unwrapper);
+        Chunk::new(stripped, |chunk| {
+            let mut parsed: Vec<ParsedLine<'_>> = spare.parsed;
+            parsed.clear();
+            parsed.extend(chunk.lines.iter().map(|l| {
+                let pod = chunk.piece(l.pod);
                 let body = match l.payload {
-                    None => Body::Partial,
+                    None => LineBody::Partial,
                     Some(p) => {
-                        let payload = lines.piece(p);
-                        let k = parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
-                        match parsers.items[k].1.parse_in_place(payload) {
-                            Ok(parsed) => Body::Parsed(parsed),
-                            Err(time) => Body::Reparse(payload, time),
-                        }
+                        let payload = chunk.piece(p);
+                        parse_payload(&mut parsers, patterns, pod, payload, Decoding::InPlace)
                     }
                 };
-                Front {
-                    raw,
+                ParsedLine {
+                    raw: &chunk.data[l.raw.start as usize..l.raw.end as usize],
                     pod,
                     time: l.time,
                     body,
                 }
             }));
-            Fronts { fronts, parsers }
+            ParsedChunk {
+                lines: parsed,
+                parsers,
+            }
         })
     }
 
     /// The chunk's buffers, emptied, for another chunk.
     fn recycle(mut self) -> Spare {
-        let fronts = self.with_dependent_mut(|_, d| {
-            let mut fronts = std::mem::take(&mut d.fronts);
-            fronts.clear();
+        let parsed = self.with_dependent_mut(|_, d| {
+            let mut parsed = std::mem::take(&mut d.lines);
+            parsed.clear();
             // Empty, it borrows nothing: collected in place, it keeps its allocation.
-            fronts
+            parsed
                 .into_iter()
-                .map(|_| -> Front<'static> { unreachable!("emptied above") })
+                .map(|_| -> ParsedLine<'static> { unreachable!("emptied above") })
                 .collect()
         });
-        let lines = self.into_owner();
+        let stripped = self.into_owner();
         Spare {
-            data: lines.data,
-            arena: lines.arena,
-            lines: lines.lines,
-            fronts,
+            data: stripped.data,
+            arena: stripped.arena,
+            lines: stripped.lines,
+            parsed,
         }
     }
 
-    /// The same lines stripped and parsed again, starting from `unwrapper` and `parsers`: for
-    /// a chunk whose input's stripper at its start was not the fresh one it was made with.
-    pub(crate) fn remake(
-        self,
-        patterns: &Arc<Patterns>,
-        unwrapper: Unwrapper,
-        parsers: ByPod<LineParser>,
-    ) -> Chunk {
+    /// The same lines stripped and parsed again, starting from `state`: for a chunk whose
+    /// input's stripper at its start was not the fresh one it was made with.
+    pub(crate) fn remake(self, patterns: &Arc<Patterns>, state: InputState) -> Chunk {
         // The buffers come back with the lines as read still in `data`.
-        Chunk::make(self.recycle(), patterns, unwrapper, parsers)
+        Chunk::make(self.recycle(), patterns, state)
     }
 
     /// Parses the chunk's first lines again, from `parsers` (its input's parsers as they stood
@@ -249,24 +223,18 @@ impl Chunk {
         patterns: &Arc<Patterns>,
         mut parsers: ByPod<LineParser>,
     ) -> Chunk {
-        self.with_dependent_mut(|lines, made| {
+        self.with_dependent_mut(|chunk, made| {
             let mut fresh: ByPod<LineParser> = ByPod::default();
-            let new = |_: &[u8]| LineParser::with_patterns(patterns.clone());
-            for (l, front) in lines.lines.iter().zip(made.fronts.iter_mut()) {
+            for (l, line) in chunk.lines.iter().zip(made.lines.iter_mut()) {
                 if agree(&parsers, &fresh) {
                     return;
                 }
                 let Some(p) = l.payload else {
                     continue;
                 };
-                let (payload, pod) = (lines.piece(p), lines.piece(l.pod));
-                let k = fresh.slot(pod, new);
-                let _ = fresh.items[k].1.parse_in_place(payload);
-                let k = parsers.slot(pod, new);
-                front.body = match parsers.items[k].1.parse_in_place(payload) {
-                    Ok(parsed) => Body::Parsed(parsed),
-                    Err(time) => Body::Reparse(payload, time),
-                };
+                let (payload, pod) = (chunk.piece(p), chunk.piece(l.pod));
+                parse_payload(&mut fresh, patterns, pod, payload, Decoding::InPlace);
+                line.body = parse_payload(&mut parsers, patterns, pod, payload, Decoding::InPlace);
             }
             if !agree(&parsers, &fresh) {
                 // Never the same: every line was parsed again, and the chunk ends as they do.
@@ -276,7 +244,7 @@ impl Chunk {
         self
     }
 
-    pub fn parsed(&self) -> &Fronts<'_> {
+    pub fn parsed(&self) -> &ParsedChunk<'_> {
         self.borrow_dependent()
     }
 
@@ -340,7 +308,7 @@ impl Made {
         }
         let chunks: Vec<Chunk> = read
             .into_par_iter()
-            .map(|spare| Chunk::make(spare, patterns, Unwrapper::default(), ByPod::default()))
+            .map(|spare| Chunk::make(spare, patterns, InputState::default()))
             .collect();
         Made {
             last: error.is_some() || chunks.len() < n,
@@ -720,7 +688,7 @@ mod tests {
         let mut feed = Feed::new(reader, &feeding);
         let (mut lines, mut chunks) = (Vec::new(), 0);
         while let Some(chunk) = feed.next_chunk(alone, &Silent) {
-            lines.extend(chunk.parsed().fronts.iter().map(|f| f.raw.to_vec()));
+            lines.extend(chunk.parsed().lines.iter().map(|l| l.raw.to_vec()));
             feed.recycle(chunk);
             chunks += 1;
             if chunks <= 3 {

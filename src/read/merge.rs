@@ -5,11 +5,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::chunked::{Body, Chunk, Feed, Feeding, Front};
+use std::sync::Arc;
+
+use super::chunked::{Chunk, Feed, Feeding};
+use super::line::{strip_and_parse, InputState, LineBuffers, ParsedLine};
 use super::{report_taken, Pipeline};
-use crate::input::envelope::{Stripped, Unwrapper};
+use crate::config::Patterns;
 use crate::input::{LineReader, Progress};
-use crate::parse::LineParser;
 
 /// Bytes that the inputs of a merge share: all are open at once, each holding a read buffer
 /// and a first chunk until the merge reaches it, and inputs whose times overlap are taken at
@@ -38,8 +40,8 @@ struct Head<'n> {
 }
 
 impl Head<'_> {
-    fn front(&self) -> Option<&Front<'_>> {
-        self.chunk.as_ref()?.parsed().fronts.get(self.at)
+    fn line(&self) -> Option<&ParsedLine<'_>> {
+        self.chunk.as_ref()?.parsed().lines.get(self.at)
     }
 
     /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
@@ -47,14 +49,9 @@ impl Head<'_> {
     /// `alone`: no other input is being taken (see [`Feed::next_chunk`]).
     fn advance(&mut self, pipeline: &mut Pipeline, alone: bool, progress: &dyn Progress) -> bool {
         loop {
-            if let Some(front) = self.front() {
-                let time = front.time.or(match front.body {
-                    Body::Parsed(ref p) => p.time,
-                    Body::Reparse(_, time) => time,
-                    Body::Partial => None,
-                });
+            if let Some(line) = self.line() {
                 // Lines without a time keep their place after the line above them.
-                if let Some(t) = time {
+                if let Some(t) = line.order_time() {
                     self.order = t.0;
                 }
                 return true;
@@ -78,23 +75,24 @@ struct Cursor {
     line: Vec<u8>,
     line_no: u64,
     order: i64,
-    /// A stripper and parser used only to find each line's time for the merge.
-    unwrapper: Unwrapper,
-    parser: LineParser,
-    scratch: (Vec<u8>, Vec<u8>),
+    /// A stripper and parsers used only to find each line's time for the merge (the
+    /// pipeline strips and parses the line again, with the input's own).
+    state: InputState,
+    patterns: Arc<Patterns>,
+    buffers: LineBuffers,
 }
 
 impl Cursor {
-    fn new(file: usize, reader: LineReader<'static>) -> Cursor {
+    fn new(file: usize, reader: LineReader<'static>, patterns: &Arc<Patterns>) -> Cursor {
         Cursor {
             file,
             reader,
             line: Vec::new(),
             line_no: 0,
             order: i64::MIN,
-            unwrapper: Unwrapper::default(),
-            parser: LineParser::default(),
-            scratch: (Vec::new(), Vec::new()),
+            state: InputState::default(),
+            patterns: patterns.clone(),
+            buffers: LineBuffers::default(),
         }
     }
 
@@ -106,12 +104,10 @@ impl Cursor {
         self.line.clear();
         self.line.extend_from_slice(line);
         self.line_no += 1;
-        let (s1, s2) = (&mut self.scratch.0, &mut self.scratch.1);
-        s1.clear();
-        let time = match self.unwrapper.strip(&self.line, s1) {
-            Stripped::Line(u) => u.time.or_else(|| self.parser.parse(&u.payload, s2).time),
-            Stripped::Partial => None,
-        };
+        let (state, buffers) = (&mut self.state, &mut self.buffers);
+        let time = strip_and_parse(state, &self.patterns, &self.line, buffers, |l| {
+            l.order_time()
+        });
         // Lines without a time keep their place after the line above them.
         if let Some(t) = time {
             self.order = t.0;
@@ -131,9 +127,10 @@ pub(super) fn merge_lines<'n>(
 ) -> Vec<(&'n str, std::io::Error)> {
     let mut errors = Vec::new();
     let size = merged_share(inputs.len(), MIN_FIRST_CHUNK);
+    let patterns = pipeline.patterns().clone();
     let mut cursors: Vec<Cursor> = inputs
         .into_iter()
-        .map(|(file, reader)| Cursor::new(file, reader.reading_at_most(size)))
+        .map(|(file, reader)| Cursor::new(file, reader.reading_at_most(size), &patterns))
         .collect();
     let mut heap = BinaryHeap::new();
     for (k, c) in cursors.iter_mut().enumerate() {
@@ -172,7 +169,7 @@ pub(super) fn merge_chunked<'n>(
 ) -> Vec<(&'n str, std::io::Error)> {
     let small = size.min(merged_share(inputs.len(), MIN_MERGED_CHUNK));
     let first = small.min(merged_share(inputs.len(), MIN_FIRST_CHUNK));
-    let feeding = Feeding::new(first, small, size, &pipeline.settings.patterns);
+    let feeding = Feeding::new(first, small, size, pipeline.patterns());
     let mut heads: Vec<Head> = inputs
         .into_iter()
         .zip(names)
@@ -200,9 +197,9 @@ pub(super) fn merge_chunked<'n>(
         if h.line_no == 1 {
             taken += 1;
         }
-        if let Some(front) = h.front() {
-            pipeline.front(h.file, h.line_no, front);
-            if pipeline.notify {
+        if let Some(line) = h.line() {
+            pipeline.take(h.file, h.line_no, line);
+            if pipeline.notifies() {
                 after_line(pipeline);
             }
         }

@@ -8,6 +8,7 @@
 
 pub mod chunked;
 mod follow;
+pub mod line;
 mod merge;
 mod pipeline;
 
@@ -128,7 +129,7 @@ pub fn read_sources(
         }
     }
     let mut after_line = |p: &mut Pipeline| {
-        if p.notify {
+        if p.notifies() {
             for n in p.take_notices() {
                 emit(&n);
             }
@@ -141,7 +142,7 @@ pub fn read_sources(
     // Notices go out as each line is taken, chunks or not; but a chunk waits for its bytes, so
     // a stream (stdin, a pipe) that notices are asked of is read line by line.
     let at_rest = || sources.iter().all(Source::is_at_rest);
-    if let (true, Some(size)) = (!pipeline.notify || at_rest(), chunked::chunk_bytes()) {
+    if let (true, Some(size)) = (!pipeline.notifies() || at_rest(), chunked::chunk_bytes()) {
         // Parsed on every core. A single input needs no ordering: it streams straight through.
         if let [(file, reader)] = inputs.as_mut_slice() {
             if let Some(e) = pipeline.read_chunked(*file, reader, size, progress, &mut after_line) {

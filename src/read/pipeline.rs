@@ -1,40 +1,49 @@
-//! The per-line stages of one stream of lines, whatever way they are read: envelope → parse →
-//! the pod's correlator, with the `--since` / `--until` window, notices, and each input's own
-//! stripper and parsers.
+//! The per-line stages of one stream of lines, whatever way they are read: envelope → parse
+//! (each input's own [`InputState`]) → the pod's correlator, with the `--since` / `--until`
+//! window and notices.
 
 use std::mem::take;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::chunked::{self, Body, Chunk, Front};
+use super::chunked::{self, Chunk};
+use super::line::{reparse, strip_and_parse, InputState, LineBody, LineBuffers, ParsedLine};
 use super::{ByPod, Window};
+use crate::config::Patterns;
 use crate::correlate::{
     settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
 };
-use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{LineReader, Progress};
-use crate::parse::{LineParser, Parsed, Ts};
-
-/// One input's own state: its envelope stripper and a parser per pod.
-struct FileState {
-    name: Arc<str>,
-    unwrapper: Unwrapper,
-    parsers: ByPod<LineParser>,
-    last_time: Option<Ts>,
-}
+use crate::parse::{Parsed, Ts};
 
 /// The per-line stages for one merged stream of lines.
 pub struct Pipeline {
-    pub(super) settings: Arc<Settings>,
+    /// The settings' patterns, at hand for the front half.
+    patterns: Arc<Patterns>,
+    /// Each input's stripper and parsers, by the index [`Pipeline::add_file`] gave.
+    inputs: Vec<InputState>,
+    buffers: LineBuffers,
+    back: Correlating,
+}
+
+/// One input's own facts for the back half.
+struct FileState {
+    name: Arc<str>,
+    last_time: Option<Ts>,
+}
+
+/// The back half: each pod's correlator, and which lines the window lets through.
+struct Correlating {
+    settings: Arc<Settings>,
     window: Window,
     files: Vec<FileState>,
     /// Correlators per pod, in order of first appearance.
     pods: ByPod<Correlator>,
-    scratch: Vec<u8>,
+    /// A structured record's decoded fields, for the chunks' [`LineBody::Reparse`] lines.
     decoded: Vec<u8>,
     filtered: u64,
     /// Hand out notices (finished requests, alerts) as they happen.
-    pub(super) notify: bool,
+    notify: bool,
     /// When the last line with a time arrived, and that time: log time "now" while following.
     last_arrival: Option<(Instant, Ts)>,
 }
@@ -42,27 +51,42 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(settings: Arc<Settings>, window: Window) -> Pipeline {
         Pipeline {
-            settings,
-            window,
-            files: Vec::new(),
-            pods: ByPod::default(),
-            scratch: Vec::new(),
-            decoded: Vec::new(),
-            filtered: 0,
-            notify: false,
-            last_arrival: None,
+            patterns: settings.patterns.clone(),
+            inputs: Vec::new(),
+            buffers: LineBuffers::default(),
+            back: Correlating {
+                settings,
+                window,
+                files: Vec::new(),
+                pods: ByPod::default(),
+                decoded: Vec::new(),
+                filtered: 0,
+                notify: false,
+                last_arrival: None,
+            },
         }
     }
 
     /// Asks for notices: see [`Pipeline::take_notices`].
     pub fn with_notices(mut self) -> Pipeline {
-        self.notify = true;
+        self.back.notify = true;
         self
+    }
+
+    /// Whether notices were asked for.
+    pub fn notifies(&self) -> bool {
+        self.back.notify
+    }
+
+    /// The team's own request patterns, which every parser of the stream tries.
+    pub fn patterns(&self) -> &Arc<Patterns> {
+        &self.patterns
     }
 
     /// Finished requests and alerts since the last call, in the order they happened per pod.
     pub fn take_notices(&mut self) -> Vec<Notice> {
-        self.pods
+        self.back
+            .pods
             .items
             .iter_mut()
             .flat_map(|(_, c)| c.take_notices())
@@ -72,44 +96,32 @@ impl Pipeline {
     /// Lets the correlators alert on requests open too long, by the log's clock: the last
     /// line's time plus the wall time since it arrived.
     pub fn tick(&mut self) {
-        let Some((at, t)) = self.last_arrival else {
+        let Some((at, t)) = self.back.last_arrival else {
             return;
         };
         let now = Ts(t.0 + at.elapsed().as_micros() as i64);
-        for (_, c) in &mut self.pods.items {
+        for (_, c) in &mut self.back.pods.items {
             c.tick(now);
         }
     }
 
     /// Registers an input; returns its index for [`Pipeline::line`].
     pub fn add_file(&mut self, name: &str) -> usize {
-        self.files.push(FileState {
+        self.back.files.push(FileState {
             name: Arc::from(name),
-            unwrapper: Unwrapper::default(),
-            parsers: ByPod::default(),
             last_time: None,
         });
-        self.files.len() - 1
+        self.inputs.push(InputState::default());
+        self.inputs.len() - 1
     }
 
     /// Runs one line of input `file` through envelope → parse → correlate.
     pub fn line(&mut self, file: usize, line_no: u64, raw: &[u8]) {
-        let (mut scratch, mut decoded) = (take(&mut self.scratch), take(&mut self.decoded));
-        scratch.clear();
-        let f = &mut self.files[file];
-        match f.unwrapper.strip(raw, &mut scratch) {
-            Stripped::Partial => self.partial(file),
-            Stripped::Line(u) => {
-                let pod = u.source.unwrap_or(b"");
-                let patterns = &self.settings.patterns;
-                let k = f
-                    .parsers
-                    .slot(pod, |_| LineParser::with_patterns(patterns.clone()));
-                let parsed = f.parsers.items[k].1.parse(&u.payload, &mut decoded);
-                self.parsed(file, line_no, raw, pod, u.time, &parsed);
-            }
-        }
-        (self.scratch, self.decoded) = (scratch, decoded);
+        let back = &mut self.back;
+        let state = &mut self.inputs[file];
+        strip_and_parse(state, &self.patterns, raw, &mut self.buffers, |line| {
+            back.take(file, line_no, line)
+        });
     }
 
     /// Makes `chunk` (made by [`chunked`]) the next of input `file`'s lines, and returns the
@@ -120,12 +132,12 @@ impl Pipeline {
     /// (inside a CRI partial line). Either way the input's stripper and parsers move on to
     /// where they stand after the chunk.
     pub(super) fn enter(&mut self, file: usize, chunk: Chunk) -> Chunk {
-        let f = &mut self.files[file];
-        let patterns = &self.settings.patterns;
+        let f = &mut self.inputs[file];
+        let patterns = &self.patterns;
         let stripped_alike = f.unwrapper.is_idle()
             && f.parsers.items.len() + chunk.parsed().parsers.items.len() <= MAX_PODS;
         let chunk = if !stripped_alike {
-            chunk.remake(patterns, f.unwrapper.clone(), f.parsers.clone())
+            chunk.remake(patterns, f.clone())
         } else if f.parsers.items.iter().all(|(_, p)| p.is_idle()) {
             chunk
         } else {
@@ -140,19 +152,8 @@ impl Pipeline {
     }
 
     /// Line `line_no` of input `file`, from a chunk entered with [`Pipeline::enter`].
-    pub(super) fn front(&mut self, file: usize, line_no: u64, front: &Front<'_>) {
-        let (raw, pod, time) = (front.raw, front.pod, front.time);
-        match front.body {
-            Body::Partial => self.partial(file),
-            Body::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
-            Body::Reparse(payload, _) => {
-                let mut decoded = take(&mut self.decoded);
-                let mut parser = LineParser::with_patterns(self.settings.patterns.clone());
-                let p = parser.parse(payload, &mut decoded);
-                self.parsed(file, line_no, raw, pod, time, &p);
-                self.decoded = decoded;
-            }
-        }
+    pub(super) fn take(&mut self, file: usize, line_no: u64, line: &ParsedLine<'_>) {
+        self.back.take(file, line_no, line);
     }
 
     /// Takes all the lines of a chunk of input `file`, in order; gives the chunk back.
@@ -164,10 +165,10 @@ impl Pipeline {
         after_line: &mut dyn FnMut(&mut Pipeline),
     ) -> Chunk {
         let chunk = self.enter(file, chunk);
-        for front in &chunk.parsed().fronts {
+        for line in &chunk.parsed().lines {
             *line_no += 1;
-            self.front(file, *line_no, front);
-            if self.notify {
+            self.back.take(file, *line_no, line);
+            if self.back.notify {
                 after_line(self);
             }
         }
@@ -185,10 +186,33 @@ impl Pipeline {
         progress: &dyn Progress,
         after_line: &mut dyn FnMut(&mut Pipeline),
     ) -> Option<std::io::Error> {
-        let patterns = self.settings.patterns.clone();
+        let patterns = self.patterns.clone();
         let mut line_no = 0;
         let mut consume = |c: Chunk| self.chunk(file, &mut line_no, c, after_line);
         chunked::pump(reader, size, &patterns, &mut consume, progress)
+    }
+
+    /// Ends every stream; returns the analysis and the last notices (requests still open).
+    /// See [`Correlating::finish`].
+    pub fn finish(self) -> (Analysis, Vec<Notice>) {
+        self.back.finish()
+    }
+}
+
+impl Correlating {
+    /// Line `line_no` of input `file`, parsed, into its pod's correlator.
+    fn take(&mut self, file: usize, line_no: u64, line: &ParsedLine<'_>) {
+        let (raw, pod, time) = (line.raw, line.pod, line.time);
+        match line.body {
+            LineBody::Partial => self.partial(file),
+            LineBody::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
+            LineBody::Reparse(payload, _) => {
+                let mut decoded = take(&mut self.decoded);
+                let p = reparse(&self.settings.patterns, payload, &mut decoded);
+                self.parsed(file, line_no, raw, pod, time, &p);
+                self.decoded = decoded;
+            }
+        }
     }
 
     /// Counts a CRI partial record of input `file` (its text waits for the rest of the line).
@@ -240,7 +264,7 @@ impl Pipeline {
     /// Ends every stream; returns the analysis and the last notices (requests still open).
     /// Facts of the whole input (its end, the timeout, whether ends are logged at all) are
     /// settled first, so that every pod judges its open requests alike.
-    pub fn finish(mut self) -> (Analysis, Vec<Notice>) {
+    fn finish(mut self) -> (Analysis, Vec<Notice>) {
         for (_, c) in &mut self.pods.items {
             c.settle_waiting();
         }

@@ -1,0 +1,138 @@
+//! The front half of one line, written once for every way of reading: its envelope stripped,
+//! then its payload parsed by the parser of its pod. Line by line, merged and followed inputs
+//! call [`strip_and_parse`]; chunks call its two halves apart ([`Unwrapper::strip`] while the
+//! chunk is read, [`parse_payload`] once the payloads sit in the chunk's own buffers), because
+//! a parsed line borrows its payload and a chunk's payloads must all be in place first.
+
+use std::sync::Arc;
+
+use super::ByPod;
+use crate::config::Patterns;
+use crate::input::envelope::{Stripped, Unwrapper};
+use crate::parse::{LineParser, Parsed, Ts};
+
+/// What the front half made of one line: the line as read, the pod its envelope named (empty
+/// when none), the envelope's time, and the parse.
+pub struct ParsedLine<'a> {
+    pub raw: &'a [u8],
+    pub pod: &'a [u8],
+    /// The envelope's time.
+    pub time: Option<Ts>,
+    pub body: LineBody<'a>,
+}
+
+impl ParsedLine<'_> {
+    /// The time the line sorts by when inputs are merged: its envelope's, else its text's.
+    pub fn order_time(&self) -> Option<Ts> {
+        self.time.or(match self.body {
+            LineBody::Parsed(ref p) => p.time,
+            LineBody::Reparse(_, time) => time,
+            LineBody::Partial => None,
+        })
+    }
+}
+
+/// The parse of a line's payload.
+pub enum LineBody<'a> {
+    /// A CRI partial record: its text waits for the rest of the line.
+    Partial,
+    Parsed(Parsed<'a>),
+    /// Parsed with [`Decoding::InPlace`], a structured record whose fields had to be
+    /// unescaped, and its time: it is parsed again, into a buffer, when consumed (a structured
+    /// record parses alike in any parser state).
+    Reparse(&'a [u8], Option<Ts>),
+}
+
+/// Where a parse may put text it has to decode (a structured record's escaped fields).
+pub(crate) enum Decoding<'s> {
+    /// Into this buffer: the parse may borrow it, and is always [`LineBody::Parsed`].
+    Into(&'s mut Vec<u8>),
+    /// Nowhere: the parse borrows only the payload, and a record that needs decoding is
+    /// [`LineBody::Reparse`] (chunks: their parses outlive any one buffer).
+    InPlace,
+}
+
+/// One input's front-half state as it stands between two lines: its envelope stripper (a CRI
+/// partial line waiting for its rest) and a parser per pod (a traceback under way).
+#[derive(Clone, Default)]
+pub(crate) struct InputState {
+    pub(crate) unwrapper: Unwrapper,
+    pub(crate) parsers: ByPod<LineParser>,
+}
+
+/// The buffers [`strip_and_parse`] fills, kept from line to line.
+#[derive(Default)]
+pub(crate) struct LineBuffers {
+    /// An envelope's payload when it had to be rebuilt (colours taken out, records joined).
+    scratch: Vec<u8>,
+    /// A structured record's decoded fields.
+    decoded: Vec<u8>,
+}
+
+/// Strips `raw`'s envelope with `state`'s stripper and parses its payload with the parser of
+/// its pod (made with `patterns` the first time), then hands the line to `then`. Both move
+/// `state` on. The line borrows `buffers`, hence the hand-over rather than a return.
+pub(crate) fn strip_and_parse<R>(
+    state: &mut InputState,
+    patterns: &Arc<Patterns>,
+    raw: &[u8],
+    buffers: &mut LineBuffers,
+    then: impl FnOnce(&ParsedLine<'_>) -> R,
+) -> R {
+    let LineBuffers { scratch, decoded } = buffers;
+    scratch.clear();
+    match state.unwrapper.strip(raw, scratch) {
+        Stripped::Partial => then(&ParsedLine {
+            raw,
+            pod: b"",
+            time: None,
+            body: LineBody::Partial,
+        }),
+        Stripped::Line(u) => {
+            let pod = u.source.unwrap_or(b"");
+            let body = parse_payload(
+                &mut state.parsers,
+                patterns,
+                pod,
+                &u.payload,
+                Decoding::Into(decoded),
+            );
+            then(&ParsedLine {
+                raw,
+                pod,
+                time: u.time,
+                body,
+            })
+        }
+    }
+}
+
+/// Parses a stripped line's `payload` with the parser of `pod` in `parsers` (made with
+/// `patterns` the first time), decoding as `decoding` allows.
+pub(crate) fn parse_payload<'a>(
+    parsers: &mut ByPod<LineParser>,
+    patterns: &Arc<Patterns>,
+    pod: &[u8],
+    payload: &'a [u8],
+    decoding: Decoding<'a>,
+) -> LineBody<'a> {
+    let k = parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
+    let parser = &mut parsers.items[k].1;
+    match decoding {
+        Decoding::Into(buffer) => LineBody::Parsed(parser.parse(payload, buffer)),
+        Decoding::InPlace => match parser.parse_in_place(payload) {
+            Ok(parsed) => LineBody::Parsed(parsed),
+            Err(time) => LineBody::Reparse(payload, time),
+        },
+    }
+}
+
+/// Parses a [`LineBody::Reparse`] line's payload again, into `buffer`: with a fresh parser, as
+/// such a record parses alike in any parser state.
+pub(crate) fn reparse<'a>(
+    patterns: &Arc<Patterns>,
+    payload: &'a [u8],
+    buffer: &'a mut Vec<u8>,
+) -> Parsed<'a> {
+    LineParser::with_patterns(patterns.clone()).parse(payload, buffer)
+}
