@@ -10,7 +10,7 @@
 //! a one-line-at-a-time read gives it, whatever the chunk size and the number of threads.
 //!
 //! One input is pumped ([`pump`]): a producer thread reads while the caller consumes. Several
-//! inputs merged by time are each a [`Feed`] the merge pulls chunks from.
+//! inputs merged by time are each a [`ChunkReader`] the merge pulls chunks from.
 
 use std::io;
 use std::ops::Range;
@@ -39,9 +39,10 @@ pub fn chunk_bytes() -> Option<usize> {
 
 const MAX_CHUNK: usize = 16 << 20;
 
-/// Where a stripped piece of a line is: in the chunk as read, or rebuilt into the chunk's arena.
+/// Where a stripped line's payload or pod is, as a range of bytes: in the chunk as read, or
+/// rebuilt into the chunk's arena (colours taken out, records joined).
 #[derive(Debug, Clone, Copy)]
-enum Piece {
+enum Span {
     Raw(u32, u32),
     Arena(u32, u32),
 }
@@ -51,8 +52,8 @@ enum Piece {
 struct StrippedLine {
     raw: Range<u32>,
     /// `None`: a CRI partial record.
-    payload: Option<Piece>,
-    pod: Piece,
+    payload: Option<Span>,
+    pod: Span,
     time: Option<Ts>,
 }
 
@@ -66,11 +67,11 @@ pub struct StrippedChunk {
     pub(crate) unwrapper: Unwrapper,
 }
 
-/// The buffers of a consumed chunk, kept for a later one: with them, memory stays at what the
+/// A chunk's buffers, emptied and kept for a later chunk: with them, memory stays at what the
 /// chunks in flight need, where fresh buffers made on one thread and freed on another left the
 /// allocator holding tens of megabytes more (and cost a page fault per fresh page).
 #[derive(Default)]
-struct Spare {
+struct ChunkBuffers {
     data: Vec<u8>,
     arena: Vec<u8>,
     lines: Vec<StrippedLine>,
@@ -95,12 +96,12 @@ impl StrippedChunk {
             let place = |piece: &[u8], arena: &mut Vec<u8>| match offset_in(raw, piece) {
                 Some(at) => {
                     let from = (start + at) as u32;
-                    Piece::Raw(from, from + piece.len() as u32)
+                    Span::Raw(from, from + piece.len() as u32)
                 }
                 None => {
                     let from = arena.len() as u32;
                     arena.extend_from_slice(piece);
-                    Piece::Arena(from, arena.len() as u32)
+                    Span::Arena(from, arena.len() as u32)
                 }
             };
             scratch.clear();
@@ -108,7 +109,7 @@ impl StrippedChunk {
                 Stripped::Partial => StrippedLine {
                     raw: start as u32..(start + raw.len()) as u32,
                     payload: None,
-                    pod: Piece::Raw(0, 0),
+                    pod: Span::Raw(0, 0),
                     time: None,
                 },
                 Stripped::Line(u) => StrippedLine {
@@ -129,10 +130,10 @@ impl StrippedChunk {
         }
     }
 
-    fn piece(&self, p: Piece) -> &[u8] {
+    fn piece(&self, p: Span) -> &[u8] {
         match p {
-            Piece::Raw(a, b) => &self.data[a as usize..b as usize],
-            Piece::Arena(a, b) => &self.arena[a as usize..b as usize],
+            Span::Raw(a, b) => &self.data[a as usize..b as usize],
+            Span::Arena(a, b) => &self.arena[a as usize..b as usize],
         }
     }
 }
@@ -153,15 +154,15 @@ self_cell!(
 );
 
 impl Chunk {
-    /// Strips and parses the lines in `spare`, starting from `state`.
-    fn make(spare: Spare, patterns: &Arc<Patterns>, state: InputState) -> Chunk {
+    /// Strips and parses the lines in `buffers`, starting from `state`.
+    fn make(buffers: ChunkBuffers, patterns: &Arc<Patterns>, state: InputState) -> Chunk {
         let InputState {
             unwrapper,
             mut parsers,
         } = state;
-        let stripped = StrippedChunk::strip(spare.data, spare.arena, spare.lines, unwrapper);
+        let stripped = StrippedChunk::strip(buffers.data, buffers.arena, buffers.lines, unwrapper);
         Chunk::new(stripped, |chunk| {
-            let mut parsed: Vec<ParsedLine<'_>> = spare.parsed;
+            let mut parsed: Vec<ParsedLine<'_>> = buffers.parsed;
             parsed.clear();
             parsed.extend(chunk.lines.iter().map(|l| {
                 let pod = chunk.piece(l.pod);
@@ -187,7 +188,7 @@ impl Chunk {
     }
 
     /// The chunk's buffers, emptied, for another chunk.
-    fn recycle(mut self) -> Spare {
+    fn recycle(mut self) -> ChunkBuffers {
         let parsed = self.with_dependent_mut(|_, d| {
             let mut parsed = std::mem::take(&mut d.lines);
             parsed.clear();
@@ -198,7 +199,7 @@ impl Chunk {
                 .collect()
         });
         let stripped = self.into_owner();
-        Spare {
+        ChunkBuffers {
             data: stripped.data,
             arena: stripped.arena,
             lines: stripped.lines,
@@ -223,9 +224,9 @@ impl Chunk {
         patterns: &Arc<Patterns>,
         mut parsers: ByPod<LineParser>,
     ) -> Chunk {
-        self.with_dependent_mut(|chunk, made| {
+        self.with_dependent_mut(|chunk, parsed| {
             let mut fresh: ByPod<LineParser> = ByPod::default();
-            for (l, line) in chunk.lines.iter().zip(made.lines.iter_mut()) {
+            for (l, line) in chunk.lines.iter().zip(parsed.lines.iter_mut()) {
                 if agree(&parsers, &fresh) {
                     return;
                 }
@@ -238,7 +239,7 @@ impl Chunk {
             }
             if !agree(&parsers, &fresh) {
                 // Never the same: every line was parsed again, and the chunk ends as they do.
-                made.parsers = parsers;
+                parsed.parsers = parsers;
             }
         });
         self
@@ -263,8 +264,9 @@ fn agree(parsers: &ByPod<LineParser>, fresh: &ByPod<LineParser>) -> bool {
     })
 }
 
-/// A batch as the reading side hands it over.
-struct Made {
+/// A batch: the chunks read and made in one go (two per thread), as the reading side hands
+/// them over.
+struct Batch {
     chunks: Vec<Chunk>,
     /// The read error that ended the input, if one did.
     error: Option<io::Error>,
@@ -274,32 +276,32 @@ struct Made {
     taken: u64,
 }
 
-impl Made {
-    /// Reads up to `n` chunks from `reader` into buffers from `spares` and makes them on every
+impl Batch {
+    /// Reads up to `n` chunks from `reader` into buffers from `free` and makes them on every
     /// core; the error, if a read failed, comes with the chunks read before it.
     fn read(
         reader: &mut LineReader<'_>,
         n: usize,
         size: usize,
         patterns: &Arc<Patterns>,
-        spares: &mut Vec<Spare>,
-    ) -> Made {
+        free: &mut Vec<ChunkBuffers>,
+    ) -> Batch {
         let mut read = Vec::new();
         let mut error = None;
         for _ in 0..n {
-            let mut spare = spares.pop().unwrap_or_default();
-            spare.data.clear();
+            let mut buffers = free.pop().unwrap_or_default();
+            buffers.data.clear();
             // Room for the line that crosses `size`, so that it never reallocates (up to a
             // chunk's worth: small chunks, as many inputs merged get, would be mostly room
             // otherwise).
-            spare.data.reserve(size + size.min(MAX_LINE) + 2);
-            match reader.read_lines_into(&mut spare.data, size) {
+            buffers.data.reserve(size + size.min(MAX_LINE) + 2);
+            match reader.read_lines_into(&mut buffers.data, size) {
                 Ok(0) => break,
-                Ok(_) => read.push(spare),
+                Ok(_) => read.push(buffers),
                 Err(e) => {
                     // The lines read before the failure are analysed all the same.
-                    if !spare.data.is_empty() {
-                        read.push(spare);
+                    if !buffers.data.is_empty() {
+                        read.push(buffers);
                     }
                     error = Some(e);
                     break;
@@ -308,9 +310,9 @@ impl Made {
         }
         let chunks: Vec<Chunk> = read
             .into_par_iter()
-            .map(|spare| Chunk::make(spare, patterns, InputState::default()))
+            .map(|buffers| Chunk::make(buffers, patterns, InputState::default()))
             .collect();
-        Made {
+        Batch {
             last: error.is_some() || chunks.len() < n,
             chunks,
             error,
@@ -320,55 +322,55 @@ impl Made {
 }
 
 /// The reading side: batches of chunks, made on every core, until the input ends or a read
-/// fails (that batch carries the error). Consumed chunks' buffers come back over `spares`.
+/// fails (that batch carries the error). Consumed chunks' buffers come back over `free`.
 struct Batches<'a, 'r> {
     reader: &'a mut LineReader<'r>,
     /// Chunks per batch.
     n: usize,
     size: usize,
     patterns: &'a Arc<Patterns>,
-    spares: mpsc::Receiver<Spare>,
-    kept: Vec<Spare>,
+    free: mpsc::Receiver<ChunkBuffers>,
+    kept: Vec<ChunkBuffers>,
     done: bool,
 }
 
 impl Iterator for Batches<'_, '_> {
-    type Item = Made;
+    type Item = Batch;
 
-    fn next(&mut self) -> Option<Made> {
+    fn next(&mut self) -> Option<Batch> {
         if self.done {
             return None;
         }
-        self.kept.extend(self.spares.try_iter());
-        let made = Made::read(
+        self.kept.extend(self.free.try_iter());
+        let batch = Batch::read(
             self.reader,
             self.n,
             self.size,
             self.patterns,
             &mut self.kept,
         );
-        self.done = made.last;
-        Some(made)
+        self.done = batch.last;
+        Some(batch)
     }
 }
 
 /// Hands every chunk of `batches` to `consume` in order, and the buffers of the chunk it gives
-/// back (the same or one made again from them) back over `spares`; returns the read error that
+/// back (the same or one made again from them) back over `free`; returns the read error that
 /// ended the input, if any.
 fn drain(
-    batches: impl Iterator<Item = Made>,
+    batches: impl Iterator<Item = Batch>,
     consume: &mut dyn FnMut(Chunk) -> Chunk,
-    spares: &mpsc::Sender<Spare>,
+    free: &mpsc::Sender<ChunkBuffers>,
     progress: &dyn Progress,
 ) -> Option<io::Error> {
     let (mut failed, mut seen) = (None, 0);
-    for made in batches {
-        report_taken(made.taken, &mut seen, progress);
-        for c in made.chunks {
+    for batch in batches {
+        report_taken(batch.taken, &mut seen, progress);
+        for c in batch.chunks {
             // The reading side may be gone (it read the last batch): then the buffers just go.
-            let _ = spares.send(consume(c).recycle());
+            let _ = free.send(consume(c).recycle());
         }
-        failed = made.error;
+        failed = batch.error;
     }
     failed
 }
@@ -386,20 +388,20 @@ pub fn pump(
     consume: &mut dyn FnMut(Chunk) -> Chunk,
     progress: &dyn Progress,
 ) -> Option<io::Error> {
-    let (spare_tx, spares) = mpsc::channel::<Spare>();
+    let (free_tx, free) = mpsc::channel::<ChunkBuffers>();
     let batches = Batches {
         reader,
         n: chunks_per_batch(),
         size: size.min(MAX_CHUNK),
         patterns,
-        spares,
+        free,
         kept: Vec::new(),
         done: false,
     };
     if rayon::current_thread_index().is_some() {
         // On a pool thread already (`--separate` reads its inputs in parallel): blocking it on
         // a producer that needs the pool could leave no thread to parse. Read and parse here.
-        return drain(batches, consume, &spare_tx, progress);
+        return drain(batches, consume, &free_tx, progress);
     }
     let (full_tx, full) = mpsc::sync_channel(0);
     std::thread::scope(|s| {
@@ -410,7 +412,7 @@ pub fn pump(
                 }
             }
         });
-        drain(full.into_iter(), consume, &spare_tx, progress)
+        drain(full.into_iter(), consume, &free_tx, progress)
     })
 }
 
@@ -419,8 +421,9 @@ fn chunks_per_batch() -> usize {
     2 * rayon::current_num_threads()
 }
 
-/// What the inputs of one merge share: how they are read, and the buffers of those that ended.
-pub struct Feeding {
+/// What the [`ChunkReader`]s of one merge share: a pool of the buffers of inputs that ended,
+/// and the sizes they all read in.
+pub struct BufferPool {
     /// Chunks per batch; bytes of an input's first chunk, per chunk of pool jobs, and of a
     /// producer.
     n: usize,
@@ -430,57 +433,64 @@ pub struct Feeding {
     patterns: Arc<Patterns>,
     /// The buffers of inputs that ended, for the inputs still read: rotated files are taken
     /// one after the other, and each would otherwise have buffers of its own made.
-    spares: std::sync::Mutex<Vec<Spare>>,
+    free: std::sync::Mutex<Vec<ChunkBuffers>>,
 }
 
-impl Feeding {
+impl BufferPool {
     /// Inputs read in chunks of about `small` bytes (the first of `first`), or of `size` once a
     /// producer thread reads them.
-    pub fn new(first: usize, small: usize, size: usize, patterns: &Arc<Patterns>) -> Arc<Feeding> {
-        Arc::new(Feeding {
+    pub fn new(
+        first: usize,
+        small: usize,
+        size: usize,
+        patterns: &Arc<Patterns>,
+    ) -> Arc<BufferPool> {
+        Arc::new(BufferPool {
             n: chunks_per_batch(),
             first: first.min(MAX_CHUNK),
             small: small.min(MAX_CHUNK),
             size: size.min(MAX_CHUNK),
             patterns: patterns.clone(),
-            spares: Default::default(),
+            free: Default::default(),
         })
     }
 
     /// Keeps the buffers of an input that ended.
-    fn keep(&self, spares: impl IntoIterator<Item = Spare>) {
-        if let Ok(mut kept) = self.spares.lock() {
-            kept.extend(spares);
+    fn keep(&self, free: impl IntoIterator<Item = ChunkBuffers>) {
+        if let Ok(mut kept) = self.free.lock() {
+            kept.extend(free);
         }
     }
 
-    /// Adds kept buffers to `spares`, up to `n`.
-    fn lend(&self, spares: &mut Vec<Spare>, n: usize) {
-        if let Ok(mut kept) = self.spares.lock() {
-            let more = n.saturating_sub(spares.len()).min(kept.len());
+    /// Adds kept buffers to `free`, up to `n`.
+    fn lend(&self, free: &mut Vec<ChunkBuffers>, n: usize) {
+        if let Ok(mut kept) = self.free.lock() {
+            let more = n.saturating_sub(free.len()).min(kept.len());
             let from = kept.len() - more;
-            spares.extend(kept.drain(from..));
+            free.extend(kept.drain(from..));
         }
     }
 }
 
-/// A batch read and made by a pool job, with the reader and buffers it took along.
-struct Fetched {
+/// What a pool job gives back: the batch it read and made, and the reader and free buffers it
+/// took along.
+struct FetchedBatch {
     reader: LineReader<'static>,
-    spares: Vec<Spare>,
-    made: Made,
+    free: Vec<ChunkBuffers>,
+    batch: Batch,
 }
 
-/// Where a [`Feed`]'s next batch comes from.
-enum Supply {
+/// Where a [`ChunkReader`]'s next batch comes from: nowhere yet, a pool job, or a producer
+/// thread.
+enum BatchSource {
     /// Nothing is being read: the next batch is, when it is wanted.
     Idle(LineReader<'static>),
     /// A pool job reads and makes a batch.
-    Fetching(mpsc::Receiver<Fetched>),
+    Fetching(mpsc::Receiver<FetchedBatch>),
     /// A producer thread reads and makes the batches ahead, as [`pump`]'s does.
     Producer {
-        made: mpsc::Receiver<Made>,
-        spares: mpsc::Sender<Spare>,
+        batches: mpsc::Receiver<Batch>,
+        free: mpsc::Sender<ChunkBuffers>,
         thread: std::thread::JoinHandle<()>,
     },
     Ended,
@@ -488,63 +498,63 @@ enum Supply {
 
 /// A producer thread that stopped before its input's last batch: it can only have panicked,
 /// and the panic goes on here rather than the input ending early unnoticed.
-fn ended(thread: std::thread::JoinHandle<()>) -> Option<Made> {
+fn ended(thread: std::thread::JoinHandle<()>) -> Option<Batch> {
     if let Err(panic) = thread.join() {
         std::panic::resume_unwind(panic);
     }
     None
 }
 
-/// One of several inputs, pulled chunk by chunk by a consumer that takes their lines in time
-/// order. Every input's first chunk is read and made by a pool job at once; an input holds that
-/// one chunk until its lines are all taken (most of many rotated files wait that long). From
-/// then on the next batch is read while one is taken. An input taken alone (rotated files are
-/// taken one after the other) gets a producer thread of its own, as a single input does, and
-/// chunks as big: a pool job per batch left the pool idle while a sleeping thread woke for it
-/// (13-20 % slower). Inputs whose times overlap are read by pool jobs, in smaller chunks: a
-/// producer took 10-20 MB more there, and no less time (their lines interleave, and the
-/// cores are busy).
-pub struct Feed {
-    supply: Supply,
+/// One of several inputs merged by time, read in chunks: the merge pulls its chunks one by
+/// one and takes their lines in time order. Every input's first chunk is read and made by a
+/// pool job at once; an input holds that one chunk until its lines are all taken (most of many
+/// rotated files wait that long). From then on the next batch is read while one is taken. An
+/// input taken alone (rotated files are taken one after the other) gets a producer thread of
+/// its own, as a single input does, and chunks as big: a pool job per batch left the pool idle
+/// while a sleeping thread woke for it (13-20 % slower). Inputs whose times overlap are read by
+/// pool jobs, in smaller chunks: a producer took 10-20 MB more there, and no less time (their
+/// lines interleave, and the cores are busy).
+pub struct ChunkReader {
+    source: BatchSource,
     ready: std::collections::VecDeque<Chunk>,
-    spares: Vec<Spare>,
+    free: Vec<ChunkBuffers>,
     /// The first chunk was used up: the input is being taken.
     started: bool,
-    feeding: Arc<Feeding>,
+    pool: Arc<BufferPool>,
     error: Option<io::Error>,
     seen: u64,
 }
 
-impl Feed {
-    /// Starts reading `reader`, one of the inputs of `feeding`: its first chunk now.
-    pub fn new(reader: LineReader<'static>, feeding: &Arc<Feeding>) -> Feed {
-        let mut feed = Feed {
-            supply: Supply::Ended,
+impl ChunkReader {
+    /// Starts reading `reader`, one of the inputs of `pool`: its first chunk now.
+    pub fn new(reader: LineReader<'static>, pool: &Arc<BufferPool>) -> ChunkReader {
+        let mut chunks = ChunkReader {
+            source: BatchSource::Ended,
             ready: Default::default(),
-            spares: Vec::new(),
+            free: Vec::new(),
             started: false,
-            feeding: feeding.clone(),
+            pool: pool.clone(),
             error: None,
             seen: 0,
         };
-        feed.fetch(reader, 1, feeding.first);
-        feed
+        chunks.fetch(reader, 1, pool.first);
+        chunks
     }
 
     /// Has a batch of `n` chunks read and made by a pool job: on the pool, unless this thread
     /// is one of the pool's (waiting here for a pool job could then leave no thread to run it).
     fn fetch(&mut self, mut reader: LineReader<'static>, n: usize, size: usize) {
-        let mut spares = std::mem::take(&mut self.spares);
-        self.feeding.lend(&mut spares, n);
-        let patterns = self.feeding.patterns.clone();
+        let mut free = std::mem::take(&mut self.free);
+        self.pool.lend(&mut free, n);
+        let patterns = self.pool.patterns.clone();
         let (tx, rx) = mpsc::sync_channel(1);
         let job = move || {
             reader.reading_up_to(size);
-            let made = Made::read(&mut reader, n, size, &patterns, &mut spares);
-            let _ = tx.send(Fetched {
+            let batch = Batch::read(&mut reader, n, size, &patterns, &mut free);
+            let _ = tx.send(FetchedBatch {
                 reader,
-                spares,
-                made,
+                free,
+                batch,
             });
         };
         if rayon::current_thread_index().is_some() {
@@ -552,109 +562,111 @@ impl Feed {
         } else {
             rayon::spawn(job);
         }
-        self.supply = Supply::Fetching(rx);
+        self.source = BatchSource::Fetching(rx);
     }
 
-    /// Starts a producer thread on `reader` when the input is `alone` (see [`Feed`]); has the
-    /// next batch fetched otherwise.
+    /// Starts a producer thread on `reader` when the input is `alone` (see [`ChunkReader`]);
+    /// has the next batch fetched otherwise.
     fn read_on(&mut self, reader: LineReader<'static>, alone: bool) {
-        let n = self.feeding.n;
+        let n = self.pool.n;
         // On a pool thread, a producer would wait here for pool jobs with no thread left to
         // run them.
         if !alone || rayon::current_thread_index().is_some() {
-            return self.fetch(reader, n, self.feeding.small);
+            return self.fetch(reader, n, self.pool.small);
         }
         // The reader goes to the thread once it runs: if none can be started, it stays.
-        let (hand_tx, hand) = mpsc::channel::<(LineReader<'static>, Vec<Spare>)>();
-        let (made_tx, made) = mpsc::sync_channel(0);
-        let (spare_tx, spares) = mpsc::channel();
-        let feeding = self.feeding.clone();
+        let (hand_tx, hand) = mpsc::channel::<(LineReader<'static>, Vec<ChunkBuffers>)>();
+        let (batch_tx, batches_rx) = mpsc::sync_channel(0);
+        let (free_tx, free) = mpsc::channel();
+        let pool = self.pool.clone();
         let spawned = std::thread::Builder::new().spawn(move || {
             let Ok((mut reader, mut kept)) = hand.recv() else {
                 return;
             };
             // As many as it can have: two batches, and the chunk being taken.
-            feeding.lend(&mut kept, 2 * n + 1);
-            reader.reading_up_to(feeding.size);
+            pool.lend(&mut kept, 2 * n + 1);
+            reader.reading_up_to(pool.size);
             let mut batches = Batches {
                 reader: &mut reader,
                 n,
-                size: feeding.size,
-                patterns: &feeding.patterns,
-                spares,
+                size: pool.size,
+                patterns: &pool.patterns,
+                free,
                 kept,
                 done: false,
             };
             for b in batches.by_ref() {
-                if made_tx.send(b).is_err() {
+                if batch_tx.send(b).is_err() {
                     break;
                 }
             }
-            feeding.keep(batches.kept.into_iter().chain(batches.spares.try_iter()));
+            pool.keep(batches.kept.into_iter().chain(batches.free.try_iter()));
         });
         match spawned {
             Ok(thread) => {
-                let _ = hand_tx.send((reader, std::mem::take(&mut self.spares)));
-                self.supply = Supply::Producer {
-                    made,
-                    spares: spare_tx,
+                let _ = hand_tx.send((reader, std::mem::take(&mut self.free)));
+                self.source = BatchSource::Producer {
+                    batches: batches_rx,
+                    free: free_tx,
                     thread,
                 };
             }
-            Err(_) => self.fetch(reader, n, self.feeding.small),
+            Err(_) => self.fetch(reader, n, self.pool.small),
         }
     }
 
-    /// The input's next chunk, `None` at its end (then [`Feed::take_error`] tells whether a read
-    /// failed). `alone`: no other input of the merge is being taken (each has ended, or none of
-    /// its lines was taken yet).
+    /// The input's next chunk, `None` at its end (then [`ChunkReader::take_error`] tells
+    /// whether a read failed). `alone`: no other input of the merge is being taken (each has
+    /// ended, or none of its lines was taken yet).
     pub fn next_chunk(&mut self, alone: bool, progress: &dyn Progress) -> Option<Chunk> {
         while self.ready.is_empty() {
-            let made = match std::mem::replace(&mut self.supply, Supply::Ended) {
-                Supply::Idle(reader) => {
+            let batch = match std::mem::replace(&mut self.source, BatchSource::Ended) {
+                BatchSource::Idle(reader) => {
                     self.started = true;
                     self.read_on(reader, alone);
                     continue;
                 }
-                Supply::Fetching(rx) => rx.recv().ok().map(|fetched| {
-                    self.spares.extend(fetched.spares);
-                    self.supply = Supply::Idle(fetched.reader);
-                    fetched.made
+                BatchSource::Fetching(rx) => rx.recv().ok().map(|fetched| {
+                    self.free.extend(fetched.free);
+                    self.source = BatchSource::Idle(fetched.reader);
+                    fetched.batch
                 }),
-                Supply::Producer {
-                    made,
-                    spares,
+                BatchSource::Producer {
+                    batches,
+                    free,
                     thread,
-                } => match made.recv() {
+                } => match batches.recv() {
                     Ok(batch) => {
-                        self.supply = Supply::Producer {
-                            made,
-                            spares,
+                        self.source = BatchSource::Producer {
+                            batches,
+                            free,
                             thread,
                         };
                         Some(batch)
                     }
                     Err(_) => ended(thread),
                 },
-                Supply::Ended => None,
+                BatchSource::Ended => None,
             };
-            let Some(made) = made else {
+            let Some(batch) = batch else {
                 // The end: the buffers go to the inputs still read.
-                self.feeding.keep(std::mem::take(&mut self.spares));
+                self.pool.keep(std::mem::take(&mut self.free));
                 return None;
             };
-            report_taken(made.taken, &mut self.seen, progress);
-            self.ready.extend(made.chunks);
-            self.error = made.error;
-            if made.last {
-                self.supply = Supply::Ended;
+            report_taken(batch.taken, &mut self.seen, progress);
+            self.ready.extend(batch.chunks);
+            self.error = batch.error;
+            if batch.last {
+                self.source = BatchSource::Ended;
             }
         }
         let chunk = self.ready.pop_front();
         // A batch from a pool job: the next one is fetched while this one is taken.
-        if self.started && matches!(self.supply, Supply::Idle(_)) {
-            if let Supply::Idle(reader) = std::mem::replace(&mut self.supply, Supply::Ended) {
-                self.fetch(reader, self.feeding.n, self.feeding.small);
+        if self.started && matches!(self.source, BatchSource::Idle(_)) {
+            if let BatchSource::Idle(reader) =
+                std::mem::replace(&mut self.source, BatchSource::Ended)
+            {
+                self.fetch(reader, self.pool.n, self.pool.small);
             }
         }
         chunk
@@ -662,10 +674,10 @@ impl Feed {
 
     /// Gives a taken chunk's buffers back, for a later one.
     pub fn recycle(&mut self, chunk: Chunk) {
-        let spare = chunk.recycle();
-        match &self.supply {
-            Supply::Producer { spares, .. } => drop(spares.send(spare)),
-            _ => self.spares.push(spare),
+        let buffers = chunk.recycle();
+        match &self.source {
+            BatchSource::Producer { free, .. } => drop(free.send(buffers)),
+            _ => self.free.push(buffers),
         }
     }
 
@@ -680,45 +692,45 @@ mod tests {
     use super::*;
     use crate::input::Silent;
 
-    /// Every line of `text`, as a feed over it hands them out (`alone` or not), with what
-    /// `look` made of the feed after each of the first three chunks.
-    fn fed(text: &str, alone: bool, look: &mut dyn FnMut(&Feed)) -> Vec<Vec<u8>> {
+    /// Every line of `text`, as a chunk reader over it hands them out (`alone` or not), with
+    /// what `look` made of the reader after each of the first three chunks.
+    fn fed(text: &str, alone: bool, look: &mut dyn FnMut(&ChunkReader)) -> Vec<Vec<u8>> {
         let reader = LineReader::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())));
-        let feeding = Feeding::new(100, 100, 100, &Arc::default());
-        let mut feed = Feed::new(reader, &feeding);
+        let pool = BufferPool::new(100, 100, 100, &Arc::default());
+        let mut input = ChunkReader::new(reader, &pool);
         let (mut lines, mut chunks) = (Vec::new(), 0);
-        while let Some(chunk) = feed.next_chunk(alone, &Silent) {
+        while let Some(chunk) = input.next_chunk(alone, &Silent) {
             lines.extend(chunk.parsed().lines.iter().map(|l| l.raw.to_vec()));
-            feed.recycle(chunk);
+            input.recycle(chunk);
             chunks += 1;
             if chunks <= 3 {
-                look(&feed);
+                look(&input);
             }
         }
-        assert!(feed.take_error().is_none());
-        let kept = feeding.spares.lock().unwrap().len();
+        assert!(input.take_error().is_none());
+        let kept = pool.free.lock().unwrap().len();
         assert!(
-            feed.spares.is_empty() && kept > 0,
+            input.free.is_empty() && kept > 0,
             "buffers passed on at the end"
         );
         lines
     }
 
-    /// What a feed is doing after a chunk was taken.
-    fn state(feed: &Feed) -> &'static str {
-        match feed.supply {
-            Supply::Idle(_) if feed.ready.is_empty() => "one chunk, nothing read ahead",
-            Supply::Producer { .. } => "producer",
-            Supply::Fetching(_) => "pool job",
+    /// What a chunk reader is doing after a chunk was taken.
+    fn state(input: &ChunkReader) -> &'static str {
+        match input.source {
+            BatchSource::Idle(_) if input.ready.is_empty() => "one chunk, nothing read ahead",
+            BatchSource::Producer { .. } => "producer",
+            BatchSource::Fetching(_) => "pool job",
             _ => "something else",
         }
     }
 
-    /// A feed holds one chunk until its lines are all taken; then it reads each batch while
+    /// A chunk reader holds one chunk until its lines are all taken; then it reads each batch while
     /// the one before it is taken: with a producer thread when it is taken alone, by pool jobs
     /// when not or on a pool thread. The chunks come in order.
     #[test]
-    fn a_feed_waits_with_one_chunk_then_reads_ahead() {
+    fn a_chunk_reader_waits_with_one_chunk_then_reads_ahead() {
         let text: String = (0..1000).map(|k| format!("line {k}\n")).collect();
         let expected: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
         let run = |alone: bool| {

@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 
 use std::sync::Arc;
 
-use super::chunked::{Chunk, Feed, Feeding};
+use super::chunked::{BufferPool, Chunk, ChunkReader};
 use super::line::{strip_and_parse, InputState, LineBuffers, ParsedLine};
 use super::{report_taken, Pipeline};
 use crate::config::Patterns;
@@ -17,7 +17,8 @@ use crate::input::{LineReader, Progress};
 /// and a first chunk until the merge reaches it, and inputs whose times overlap are taken at
 /// once, each with a batch in flight. So these get smaller as inputs get more, down to a
 /// floor: 32 KiB for the chunks of pool jobs (smaller ones cost more per line), 4 KiB for a
-/// first chunk and a read. An input taken alone gets a producer and full chunks (see [`Feed`]).
+/// first chunk and a read. An input taken alone gets a producer and full chunks (see
+/// [`ChunkReader`]).
 const DEFAULT_MERGED_BYTES: usize = 256 << 10;
 const MIN_MERGED_CHUNK: usize = 32 << 10;
 const MIN_FIRST_CHUNK: usize = 4 << 10;
@@ -32,7 +33,7 @@ fn merged_share(inputs: usize, floor: usize) -> usize {
 struct Head<'n> {
     file: usize,
     name: &'n str,
-    feed: Feed,
+    reader: ChunkReader,
     chunk: Option<Chunk>,
     at: usize,
     line_no: u64,
@@ -46,7 +47,7 @@ impl Head<'_> {
 
     /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
     /// (the input's lines before it were all taken), and finds its time; false at the end.
-    /// `alone`: no other input is being taken (see [`Feed::next_chunk`]).
+    /// `alone`: no other input is being taken (see [`ChunkReader::next_chunk`]).
     fn advance(&mut self, pipeline: &mut Pipeline, alone: bool, progress: &dyn Progress) -> bool {
         loop {
             if let Some(line) = self.line() {
@@ -57,9 +58,9 @@ impl Head<'_> {
                 return true;
             }
             if let Some(done) = self.chunk.take() {
-                self.feed.recycle(done);
+                self.reader.recycle(done);
             }
-            let Some(next) = self.feed.next_chunk(alone, progress) else {
+            let Some(next) = self.reader.next_chunk(alone, progress) else {
                 return false;
             };
             self.chunk = Some(pipeline.enter(self.file, next));
@@ -169,14 +170,14 @@ pub(super) fn merge_chunked<'n>(
 ) -> Vec<(&'n str, std::io::Error)> {
     let small = size.min(merged_share(inputs.len(), MIN_MERGED_CHUNK));
     let first = small.min(merged_share(inputs.len(), MIN_FIRST_CHUNK));
-    let feeding = Feeding::new(first, small, size, pipeline.patterns());
+    let pool = BufferPool::new(first, small, size, pipeline.patterns());
     let mut heads: Vec<Head> = inputs
         .into_iter()
         .zip(names)
         .map(|((file, reader), name)| Head {
             file,
             name,
-            feed: Feed::new(reader.reading_at_most(first), &feeding),
+            reader: ChunkReader::new(reader.reading_at_most(first), &pool),
             chunk: None,
             at: 0,
             line_no: 0,
@@ -212,6 +213,6 @@ pub(super) fn merge_chunked<'n>(
     }
     heads
         .iter_mut()
-        .filter_map(|h| Some((h.name, h.feed.take_error()?)))
+        .filter_map(|h| Some((h.name, h.reader.take_error()?)))
         .collect()
 }
