@@ -5,18 +5,50 @@
 //! Several inputs are merged into one stream in time order, unless `--separate` asks for each
 //! to be followed on its own (then in parallel, their analyses merged).
 
-use std::sync::atomic::AtomicBool;
+use std::io::{self, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::cli::Config;
+use crate::cli::{Config, FormatArg};
 use crate::correlate::{settle_timeout, Analysis, Notice, Settings};
 use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::{expand, Progress, Source};
 use crate::read::{read_following, read_sources, Pipeline, Window};
-use crate::report::Report;
+use crate::report::live::NoticeWriter;
+use crate::report::{output, progress, Format, Report};
+
+/// The report's format, as the command line asked for it.
+pub fn report_format(config: &Config) -> Format {
+    match config.format {
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Html => Format::Html,
+        FormatArg::Ndjson => Format::Ndjson,
+        FormatArg::Table => output::table_for(config.output.as_deref(), config.color),
+    }
+}
+
+/// A run as the command line makes it: notices written as they happen ([`NoticeWriter`]) and
+/// a progress bar on stderr when it is a terminal. `stop` ends `--follow` (Ctrl-C); it is set
+/// here when the notices' reader goes away.
+pub fn run_from_command_line(config: &Config, stop: &AtomicBool) -> RunOutcome {
+    let stream = config.follow || !config.sources.iter().all(Source::is_at_rest);
+    let mut notices = NoticeWriter::new((!config.quiet).then(|| report_format(config)), stream);
+    let mut emit = |n: &Notice| {
+        if notices.write(n).is_err() {
+            // The reader went away: stop reading too.
+            stop.store(true, Ordering::SeqCst);
+        }
+    };
+    // A bar on stderr for a long read, on a terminal only (never in a pipe or under -q).
+    let bar = progress::Bar::new(!config.quiet && !config.follow && io::stderr().is_terminal());
+    let outcome = run(config, &mut emit, stop, &bar);
+    notices.flush();
+    outcome
+}
 
 /// What a run produced: the report, and the inputs that could not be read.
 pub struct RunOutcome {

@@ -6,8 +6,47 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::escape::for_terminal as esc;
-use super::Report;
+use super::{Format, Report};
 use crate::correlate::Notice;
+
+/// Where a run's notices go, as they happen, by the format of its report: `--format ndjson`
+/// writes each as a JSON line on stdout; the table writes alerts as lines on stdout above it;
+/// the other formats keep stdout one document, so alerts go to stderr; `-q` writes none.
+pub struct NoticeWriter {
+    style: Option<Format>,
+    /// Notices of inputs that are all there go out in blocks (a write per line was half the
+    /// time of `--format ndjson`); those of a stream, line by line as they happen.
+    stream: bool,
+    ndjson: io::BufWriter<io::Stdout>,
+}
+
+impl NoticeWriter {
+    /// Notices for a report in `format` (`None`: `-q`, none at all); `stream`: an input is a
+    /// stream (a pipe, `--follow`), whose notices a reader waits for.
+    pub fn new(format: Option<Format>, stream: bool) -> NoticeWriter {
+        NoticeWriter {
+            style: format,
+            stream,
+            ndjson: io::BufWriter::with_capacity(64 << 10, io::stdout()),
+        }
+    }
+
+    /// Writes one notice; an error means the reader went away.
+    pub fn write(&mut self, n: &Notice) -> io::Result<()> {
+        match self.style {
+            None => Ok(()),
+            Some(Format::Ndjson) => write_ndjson(n, &mut self.ndjson, self.stream),
+            Some(Format::Table { .. }) => write_alert_line(n, &mut io::stdout().lock()),
+            Some(_) => write_alert_line(n, &mut io::stderr().lock()),
+        }
+    }
+
+    /// Writes out the notices held back, before the report. A reader gone shows when the
+    /// report is written.
+    pub fn flush(&mut self) {
+        let _ = self.ndjson.flush();
+    }
+}
 
 /// One notice as a JSON line (finished requests and alerts alike); `flush`: at once, for a
 /// reader waiting on a stream.

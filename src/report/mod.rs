@@ -7,6 +7,7 @@ pub mod escape;
 pub mod html;
 pub mod live;
 pub mod markdown;
+pub mod output;
 pub mod progress;
 pub mod table;
 
