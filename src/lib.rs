@@ -6,6 +6,7 @@
 //! checks and findings ([`diagnose`]) → table, JSON, Markdown, HTML or ndjson ([`report`]).
 //! [`read`] holds the ways of reading (line by line, merged, in chunks on every core,
 //! following) that run the envelope, parse and correlate stages; [`run`] wires a run.
+//! [`time`], below them all, holds instants and the timestamp grammar envelopes and lines share.
 
 pub mod cli;
 pub mod config;
@@ -18,3 +19,4 @@ pub mod read;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod time;

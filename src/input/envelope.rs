@@ -11,8 +11,7 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
-use crate::parse::atoms::{may_start_with_date, rfc3339};
-use crate::parse::Ts;
+use crate::time::{may_start_with_date, rfc3339, Ts};
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
 const MAX_PARTIAL: usize = 1 << 20;

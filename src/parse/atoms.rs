@@ -1,9 +1,8 @@
 //! Atoms shared by every line family: timestamps, pids, levels, status codes, quoted fields.
 //!
 //! Each parser recognises one small piece of grammar and returns the rest of the input, so the
-//! line-family parsers read as the format strings they mirror. Timestamps are converted to UTC
-//! instants here, by hand, because they are parsed on every line and chrono's strftime-style
-//! parsing is an order of magnitude slower than reading fixed-width digits.
+//! line-family parsers read as the format strings they mirror. The timestamp grammar they share
+//! with the envelopes (dates, clocks, offsets, RFC 3339) is in `crate::time`.
 
 use std::cell::Cell;
 
@@ -12,69 +11,11 @@ use nom::character::complete::{char, one_of};
 use nom::combinator::{map_opt, opt, verify};
 use nom::{IResult, Parser};
 
+use crate::time::{clock, fixed_digits, iso_date, time_or_fail, utc_offset};
+pub use crate::time::{may_start_with_date, rfc3339, Ts};
+
 /// Result of every parser in this crate: the rest of the input and the value.
 pub type PResult<'a, T> = IResult<&'a [u8], T>;
-
-/// An instant, in microseconds since the Unix epoch, UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ts(pub i64);
-
-impl Ts {
-    const MICROS_PER_SEC: i64 = 1_000_000;
-
-    /// Builds an instant from a civil date and time in a zone `offset_secs` east of UTC.
-    /// Returns `None` for impossible dates (month 13, day 32, hour 25 …).
-    pub fn from_civil(
-        (year, month, day): (i64, u32, u32),
-        (hour, min, sec): (u32, u32, u32),
-        micros: u32,
-        offset_secs: i64,
-    ) -> Option<Ts> {
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 {
-            return None;
-        }
-        // Leap second 60 is accepted and folded into the next second, as chrono does.
-        if sec > 60 {
-            return None;
-        }
-        let days = days_from_civil(year, month, day);
-        let secs = days * 86_400 + i64::from(hour * 3600 + min * 60 + sec) - offset_secs;
-        Some(Ts(secs * Self::MICROS_PER_SEC + i64::from(micros)))
-    }
-
-    /// RFC 3339 in UTC with millisecond precision, for reports.
-    pub fn to_rfc3339(self) -> String {
-        let secs = self.0.div_euclid(Self::MICROS_PER_SEC);
-        let nanos = (self.0.rem_euclid(Self::MICROS_PER_SEC) * 1000) as u32;
-        match chrono::DateTime::from_timestamp(secs, nanos) {
-            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            None => String::from("invalid time"),
-        }
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Exactly `n` ASCII digits as a number.
-fn fixed_digits(n: usize) -> impl Fn(&[u8]) -> PResult<'_, u32> {
-    move |i| {
-        map_opt(take(n), |d: &[u8]| {
-            d.iter().try_fold(0u32, |acc, &c| {
-                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-            })
-        })
-        .parse(i)
-    }
-}
 
 /// An unsigned decimal number of 1 to 9 digits (pids, exit codes, signal numbers).
 pub fn number(i: &[u8]) -> PResult<'_, u32> {
@@ -88,67 +29,6 @@ pub fn number(i: &[u8]) -> PResult<'_, u32> {
         )
     })
     .parse(i)
-}
-
-/// Whether `i` can begin with an ISO date (`2025-…`): a cheap test before the parsers that
-/// need one, which most lines starting with a digit (access lines: `10.0.0.1 - - […`) fail.
-#[inline]
-pub fn may_start_with_date(i: &[u8]) -> bool {
-    i.first().is_some_and(u8::is_ascii_digit) && i.get(4) == Some(&b'-')
-}
-
-/// `2025-10-16` → (year, month, day).
-fn iso_date(i: &[u8]) -> PResult<'_, (i64, u32, u32)> {
-    let (i, (y, _, m, _, d)) = (
-        fixed_digits(4),
-        char('-'),
-        fixed_digits(2),
-        char('-'),
-        fixed_digits(2),
-    )
-        .parse(i)?;
-    Ok((i, (i64::from(y), m, d)))
-}
-
-/// `08:00:00` → (hour, minute, second).
-fn clock(i: &[u8]) -> PResult<'_, (u32, u32, u32)> {
-    let (i, (h, _, m, _, s)) = (
-        fixed_digits(2),
-        char(':'),
-        fixed_digits(2),
-        char(':'),
-        fixed_digits(2),
-    )
-        .parse(i)?;
-    Ok((i, (h, m, s)))
-}
-
-/// A numeric offset as `+0000` (strftime `%z`) or `+00:00` / `Z` (RFC 3339), in seconds east.
-fn utc_offset(i: &[u8]) -> PResult<'_, i64> {
-    if let Ok((rest, _)) = one_of::<_, _, nom::error::Error<&[u8]>>("Zz").parse(i) {
-        return Ok((rest, 0));
-    }
-    let (i, (sign, hh, _, mm)) = (
-        one_of("+-"),
-        fixed_digits(2),
-        opt(char(':')),
-        fixed_digits(2),
-    )
-        .parse(i)?;
-    let secs = i64::from(hh * 3600 + mm * 60);
-    Ok((i, if sign == '-' { -secs } else { secs }))
-}
-
-/// A fraction of a second of 1 to 9 digits after the dot, as microseconds.
-fn fraction_micros(i: &[u8]) -> PResult<'_, u32> {
-    let (i, digits) = verify(take_while1(|c: u8| c.is_ascii_digit()), |d: &[u8]| {
-        d.len() <= 9
-    })
-    .parse(i)?;
-    let micros = (0..6).fold(0u32, |acc, k| {
-        acc * 10 + digits.get(k).map_or(0, |&c| u32::from(c - b'0'))
-    });
-    Ok((i, micros))
 }
 
 /// The last time a time parser read on this thread, and the bytes it read it from (zero past
@@ -289,20 +169,6 @@ pub fn plain_log_time(i: &[u8]) -> PResult<'_, Ts> {
     time_or_fail(i, Ts::from_civil(date, time, micros, 0))
 }
 
-/// RFC 3339 with an optional fraction of any length up to 9 digits, as written by docker,
-/// containerd and kubelet: `2014-09-16T06:17:46.000000000Z`, `2016-10-06T00:17:09.669794202+02:00`.
-pub fn rfc3339(i: &[u8]) -> PResult<'_, Ts> {
-    let (i, (date, _, time, frac, off)) = (
-        iso_date,
-        one_of("Tt"),
-        clock,
-        opt((char('.'), fraction_micros)),
-        utc_offset,
-    )
-        .parse(i)?;
-    time_or_fail(i, Ts::from_civil(date, time, frac.map_or(0, |f| f.1), off))
-}
-
 const MONTHS: [&[u8]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
@@ -352,16 +218,6 @@ pub fn runserver_time(i: &[u8]) -> PResult<'_, Ts> {
     )
         .parse(i)?;
     time_or_fail(i, Ts::from_civil((i64::from(y), m, d), time, 0, 0))
-}
-
-fn time_or_fail(rest: &[u8], ts: Option<Ts>) -> PResult<'_, Ts> {
-    match ts {
-        Some(ts) => Ok((rest, ts)),
-        None => Err(nom::Err::Error(nom::error::Error::new(
-            rest,
-            nom::error::ErrorKind::Verify,
-        ))),
-    }
 }
 
 /// A process id in brackets, as `%(process)d` is printed: `[36]`.
@@ -491,13 +347,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn days_match_known_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11017);
-        assert_eq!(days_from_civil(2025, 10, 16), 20377);
-    }
-
-    #[test]
     fn bracketed_log_time_reads_offset() {
         let (rest, t) = bracketed_log_time(b"[2025-10-16 08:00:00 +0000] [36]").unwrap();
         assert_eq!(rest, b" [36]");
@@ -563,16 +412,6 @@ mod tests {
     }
 
     #[test]
-    fn only_date_like_starts_go_to_the_date_parsers() {
-        assert!(may_start_with_date(b"2015-11-12 17:23:50 [17027] [INFO] x"));
-        assert!(may_start_with_date(b"2014-09-16T06:17:46.000000000Z x"));
-        assert!(!may_start_with_date(
-            b"10.37.48.94 - - [16/Oct/2025:08:00:00 +0000]"
-        ));
-        assert!(!may_start_with_date(b"1234"));
-    }
-
-    #[test]
     fn bracketed_log_time_rejects_impossible_dates() {
         assert!(bracketed_log_time(b"[2025-13-16 08:00:00 +0000]").is_err());
         assert!(bracketed_log_time(b"[2025-10-16 25:00:00 +0000]").is_err());
@@ -586,17 +425,6 @@ mod tests {
         let (rest, b) = plain_log_time(b"2015-11-12 17:23:50,250 INFO").unwrap();
         assert_eq!(rest, b" INFO");
         assert_eq!(b.0 - a.0, 250_000);
-    }
-
-    #[test]
-    fn rfc3339_variants() {
-        let (rest, a) = rfc3339(b"2014-09-16T06:17:46.000000000Z rest").unwrap();
-        assert_eq!(rest, b" rest");
-        let (_, b) = rfc3339(b"2014-09-16T08:17:46.5+02:00").unwrap();
-        assert_eq!(b.0 - a.0, 500_000);
-        let (_, c) = rfc3339(b"2014-09-16T06:17:46Z").unwrap();
-        assert_eq!(a, c);
-        assert!(rfc3339(b"2014-09-16T06:17:46.1234567890Z").is_err());
     }
 
     #[test]
