@@ -1,7 +1,9 @@
-//! The ways of reading, together: one input line by line, several inputs merged by time
-//! ([`merge`]), one or several inputs in chunks parsed on every core ([`chunked`]), and
-//! `--follow` ([`follow`]). Each hands its lines, in order, to one [`Pipeline`]: envelope →
-//! parse → the pod's correlator. [`read_sources`] picks the way for a run.
+//! The ways of reading, together: one input line by line ([`read_lines`]), several inputs
+//! merged by time (`merge`), one or several inputs in chunks parsed on every core
+//! ([`chunked`]), and `--follow` (`follow`). Each hands its lines, in order, to one
+//! [`Pipeline`]: envelope → parse ([`line`], written once for all of them) → the pod's
+//! correlator. [`read_sources`] picks the way for a run; what they share is here too: values by
+//! pod ([`ByPod`]), the time window ([`Window`]), progress.
 //!
 //! Below it, the stages: `input` (bytes and envelopes), `parse`, `correlate`. Above it, only the
 //! wiring of a run (`crate::run`).
@@ -156,29 +158,40 @@ pub fn read_sources(
     }
     // One line at a time: each line's notices are handed out as it is read (or chunks are off).
     if let [(file, reader)] = inputs.as_mut_slice() {
-        let (mut seen, mut line_no) = (0, 0);
-        loop {
-            match reader.next_line() {
-                Ok(Some(line)) => {
-                    line_no += 1;
-                    pipeline.line(*file, line_no, line);
-                    after_line(pipeline);
-                    if line_no % 65536 == 0 {
-                        report_taken(reader.bytes_taken(), &mut seen, progress);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    errors.push(fail(&names[0], e));
-                    break;
-                }
-            }
+        if let Some(e) = read_lines(*file, reader, pipeline, progress, &mut after_line) {
+            errors.push(fail(&names[0], e));
         }
         return (names, errors);
     }
     let failed = merge_lines(inputs, &names, pipeline, progress, &mut after_line);
     errors.extend(failed.into_iter().map(|(name, e)| fail(name, e)));
     (names, errors)
+}
+
+/// Reads all of `reader` (input `file`) one line at a time, `after_line` called after each;
+/// returns the read error that stopped it, if any.
+fn read_lines(
+    file: usize,
+    reader: &mut LineReader<'_>,
+    pipeline: &mut Pipeline,
+    progress: &dyn Progress,
+    after_line: &mut dyn FnMut(&mut Pipeline),
+) -> Option<std::io::Error> {
+    let (mut seen, mut line_no) = (0, 0);
+    loop {
+        match reader.next_line() {
+            Ok(Some(line)) => {
+                line_no += 1;
+                pipeline.line(file, line_no, line);
+                after_line(pipeline);
+                if line_no % 65536 == 0 {
+                    report_taken(reader.bytes_taken(), &mut seen, progress);
+                }
+            }
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
 }
 
 /// Analyses bytes already in memory, as if they were a file called `name`, as a run does.
