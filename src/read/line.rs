@@ -1,7 +1,7 @@
 //! The front half of one line, written once for every way of reading: its envelope stripped,
 //! then its payload parsed by the parser of its pod. Line by line, merged and followed inputs
-//! call [`strip_and_parse`]; chunks call its two halves apart ([`Unwrapper::strip`] while the
-//! chunk is read, [`parse_payload`] once the payloads sit in the chunk's own buffers), because
+//! call `strip_and_parse`; chunks call its two halves apart ([`Unwrapper::strip`] while the
+//! chunk is read, `parse_payload` once the payloads sit in the chunk's own buffers), because
 //! a parsed line borrows its payload and a chunk's payloads must all be in place first.
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub enum LineBody<'a> {
     /// A CRI partial record: its text waits for the rest of the line.
     Partial,
     Parsed(Parsed<'a>),
-    /// Parsed with [`Decoding::InPlace`], a structured record whose fields had to be
+    /// Parsed in place (`Decoding::InPlace`), a structured record whose fields had to be
     /// unescaped, and its time: it is parsed again, into a buffer, when consumed (a structured
     /// record parses alike in any parser state).
     Reparse(&'a [u8], Option<Ts>),

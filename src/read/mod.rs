@@ -1,9 +1,9 @@
-//! The ways of reading, together: one input line by line ([`read_lines`]), several inputs
+//! The ways of reading, together: one input line by line (`read_lines`), several inputs
 //! merged by time (`merge`), one or several inputs in chunks parsed on every core
 //! ([`chunked`]), and `--follow` (`follow`). Each hands its lines, in order, to one
-//! [`Pipeline`]: envelope → parse ([`line`], written once for all of them) → the pod's
+//! [`Pipeline`]: envelope → parse ([`line`](mod@line), written once for all of them) → the pod's
 //! correlator. [`read_sources`] picks the way for a run; what they share is here too: values by
-//! pod ([`ByPod`]), the time window ([`Window`]), progress.
+//! pod (`ByPod`), the time window ([`Window`]), progress.
 //!
 //! Below it, the stages: `input` (bytes and envelopes), `parse`, `correlate`. Above it, only the
 //! wiring of a run (`crate::run`).

@@ -193,7 +193,8 @@ impl Pipeline {
     }
 
     /// Ends every stream; returns the analysis and the last notices (requests still open).
-    /// See [`Correlating::finish`].
+    /// Facts of the whole input are settled first, so that every pod judges its open
+    /// requests alike.
     pub fn finish(self) -> (Analysis, Vec<Notice>) {
         self.back.finish()
     }
