@@ -136,3 +136,73 @@ pub(crate) fn reparse<'a>(
 ) -> Parsed<'a> {
     LineParser::with_patterns(patterns.clone()).parse(payload, buffer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`strip_and_parse`] makes of each of `lines`, read in order by one input: the pod,
+    /// whether the envelope gave a time, and the parse's pid (`None` for a partial record).
+    fn read(lines: &[&str]) -> Vec<(String, bool, Option<Option<u32>>)> {
+        let (mut state, mut buffers) = (InputState::default(), LineBuffers::default());
+        let patterns = Arc::default();
+        let mut out = Vec::new();
+        for raw in lines {
+            strip_and_parse(&mut state, &patterns, raw.as_bytes(), &mut buffers, |l| {
+                let pid = match l.body {
+                    LineBody::Parsed(ref p) => Some(p.pid),
+                    LineBody::Partial => None,
+                    LineBody::Reparse(..) => unreachable!("decoded into a buffer"),
+                };
+                let pod = String::from_utf8_lossy(l.pod).into_owned();
+                out.push((pod, l.time.is_some(), pid));
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_line_is_stripped_then_parsed_by_its_pods_parser() {
+        let boot = "[2025-10-16 08:00:00 +0000] [36] [INFO] Booting worker with pid: 36";
+        let kubectl = format!("[pod/web-1/web] 2025-10-16T08:00:00.000000000Z {boot}");
+        assert_eq!(
+            read(&[boot, &kubectl]),
+            [
+                (String::new(), false, Some(Some(36))),
+                ("web-1/web".to_string(), true, Some(Some(36))),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cri_partial_record_waits_for_its_rest() {
+        let first = "2025-10-16T08:00:00.000000000Z stderr P [2025-10-16 08:00:00 +0000] [36] ";
+        let rest = "2025-10-16T08:00:00.000000000Z stderr F [INFO] Booting worker with pid: 36";
+        assert_eq!(
+            read(&[first, rest]),
+            [
+                (String::new(), false, None),
+                (String::new(), true, Some(Some(36)))
+            ]
+        );
+    }
+
+    #[test]
+    fn in_place_a_record_to_decode_is_parsed_again_later() {
+        let record = br#"{"level": "INFO", "message": "say \"hi\""}"#;
+        let patterns = Arc::default();
+        let mut parsers = ByPod::default();
+        let body = parse_payload(&mut parsers, &patterns, b"", record, Decoding::InPlace);
+        assert!(matches!(body, LineBody::Reparse(payload, _) if payload == record));
+        let mut buffer = Vec::new();
+        let decoded = Decoding::Into(&mut buffer);
+        match parse_payload(&mut parsers, &patterns, b"", record, decoded) {
+            LineBody::Parsed(p) => assert_eq!(p.text, br#"say "hi""#),
+            _ => panic!("decoded into the buffer"),
+        }
+        assert_eq!(
+            reparse(&patterns, record, &mut Vec::new()).text,
+            br#"say "hi""#
+        );
+    }
+}
