@@ -56,27 +56,16 @@ pub struct RunOutcome {
     pub errors: Vec<Error>,
 }
 
-/// Runs the analysis. `emit` receives notices (finished requests, alerts) as they happen when
-/// `config.notices` asks for them; `stop` ends `--follow` early (Ctrl-C).
-/// `progress` hears how much of the inputs was read (not while following).
+/// Runs the analysis: sources → read (envelope, parse, correlate) → checks → report. `emit`
+/// receives notices (finished requests, alerts) as they happen when `config.notices` asks for
+/// them; `stop` ends `--follow` early (Ctrl-C). `progress` hears how much of the inputs was
+/// read (not while following).
 pub fn run(
     config: &Config,
     emit: &mut dyn FnMut(&Notice),
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> RunOutcome {
-    let settings = Arc::new(Settings {
-        timeout: config.timeout,
-        health_paths: config.health_paths.clone(),
-        probe_agents: config.probe_agents.clone(),
-        internal_nets: config.internal_nets.clone(),
-        patterns: config.patterns.clone(),
-        public_hosts: config
-            .public_hosts
-            .iter()
-            .map(|h| crate::diagnose::domain_of(h))
-            .collect(),
-    });
     let (sources, mut errors) = expand(&config.sources);
     if !config.follow {
         let sizes: Option<Vec<u64>> = sources
@@ -88,63 +77,8 @@ pub fn run(
             .collect();
         progress.start(sizes.map(|s| s.iter().sum()));
     }
-    let window = Window {
-        since: config.since,
-        until: config.until,
-    };
-    let new_pipeline = || {
-        let p = Pipeline::new(settings.clone(), window);
-        if config.notices {
-            p.with_notices()
-        } else {
-            p
-        }
-    };
-    let (total, files) = if config.separate && !config.notices {
-        // Inputs from different servers: each followed on its own, in parallel.
-        let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
-            .par_iter()
-            .map(|s| {
-                let mut p = new_pipeline();
-                let (names, errs) =
-                    read_sources(std::slice::from_ref(s), &mut p, &mut |_| {}, progress);
-                (p.finish().0, names, errs)
-            })
-            .collect();
-        let mut total = Analysis::default();
-        let mut files = Vec::new();
-        for (a, names, errs) in results {
-            total.merge(a);
-            files.extend(names);
-            errors.extend(errs);
-        }
-        (total, files)
-    } else if config.separate {
-        let mut total = Analysis::default();
-        let mut files = Vec::new();
-        for s in &sources {
-            let mut p = new_pipeline();
-            // --follow conflicts with --separate: read each input to its end.
-            let (names, errs) = read_sources(std::slice::from_ref(s), &mut p, emit, progress);
-            let (a, last) = p.finish();
-            last.iter().for_each(&mut *emit);
-            total.merge(a);
-            files.extend(names);
-            errors.extend(errs);
-        }
-        (total, files)
-    } else {
-        let mut p = new_pipeline();
-        let (files, errs) = if config.follow {
-            read_following(&sources, &mut p, emit, stop)
-        } else {
-            read_sources(&sources, &mut p, emit, progress)
-        };
-        errors.extend(errs);
-        let (a, last) = p.finish();
-        last.iter().for_each(&mut *emit);
-        (a, files)
-    };
+    let (total, files, read_errors) = read_all(config, &sources, emit, stop, progress);
+    errors.extend(read_errors);
     progress.finish();
     let (timeout, source) = settle_timeout(
         config.timeout,
@@ -166,4 +100,90 @@ pub fn run(
         (timeout, source.to_string()),
     );
     RunOutcome { report, errors }
+}
+
+/// The correlator's settings, from the command line's.
+fn settings(config: &Config) -> Arc<Settings> {
+    Arc::new(Settings {
+        timeout: config.timeout,
+        health_paths: config.health_paths.clone(),
+        probe_agents: config.probe_agents.clone(),
+        internal_nets: config.internal_nets.clone(),
+        patterns: config.patterns.clone(),
+        public_hosts: config
+            .public_hosts
+            .iter()
+            .map(|h| crate::diagnose::domain_of(h))
+            .collect(),
+    })
+}
+
+/// Reads `sources` as the command line asks: merged into one stream (or followed), or each on
+/// its own with `--separate`, their analyses merged. Returns the analysis, the inputs read and
+/// the errors.
+fn read_all(
+    config: &Config,
+    sources: &[Source],
+    emit: &mut dyn FnMut(&Notice),
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> (Analysis, Vec<String>, Vec<Error>) {
+    let settings = settings(config);
+    let window = Window {
+        since: config.since,
+        until: config.until,
+    };
+    let new_pipeline = || {
+        let p = Pipeline::new(settings.clone(), window);
+        if config.notices {
+            p.with_notices()
+        } else {
+            p
+        }
+    };
+    let mut errors = Vec::new();
+    if config.separate && !config.notices {
+        // Inputs from different servers: each followed on its own, in parallel.
+        let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
+            .par_iter()
+            .map(|s| {
+                let mut p = new_pipeline();
+                let (names, errs) =
+                    read_sources(std::slice::from_ref(s), &mut p, &mut |_| {}, progress);
+                (p.finish().0, names, errs)
+            })
+            .collect();
+        let mut total = Analysis::default();
+        let mut files = Vec::new();
+        for (a, names, errs) in results {
+            total.merge(a);
+            files.extend(names);
+            errors.extend(errs);
+        }
+        (total, files, errors)
+    } else if config.separate {
+        let mut total = Analysis::default();
+        let mut files = Vec::new();
+        for s in sources {
+            let mut p = new_pipeline();
+            // --follow conflicts with --separate: read each input to its end.
+            let (names, errs) = read_sources(std::slice::from_ref(s), &mut p, emit, progress);
+            let (a, last) = p.finish();
+            last.iter().for_each(&mut *emit);
+            total.merge(a);
+            files.extend(names);
+            errors.extend(errs);
+        }
+        (total, files, errors)
+    } else {
+        let mut p = new_pipeline();
+        let (files, errs) = if config.follow {
+            read_following(sources, &mut p, emit, stop)
+        } else {
+            read_sources(sources, &mut p, emit, progress)
+        };
+        let (a, last) = p.finish();
+        last.iter().for_each(&mut *emit);
+        (a, files, errs)
+    }
 }
