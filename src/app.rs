@@ -1,4 +1,4 @@
-//! Wires the stages: sources → lines → envelope → parse → correlate → diagnose → report.
+//! Wires the stages: sources → lines → envelope → parse → correlate → checks → report.
 //!
 //! Several inputs are merged into one stream in time order (an error log and an access log
 //! kept apart are two halves of the same requests; rotated files are one log), unless
@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::checks::{diagnose, Context};
 use crate::chunked::{self, Body, Chunk, Feed, Feeding, Front};
 use crate::cli::Config;
 use crate::correlate::{
     settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
 };
-use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{expand, open, split_lines, LineReader, Source};
@@ -866,7 +866,7 @@ pub fn run(
         public_hosts: config
             .public_hosts
             .iter()
-            .map(|h| crate::diagnose::domain_of(h))
+            .map(|h| crate::checks::domain_of(h))
             .collect(),
     });
     let (sources, mut errors) = expand(&config.sources);
