@@ -1,0 +1,80 @@
+//! Check `log_lines_recognized` (Log lines recognised): is the input gunicorn / Django output at
+//! all? FAIL when no line is recognised, WARN when fewer than half are, PASS otherwise; counted on
+//! the lines inside --since / --until.
+//!
+//! Finding `nothing_recognized` (fail when none, warn when under half): says which known layout the
+//! unrecognised lines come closest to and the option that would read them.
+
+use super::words::closest_layout;
+use super::{Check, Facts, Finding, Severity, Status};
+
+/// Pushes the check, then its finding when the facts call for it.
+pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    // Of the lines in the --since / --until window (all, without one).
+    let content = (a.lines - a.blank).saturating_sub(a.filtered);
+    let recognized = a.recognized - a.blank;
+    // Every line was left out by the window: nothing in it to judge, not a log unrecognised.
+    let outside = a.lines > 0 && a.filtered > 0 && content == 0;
+    checks.push(Check {
+        id: "log_lines_recognized",
+        title: "Log lines recognised",
+        expected: "gunicorn / Django lines in the input".into(),
+        actual: if a.lines == 0 {
+            "the input is empty".into()
+        } else if outside {
+            format!("all {} lines are outside --since / --until", a.lines)
+        } else if a.filtered > 0 {
+            format!(
+                "{recognized} of {content} non-blank lines recognised ({} outside --since / --until)",
+                a.filtered
+            )
+        } else {
+            format!("{recognized} of {content} non-blank lines recognised")
+        },
+        status: if recognized == 0 {
+            Status::Fail
+        } else if recognized * 2 < content {
+            Status::Warn
+        } else {
+            Status::Pass
+        },
+        evidence: a.unrecognized_samples.clone(),
+    });
+    if recognized == 0 || recognized * 2 < content {
+        let texts: Vec<&str> = a
+            .unrecognized_samples
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        let (closest, hint) = closest_layout(&texts);
+        findings.push(Finding {
+            id: "nothing_recognized",
+            severity: if recognized == 0 { Severity::Fail } else { Severity::Warn },
+            title: if a.lines == 0 {
+                "The input is empty: there is nothing to diagnose".into()
+            } else if outside {
+                "No line falls within --since / --until: there is nothing to diagnose".into()
+            } else if recognized == 0 {
+                format!("None of the {} lines looks like gunicorn or Django output", a.lines)
+            } else {
+                format!("Only {recognized} of {content} lines were recognised: the checks see a part of the logs")
+            },
+            detail: if a.lines == 0 {
+                "reqtrail reads gunicorn's error and access logs and Django's request logging; the input held no line at all.".into()
+            } else if outside {
+                format!("The window left out all {} lines of the input.", a.lines)
+            } else {
+                format!("The unrecognised lines look closest to {closest}.")
+            },
+            fix: if a.lines == 0 {
+                "Pass the container's whole output (`docker logs web 2>&1 | reqtrail`, or `kubectl logs POD --timestamps | reqtrail`), with gunicorn's `--access-logfile -` on.".into()
+            } else if outside {
+                "Widen the window (times are UTC unless they carry an offset; an age like 2h counts back from now), or pass logs that cover it.".into()
+            } else {
+                hint
+            },
+            evidence: a.unrecognized_samples.clone(),
+        });
+    }
+}

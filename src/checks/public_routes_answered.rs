@@ -1,0 +1,41 @@
+//! Check `public_routes_answered` (Public routes answered): external requests reach the app and
+//! are answered below 500. FAIL when the bad ones (host rejected, 5xx, never answered) are half or
+//! more, or nothing else; WARN on fewer bad ones, or on no external request at all (UNKNOWN then if
+//! the app never booted); PASS otherwise. The finding no_external_traffic tells the no-request case.
+
+use super::words::requests_line;
+use super::{Check, Facts, Finding, Status};
+
+/// Pushes the check.
+pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    let external = &f.external;
+    let good = external.ok + external.client_error - external.host_rejected;
+    let bad = external.host_rejected + external.server_error + external.orphaned;
+    checks.push(Check {
+        id: "public_routes_answered",
+        title: "Public routes answered",
+        expected: "external requests reach the app and are answered below 500".into(),
+        actual: if external.total == 0 {
+            "no external request reached the app".into()
+        } else {
+            requests_line(external, "external request")
+        },
+        status: if external.total == 0 {
+            if a.boot_failed {
+                Status::Unknown
+            } else {
+                Status::Warn
+            }
+        } else if bad > 0 && (good == 0 || bad * 2 >= external.total) {
+            Status::Fail
+        } else if bad > 0 {
+            Status::Warn
+        } else if good > 0 {
+            Status::Pass
+        } else {
+            Status::Unknown
+        },
+        evidence: Vec::new(),
+    });
+}

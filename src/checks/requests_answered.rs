@@ -1,0 +1,62 @@
+//! Check `requests_answered` (Every logged request answered): each INCOMING REQUEST has its
+//! RESPONSE. FAIL when some never got one, WARN when some were still open at the end of the input
+//! (or dropped when too many were open at once), PASS when all finished, UNKNOWN with no request.
+//! Its findings, requests_orphaned and requests_in_flight, come later in the report, in their own
+//! files.
+
+use super::words::cause_words;
+use super::{Check, Facts, Finding, Status};
+
+/// Pushes the check.
+pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    let in_flight = f.in_flight;
+    let evicted: u64 = a.by_class.values().map(|c| c.evicted).sum();
+    let orphan_detail: Vec<String> = a
+        .orphan_causes
+        .iter()
+        .map(|(c, n)| format!("{n} {}", cause_words(*c)))
+        .collect();
+    checks.push(Check {
+        id: "requests_answered",
+        title: "Every logged request answered",
+        expected: "each INCOMING REQUEST has its RESPONSE".into(),
+        actual: if a.requests == 0 {
+            "no requests in the logs".into()
+        } else if a.orphans_total == 0 && in_flight > 0 {
+            format!(
+                "{} finished; {in_flight} still open when the input ended",
+                a.requests - in_flight - evicted
+            )
+        } else if a.orphans_total == 0 && evicted > 0 {
+            format!(
+                "{evicted} of {} still open when too many were open at once (not followed further)",
+                a.requests
+            )
+        } else if a.orphans_total == 0 {
+            format!("all {} requests finished", a.requests)
+        } else {
+            format!(
+                "{} of {} never answered: {}",
+                a.orphans_total,
+                a.requests,
+                orphan_detail.join(", ")
+            )
+        },
+        status: if a.requests == 0 {
+            Status::Unknown
+        } else if a.orphans_total > 0 {
+            Status::Fail
+        } else if evicted > 0 || in_flight > 0 {
+            Status::Warn
+        } else {
+            Status::Pass
+        },
+        evidence: a
+            .orphans
+            .iter()
+            .take(3)
+            .map(|o| o.request.start_evidence.clone())
+            .collect(),
+    });
+}

@@ -1,0 +1,76 @@
+//! Finding `worker_timeout` (fail), about the workers_stable check: requests hung their worker past
+//! the timeout, grouped by route with how long each stayed open and what the client got.
+
+use std::collections::BTreeMap;
+
+use super::words::{fmt_secs, plural};
+use super::{Check, Facts, Finding, Severity};
+use crate::correlate::{Cause, Evidence, Orphan};
+
+/// Pushes the finding when the facts call for it.
+pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    let ctx = f.ctx;
+    // Timed-out requests, grouped by what hung.
+    let timeout_orphans: Vec<&Orphan> = a
+        .orphans
+        .iter()
+        .filter(|o| o.cause == Cause::WorkerTimeout)
+        .collect();
+    if a.worker_timeouts > 0 {
+        let mut by_route: BTreeMap<(String, String), (u64, f64, Vec<&Orphan>)> = BTreeMap::new();
+        for o in &timeout_orphans {
+            let e = by_route
+                .entry((o.request.method.clone(), o.request.path.clone()))
+                .or_default();
+            e.0 += 1;
+            e.1 = e.1.max(o.request.open_seconds.unwrap_or(0.0));
+            e.2.push(o);
+        }
+        let mut routes: Vec<_> = by_route.into_iter().collect();
+        routes.sort_by(|x, y| y.1 .0.cmp(&x.1 .0).then(x.0.cmp(&y.0)));
+        let hung: Vec<String> = routes
+            .iter()
+            .map(|((m, p), (n, longest, os))| {
+                let status = os.iter().find_map(|o| o.client_status);
+                format!(
+                    "{m} {p} ×{n} (open {longest:.1} s{})",
+                    status
+                        .map(|s| format!(", client got gunicorn's {s}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        let mut evidence: Vec<Evidence> = Vec::new();
+        if let Some(o) = timeout_orphans.first() {
+            evidence.push(o.request.start_evidence.clone());
+            evidence.extend(o.cause_evidence.clone());
+        } else {
+            evidence.extend(a.timeout_evidence.iter().take(2).cloned());
+        }
+        let first_path = routes
+            .first()
+            .map(|r| r.0 .1.clone())
+            .unwrap_or_else(|| "the slow view".into());
+        findings.push(Finding {
+            id: "worker_timeout",
+            severity: Severity::Fail,
+            title: if hung.is_empty() {
+                format!("{} (the hung request is not in the logs)", plural(a.worker_timeouts, "worker timed out", "workers timed out"))
+            } else {
+                format!("Requests hung their worker past the {}-second timeout: {}", fmt_secs(ctx.timeout), hung.join("; "))
+            },
+            detail: format!(
+                "gunicorn's master killed {} that stayed silent longer than --timeout {} s ({}). A sync worker serves one request at a time, so each hang also blocks every request queued behind it.",
+                plural(a.worker_timeouts, "worker", "workers"),
+                fmt_secs(ctx.timeout),
+                ctx.timeout_source
+            ),
+            fix: format!(
+                "Find what {first_path} waits on (a slow query, an outgoing call without a timeout, a lock) and bound it well below {} s; move long work to a background job; raise --timeout only if the work is legitimately that long; gthread or gevent workers keep other requests flowing meanwhile.",
+                fmt_secs(ctx.timeout)
+            ),
+            evidence,
+        });
+    }
+}

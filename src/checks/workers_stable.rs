@@ -1,0 +1,77 @@
+//! Check `workers_stable` (Workers stay up): no timeouts, kills or crashes. FAIL on a worker
+//! timeout, a kill, a suspected out-of-memory or a failed boot; WARN on non-zero exits, some
+//! workers failing to boot or kills while stopping; PASS when workers or requests were seen
+//! without trouble; UNKNOWN with no worker line. Its findings come later in the report, each in its
+//! own file: worker_timeout, sigkill_after_timeout, oom_suspected.
+
+use super::words::{first_evidence, plural};
+use super::{Check, Facts, Finding, Status};
+
+/// Pushes the check.
+pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    let troubles = a.worker_timeouts + a.workers_killed;
+    let mut stable = Vec::new();
+    if a.worker_timeouts > 0 {
+        stable.push(plural(
+            a.worker_timeouts,
+            "worker timeout",
+            "worker timeouts",
+        ));
+    }
+    if a.workers_killed > 0 {
+        let mut k = plural(a.workers_killed, "worker killed", "workers killed");
+        if a.kills_after_timeout > 0 {
+            k.push_str(&format!(" ({} after a timeout)", a.kills_after_timeout));
+        }
+        stable.push(k);
+    }
+    if a.oom_suspected > 0 {
+        stable.push(format!("{} suspected out of memory", a.oom_suspected));
+    }
+    if a.kills_during_shutdown > 0 {
+        stable.push(format!(
+            "{} killed while stopping (a request outlived graceful_timeout)",
+            plural(a.kills_during_shutdown, "worker", "workers")
+        ));
+    }
+    if a.worker_exits > 0 {
+        stable.push(plural(
+            a.worker_exits,
+            "non-zero worker exit",
+            "non-zero worker exits",
+        ));
+    }
+    checks.push(Check {
+        id: "workers_stable",
+        title: "Workers stay up",
+        expected: "no timeouts, kills or crashes".into(),
+        actual: if stable.is_empty() {
+            if a.workers_booted > 0 || a.requests > 0 {
+                "no timeouts, kills or crashes".into()
+            } else {
+                "no worker lines in the logs".into()
+            }
+        } else {
+            stable.join(", ")
+        },
+        status: if troubles > 0 || a.oom_suspected > 0 || a.boot_failed {
+            Status::Fail
+        } else if a.worker_exits > 0 || a.boot_errors > 0 || a.kills_during_shutdown > 0 {
+            Status::Warn
+        } else if a.workers_booted > 0 || a.requests > 0 {
+            Status::Pass
+        } else {
+            Status::Unknown
+        },
+        evidence: first_evidence(
+            [
+                &a.timeout_evidence,
+                &a.kill_evidence,
+                &a.oom_evidence,
+                &a.boot_evidence,
+            ],
+            3,
+        ),
+    });
+}
