@@ -225,3 +225,78 @@ fn probe_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "allowed_hosts",
+            &["public_host_rejected", "probe_host_rejected"],
+            &[
+                case(
+                    "host accepted",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "accepted, and a scanner's IP refused",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: 203.0.113.9",
+                        "[2026-11-28 03:46:54 +0000] [27067] [ERROR] Invalid HTTP_HOST header: '203.0.113.9'. You may need to add '203.0.113.9' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "the public host refused",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Fail,
+                    &["public_host_rejected"],
+                ),
+                case(
+                    "the probe's pod IP refused",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /health/ from 127.0.0.1 Host: 10.96.27.85:8000",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: '10.96.27.85:8000'. You may need to add '10.96.27.85' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /health/ -> 400",
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 400 143 "-" "kube-probe/1.32""#,
+                    ],
+                    Status::Fail,
+                    &["probe_host_rejected"],
+                ),
+                case(
+                    "another name refused, the public one given",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: old.example.org",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'old.example.org'. You may need to add 'old.example.org' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Warn,
+                    &[],
+                )
+                .public_host("https://app.example.com/"),
+                case(
+                    "no request",
+                    &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],
+                    Status::Unknown,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

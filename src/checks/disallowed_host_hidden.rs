@@ -20,3 +20,45 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "allowed_hosts",
+            &["disallowed_host_hidden"],
+            &[
+                case(
+                    "bare 400s and no host accepted",
+                    &[r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET / HTTP/1.1" 400 143 "-" "Mozilla/5.0""#],
+                    Status::Warn,
+                    &["disallowed_host_hidden"],
+                ),
+                case(
+                    "a 400 beside an accepted host",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:54 +0000] "GET / HTTP/1.1" 400 143 "-" "Mozilla/5.0""#,
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "the rejection is logged",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Fail,
+                    &["public_host_rejected"],
+                ),
+            ],
+        );
+    }
+}

@@ -82,3 +82,68 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "gunicorn_started",
+            &["boot_failure"],
+            &[
+                case(
+                    "started",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Listening at: http://0.0.0.0:8000 (27064)",
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Using worker: sync",
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "logs begin after start-up",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                    ],
+                    Status::Unknown,
+                    &[],
+                ),
+                case(
+                    "one worker fails to boot, gunicorn goes on",
+                    &[
+                        "[2026-11-28 03:47:16 +0000] [30012] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:47:16 +0000] [30015] [INFO] Booting worker with pid: 30015",
+                        "[2026-11-28 03:47:16 +0000] [30015] [ERROR] Exception in worker process",
+                        "Traceback (most recent call last):",
+                        "ValueError: ALLOWED_HOSTS must be explicitly set in production",
+                        "[2026-11-28 03:47:16 +0000] [30015] [INFO] Worker exiting (pid: 30015)",
+                    ],
+                    Status::Warn,
+                    &["boot_failure"],
+                ),
+                case(
+                    "gunicorn gives up",
+                    &[
+                        "[2026-11-28 03:47:14 +0000] [29819] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:47:14 +0000] [29828] [INFO] Booting worker with pid: 29828",
+                        "[2026-11-28 03:47:14 +0000] [29828] [ERROR] Exception in worker process",
+                        "Traceback (most recent call last):",
+                        "ValueError: ALLOWED_HOSTS must be explicitly set in production",
+                        "[2026-11-28 03:47:14 +0000] [29828] [INFO] Worker exiting (pid: 29828)",
+                        "[2026-11-28 03:47:14 +0000] [29819] [ERROR] Worker (pid:29828) exited with code 3",
+                        "[2026-11-28 03:47:14 +0000] [29819] [ERROR] Shutting down: Master",
+                        "[2026-11-28 03:47:14 +0000] [29819] [ERROR] Reason: Worker failed to boot.",
+                    ],
+                    Status::Fail,
+                    &["boot_failure"],
+                ),
+            ],
+        );
+    }
+}

@@ -78,3 +78,45 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "log_lines_recognized",
+            &["nothing_recognized"],
+            &[
+                case(
+                    "gunicorn start-up",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "not a log of gunicorn",
+                    &["hello world", "nothing to see here"],
+                    Status::Fail,
+                    &["nothing_recognized"],
+                ),
+                case(
+                    "mostly unrecognised",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0",
+                        "2026-11-28T03:46:53 web ready",
+                        "2026-11-28T03:46:54 web GET /login/",
+                        "2026-11-28T03:46:55 web done",
+                    ],
+                    Status::Warn,
+                    &["nothing_recognized"],
+                ),
+            ],
+        );
+    }
+}

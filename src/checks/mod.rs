@@ -240,6 +240,93 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
     }
 }
 
+/// The runner of the tables of cases at the foot of every check's file: each case's log excerpt
+/// goes through the real pipeline (parse, correlate, every unit of the registry), then its
+/// check's status and its findings are compared with what the case says.
+#[cfg(test)]
+pub(crate) mod cases {
+    use std::sync::Arc;
+
+    use super::{diagnose, domain_of, Context, Status};
+    use crate::correlate::{settle_timeout, Settings};
+
+    /// A log excerpt (one line a string), the status the check must give, and the findings
+    /// that must appear.
+    pub struct Case {
+        pub name: &'static str,
+        pub log: &'static [&'static str],
+        pub status: Status,
+        pub findings: &'static [&'static str],
+        pub public_hosts: Vec<String>,
+    }
+
+    pub fn case(
+        name: &'static str,
+        log: &'static [&'static str],
+        status: Status,
+        findings: &'static [&'static str],
+    ) -> Case {
+        Case {
+            name,
+            log,
+            status,
+            findings,
+            public_hosts: Vec::new(),
+        }
+    }
+
+    impl Case {
+        /// As `--public-host HOST`.
+        pub fn public_host(mut self, host: &str) -> Case {
+            self.public_hosts.push(host.to_string());
+            self
+        }
+    }
+
+    /// Runs every case and asserts that `check` gives the case's status, that every finding the
+    /// case names appears, and that none of `owned` (the findings the file under test pushes)
+    /// appears unless the case names it. Reports every wrong case at once.
+    pub fn judge(check: &str, owned: &[&str], cases: &[Case]) {
+        let mut wrong = Vec::new();
+        for c in cases {
+            let settings = Arc::new(Settings {
+                public_hosts: c.public_hosts.iter().map(|h| domain_of(h)).collect(),
+                ..Settings::default()
+            });
+            let mut text = c.log.join("\n");
+            text.push('\n');
+            let a = crate::app::analyze_bytes(c.name, text.as_bytes(), &settings);
+            let (timeout, timeout_source) = settle_timeout(None, a.timeout_from_logs, &a.orphans);
+            let ctx = Context {
+                public_hosts: &c.public_hosts,
+                timeout,
+                timeout_source,
+            };
+            let d = diagnose(&a, &ctx);
+            match d.checks.iter().find(|k| k.id == check) {
+                Some(k) if k.status == c.status => {}
+                Some(k) => wrong.push(format!(
+                    "{}: {check} is {:?} ({}), expected {:?}",
+                    c.name, k.status, k.actual, c.status
+                )),
+                None => wrong.push(format!("{}: no check {check}", c.name)),
+            }
+            let found: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+            for id in c.findings {
+                if !found.contains(id) {
+                    wrong.push(format!("{}: finding {id} missing (got {found:?})", c.name));
+                }
+            }
+            for id in owned {
+                if found.contains(id) && !c.findings.contains(id) {
+                    wrong.push(format!("{}: finding {id} not expected", c.name));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,3 +18,43 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "public_routes_answered",
+            &["no_external_traffic"],
+            &[
+                case(
+                    "users' requests arrive",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "kube-probe/1.32""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "only probes and health checks",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "kube-probe/1.32""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "curl/8.5.0""#,
+                    ],
+                    Status::Warn,
+                    &["no_external_traffic"],
+                ),
+                case(
+                    "no request at all",
+                    &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],
+                    Status::Warn,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

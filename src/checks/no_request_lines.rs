@@ -24,3 +24,37 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "log_lines_recognized",
+            &["no_request_lines"],
+            &[
+                case(
+                    "request lines read",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "requests in a wording of the team's own",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] handled request GET /login/ in 12 ms",
+                    ],
+                    Status::Pass,
+                    &["no_request_lines"],
+                ),
+            ],
+        );
+    }
+}

@@ -18,3 +18,47 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "workers_stable",
+            &["oom_suspected"],
+            &[
+                case(
+                    "SIGKILL out of the blue",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                        "[2026-11-28 03:47:01 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGKILL! Perhaps out of memory?",
+                    ],
+                    Status::Fail,
+                    &["oom_suspected"],
+                ),
+                case(
+                    "SIGKILL after a timeout",
+                    &[
+                        "[2026-11-28 03:47:01 +0000] [27064] [CRITICAL] WORKER TIMEOUT (pid:27067)",
+                        "[2026-11-28 03:47:01 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGKILL! Perhaps out of memory?",
+                    ],
+                    Status::Fail,
+                    &[],
+                ),
+                case(
+                    "SIGKILL while stopping",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                        "[2026-11-28 03:47:02 +0000] [27064] [INFO] Handling signal: term",
+                        "[2026-11-28 03:47:32 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGKILL! Perhaps out of memory?",
+                    ],
+                    Status::Warn,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

@@ -60,3 +60,87 @@ fn answered_check(
         evidence: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn probes() {
+        judge(
+            "probes_answered",
+            &[],
+            &[
+                case(
+                    "probe answered",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "kube-probe/1.32""#,
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "probe answered 500",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "kube-probe/1.32""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /health/ HTTP/1.1" 500 145 "-" "kube-probe/1.32""#,
+                    ],
+                    Status::Fail,
+                    &[],
+                ),
+                case(
+                    "no probe",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                    ],
+                    Status::Unknown,
+                    &[],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn external_health() {
+        judge(
+            "external_health_answered",
+            &[],
+            &[
+                case(
+                    "health check answered",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "curl/8.5.0""#,
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "one of two answered 500",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "curl/8.5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /health/ HTTP/1.1" 500 145 "-" "curl/8.5.0""#,
+                    ],
+                    Status::Warn,
+                    &[],
+                ),
+                case(
+                    "none answered well",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /health/ HTTP/1.1" 500 145 "-" "curl/8.5.0""#,
+                    ],
+                    Status::Fail,
+                    &[],
+                ),
+                case(
+                    "only probes",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "kube-probe/1.32""#,
+                    ],
+                    Status::Unknown,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

@@ -39,3 +39,57 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
         evidence: Vec::new(),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "public_routes_answered",
+            &[],
+            &[
+                case(
+                    "answered",
+                    &[r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "one 5xx in four",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /admin/ HTTP/1.1" 200 64 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /api/v1/reports/7/ HTTP/1.1" 200 38 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "Mozilla/5.0""#,
+                    ],
+                    Status::Warn,
+                    &[],
+                ),
+                case(
+                    "only 5xx",
+                    &[r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "Mozilla/5.0""#],
+                    Status::Fail,
+                    &[],
+                ),
+                case(
+                    "only probes came",
+                    &[r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 200 61 "-" "kube-probe/1.32""#],
+                    Status::Warn,
+                    &[],
+                ),
+                case(
+                    "the app never booted",
+                    &[
+                        "[2026-11-28 03:47:14 +0000] [29819] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:47:14 +0000] [29819] [ERROR] Reason: Worker failed to boot.",
+                    ],
+                    Status::Unknown,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

@@ -47,3 +47,46 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "requests_answered",
+            &["requests_orphaned"],
+            &[
+                case(
+                    "answered",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "the worker died mid-request",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:54 +0000] [27064] [ERROR] Worker (pid:27067) exited with code 1",
+                    ],
+                    Status::Fail,
+                    &["requests_orphaned"],
+                ),
+                case(
+                    "timed out: told by worker_timeout",
+                    &[
+                        "[2026-11-28 03:46:58 +0000] [27238] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:47:31 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27238)",
+                    ],
+                    Status::Fail,
+                    &["worker_timeout"],
+                ),
+            ],
+        );
+    }
+}

@@ -81,3 +81,72 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "server_errors",
+            &["server_errors"],
+            &[
+                case(
+                    "no 5xx",
+                    &[r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "no status logged",
+                    &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],
+                    Status::Unknown,
+                    &[],
+                ),
+                case(
+                    "the view raised",
+                    &[
+                        "[2026-11-28 03:46:59 +0000] [27067] [ERROR] Internal Server Error: /boom/",
+                        "Traceback (most recent call last):",
+                        r#"  File "/app/djapp/views.py", line 33, in boom"#,
+                        "    return HttpResponse(str(1 / 0))",
+                        "ZeroDivisionError: division by zero",
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "Mozilla/5.0""#,
+                    ],
+                    Status::Fail,
+                    &["server_errors"],
+                ),
+                case(
+                    "one 5xx in eleven",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:50 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:51 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:52 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:54 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:55 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:56 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:57 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:58 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "Mozilla/5.0""#,
+                    ],
+                    Status::Warn,
+                    &["server_errors"],
+                ),
+                case(
+                    "only gunicorn's 500 to a timed-out request",
+                    &[
+                        "[2026-11-28 03:46:58 +0000] [27238] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:47:31 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27238)",
+                        r#"127.0.0.1 - - [28/Nov/2026:03:47:31 +0000] "GET /slow/ HTTP/1.1" 500 0 "-" "-""#,
+                    ],
+                    Status::Fail,
+                    &["worker_timeout"],
+                ),
+            ],
+        );
+    }
+}

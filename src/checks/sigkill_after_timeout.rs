@@ -18,3 +18,34 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "workers_stable",
+            &["sigkill_after_timeout"],
+            &[
+                case(
+                    "the timeout's SIGKILL",
+                    &[
+                        "[2026-11-28 03:47:01 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27237)",
+                        "[2026-11-28 03:47:01 +0000] [27234] [ERROR] Worker (pid:27237) was sent SIGKILL! Perhaps out of memory?",
+                    ],
+                    Status::Fail,
+                    &["worker_timeout", "sigkill_after_timeout"],
+                ),
+                case(
+                    "a timeout the worker survived to its SIGABRT",
+                    &["[2026-11-28 03:47:01 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27237)"],
+                    Status::Fail,
+                    &["worker_timeout"],
+                ),
+            ],
+        );
+    }
+}

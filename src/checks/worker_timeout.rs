@@ -74,3 +74,41 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "workers_stable",
+            &["worker_timeout"],
+            &[
+                case(
+                    "no timeout",
+                    &["[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067"],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "a request hung its worker",
+                    &[
+                        "[2026-11-28 03:46:58 +0000] [27238] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:47:31 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27238)",
+                        r#"127.0.0.1 - - [28/Nov/2026:03:47:31 +0000] "GET /slow/ HTTP/1.1" 500 0 "-" "-""#,
+                    ],
+                    Status::Fail,
+                    &["worker_timeout"],
+                ),
+                case(
+                    "the hung request is not in the logs",
+                    &["[2026-11-28 03:47:31 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27238)"],
+                    Status::Fail,
+                    &["worker_timeout"],
+                ),
+            ],
+        );
+    }
+}

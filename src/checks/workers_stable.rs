@@ -75,3 +75,52 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
         ),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "workers_stable",
+            &[],
+            &[
+                case(
+                    "workers booted, nothing wrong",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0",
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "no worker line",
+                    &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],
+                    Status::Unknown,
+                    &[],
+                ),
+                case(
+                    "a worker timeout",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                        "[2026-11-28 03:47:01 +0000] [27064] [CRITICAL] WORKER TIMEOUT (pid:27067)",
+                    ],
+                    Status::Fail,
+                    &[],
+                ),
+                case(
+                    "a worker exits non-zero",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                        "[2026-11-28 03:47:01 +0000] [27064] [ERROR] Worker (pid:27067) exited with code 1",
+                    ],
+                    Status::Warn,
+                    &[],
+                ),
+            ],
+        );
+    }
+}
