@@ -6,7 +6,8 @@
 //! One file per check, named after its id: what it expects, how it judges, its findings and its
 //! tests (a table of small log excerpts). A finding that belongs to no check has a file of its
 //! own. [`REGISTRY`] lists them in report order; [`diagnose`] derives the shared [`Facts`] once
-//! and runs it. Adding a check is one new file and one line in the registry.
+//! and runs it. Adding a check is one new file and one line in the registry; its tests are a
+//! table of cases at the file's foot, run by `cases::judge` below.
 
 use serde::Serialize;
 
@@ -177,8 +178,9 @@ pub struct Facts<'a> {
     pub external: ClassStats,
     /// Requests still open when the input ended.
     pub in_flight: u64,
-    /// ALLOWED_HOSTS rejections of any host, and 400 responses.
+    /// ALLOWED_HOSTS rejections logged, of any host.
     pub total_rejections: u64,
+    /// Responses with status 400, whether or not a rejection was logged for them.
     pub hidden_400s: u64,
 }
 
