@@ -3,15 +3,15 @@
 //!
 //! Data flows one way: bytes ([`input`]) → envelope stripped ([`input::envelope`]) → parsed
 //! event borrowing the line ([`parse`]) → requests and worker lifecycles ([`correlate`]) →
-//! checks and findings ([`diagnose`]) → table, JSON, Markdown, HTML or ndjson ([`report`]).
+//! checks and findings ([`checks`]) → table, JSON, Markdown, HTML or ndjson ([`report`]).
 //! [`read`] holds the ways of reading (line by line, merged, in chunks on every core,
 //! following) that run the envelope, parse and correlate stages; [`run`] wires a run.
 //! [`time`], below them all, holds instants and the timestamp grammar envelopes and lines share.
 
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod correlate;
-pub mod diagnose;
 pub mod error;
 pub mod input;
 pub mod parse;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::checks::{diagnose, Context};
 use crate::cli::{Config, FormatArg};
 use crate::correlate::{settle_timeout, Analysis, Notice, Settings};
-use crate::diagnose::{diagnose, Context};
 use crate::error::Error;
 use crate::input::{expand, Progress, Source};
 use crate::read::{read_following, read_sources, Pipeline, Window};
@@ -113,7 +113,7 @@ fn settings(config: &Config) -> Arc<Settings> {
         public_hosts: config
             .public_hosts
             .iter()
-            .map(|h| crate::diagnose::domain_of(h))
+            .map(|h| crate::checks::domain_of(h))
             .collect(),
     })
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use reqtrail::read::analyze_bytes_in;
 use reqtrail::correlate::{Analysis, Settings};
-use reqtrail::diagnose::{diagnose, Context};
+use reqtrail::checks::{diagnose, Context};
 use reqtrail::report::{self, Format, Report};
 
 /// Every ESC in `out` starts an SGR sequence `ESC [ digits/; m`; no C1 CSI, no BEL, no bidi

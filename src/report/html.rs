@@ -18,8 +18,8 @@ use std::io::{self, Write};
 
 use super::escape::for_terminal;
 use super::{ms, Report};
+use crate::checks::{Severity, Status};
 use crate::correlate::Evidence;
-use crate::diagnose::{Severity, Status};
 use crate::stats::Bucket;
 
 /// The policy in the page's `<meta http-equiv="Content-Security-Policy">`.

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use super::escape::for_terminal;
 use super::Report;
-use crate::diagnose::{Severity, Status};
+use crate::checks::{Severity, Status};
 
 /// Text safe in Markdown prose and table cells.
 pub fn md(text: &str) -> String {

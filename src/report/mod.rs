@@ -16,10 +16,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::checks::{Check, Diagnosis, Finding, HostVerdict, Status};
 use crate::correlate::{
     Analysis, Class, ClassStats, Evidence, InFlight, Orphan, Pairing, PodSummary,
 };
-use crate::diagnose::{Check, Diagnosis, Finding, HostVerdict, Status};
 use crate::parse::Ts;
 use crate::stats::{Bucket, Latency, Slow, Timeline};
 
@@ -305,7 +305,7 @@ impl Report {
 impl Server {
     /// The server facts every report opens with (raw text).
     pub fn facts(&self) -> Vec<String> {
-        crate::diagnose::gunicorn_facts(
+        crate::checks::gunicorn_facts(
             self.gunicorn_version.as_deref(),
             self.worker_class.as_deref(),
             &self.listening,

@@ -7,8 +7,8 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::escape::for_terminal as esc;
 use super::{ms, Report};
+use crate::checks::{Severity, Status};
 use crate::correlate::Evidence;
-use crate::diagnose::{Severity, Status};
 
 fn status_cell(s: Status, color: bool) -> Cell {
     let cell = Cell::new(s.as_str());

@@ -1,0 +1,302 @@
+//! Check `allowed_hosts` (ALLOWED_HOSTS accepts the public host): FAIL when Django rejects a real
+//! host (a --public-host, a probe's, or any domain without --public-host), WARN when it rejects
+//! other names, rejections past the first 1,000 hosts went unread, or 400s came with no
+//! DisallowedHost line and no host accepted; PASS when hosts were accepted and only scanner noise
+//! (IPs, invalid names) was rejected; UNKNOWN with nothing to tell.
+//!
+//! Findings `public_host_rejected` (fail), with the ALLOWED_HOSTS value to set, and
+//! `probe_host_rejected` (fail), with the Host header to give the probe. disallowed_host_hidden has
+//! its own file.
+
+use super::words::{domain_of, first_evidence, plural};
+use super::{Check, Facts, Finding, HostKind, HostVerdict, Severity, Status};
+
+/// The check, then the two findings, in report order.
+pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
+    check(f, checks);
+    public_host_rejected(f, findings);
+    probe_host_rejected(f, findings);
+}
+
+fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
+    let a = f.analysis;
+    let ctx = f.ctx;
+    let hosts = &f.hosts;
+    let total_rejections = f.total_rejections;
+    let hidden_400s = f.hidden_400s;
+    let rejected_real: Vec<&HostVerdict> = hosts
+        .iter()
+        .filter(|h| {
+            matches!(h.kind, HostKind::Public | HostKind::Probe)
+                || (h.kind == HostKind::Domain && ctx.public_hosts.is_empty())
+        })
+        .collect();
+    let other_domains: Vec<&HostVerdict> = hosts
+        .iter()
+        .filter(|h| h.kind == HostKind::Domain && !ctx.public_hosts.is_empty())
+        .collect();
+    let noise: u64 = hosts
+        .iter()
+        .filter(|h| matches!(h.kind, HostKind::Ip | HostKind::Invalid))
+        .map(|h| h.count)
+        .sum();
+    let describe = |hs: &[&HostVerdict]| {
+        let mut text = hs
+            .iter()
+            .take(8)
+            .map(|h| format!("{} ×{}", h.host, h.count))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if hs.len() > 8 {
+            text.push_str(&format!(" and {} more hosts", hs.len() - 8));
+        }
+        text
+    };
+    let noise_hosts: Vec<&HostVerdict> = hosts
+        .iter()
+        .filter(|h| matches!(h.kind, HostKind::Ip | HostKind::Invalid))
+        .collect();
+    let noise_note = if noise > 0 && noise_hosts.len() < hosts.len() {
+        format!("; also scanner noise: {}", describe(&noise_hosts))
+    } else {
+        String::new()
+    };
+    let (status, actual) = if !rejected_real.is_empty() {
+        (
+            Status::Fail,
+            format!("rejected: {}{noise_note}", describe(&rejected_real)),
+        )
+    } else if !other_domains.is_empty() {
+        (
+            Status::Warn,
+            format!(
+                "other names rejected: {}{noise_note}",
+                describe(&other_domains)
+            ),
+        )
+    } else if a.hosts.rejected_unlisted > 0 {
+        (
+            Status::Warn,
+            format!(
+                "{} rejections of hosts past the first 1,000 distinct ones were not looked at",
+                a.hosts.rejected_unlisted
+            ),
+        )
+    } else if total_rejections > 0 {
+        let s = if a.hosts.accepted.is_empty() {
+            Status::Unknown
+        } else {
+            Status::Pass
+        };
+        (
+            s,
+            format!("only scanner noise rejected: {}", describe(&noise_hosts)),
+        )
+    } else if hidden_400s > 0 && a.hosts.accepted.is_empty() {
+        (
+            Status::Warn,
+            format!(
+                "no DisallowedHost lines, but {} got 400 and none was accepted",
+                plural(hidden_400s, "request", "requests")
+            ),
+        )
+    } else if !a.hosts.accepted.is_empty() {
+        let names: Vec<String> = a.hosts.accepted.keys().take(5).cloned().collect();
+        (
+            Status::Pass,
+            format!("hosts accepted: {}", names.join(", ")),
+        )
+    } else {
+        (
+            Status::Unknown,
+            "no request shows which hosts Django accepts".into(),
+        )
+    };
+    checks.push(Check {
+        id: "allowed_hosts",
+        title: "ALLOWED_HOSTS accepts the public host",
+        expected: if ctx.public_hosts.is_empty() {
+            "no real host name rejected".into()
+        } else {
+            format!("{} accepted", ctx.public_hosts.join(", "))
+        },
+        actual,
+        status,
+        evidence: first_evidence(hosts.iter().map(|h| &h.evidence), 3),
+    });
+}
+
+/// The real host names Django refuses, and the ALLOWED_HOSTS value that would let them in.
+fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    let ctx = f.ctx;
+    let hosts = &f.hosts;
+    let mut value: Vec<String> = Vec::new();
+    let mut push = |d: String| {
+        if !d.is_empty() && !value.contains(&d) {
+            value.push(d);
+        }
+    };
+    // The hosts to add (most rejected first), the public ones, and those already accepted.
+    for h in hosts
+        .iter()
+        .filter(|h| matches!(h.kind, HostKind::Public | HostKind::Domain))
+        .take(10)
+    {
+        if h.kind == HostKind::Public || ctx.public_hosts.is_empty() {
+            push(h.add_to_allowed_hosts.clone());
+        }
+    }
+    for p in ctx.public_hosts {
+        push(domain_of(p));
+    }
+    for h in a.hosts.accepted.keys().take(20) {
+        push(domain_of(h));
+    }
+    let public_rejected: Vec<&HostVerdict> = hosts
+        .iter()
+        .filter(|h| {
+            h.kind == HostKind::Public
+                || (h.kind == HostKind::Domain && ctx.public_hosts.is_empty())
+        })
+        .collect();
+    if !public_rejected.is_empty() {
+        let n: u64 = public_rejected.iter().map(|h| h.count).sum();
+        let mut names: Vec<&str> = public_rejected
+            .iter()
+            .take(5)
+            .map(|h| h.add_to_allowed_hosts.as_str())
+            .collect();
+        let more = format!("{} more", public_rejected.len().saturating_sub(5));
+        if public_rejected.len() > 5 {
+            names.push(&more);
+        }
+        findings.push(Finding {
+            id: "public_host_rejected",
+            severity: Severity::Fail,
+            title: format!(
+                "Django rejects {} ({} answered 400 by ALLOWED_HOSTS)",
+                names.join(", "),
+                plural(n, "request", "requests")
+            ),
+            detail: format!(
+                "Requests for {} reach the app and Django refuses the Host header (DisallowedHost → 400) because ALLOWED_HOSTS lacks it.{}",
+                names.join(", "),
+                if ctx.public_hosts.is_empty() {
+                    " (Name your real host with --public-host to tell it apart from names scanners send.)"
+                } else {
+                    ""
+                }
+            ),
+            fix: format!(
+                "Set ALLOWED_HOSTS={} (plus any other host you serve), restart, and check that `curl -H 'Host: {}' http://POD:PORT/` no longer answers 400.",
+                value.join(","),
+                names[0]
+            ),
+            evidence: first_evidence(public_rejected.iter().map(|h| &h.evidence), 3),
+        });
+    }
+}
+
+/// Probes refused for the pod IP they send as Host.
+fn probe_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
+    let ctx = f.ctx;
+    let hosts = &f.hosts;
+    let probe_rejected: Vec<&HostVerdict> =
+        hosts.iter().filter(|h| h.kind == HostKind::Probe).collect();
+    if !probe_rejected.is_empty() {
+        let header = ctx
+            .public_hosts
+            .first()
+            .map(|h| domain_of(h))
+            .unwrap_or_else(|| "localhost".into());
+        findings.push(Finding {
+            id: "probe_host_rejected",
+            severity: Severity::Fail,
+            title: format!(
+                "Health probes are refused by ALLOWED_HOSTS (Host {})",
+                probe_rejected.iter().map(|h| h.host.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            detail: "Kubernetes sends the pod IP as Host; Django answers 400 and the kubelet counts a failed probe, then restarts or unreadies the pod.".into(),
+            fix: format!(
+                "Give the probe a Host Django accepts: `httpGet: {{path: /health/, port: 8000, httpHeaders: [{{name: Host, value: {header}}}]}}` (and keep {header} in ALLOWED_HOSTS), or exempt the health path from host validation."
+            ),
+            evidence: first_evidence(probe_rejected.iter().map(|h| &h.evidence), 3),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "allowed_hosts",
+            &["public_host_rejected", "probe_host_rejected"],
+            &[
+                case(
+                    "host accepted",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "accepted, and a scanner's IP refused",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: 203.0.113.9",
+                        "[2026-11-28 03:46:54 +0000] [27067] [ERROR] Invalid HTTP_HOST header: '203.0.113.9'. You may need to add '203.0.113.9' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "the public host refused",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Fail,
+                    &["public_host_rejected"],
+                ),
+                case(
+                    "the probe's pod IP refused",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /health/ from 127.0.0.1 Host: 10.96.27.85:8000",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: '10.96.27.85:8000'. You may need to add '10.96.27.85' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /health/ -> 400",
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /health/ HTTP/1.1" 400 143 "-" "kube-probe/1.32""#,
+                    ],
+                    Status::Fail,
+                    &["probe_host_rejected"],
+                ),
+                case(
+                    "another name refused, the public one given",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: old.example.org",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'old.example.org'. You may need to add 'old.example.org' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Warn,
+                    &[],
+                )
+                .public_host("https://app.example.com/"),
+                case(
+                    "no request",
+                    &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],
+                    Status::Unknown,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Check `requests_answered` (Every logged request answered): each INCOMING REQUEST has its
+//! RESPONSE. FAIL when some never got one, WARN when some were still open at the end of the input
+//! (or dropped when too many were open at once), PASS when all finished, UNKNOWN with no request.
+//! Its findings, requests_orphaned and requests_in_flight, come later in the report, in their own
+//! files.
+
+use super::words::cause_words;
+use super::{Check, Facts, Finding, Status};
+
+/// Pushes the check.
+pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>) {
+    let a = f.analysis;
+    let in_flight = f.in_flight;
+    let evicted: u64 = a.traffic.by_class.values().map(|c| c.evicted).sum();
+    let orphan_detail: Vec<String> = a
+        .traffic
+        .orphan_causes
+        .iter()
+        .map(|(c, n)| format!("{n} {}", cause_words(*c)))
+        .collect();
+    checks.push(Check {
+        id: "requests_answered",
+        title: "Every logged request answered",
+        expected: "each INCOMING REQUEST has its RESPONSE".into(),
+        actual: if a.traffic.total == 0 {
+            "no requests in the logs".into()
+        } else if a.traffic.orphans_total == 0 && in_flight > 0 {
+            format!(
+                "{} finished; {in_flight} still open when the input ended",
+                a.traffic.total - in_flight - evicted
+            )
+        } else if a.traffic.orphans_total == 0 && evicted > 0 {
+            format!(
+                "{evicted} of {} still open when too many were open at once (not followed further)",
+                a.traffic.total
+            )
+        } else if a.traffic.orphans_total == 0 {
+            format!("all {} requests finished", a.traffic.total)
+        } else {
+            format!(
+                "{} of {} never answered: {}",
+                a.traffic.orphans_total,
+                a.traffic.total,
+                orphan_detail.join(", ")
+            )
+        },
+        status: if a.traffic.total == 0 {
+            Status::Unknown
+        } else if a.traffic.orphans_total > 0 {
+            Status::Fail
+        } else if evicted > 0 || in_flight > 0 {
+            Status::Warn
+        } else {
+            Status::Pass
+        },
+        evidence: a
+            .traffic
+            .orphans
+            .iter()
+            .take(3)
+            .map(|o| o.request.start_evidence.clone())
+            .collect(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{case, judge};
+    use super::super::Status;
+
+    #[test]
+    fn cases() {
+        judge(
+            "requests_answered",
+            &[],
+            &[
+                case(
+                    "answered",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "no request",
+                    &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],
+                    Status::Unknown,
+                    &[],
+                ),
+                case(
+                    "the worker timed out",
+                    &[
+                        "[2026-11-28 03:46:58 +0000] [27238] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:47:31 +0000] [27234] [CRITICAL] WORKER TIMEOUT (pid:27238)",
+                    ],
+                    Status::Fail,
+                    &[],
+                ),
+                case(
+                    "still open at the end",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+                    ],
+                    Status::Warn,
+                    &[],
+                ),
+            ],
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The wording the checks share: counts with their noun, a class's requests in one line,
+//! seconds as people write them, a host without its port, what a cause means, which layout
+//! unrecognised lines look like. Kept apart so every check says the same thing the same way.
+
+use crate::correlate::{Cause, ClassStats, Evidence};
+
+/// `app.example.com:443` → `app.example.com`; `[::1]:80` → `[::1]`; lower-cased.
+pub fn domain_of(host: &str) -> String {
+    let h = host.trim().to_ascii_lowercase();
+    if h.starts_with('[') {
+        return h.split_inclusive(']').next().unwrap_or(&h).to_string();
+    }
+    match h.rsplit_once(':') {
+        Some((d, port)) if port.chars().all(|c| c.is_ascii_digit()) => d.to_string(),
+        _ => h,
+    }
+}
+
+/// `3 workers`, `1 worker`: a count with its noun.
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One class's requests in one line: `12 probes: 10 below 400, 2 5xx`.
+pub(crate) fn requests_line(s: &ClassStats, what: &str) -> String {
+    let mut parts = Vec::new();
+    if s.ok > 0 {
+        parts.push(format!("{} below 400", s.ok));
+    }
+    if s.host_rejected > 0 {
+        parts.push(format!(
+            "{} rejected by ALLOWED_HOSTS (400)",
+            s.host_rejected
+        ));
+    }
+    if s.client_error > s.host_rejected {
+        parts.push(format!("{} other 4xx", s.client_error - s.host_rejected));
+    }
+    if s.server_error > 0 {
+        parts.push(format!("{} 5xx", s.server_error));
+    }
+    if s.orphaned > 0 {
+        parts.push(format!("{} never answered", s.orphaned));
+    }
+    if s.in_flight > 0 {
+        parts.push(format!("{} in flight at the end", s.in_flight));
+    }
+    if s.unknown_status > 0 {
+        parts.push(format!(
+            "{} finished with no status logged",
+            s.unknown_status
+        ));
+    }
+    format!(
+        "{}: {}",
+        plural(s.total, what, &format!("{what}s")),
+        parts.join(", ")
+    )
+}
+
+/// The first `n` evidence lines of several lists, in order.
+pub(crate) fn first_evidence<'a>(
+    lists: impl IntoIterator<Item = &'a Vec<Evidence>>,
+    n: usize,
+) -> Vec<Evidence> {
+    lists.into_iter().flatten().take(n).cloned().collect()
+}
+
+/// Which known layout the unrecognised lines come closest to, and the option that would let
+/// reqtrail read them.
+pub(crate) fn closest_layout(samples: &[&str]) -> (String, String) {
+    let any = |f: &dyn Fn(&str) -> bool| samples.iter().any(|s| f(s));
+    let words = [
+        "INCOMING", "REQUEST", "RESPONSE", "request", "response", "-->", "<--",
+    ];
+    if any(&|s| words.iter().any(|w| s.contains(w))) {
+        return (
+            "request-logging lines in a wording of your own".into(),
+            "Declare that wording with --request-start / --request-end regexes, or in reqtrail.toml (README: \"Your own request-logging wording\").".into(),
+        );
+    }
+    if any(&|s| s.trim_start().starts_with('{')) {
+        return (
+            "JSON records without a message field reqtrail knows (message, msg, event)".into(),
+            "Log the text under `message` (python-json-logger does), or declare your wording with --request-start / --request-end.".into(),
+        );
+    }
+    if any(&|s| s.contains("\"GET ") || s.contains("\"POST ") || s.contains("HTTP/1.")) {
+        return (
+            "access lines in a custom access_log_format".into(),
+            "Use gunicorn's default access_log_format (or keep `%(r)s` quoted and `%(s)s` after it), or declare the request end with --request-end.".into(),
+        );
+    }
+    let dated = |s: &str| {
+        let b = s.as_bytes();
+        b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
+    };
+    if any(&|s| dated(s)) {
+        return (
+            "a timestamped layout reqtrail does not know".into(),
+            "Use gunicorn's default error-log format (`[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s`) for the app's logging too, or declare your request lines with --request-start / --request-end.".into(),
+        );
+    }
+    (
+        "none of the known layouts (gunicorn, Django, uvicorn, JSON, logfmt)".into(),
+        "Check that this is the app's output (`docker logs web 2>&1`), or declare your request lines with --request-start / --request-end.".into(),
+    )
+}
+
+/// `gunicorn 23.0.0`, `sync workers`, `listening at …`: what the logs say of the server, as
+/// every report states it (raw text: each output escapes it its own way).
+pub fn gunicorn_facts(
+    version: Option<&str>,
+    class: Option<&str>,
+    listening: &[String],
+) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let Some(v) = version {
+        facts.push(format!("gunicorn {v}"));
+    }
+    if let Some(c) = class {
+        facts.push(format!("{c} workers"));
+    }
+    if !listening.is_empty() {
+        facts.push(format!("listening at {}", listening.join(", ")));
+    }
+    facts
+}
+
+/// A cause of an unanswered request, as the reports word it.
+pub fn cause_words(c: Cause) -> &'static str {
+    match c {
+        Cause::WorkerTimeout => "killed by worker timeout",
+        Cause::WorkerKilled => "worker killed",
+        Cause::WorkerExited => "worker exited",
+        Cause::NeverAnswered => "never answered",
+        Cause::OpenAtEnd => "open at end of input",
+    }
+}
+
+/// `30` for 30.0, `0.5` for 0.5: seconds as a person writes them.
+pub(crate) fn fmt_secs(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        assert_eq!(domain_of("App.Example.com:443"), "app.example.com");
+        assert_eq!(domain_of("[::1]:80"), "[::1]");
+        assert_eq!(domain_of("example.com"), "example.com");
+    }
+
+    #[test]
+    fn closest_layouts() {
+        assert!(closest_layout(&["--> GET /x"])
+            .1
+            .contains("--request-start"));
+        assert!(closest_layout(&["{\"text\": 1}"]).0.contains("JSON"));
+        assert!(closest_layout(&["x \"GET / HTTP/1.1\" 200"])
+            .0
+            .contains("access"));
+        assert!(closest_layout(&["2026-11-28T03:00:00 thing"])
+            .0
+            .contains("timestamped"));
+        assert!(closest_layout(&["hello"]).0.contains("none of the known"));
+    }
+}
