@@ -101,9 +101,9 @@ pub struct Correlator {
 }
 
 impl Correlator {
-    /// A stream that starts in file `_file`; each line fed names its own file, which is the
-    /// one its evidence cites.
-    pub fn new(_file: Arc<str>, settings: Arc<Settings>) -> Correlator {
+    /// A stream, judged by `settings`; each line fed names its own file, which is the one its
+    /// evidence cites.
+    pub fn new(settings: Arc<Settings>) -> Correlator {
         Correlator {
             hosts: Hosts::new(settings.clone()),
             settings,
@@ -345,7 +345,7 @@ impl Correlator {
 fn run(lines: &[&str]) -> Analysis {
     let settings = Arc::new(Settings::default());
     let file: Arc<str> = Arc::from("t.log");
-    let mut c = Correlator::new(file.clone(), settings);
+    let mut c = Correlator::new(settings);
     let mut p = crate::parse::LineParser::default();
     for (k, l) in lines.iter().enumerate() {
         let mut scratch = Vec::new();

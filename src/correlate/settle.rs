@@ -282,7 +282,7 @@ mod tests {
     fn records_are_settled_after_the_clock_goes_back() {
         let settings = Arc::new(Settings::default());
         let file: Arc<str> = Arc::from("t.log");
-        let mut c = Correlator::new(file.clone(), settings);
+        let mut c = Correlator::new(settings);
         let mut parser = LineParser::default();
         let mut feed = |c: &mut Correlator, line: String| {
             let mut scratch = Vec::new();

@@ -5,8 +5,8 @@
 //! context per stream. Nothing here prints or allocates per line.
 
 pub mod access;
-pub mod app;
 pub mod atoms;
+pub mod django;
 pub mod gunicorn;
 pub mod layouts;
 pub mod structured;
@@ -520,7 +520,7 @@ fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
 /// The message part of a record: application lines first (they are the most frequent), then
 /// gunicorn's templates, then an access line written through a logging prefix.
 fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
-    app::message(msg)
+    django::message(msg)
         .or_else(|| gunicorn::message(level, msg))
         .or_else(|| {
             // logconfig_dict's `generic` formatter puts access lines behind the prefix.

@@ -205,7 +205,7 @@ impl Correlating {
     fn take(&mut self, file: usize, line_no: u64, line: &ParsedLine<'_>) {
         let (raw, pod, time) = (line.raw, line.pod, line.time);
         match line.body {
-            LineBody::Partial => self.partial(file),
+            LineBody::Partial => self.partial(),
             LineBody::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
             LineBody::Reparse(payload, _) => {
                 let mut decoded = take(&mut self.decoded);
@@ -216,17 +216,17 @@ impl Correlating {
         }
     }
 
-    /// Counts a CRI partial record of input `file` (its text waits for the rest of the line).
-    fn partial(&mut self, file: usize) {
-        let k = self.correlator(file, b"");
+    /// Counts a CRI partial record (its text waits for the rest of the line).
+    fn partial(&mut self) {
+        let k = self.correlator(b"");
         self.pods.items[k].1.count_partial();
     }
 
-    /// The correlator of `pod`, made the first time it is seen (in input `file`).
-    fn correlator(&mut self, file: usize, pod: &[u8]) -> usize {
-        let (name, settings, notify) = (&self.files[file].name, &self.settings, self.notify);
+    /// The correlator of `pod`, made the first time it is seen.
+    fn correlator(&mut self, pod: &[u8]) -> usize {
+        let (settings, notify) = (&self.settings, self.notify);
         self.pods.slot(pod, |key| {
-            let mut c = Correlator::new(name.clone(), settings.clone());
+            let mut c = Correlator::new(settings.clone());
             if notify {
                 let name = (!key.is_empty()).then(|| Arc::from(String::from_utf8_lossy(key)));
                 c.enable_notices(name);
@@ -246,7 +246,7 @@ impl Correlating {
         envelope_time: Option<Ts>,
         parsed: &Parsed<'_>,
     ) {
-        let k = self.correlator(file, pod);
+        let k = self.correlator(pod);
         let f = &mut self.files[file];
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
