@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use reqtrail::correlate::Settings;
 use reqtrail::parse::LineParser;
 use reqtrail::read::analyze_bytes_in;
 use reqtrail::read::chunked::chunk_bytes;
+use reqtrail::settings::Settings;
 
 const SAMPLES: &[&str] = &[
     include_str!("../sample-logs/allowed_hosts/docker.log"),

@@ -1,4 +1,5 @@
-//! Command-line flags (clap) and their validation into a [`Config`].
+//! Command-line flags (clap) and their validation into [`Options`]: what to read and how to
+//! write it, around the [`Settings`] that say how to judge it.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,11 +8,9 @@ use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::{self, Cidr, Patterns};
 use crate::input::Source;
 use crate::parse::Ts;
-
-pub use crate::correlate::DEFAULT_HEALTH_PATHS;
+use crate::settings::{self, Cidr, Patterns, Settings, DEFAULT_HEALTH_PATHS};
 
 const EXAMPLES: &str = "Examples:
   docker logs web 2>&1 | reqtrail --public-host app.example.com
@@ -191,20 +190,16 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// What a run needs, validated.
+/// What a run needs, validated: the inputs, the output, and the settings that judge them.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Options {
     pub sources: Vec<Source>,
     pub format: FormatArg,
     pub output: Option<PathBuf>,
     pub quiet: bool,
     pub color: bool,
-    pub public_hosts: Vec<String>,
-    pub timeout: Option<f64>,
-    pub health_paths: Vec<String>,
-    pub patterns: Arc<Patterns>,
-    pub probe_agents: Vec<String>,
-    pub internal_nets: Vec<Cidr>,
+    /// The flags and the settings file together.
+    pub settings: Settings,
     pub since: Option<Ts>,
     pub until: Option<Ts>,
     pub separate: bool,
@@ -225,14 +220,14 @@ fn host_of(h: &str) -> String {
 
 impl Args {
     /// Validates the flags and the settings file; an error is a usage error (exit 2).
-    pub fn into_config(self) -> Result<Config, String> {
-        let (_, file) = config::load(self.config.as_deref())?;
+    pub fn into_options(self) -> Result<Options, String> {
+        let (_, file) = settings::load(self.config.as_deref())?;
         let mut patterns = Patterns::default();
         for s in file.request_start.iter().chain(&self.request_start) {
-            patterns.start.push(config::compile(s, false)?);
+            patterns.start.push(settings::compile(s, false)?);
         }
         for s in file.request_end.iter().chain(&self.request_end) {
-            patterns.end.push(config::compile(s, true)?);
+            patterns.end.push(settings::compile(s, true)?);
         }
         let internal_nets = file
             .internal_networks
@@ -289,12 +284,7 @@ impl Args {
         if health_paths.is_empty() {
             health_paths = DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect();
         }
-        Ok(Config {
-            sources,
-            format: self.format,
-            output: self.output,
-            quiet: self.quiet,
-            color,
+        let settings = Settings {
             public_hosts: file
                 .public_hosts
                 .iter()
@@ -311,6 +301,14 @@ impl Args {
                 .chain(self.probe_agent)
                 .collect(),
             internal_nets,
+        };
+        Ok(Options {
+            sources,
+            format: self.format,
+            output: self.output,
+            quiet: self.quiet,
+            color,
+            settings,
             since: self.since,
             until: self.until,
             separate: self.separate,
@@ -324,9 +322,9 @@ impl Args {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
         Args::try_parse_from(std::iter::once("reqtrail").chain(args.iter().copied()))
-            .map(|a| a.into_config().expect("valid settings"))
+            .map(|a| a.into_options().expect("valid settings"))
     }
 
     #[test]
@@ -334,7 +332,7 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!(c.sources, vec![Source::Stdin]);
         assert_eq!(c.format, FormatArg::Table);
-        assert!(c.health_paths.contains(&"/healthz".to_string()));
+        assert!(c.settings.health_paths.contains(&"/healthz".to_string()));
     }
 
     #[test]
@@ -348,8 +346,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.sources[1], Source::Stdin);
-        assert_eq!(c.public_hosts, vec!["a.com", "b.com"]);
-        assert_eq!(c.health_paths, vec!["/hc/"]);
+        assert_eq!(c.settings.public_hosts, vec!["a.com", "b.com"]);
+        assert_eq!(c.settings.health_paths, vec!["/hc/"]);
     }
 
     #[test]
@@ -360,7 +358,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.public_hosts,
+            c.settings.public_hosts,
             vec!["App.example.com:8443", "b.com", "[::1]:80"]
         );
     }
@@ -382,7 +380,7 @@ mod tests {
         let args = |extra: &[&str]| {
             Args::try_parse_from(std::iter::once("reqtrail").chain(extra.iter().copied()))
                 .unwrap()
-                .into_config()
+                .into_options()
         };
         let c = args(&[
             "--request-start",
@@ -391,8 +389,8 @@ mod tests {
             "100.64.0.0/10",
         ])
         .unwrap();
-        assert_eq!(c.patterns.start.len(), 1);
-        assert_eq!(c.internal_nets.len(), 1);
+        assert_eq!(c.settings.patterns.start.len(), 1);
+        assert_eq!(c.settings.internal_nets.len(), 1);
         assert!(
             args(&["--request-end", r"RES (?P<method>\S+) (?P<path>\S+)"])
                 .unwrap_err()
@@ -435,6 +433,9 @@ mod tests {
         assert!(parse(&["--timeout", "abc"]).is_err());
         assert!(parse(&["--format", "xml"]).is_err());
         assert!(parse(&["--nope"]).is_err());
-        assert_eq!(parse(&["--timeout", "2.5"]).unwrap().timeout, Some(2.5));
+        assert_eq!(
+            parse(&["--timeout", "2.5"]).unwrap().settings.timeout,
+            Some(2.5)
+        );
     }
 }

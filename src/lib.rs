@@ -10,7 +10,6 @@
 
 pub mod checks;
 pub mod cli;
-pub mod config;
 pub mod correlate;
 pub mod error;
 pub mod input;
@@ -18,5 +17,6 @@ pub mod parse;
 pub mod read;
 pub mod report;
 pub mod run;
+pub mod settings;
 pub mod stats;
 pub mod time;

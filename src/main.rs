@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{CommandFactory, Parser};
-use reqtrail::cli::{Args, Command, Config};
+use reqtrail::cli::{Args, Command, Options};
 use reqtrail::report::escape::for_terminal;
 use reqtrail::report::output::{write_report, WriteError};
 use reqtrail::run::{report_format, run_from_command_line};
@@ -19,12 +19,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     open_as_many_files_as_allowed();
-    let config = match config_from_command_line() {
+    let options = match options_from_command_line() {
         Ok(c) => c,
         Err(code) => return code,
     };
     static STOP: AtomicBool = AtomicBool::new(false);
-    if config.follow {
+    if options.follow {
         // First Ctrl-C: stop reading and print the checklist; a second one: leave now.
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             }
         });
     }
-    let outcome = run_from_command_line(&config, &STOP);
+    let outcome = run_from_command_line(&options, &STOP);
     let code = if !outcome.errors.is_empty() {
         2
     } else if outcome.report.failed() {
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     } else {
         0
     };
-    if config.quiet {
+    if options.quiet {
         return ExitCode::from(code);
     }
     for e in &outcome.errors {
@@ -51,8 +51,8 @@ fn main() -> ExitCode {
         // No input could be read: a report would only say the input is empty.
         return ExitCode::from(2);
     }
-    let format = report_format(&config);
-    match write_report(&outcome.report, format, config.output.as_deref()) {
+    let format = report_format(&options);
+    match write_report(&outcome.report, format, options.output.as_deref()) {
         Ok(()) => ExitCode::from(code),
         Err(WriteError::Create(name, e)) => {
             eprintln!("reqtrail: cannot write {}: {e}", for_terminal(&name));
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
 
 /// The validated command line; or, when there is nothing to analyse, the exit status after
 /// help, a version, completions, a manual page or a usage error was printed.
-fn config_from_command_line() -> Result<Config, ExitCode> {
+fn options_from_command_line() -> Result<Options, ExitCode> {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -87,7 +87,7 @@ fn config_from_command_line() -> Result<Config, ExitCode> {
         );
         return Err(ExitCode::from(2));
     }
-    args.into_config().map_err(|e| {
+    args.into_options().map_err(|e| {
         // Line by line: a parse error's own lines (TOML, regex) stay lines.
         let lines: Vec<_> = e.lines().map(for_terminal).collect();
         eprintln!("reqtrail: {}", lines.join("\n"));

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::checks::{diagnose, Context};
-use crate::cli::{Config, FormatArg};
-use crate::correlate::{settle_timeout, Analysis, Notice, Settings};
+use crate::checks::diagnose;
+use crate::cli::{FormatArg, Options};
+use crate::correlate::{settle_timeout, Analysis, Notice};
 use crate::error::Error;
 use crate::input::{expand, Progress, Source};
 use crate::read::{read_following, read_sources, Pipeline, Window};
@@ -21,22 +21,22 @@ use crate::report::live::NoticeWriter;
 use crate::report::{output, progress, Format, Report};
 
 /// The report's format, as the command line asked for it.
-pub fn report_format(config: &Config) -> Format {
-    match config.format {
+pub fn report_format(options: &Options) -> Format {
+    match options.format {
         FormatArg::Json => Format::Json,
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Html => Format::Html,
         FormatArg::Ndjson => Format::Ndjson,
-        FormatArg::Table => output::table_for(config.output.as_deref(), config.color),
+        FormatArg::Table => output::table_for(options.output.as_deref(), options.color),
     }
 }
 
 /// A run as the command line makes it: notices written as they happen ([`NoticeWriter`]) and
 /// a progress bar on stderr when it is a terminal. `stop` ends `--follow` (Ctrl-C); it is set
 /// here when the notices' reader goes away.
-pub fn run_from_command_line(config: &Config, stop: &AtomicBool) -> RunOutcome {
-    let stream = config.follow || !config.sources.iter().all(Source::is_at_rest);
-    let mut notices = NoticeWriter::new((!config.quiet).then(|| report_format(config)), stream);
+pub fn run_from_command_line(options: &Options, stop: &AtomicBool) -> RunOutcome {
+    let stream = options.follow || !options.sources.iter().all(Source::is_at_rest);
+    let mut notices = NoticeWriter::new((!options.quiet).then(|| report_format(options)), stream);
     let mut emit = |n: &Notice| {
         if notices.write(n).is_err() {
             // The reader went away: stop reading too.
@@ -44,8 +44,8 @@ pub fn run_from_command_line(config: &Config, stop: &AtomicBool) -> RunOutcome {
         }
     };
     // A bar on stderr for a long read, on a terminal only (never in a pipe or under -q).
-    let bar = progress::Bar::new(!config.quiet && !config.follow && io::stderr().is_terminal());
-    let outcome = run(config, &mut emit, stop, &bar);
+    let bar = progress::Bar::new(!options.quiet && !options.follow && io::stderr().is_terminal());
+    let outcome = run(options, &mut emit, stop, &bar);
     notices.flush();
     outcome
 }
@@ -57,17 +57,17 @@ pub struct RunOutcome {
 }
 
 /// Runs the analysis: sources → read (envelope, parse, correlate) → checks → report. `emit`
-/// receives notices (finished requests, alerts) as they happen when `config.notices` asks for
+/// receives notices (finished requests, alerts) as they happen when `options.notices` asks for
 /// them; `stop` ends `--follow` early (Ctrl-C). `progress` hears how much of the inputs was
 /// read (not while following).
 pub fn run(
-    config: &Config,
+    options: &Options,
     emit: &mut dyn FnMut(&Notice),
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> RunOutcome {
-    let (sources, mut errors) = expand(&config.sources);
-    if !config.follow {
+    let (sources, mut errors) = expand(&options.sources);
+    if !options.follow {
         let sizes: Option<Vec<u64>> = sources
             .iter()
             .map(|s| match s {
@@ -77,72 +77,51 @@ pub fn run(
             .collect();
         progress.start(sizes.map(|s| s.iter().sum()));
     }
-    let (total, files, read_errors) = read_all(config, &sources, emit, stop, progress);
+    let (total, files, read_errors) = read_all(options, &sources, emit, stop, progress);
     errors.extend(read_errors);
     progress.finish();
-    let (timeout, source) = settle_timeout(
-        config.timeout,
+    let timeout = settle_timeout(
+        options.settings.timeout,
         total.workers.timeout_from_logs,
         &total.traffic.orphans,
     );
-    let ctx = Context {
-        public_hosts: &config.public_hosts,
-        timeout,
-        timeout_source: source,
-    };
-    let diagnosis = diagnose(&total, &ctx);
+    let diagnosis = diagnose(&total, &options.settings, timeout);
     let messages = errors.iter().map(|e| e.to_string()).collect();
     let report = Report::build(
         &total,
         diagnosis,
         files,
         messages,
-        (timeout, source.to_string()),
+        (timeout.seconds, timeout.source.to_string()),
     );
     RunOutcome { report, errors }
-}
-
-/// The correlator's settings, from the command line's.
-fn settings(config: &Config) -> Arc<Settings> {
-    Arc::new(Settings {
-        timeout: config.timeout,
-        health_paths: config.health_paths.clone(),
-        probe_agents: config.probe_agents.clone(),
-        internal_nets: config.internal_nets.clone(),
-        patterns: config.patterns.clone(),
-        public_hosts: config
-            .public_hosts
-            .iter()
-            .map(|h| crate::checks::domain_of(h))
-            .collect(),
-    })
 }
 
 /// Reads `sources` as the command line asks: merged into one stream (or followed), or each on
 /// its own with `--separate`, their analyses merged. Returns the analysis, the inputs read and
 /// the errors.
 fn read_all(
-    config: &Config,
+    options: &Options,
     sources: &[Source],
     emit: &mut dyn FnMut(&Notice),
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> (Analysis, Vec<String>, Vec<Error>) {
-    let settings = settings(config);
+    let settings = Arc::new(options.settings.clone());
     let window = Window {
-        since: config.since,
-        until: config.until,
+        since: options.since,
+        until: options.until,
     };
     let new_pipeline = || {
         let p = Pipeline::new(settings.clone(), window);
-        if config.notices {
+        if options.notices {
             p.with_notices()
         } else {
             p
         }
     };
     let mut errors = Vec::new();
-    if config.separate && !config.notices {
+    if options.separate && !options.notices {
         // Inputs from different servers: each followed on its own, in parallel.
         let results: Vec<(Analysis, Vec<String>, Vec<Error>)> = sources
             .par_iter()
@@ -161,7 +140,7 @@ fn read_all(
             errors.extend(errs);
         }
         (total, files, errors)
-    } else if config.separate {
+    } else if options.separate {
         let mut total = Analysis::default();
         let mut files = Vec::new();
         for s in sources {
@@ -177,7 +156,7 @@ fn read_all(
         (total, files, errors)
     } else {
         let mut p = new_pipeline();
-        let (files, errs) = if config.follow {
+        let (files, errs) = if options.follow {
             read_following(sources, &mut p, emit, stop)
         } else {
             read_sources(sources, &mut p, emit, progress)

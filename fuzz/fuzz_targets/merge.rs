@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use reqtrail::read::analyze_merged_bytes_in;
-use reqtrail::correlate::Settings;
+use reqtrail::settings::Settings;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, data)) = data.split_first() else {

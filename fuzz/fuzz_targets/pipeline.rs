@@ -10,10 +10,11 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
+use reqtrail::checks::diagnose;
+use reqtrail::correlate::{settle_timeout, Analysis};
 use reqtrail::read::analyze_bytes_in;
-use reqtrail::correlate::{Analysis, Settings};
-use reqtrail::checks::{diagnose, Context};
 use reqtrail::report::{self, Format, Report};
+use reqtrail::settings::Settings;
 
 /// Every ESC in `out` starts an SGR sequence `ESC [ digits/; m`; no C1 CSI, no BEL, no bidi
 /// override made it through.
@@ -46,30 +47,27 @@ fn assert_terminal_safe(out: &str) {
 
 /// The report of `data` as run::run builds it, analysed in chunks of `chunk` bytes (or by line).
 fn report_of(data: &[u8], chunk: Option<usize>) -> Report {
-    let settings = Arc::new(Settings::default());
+    let settings = Arc::new(Settings {
+        public_hosts: vec!["app.example.com".to_string()],
+        ..Settings::default()
+    });
     let a = analyze_bytes_in("fuzz.log", data, &settings, chunk);
     let mut total = Analysis::default();
     total.merge(a);
 
-    // As run::run: the timeout in force and where it came from (the inference from WORKER
-    // TIMEOUT lines is left out: it reads the orphans' fields, whose shape changes often).
-    let (timeout, source) = match total.workers.timeout_from_logs {
-        Some(t) => (t, "gunicorn's timeout in the logs"),
-        None => (30.0, "default"),
-    };
-    let public_hosts = vec!["app.example.com".to_string()];
-    let ctx = Context {
-        public_hosts: &public_hosts,
-        timeout,
-        timeout_source: source,
-    };
-    let diagnosis = diagnose(&total, &ctx);
+    // As run::run: the timeout in force and where it came from.
+    let timeout = settle_timeout(
+        None,
+        total.workers.timeout_from_logs,
+        &total.traffic.orphans,
+    );
+    let diagnosis = diagnose(&total, &settings, timeout);
     Report::build(
         &total,
         diagnosis,
         vec!["fuzz.log".to_string()],
         Vec::new(),
-        (timeout, source.to_string()),
+        (timeout.seconds, timeout.source.to_string()),
     )
 }
 

@@ -8,8 +8,9 @@
 //! `probe_host_rejected` (fail), with the Host header to give the probe. disallowed_host_hidden has
 //! its own file.
 
-use super::words::{domain_of, first_evidence, plural};
+use super::words::{first_evidence, plural};
 use super::{Check, Facts, Finding, HostKind, HostVerdict, Severity, Status};
+use crate::settings::domain_of;
 
 /// The check, then the two findings, in report order.
 pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
@@ -20,7 +21,6 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
 
 fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
     let a = f.analysis;
-    let ctx = f.ctx;
     let hosts = &f.hosts;
     let total_rejections = f.total_rejections;
     let hidden_400s = f.hidden_400s;
@@ -28,12 +28,12 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
         .iter()
         .filter(|h| {
             matches!(h.kind, HostKind::Public | HostKind::Probe)
-                || (h.kind == HostKind::Domain && ctx.public_hosts.is_empty())
+                || (h.kind == HostKind::Domain && f.settings.public_hosts.is_empty())
         })
         .collect();
     let other_domains: Vec<&HostVerdict> = hosts
         .iter()
-        .filter(|h| h.kind == HostKind::Domain && !ctx.public_hosts.is_empty())
+        .filter(|h| h.kind == HostKind::Domain && !f.settings.public_hosts.is_empty())
         .collect();
     let noise: u64 = hosts
         .iter()
@@ -115,10 +115,10 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
     checks.push(Check {
         id: "allowed_hosts",
         title: "ALLOWED_HOSTS accepts the public host",
-        expected: if ctx.public_hosts.is_empty() {
+        expected: if f.settings.public_hosts.is_empty() {
             "no real host name rejected".into()
         } else {
-            format!("{} accepted", ctx.public_hosts.join(", "))
+            format!("{} accepted", f.settings.public_hosts.join(", "))
         },
         actual,
         status,
@@ -129,7 +129,6 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
 /// The real host names Django refuses, and the ALLOWED_HOSTS value that would let them in.
 fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
     let a = f.analysis;
-    let ctx = f.ctx;
     let hosts = &f.hosts;
     let mut value: Vec<String> = Vec::new();
     let mut push = |d: String| {
@@ -143,11 +142,11 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
         .filter(|h| matches!(h.kind, HostKind::Public | HostKind::Domain))
         .take(10)
     {
-        if h.kind == HostKind::Public || ctx.public_hosts.is_empty() {
+        if h.kind == HostKind::Public || f.settings.public_hosts.is_empty() {
             push(h.add_to_allowed_hosts.clone());
         }
     }
-    for p in ctx.public_hosts {
+    for p in &f.settings.public_hosts {
         push(domain_of(p));
     }
     for h in a.hosts.accepted.keys().take(20) {
@@ -157,7 +156,7 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
         .iter()
         .filter(|h| {
             h.kind == HostKind::Public
-                || (h.kind == HostKind::Domain && ctx.public_hosts.is_empty())
+                || (h.kind == HostKind::Domain && f.settings.public_hosts.is_empty())
         })
         .collect();
     if !public_rejected.is_empty() {
@@ -182,7 +181,7 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
             detail: format!(
                 "Requests for {} reach the app and Django refuses the Host header (DisallowedHost → 400) because ALLOWED_HOSTS lacks it.{}",
                 names.join(", "),
-                if ctx.public_hosts.is_empty() {
+                if f.settings.public_hosts.is_empty() {
                     " (Name your real host with --public-host to tell it apart from names scanners send.)"
                 } else {
                     ""
@@ -200,12 +199,12 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
 
 /// Probes refused for the pod IP they send as Host.
 fn probe_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
-    let ctx = f.ctx;
     let hosts = &f.hosts;
     let probe_rejected: Vec<&HostVerdict> =
         hosts.iter().filter(|h| h.kind == HostKind::Probe).collect();
     if !probe_rejected.is_empty() {
-        let header = ctx
+        let header = f
+            .settings
             .public_hosts
             .first()
             .map(|h| domain_of(h))

@@ -11,7 +11,8 @@
 
 use serde::Serialize;
 
-use crate::correlate::{host_ip, Analysis, Class, ClassStats, Evidence};
+use crate::correlate::{host_ip, Analysis, Class, ClassStats, Evidence, Timeout};
+use crate::settings::{domain_of, Settings};
 
 mod allowed_hosts;
 mod disallowed_host_hidden;
@@ -31,7 +32,7 @@ mod words;
 mod worker_timeout;
 mod workers_stable;
 
-pub use words::{cause_words, domain_of, gunicorn_facts};
+pub use words::{cause_words, gunicorn_facts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -115,20 +116,12 @@ pub struct Diagnosis {
     pub hosts: Vec<HostVerdict>,
 }
 
-/// What the user told us about the deployment.
-pub struct Context<'a> {
-    pub public_hosts: &'a [String],
-    /// The worker timeout in force (flag, logs, or the default) and where it came from.
-    pub timeout: f64,
-    pub timeout_source: &'a str,
-}
-
 fn class_stats(a: &Analysis, c: Class) -> ClassStats {
     a.traffic.by_class.get(&c).cloned().unwrap_or_default()
 }
 
-fn host_verdicts(a: &Analysis, ctx: &Context<'_>) -> Vec<HostVerdict> {
-    let public: Vec<String> = ctx.public_hosts.iter().map(|h| domain_of(h)).collect();
+fn host_verdicts(a: &Analysis, settings: &Settings) -> Vec<HostVerdict> {
+    let public: Vec<String> = settings.public_hosts.iter().map(|h| domain_of(h)).collect();
     let mut out: Vec<HostVerdict> = a
         .hosts
         .rejected
@@ -170,7 +163,10 @@ fn host_verdicts(a: &Analysis, ctx: &Context<'_>) -> Vec<HostVerdict> {
 /// What several checks judge from, derived once per diagnosis.
 pub struct Facts<'a> {
     pub analysis: &'a Analysis,
-    pub ctx: &'a Context<'a>,
+    /// What the run was told about the deployment (public hosts, health paths, ...).
+    pub settings: &'a Settings,
+    /// The worker timeout in force, and where it came from.
+    pub timeout: Timeout,
     /// Every rejected host with why it was rejected, most important first.
     pub hosts: Vec<HostVerdict>,
     /// Requests of each class: health probes, other health checks, the rest from outside.
@@ -186,12 +182,13 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    pub fn new(a: &'a Analysis, ctx: &'a Context<'a>) -> Facts<'a> {
-        let hosts = host_verdicts(a, ctx);
+    pub fn new(a: &'a Analysis, settings: &'a Settings, timeout: Timeout) -> Facts<'a> {
+        let hosts = host_verdicts(a, settings);
         let total_rejections: u64 = hosts.iter().map(|h| h.count).sum();
         Facts {
             analysis: a,
-            ctx,
+            settings,
+            timeout,
             hosts,
             probe: class_stats(a, Class::Probe),
             health: class_stats(a, Class::Health),
@@ -228,9 +225,10 @@ pub const REGISTRY: &[Unit] = &[
     disallowed_host_hidden::run,
 ];
 
-/// The checklist and findings for one analysis: every unit of [`REGISTRY`], in order.
-pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
-    let facts = Facts::new(a, ctx);
+/// The checklist and findings for one analysis, judged with the run's `settings` and the
+/// `timeout` in force: every unit of [`REGISTRY`], in order.
+pub fn diagnose(a: &Analysis, settings: &Settings, timeout: Timeout) -> Diagnosis {
+    let facts = Facts::new(a, settings, timeout);
     let mut checks = Vec::new();
     let mut findings = Vec::new();
     for unit in REGISTRY {
@@ -250,8 +248,9 @@ pub fn diagnose(a: &Analysis, ctx: &Context<'_>) -> Diagnosis {
 pub(crate) mod cases {
     use std::sync::Arc;
 
-    use super::{diagnose, domain_of, Context, Status};
-    use crate::correlate::{settle_timeout, Settings};
+    use super::{diagnose, Status};
+    use crate::correlate::settle_timeout;
+    use crate::settings::Settings;
 
     /// A log excerpt (one line a string), the status the check must give, and the findings
     /// that must appear.
@@ -293,20 +292,14 @@ pub(crate) mod cases {
         let mut wrong = Vec::new();
         for c in cases {
             let settings = Arc::new(Settings {
-                public_hosts: c.public_hosts.iter().map(|h| domain_of(h)).collect(),
+                public_hosts: c.public_hosts.clone(),
                 ..Settings::default()
             });
             let mut text = c.log.join("\n");
             text.push('\n');
             let a = crate::read::analyze_bytes(c.name, text.as_bytes(), &settings);
-            let (timeout, timeout_source) =
-                settle_timeout(None, a.workers.timeout_from_logs, &a.traffic.orphans);
-            let ctx = Context {
-                public_hosts: &c.public_hosts,
-                timeout,
-                timeout_source,
-            };
-            let d = diagnose(&a, &ctx);
+            let timeout = settle_timeout(None, a.workers.timeout_from_logs, &a.traffic.orphans);
+            let d = diagnose(&a, &settings, timeout);
             match d.checks.iter().find(|k| k.id == check) {
                 Some(k) if k.status == c.status => {}
                 Some(k) => wrong.push(format!(
@@ -335,17 +328,13 @@ pub(crate) mod cases {
 mod tests {
     use super::*;
 
-    fn ctx() -> Context<'static> {
-        Context {
-            public_hosts: &[],
-            timeout: 30.0,
-            timeout_source: "default",
-        }
-    }
-
     #[test]
     fn empty_input_fails_and_nothing_passes() {
-        let d = diagnose(&Analysis::default(), &ctx());
+        let timeout = Timeout {
+            seconds: 30.0,
+            source: "default",
+        };
+        let d = diagnose(&Analysis::default(), &Settings::default(), timeout);
         assert!(d.checks.iter().all(|c| c.status != Status::Pass));
         assert_eq!(d.checks[0].status, Status::Fail);
         assert_eq!(d.findings[0].id, "nothing_recognized");

@@ -7,7 +7,6 @@ use super::{Check, Facts, Finding, Severity};
 /// Pushes the finding when the facts call for it.
 pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
     let a = f.analysis;
-    let ctx = f.ctx;
     let in_flight = f.in_flight;
     if in_flight > 0 && a.traffic.orphans_total == 0 {
         let mut paths: Vec<String> = Vec::new();
@@ -31,7 +30,7 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
             ),
             detail: format!(
                 "Each has its INCOMING REQUEST line and no RESPONSE yet. Younger than the {} s timeout (or without timestamps to tell), it may still be answered; a request that never is looks exactly like this.",
-                fmt_secs(ctx.timeout)
+                fmt_secs(f.timeout.seconds)
             ),
             fix: "Read a longer stretch of the logs (or run again later) to see whether it ends; if it never does, look at what the path does after it is logged.".into(),
             evidence: a.traffic.in_flight.iter().take(3).map(|o| o.start_evidence.clone()).collect(),

@@ -1,20 +1,8 @@
 //! The wording the checks share: counts with their noun, a class's requests in one line,
-//! seconds as people write them, a host without its port, what a cause means, which layout
+//! seconds as people write them, what a cause means, which layout
 //! unrecognised lines look like. Kept apart so every check says the same thing the same way.
 
 use crate::correlate::{Cause, ClassStats, Evidence};
-
-/// `app.example.com:443` → `app.example.com`; `[::1]:80` → `[::1]`; lower-cased.
-pub fn domain_of(host: &str) -> String {
-    let h = host.trim().to_ascii_lowercase();
-    if h.starts_with('[') {
-        return h.split_inclusive(']').next().unwrap_or(&h).to_string();
-    }
-    match h.rsplit_once(':') {
-        Some((d, port)) if port.chars().all(|c| c.is_ascii_digit()) => d.to_string(),
-        _ => h,
-    }
-}
 
 /// `3 workers`, `1 worker`: a count with its noun.
 pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
@@ -150,13 +138,6 @@ pub(crate) fn fmt_secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn domains() {
-        assert_eq!(domain_of("App.Example.com:443"), "app.example.com");
-        assert_eq!(domain_of("[::1]:80"), "[::1]");
-        assert_eq!(domain_of("example.com"), "example.com");
-    }
 
     #[test]
     fn closest_layouts() {

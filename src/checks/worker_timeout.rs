@@ -10,7 +10,6 @@ use crate::correlate::{Cause, Evidence, Orphan};
 /// Pushes the finding when the facts call for it.
 pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
     let a = f.analysis;
-    let ctx = f.ctx;
     // Timed-out requests, grouped by what hung.
     let timeout_orphans: Vec<&Orphan> = a
         .traffic
@@ -59,17 +58,17 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
             title: if hung.is_empty() {
                 format!("{} (the hung request is not in the logs)", plural(a.workers.timeouts, "worker timed out", "workers timed out"))
             } else {
-                format!("Requests hung their worker past the {}-second timeout: {}", fmt_secs(ctx.timeout), hung.join("; "))
+                format!("Requests hung their worker past the {}-second timeout: {}", fmt_secs(f.timeout.seconds), hung.join("; "))
             },
             detail: format!(
                 "gunicorn's master killed {} that stayed silent longer than --timeout {} s ({}). A sync worker serves one request at a time, so each hang also blocks every request queued behind it.",
                 plural(a.workers.timeouts, "worker", "workers"),
-                fmt_secs(ctx.timeout),
-                ctx.timeout_source
+                fmt_secs(f.timeout.seconds),
+                f.timeout.source
             ),
             fix: format!(
                 "Find what {first_path} waits on (a slow query, an outgoing call without a timeout, a lock) and bound it well below {} s; move long work to a background job; raise --timeout only if the work is legitimately that long; gthread or gevent workers keep other requests flowing meanwhile.",
-                fmt_secs(ctx.timeout)
+                fmt_secs(f.timeout.seconds)
             ),
             evidence,
         });

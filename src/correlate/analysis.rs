@@ -542,23 +542,28 @@ pub struct StreamEnd {
     pub ends_logged: bool,
 }
 
-/// The worker timeout in force, and where it comes from: `--timeout`, else gunicorn's own
-/// (config dump), else the shortest time a request was open before its WORKER TIMEOUT, else 30 s.
-pub fn settle_timeout(
-    flag: Option<f64>,
-    logs: Option<f64>,
-    orphans: &[Orphan],
-) -> (f64, &'static str) {
+/// The worker timeout in force, and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeout {
+    pub seconds: f64,
+    /// `--timeout`, gunicorn's timeout in the logs, inferred, or the default.
+    pub source: &'static str,
+}
+
+/// The worker timeout in force: `--timeout`, else gunicorn's own (config dump), else the
+/// shortest time a request was open before its WORKER TIMEOUT, else 30 s.
+pub fn settle_timeout(flag: Option<f64>, logs: Option<f64>, orphans: &[Orphan]) -> Timeout {
     let inferred = orphans
         .iter()
         .filter(|o| o.cause == Cause::WorkerTimeout)
         .filter_map(|o| o.request.open_seconds)
         .reduce(f64::min)
         .map(|s| s.floor().max(1.0));
-    match (flag, logs, inferred) {
+    let (seconds, source) = match (flag, logs, inferred) {
         (Some(t), _, _) => (t, "--timeout"),
         (None, Some(t), _) => (t, "gunicorn's timeout in the logs"),
         (None, None, Some(t)) => (t, "inferred from the WORKER TIMEOUT lines"),
         (None, None, None) => (30.0, "default"),
-    }
+    };
+    Timeout { seconds, source }
 }

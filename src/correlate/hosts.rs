@@ -11,7 +11,8 @@ use rustc_hash::FxHashSet;
 
 use super::notices::{AlertKind, Notices};
 use super::records::lossy;
-use super::{keep, Analysis, Class, HostRejections, Line, Settings, MAX_HOSTS};
+use super::{keep, Analysis, Class, HostRejections, Line, MAX_HOSTS};
+use crate::settings::{domain_of, Settings};
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
 pub fn host_ip(host: &[u8]) -> Option<IpAddr> {
@@ -54,6 +55,8 @@ pub(super) struct Hosts {
     settings: Arc<Settings>,
     /// The settings' health paths without their trailing `/`.
     health_paths: FxHashSet<Box<[u8]>>,
+    /// The settings' public hosts as hosts are compared (lower-case, no port).
+    public_hosts: Vec<String>,
 }
 
 impl Hosts {
@@ -72,9 +75,11 @@ impl Hosts {
                 format!("{slash}{h}").into_bytes().into()
             })
             .collect();
+        let public_hosts = settings.public_hosts.iter().map(|h| domain_of(h)).collect();
         Hosts {
             settings,
             health_paths,
+            public_hosts,
         }
     }
 
@@ -129,9 +134,9 @@ impl Hosts {
         let host = lossy(host);
         out.time.timeline.at(line.time, |b| b.disallowed_hosts += 1);
         // Past the cap only the public host(s) are still listed: they are the point.
-        let public = !self.settings.public_hosts.is_empty() && {
+        let public = !self.public_hosts.is_empty() && {
             let domain = add.map(lossy).unwrap_or_else(|| host.to_ascii_lowercase());
-            self.settings.public_hosts.contains(&domain)
+            self.public_hosts.contains(&domain)
         };
         let listed = out.hosts.rejected.len() < MAX_HOSTS
             || public

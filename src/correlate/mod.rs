@@ -25,6 +25,7 @@ use std::sync::Arc;
 use rustc_hash::FxHasher;
 
 use crate::parse::{Event, Parsed, Ts};
+use crate::settings::Settings;
 
 mod access;
 mod analysis;
@@ -34,7 +35,6 @@ mod hosts;
 mod notices;
 mod pairing;
 mod records;
-mod settings;
 mod settle;
 mod tally;
 mod workers;
@@ -42,7 +42,7 @@ mod workers;
 use access::AccessJoin;
 pub use analysis::{
     settle_timeout, Analysis, Cause, Class, ClassStats, HostRejections, InFlight, Listed, Orphan,
-    Pairing, PodSummary, StreamEnd, MAX_HOSTS, MAX_ORPHANS, MAX_PODS, MAX_SAMPLES,
+    Pairing, PodSummary, StreamEnd, Timeout, MAX_HOSTS, MAX_ORPHANS, MAX_PODS, MAX_SAMPLES,
 };
 use errors::Errors;
 use evidence::{keep, Part, RawLine};
@@ -53,7 +53,6 @@ use notices::Notices;
 pub use notices::{AlertKind, Notice};
 pub use records::MAX_TRACKED;
 use records::{lossy_cow, Book};
-pub use settings::{Settings, DEFAULT_HEALTH_PATHS};
 use tally::Tally;
 use workers::Workers;
 
@@ -136,7 +135,7 @@ impl Correlator {
             self.out.workers.timeout_from_logs,
             &self.out.traffic.orphans,
         )
-        .0
+        .seconds
     }
 
     /// Alerts once for each request open longer than the timeout at `now` (log time).

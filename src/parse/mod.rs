@@ -14,7 +14,7 @@ pub mod traceback;
 
 use std::sync::Arc;
 
-use crate::config::Patterns;
+use crate::settings::Patterns;
 
 pub use access::Access;
 pub use atoms::{Level, Ts};

@@ -21,10 +21,10 @@ use self_cell::self_cell;
 
 use super::line::{parse_payload, Decoding, InputState, LineBody, ParsedLine};
 use super::{report_taken, ByPod};
-use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{offset_in, trim_line, LineReader, Progress, MAX_LINE};
 use crate::parse::{LineParser, Ts};
+use crate::settings::Patterns;
 
 /// Bytes of lines per chunk: `REQTRAIL_CHUNK_BYTES` sets it (at most 16 MiB: offsets in a
 /// chunk are 32-bit), for the tests that prove the size changes nothing; `0` there means no

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use super::ByPod;
-use crate::config::Patterns;
 use crate::input::envelope::{Stripped, Unwrapper};
 use crate::parse::{LineParser, Parsed, Ts};
+use crate::settings::Patterns;
 
 /// What the front half made of one line: the line as read, the pod its envelope named (empty
 /// when none), the envelope's time, and the parse.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::chunked::{BufferPool, Chunk, ChunkReader};
 use super::line::{strip_and_parse, InputState, LineBuffers, ParsedLine};
 use super::{report_taken, Pipeline};
-use crate::config::Patterns;
 use crate::input::{LineReader, Progress};
+use crate::settings::Patterns;
 
 /// Bytes that the inputs of a merge share: all are open at once, each holding a read buffer
 /// and a first chunk until the merge reaches it, and inputs whose times overlap are taken at

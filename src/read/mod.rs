@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::correlate::{Analysis, Notice, Settings, MAX_PODS};
+use crate::correlate::{Analysis, Notice, MAX_PODS};
 use crate::error::Error;
 use crate::input::{open, split_lines, LineReader, Progress, Silent, Source};
 use crate::parse::Ts;
+use crate::settings::Settings;
 
 pub use follow::read_following;
 use merge::{merge_chunked, merge_lines};

@@ -9,12 +9,12 @@ use std::time::Instant;
 use super::chunked::{self, Chunk};
 use super::line::{reparse, strip_and_parse, InputState, LineBody, LineBuffers, ParsedLine};
 use super::{ByPod, Window};
-use crate::config::Patterns;
 use crate::correlate::{
-    settle_timeout, Analysis, Correlator, Notice, PodSummary, Settings, StreamEnd, MAX_PODS,
+    settle_timeout, Analysis, Correlator, Notice, PodSummary, StreamEnd, MAX_PODS,
 };
 use crate::input::{LineReader, Progress};
 use crate::parse::{Parsed, Ts};
+use crate::settings::{Patterns, Settings};
 
 /// The per-line stages for one merged stream of lines.
 pub struct Pipeline {
@@ -290,7 +290,7 @@ impl Correlating {
                 .iter()
                 .filter_map(|(_, c)| c.last_time())
                 .max(),
-            timeout: settle_timeout(self.settings.timeout, logs, &orphans).0,
+            timeout: settle_timeout(self.settings.timeout, logs, &orphans).seconds,
             ends_logged: self.pods.items.iter().any(|(_, c)| c.ends_logged()),
         };
         for (pod, mut c) in self.pods.items {

@@ -1,5 +1,6 @@
-//! What a team tells reqtrail about its deployment: its own request-logging wording (regexes
-//! with named groups), health paths, probe user agents, internal networks, public hosts.
+//! What a team tells reqtrail about its deployment, in one [`Settings`]: its own
+//! request-logging wording (regexes with named groups), health paths, probe user agents,
+//! internal networks, public hosts, the worker timeout.
 //!
 //! Read from `--config FILE` (or `./reqtrail.toml` when present) and from flags; flags add to
 //! the file. Everything is validated at start-up: a bad regex, an unknown group or a pattern
@@ -7,12 +8,75 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use regex::bytes::Regex;
 use serde::Deserialize;
 
 /// Named groups a pattern may use.
 pub const GROUPS: &[&str] = &["method", "path", "status", "host", "client", "pid", "id"];
+
+/// Paths counted as health checks when no --health-path is given (a trailing `/` is ignored).
+pub const DEFAULT_HEALTH_PATHS: &[&str] = &[
+    "/health",
+    "/healthz",
+    "/health-check",
+    "/healthcheck",
+    "/ready",
+    "/readyz",
+    "/readiness",
+    "/live",
+    "/livez",
+    "/liveness",
+    "/ping",
+    "/status",
+    "/_health",
+    "/ht",
+];
+
+/// Everything the run was told about the deployment (flags and settings file together) that
+/// changes how lines are read and requests judged.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--timeout`, overriding what the logs say.
+    pub timeout: Option<f64>,
+    pub health_paths: Vec<String>,
+    /// User-agent prefixes of probes besides the built-in ones.
+    pub probe_agents: Vec<String>,
+    /// Networks whose IPs in a Host header mean internal traffic, besides the private ranges.
+    pub internal_nets: Vec<Cidr>,
+    /// A team's own request-start / request-end patterns.
+    pub patterns: Arc<Patterns>,
+    /// The public host names as given (a URL already cut to its host, port kept).
+    pub public_hosts: Vec<String>,
+}
+
+impl Default for Settings {
+    /// What a run with no flags and no settings file uses.
+    fn default() -> Settings {
+        Settings {
+            timeout: None,
+            health_paths: DEFAULT_HEALTH_PATHS.iter().map(|s| s.to_string()).collect(),
+            probe_agents: Vec::new(),
+            internal_nets: Vec::new(),
+            patterns: Arc::default(),
+            public_hosts: Vec::new(),
+        }
+    }
+}
+
+/// A host as hosts are compared: `app.example.com:443` → `app.example.com`; `[::1]:80` →
+/// `[::1]`; lower-cased.
+pub fn domain_of(host: &str) -> String {
+    let h = host.trim().to_ascii_lowercase();
+    if h.starts_with('[') {
+        return h.split_inclusive(']').next().unwrap_or(&h).to_string();
+    }
+    match h.rsplit_once(':') {
+        Some((d, port)) if port.chars().all(|c| c.is_ascii_digit()) => d.to_string(),
+        _ => h,
+    }
+}
 
 /// The file's shape; every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +232,13 @@ mod tests {
         assert!(compile(r"^REQ (unclosed", false)
             .unwrap_err()
             .contains("bad request-start pattern"));
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(domain_of("App.Example.com:443"), "app.example.com");
+        assert_eq!(domain_of("[::1]:80"), "[::1]");
+        assert_eq!(domain_of("example.com"), "example.com");
     }
 
     #[test]
