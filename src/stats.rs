@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::parse::Ts;
+use crate::time::Precision;
 
 /// Routes followed with their own latency histogram; the rest are folded into `(other)`.
 pub const MAX_ROUTES: usize = 500;
@@ -169,10 +170,9 @@ pub struct Latency {
     /// By route (a hash map: looked up once per request; reports sort the routes anyway).
     pub routes: FxHashMap<String, Histogram>,
     pub slowest: Vec<Slow>,
-    /// True when every measured latency came from whole-second timestamps.
-    pub coarse: bool,
     pub measured: u64,
-    pub fine: u64,
+    /// Of those, latencies measured between sub-second timestamps.
+    pub sub_second: u64,
     /// The route key of recent (method, path) pairs, by a hash of the pair: working the route
     /// out of the path (`push_route`) was an eighth of correlating.
     keys: FxHashMap<u64, (String, Box<[u8]>, String)>,
@@ -186,17 +186,17 @@ pub const OTHER_ROUTES: &str = "(other routes)";
 impl Latency {
     /// Records one paired request of `method` on `path` (counted under its route); `hash`
     /// identifies the pair (equal pairs, equal hashes), to find its route key again.
-    /// `fine`: both ends had sub-second timestamps.
+    /// `precision`: the less precise of its two ends' times.
     pub fn add(
         &mut self,
         (method, path, hash): (&str, &[u8], u64),
         micros: u64,
-        fine: bool,
+        precision: Precision,
         slow: impl FnOnce() -> Slow,
     ) {
         self.measured += 1;
-        if fine {
-            self.fine += 1;
+        if precision == Precision::SubSecond {
+            self.sub_second += 1;
         }
         let known = self
             .keys
@@ -251,7 +251,7 @@ impl Latency {
         }
         self.slowest.truncate(SLOWEST);
         self.measured += o.measured;
-        self.fine += o.fine;
+        self.sub_second += o.sub_second;
     }
 }
 
@@ -488,17 +488,17 @@ mod tests {
             line: 1,
         };
         let mut l = Latency::default();
-        l.add(("GET", b"/a/1/", 7), 1000, true, slow);
+        l.add(("GET", b"/a/1/", 7), 1000, Precision::SubSecond, slow);
         // The same hash for another pair (a collision) must not borrow the first one's route.
-        l.add(("GET", b"/b/", 7), 1000, true, slow);
-        l.add(("GET", b"/a/2/", 8), 1000, true, slow);
-        l.add(("GET", b"/a/1/", 7), 1000, true, slow);
+        l.add(("GET", b"/b/", 7), 1000, Precision::SubSecond, slow);
+        l.add(("GET", b"/a/2/", 8), 1000, Precision::SubSecond, slow);
+        l.add(("GET", b"/a/1/", 7), 1000, Precision::SubSecond, slow);
         // More pairs than are remembered: still counted under their routes.
         for k in 0..(MAX_KEYS as u64 + 10) {
             l.add(
                 ("POST", format!("/x/{k}/").as_bytes(), 100 + k),
                 10,
-                false,
+                Precision::Seconds,
                 slow,
             );
         }

@@ -11,6 +11,15 @@ use nom::character::complete::{char, one_of};
 use nom::combinator::{map_opt, opt, verify};
 use nom::{IResult, Parser};
 
+/// How precise a line's time is: docker, kubectl and CRI envelopes give sub-second times,
+/// gunicorn's own `[2026-11-28 03:46:52 +0000]` whole seconds. Ordered: the less precise of two
+/// times is their `min`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Precision {
+    Seconds,
+    SubSecond,
+}
+
 /// An instant, in microseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ts(pub i64);

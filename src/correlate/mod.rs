@@ -26,6 +26,7 @@ use rustc_hash::FxHasher;
 
 use crate::parse::{Event, Parsed, Ts};
 use crate::settings::Settings;
+use crate::time::Precision;
 
 mod access;
 mod analysis;
@@ -72,8 +73,7 @@ struct Line<'a> {
     /// The thread id and the request id's hash, when the line carries them.
     thread: Option<u64>,
     rid: Option<u64>,
-    /// The time has sub-second precision.
-    fine: bool,
+    precision: Precision,
 }
 
 impl Line<'_> {
@@ -178,18 +178,17 @@ impl Correlator {
         self.out.input.recognized += 1;
     }
 
-    /// Feeds one line: `raw` is the whole physical line (for evidence), `time` the best time
-    /// known for it (the envelope's, else the line's own).
-    /// `fine`: the time has sub-second precision (it came from an envelope).
+    /// Feeds one line: `raw` is the whole physical line (for evidence), `envelope_time` the
+    /// time its docker / kubectl / CRI envelope gave (sub-second; else the line's own counts).
     pub fn feed(
         &mut self,
         file: &Arc<str>,
         line_no: u64,
         raw: &[u8],
-        time: Option<Ts>,
-        fine: bool,
+        envelope_time: Option<Ts>,
         p: &Parsed<'_>,
     ) {
+        let time = envelope_time.or(p.time);
         self.out.input.lines += 1;
         let line = Line {
             file,
@@ -203,7 +202,11 @@ impl Correlator {
                 id.hash(&mut h);
                 h.finish()
             }),
-            fine: fine && time.is_some(),
+            precision: if envelope_time.is_some() {
+                Precision::SubSecond
+            } else {
+                Precision::Seconds
+            },
         };
         match p.event {
             Event::Unrecognized => {
@@ -349,14 +352,7 @@ fn run(lines: &[&str]) -> Analysis {
     for (k, l) in lines.iter().enumerate() {
         let mut scratch = Vec::new();
         let parsed = p.parse(l.as_bytes(), &mut scratch);
-        c.feed(
-            &file,
-            k as u64 + 1,
-            l.as_bytes(),
-            parsed.time,
-            false,
-            &parsed,
-        );
+        c.feed(&file, k as u64 + 1, l.as_bytes(), None, &parsed);
     }
-    c.finish_stream()
+    c.into_analysis()
 }

@@ -68,7 +68,7 @@ impl Book {
         req.incoming = incoming;
         req.k8s_bypass = incoming && self.k8s_pending.remove(&(p, line.thread));
         req.rid = line.rid;
-        req.fine_start = line.fine;
+        req.start_precision = line.precision;
         let id = self.admit(req);
         self.open.entry(p).or_default().push_back(id);
     }
@@ -164,7 +164,7 @@ impl Book {
         let r = self.reqs.get_mut(&id).expect("live");
         r.app_status = Some(status);
         r.end = line.time;
-        r.fine_end = line.fine;
+        r.end_precision = line.precision;
         if r.outcome == Outcome::Open {
             r.outcome = Outcome::Answered;
         }

@@ -12,6 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use super::access::AccessJoin;
 use super::{Cause, Class, Evidence, Line, Listed, Part, RawLine};
 use crate::parse::Ts;
+use crate::time::Precision;
 
 /// How many request records one stream keeps at most (open, or waiting for their access line).
 pub const MAX_TRACKED: usize = 20_000;
@@ -49,9 +50,9 @@ pub(super) struct Req {
     pub(super) alerted: bool,
     /// Hash of the request id, when the start line carried one.
     pub(super) rid: Option<u64>,
-    /// Both ends' times have sub-second precision.
-    pub(super) fine_start: bool,
-    pub(super) fine_end: bool,
+    /// How precise its start and end times are.
+    pub(super) start_precision: Precision,
+    pub(super) end_precision: Precision,
 }
 
 impl Req {
@@ -300,8 +301,8 @@ impl Book {
             thread: line.thread,
             alerted: false,
             rid: None,
-            fine_start: false,
-            fine_end: false,
+            start_precision: Precision::Seconds,
+            end_precision: Precision::Seconds,
         });
         req.start_line.keep(line.raw);
         req.path = req.start_line.part(line.raw, path);
@@ -399,7 +400,7 @@ mod tests {
                 pid: Some(1),
                 thread: None,
                 rid: None,
-                fine: false,
+                precision: Precision::Seconds,
             };
             Book::record(&line, Some(1), "GET".into(), format!("/{n}").as_bytes())
         };

@@ -17,7 +17,7 @@ impl Correlator {
                 return;
             };
             if r.outcome != Outcome::Open {
-                self.finish(id);
+                self.settle_record(id);
                 continue;
             }
             let r = self.book.reqs.remove(&id).expect("first");
@@ -57,7 +57,7 @@ impl Correlator {
             if r.outcome == Outcome::Open {
                 continue; // re-opened? never: only finished records are queued
             }
-            self.finish(id);
+            self.settle_record(id);
         }
         while let Some(p) = self.join.pending.front() {
             if !(all || horizon.is_some_and(|h| p.time.0 < h)) {
@@ -78,7 +78,7 @@ impl Correlator {
     }
 
     /// Settles record `id`: it is counted, listed if orphaned, and forgotten.
-    fn finish(&mut self, id: u64) {
+    fn settle_record(&mut self, id: u64) {
         let r = self.book.take(id);
         self.book.unlink(r.key, id);
         let probe_agent = r.access.is_some_and(|a| a.1);
@@ -150,10 +150,10 @@ impl Correlator {
         }
         if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
             let micros = (e.0 - s.0).max(0) as u64;
-            let fine = r.fine_start && r.fine_end;
+            let precision = r.start_precision.min(r.end_precision);
             let (method, path) = (&r.method, r.path());
             let route = (&**method, path, r.key);
-            out.time.latency.add(route, micros, fine, || Slow {
+            out.time.latency.add(route, micros, precision, || Slow {
                 method: method.to_string(),
                 path: lossy(path),
                 seconds: micros as f64 / 1e6,
@@ -201,14 +201,14 @@ impl Correlator {
     }
 
     /// Ends the stream on its own: open requests become orphans or stay in flight.
-    pub fn finish_stream(mut self) -> Analysis {
+    pub fn into_analysis(mut self) -> Analysis {
         self.settle_waiting();
         let end = StreamEnd {
             now: self.out.time.last,
             timeout: self.timeout_secs(),
             ends_logged: false,
         };
-        self.finish_stream_keep(&end)
+        self.end_stream(&end)
     }
 
     /// The input has ended: records waiting for their access line will not get one. Settled
@@ -218,8 +218,8 @@ impl Correlator {
         self.flush(true);
     }
 
-    /// As [`Correlator::finish_stream`], keeping the correlator for its last notices.
-    pub fn finish_stream_keep(&mut self, end: &StreamEnd) -> Analysis {
+    /// As [`Correlator::into_analysis`], keeping the correlator for its last notices.
+    pub fn end_stream(&mut self, end: &StreamEnd) -> Analysis {
         let timeout = end.timeout;
         // Requests open at the end are aged by the input's end, not this pod's last line.
         let now = end.now.max(self.out.time.last);
@@ -259,10 +259,10 @@ impl Correlator {
             }
         }
         self.flush(true);
-        // Anything left (records queued twice are skipped by `finish`'s removal).
+        // Anything left (records queued twice are skipped by `settle_record`'s removal).
         let left = self.book.reqs.ids();
         for id in left {
-            self.finish(id);
+            self.settle_record(id);
         }
         self.out.time.timeline.settle();
         self.tally.settle(&mut self.out);
@@ -287,7 +287,7 @@ mod tests {
         let mut feed = |c: &mut Correlator, line: String| {
             let mut scratch = Vec::new();
             let p = parser.parse(line.as_bytes(), &mut scratch);
-            c.feed(&file, 1, line.as_bytes(), p.time, false, &p);
+            c.feed(&file, 1, line.as_bytes(), None, &p);
         };
         let at = |day: u32, s: u32| {
             format!(
@@ -322,7 +322,7 @@ mod tests {
             most = most.max(c.book.reqs.len());
         }
         assert!(most < 10, "{most} records waited at once");
-        let a = c.finish_stream();
+        let a = c.into_analysis();
         assert_eq!((a.traffic.total, a.traffic.orphans_total), (3001, 0));
     }
 

@@ -259,7 +259,7 @@ impl Correlating {
             return;
         }
         let correlator = &mut self.pods.items[k].1;
-        correlator.feed(&f.name, line_no, raw, time, envelope_time.is_some(), parsed);
+        correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
     }
 
     /// Ends every stream; returns the analysis and the last notices (requests still open).
@@ -294,7 +294,7 @@ impl Correlating {
             ends_logged: self.pods.items.iter().any(|(_, c)| c.ends_logged()),
         };
         for (pod, mut c) in self.pods.items {
-            let mut a = c.finish_stream_keep(&end);
+            let mut a = c.end_stream(&end);
             notices.extend(c.take_notices());
             if named {
                 a.pods

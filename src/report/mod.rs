@@ -101,7 +101,7 @@ fn latency_report(l: &Latency) -> LatencyReport {
         .collect();
     routes.sort_by(|a, b| b.count.cmp(&a.count).then(a.route.cmp(&b.route)));
     LatencyReport {
-        resolution: if l.measured > 0 && l.fine == l.measured {
+        resolution: if l.measured > 0 && l.sub_second == l.measured {
             "sub-second"
         } else {
             "whole seconds"
