@@ -13,7 +13,7 @@
 //!
 //! The work is done by parts with one job each, and [`Correlator::feed`] hands each line to
 //! the part its event kind belongs to: `records.rs` (the records and their indexes),
-//! `pairing.rs` (start and end lines), `access.rs` (the access-line join), `workers.rs`
+//! `pairing.rs` (start and end lines), `join.rs` (the access-line join), `workers.rs`
 //! (gunicorn's and its workers' life), `hosts.rs` (rejected and accepted hosts, request
 //! classes), `errors.rs` (error lines and tracebacks), `tally.rs` (counters), `settle.rs`
 //! (records folded into the analysis), `notices.rs` (live notices). What they learn is an
@@ -28,11 +28,11 @@ use crate::parse::{Event, Parsed, Ts};
 use crate::settings::Settings;
 use crate::time::Precision;
 
-mod access;
 mod analysis;
 mod errors;
 mod evidence;
 mod hosts;
+mod join;
 mod notices;
 mod pairing;
 mod records;
@@ -40,7 +40,6 @@ mod settle;
 mod tally;
 mod workers;
 
-use access::AccessJoin;
 pub use analysis::{
     settle_timeout, Analysis, Cause, Class, ClassStats, HostRejections, InFlight, Listed, Orphan,
     Pairing, PodSummary, StreamEnd, Timeout, MAX_HOSTS, MAX_ORPHANS, MAX_PODS, MAX_SAMPLES,
@@ -50,6 +49,7 @@ use evidence::{keep, Part, RawLine};
 pub use evidence::{Evidence, EVIDENCE_PER_KIND};
 use hosts::Hosts;
 pub use hosts::{host_ip, is_internal};
+use join::AccessJoin;
 use notices::Notices;
 pub use notices::{AlertKind, Notice};
 pub use records::MAX_TRACKED;

@@ -3,7 +3,7 @@
 //! request id, else by thread, else by pid, method and path. A sync worker that starts another
 //! request has dropped what it had open.
 
-use super::access::AccessJoin;
+use super::join::AccessJoin;
 use super::records::{dequeue, method_name, route_key, Book, Outcome, Req};
 use super::{Analysis, Line, Part};
 

@@ -1,7 +1,7 @@
 //! Request records: one per request from its start line to the moment it can no longer change,
 //! filed by id in a ring ([`Records`]) and indexed by worker pid, by route (method and path,
 //! where RESPONSE and access lines look for them) and by request id ([`Book`]). How a line
-//! opens or ends a record is in `pairing.rs`; how an access line joins one, in `access.rs`.
+//! opens or ends a record is in `pairing.rs`; how an access line joins one, in `join.rs`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
-use super::access::AccessJoin;
+use super::join::AccessJoin;
 use super::{Cause, Class, Evidence, Line, Listed, Part, RawLine};
 use crate::parse::Ts;
 use crate::time::Precision;
