@@ -42,13 +42,8 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
         evidence: a.input.unrecognized_samples.clone(),
     });
     if recognized == 0 || recognized * 2 < content {
-        let texts: Vec<&str> = a
-            .input
-            .unrecognized_samples
-            .iter()
-            .map(|e| e.text.as_str())
-            .collect();
-        let (closest, hint) = closest_layout(&texts);
+        let samples = a.input.unrecognized_samples.iter().map(|e| e.text.as_str());
+        let (closest, hint) = closest_layout(samples);
         findings.push(Finding {
             id: "nothing_recognized",
             severity: if recognized == 0 { Severity::Fail } else { Severity::Warn },

@@ -8,13 +8,12 @@ use super::{Check, Facts, Finding, Severity};
 pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
     let a = f.analysis;
     if a.input.app_request_lines == 0 && !a.input.unknown_request_messages.is_empty() {
-        let texts: Vec<&str> = a
+        let samples = a
             .input
             .unknown_request_messages
             .iter()
-            .map(|e| e.text.as_str())
-            .collect();
-        let (closest, hint) = closest_layout(&texts);
+            .map(|e| e.text.as_str());
+        let (closest, hint) = closest_layout(samples);
         findings.push(Finding {
             id: "no_request_lines",
             severity: Severity::Warn,

@@ -56,7 +56,8 @@ pub(crate) fn first_evidence<'a>(
 
 /// Which known layout the unrecognised lines come closest to, and the option that would let
 /// reqtrail read them.
-pub(crate) fn closest_layout(samples: &[&str]) -> (String, String) {
+pub(crate) fn closest_layout<'a>(samples: impl IntoIterator<Item = &'a str>) -> (String, String) {
+    let samples: Vec<&str> = samples.into_iter().collect();
     let any = |f: &dyn Fn(&str) -> bool| samples.iter().any(|s| f(s));
     let words = [
         "INCOMING", "REQUEST", "RESPONSE", "request", "response", "-->", "<--",
@@ -141,16 +142,14 @@ mod tests {
 
     #[test]
     fn closest_layouts() {
-        assert!(closest_layout(&["--> GET /x"])
-            .1
-            .contains("--request-start"));
-        assert!(closest_layout(&["{\"text\": 1}"]).0.contains("JSON"));
-        assert!(closest_layout(&["x \"GET / HTTP/1.1\" 200"])
+        assert!(closest_layout(["--> GET /x"]).1.contains("--request-start"));
+        assert!(closest_layout(["{\"text\": 1}"]).0.contains("JSON"));
+        assert!(closest_layout(["x \"GET / HTTP/1.1\" 200"])
             .0
             .contains("access"));
-        assert!(closest_layout(&["2026-11-28T03:00:00 thing"])
+        assert!(closest_layout(["2026-11-28T03:00:00 thing"])
             .0
             .contains("timestamped"));
-        assert!(closest_layout(&["hello"]).0.contains("none of the known"));
+        assert!(closest_layout(["hello"]).0.contains("none of the known"));
     }
 }
