@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use regex::bytes::Regex;
 use serde::Deserialize;
 
@@ -117,12 +118,12 @@ impl Patterns {
     }
 }
 
-/// An IP network in CIDR notation.
+/// An IP network in CIDR notation (`10.96.0.0/12`; a bare address is its own /32 or /128).
+///
+/// The network itself and the matching are `ipnet`'s; reading it stays here so the messages a
+/// user sees, and the spaces tolerated around the address and the prefix, are unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: IpAddr,
-    pub bits: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr, String> {
@@ -131,38 +132,24 @@ impl Cidr {
             .trim()
             .parse()
             .map_err(|_| format!("'{s}' is not an IP network (like 10.0.0.0/8)"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let bits = if b.is_empty() {
-            max
+        let bad_prefix = || format!("'{s}': bad prefix length");
+        let net = if b.is_empty() {
+            IpNet::from(addr)
         } else {
-            b.trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| format!("'{s}': bad prefix length"))?
+            let bits = b.trim().parse::<u8>().map_err(|_| bad_prefix())?;
+            IpNet::new(addr, bits).map_err(|_| bad_prefix())?
         };
-        Ok(Cidr { addr, bits })
+        Ok(Cidr(net))
     }
 
+    /// The prefix length: how many leading bits an address must share to be inside.
+    pub fn bits(&self) -> u8 {
+        self.0.prefix_len()
+    }
+
+    /// Whether `ip` is inside; an address of the other family never is.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let shift = |len: u32| {
-            if self.bits == 0 {
-                0
-            } else {
-                u128::MAX << (len - u32::from(self.bits))
-            }
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = shift(32) as u32;
-                u32::from(n) & mask == u32::from(i) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = shift(128);
-                u128::from(n) & mask == u128::from(i) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
 }
 
@@ -254,7 +241,13 @@ mod tests {
             .contains("fd12::1".parse().unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("nope").is_err());
-        assert_eq!(Cidr::parse("10.1.2.3").unwrap().bits, 32);
+        assert_eq!(Cidr::parse("10.1.2.3").unwrap().bits(), 32);
+        assert!(Cidr::parse("fd00::1").unwrap().bits() == 128);
+        assert!(!Cidr::parse("10.0.0.0/8")
+            .unwrap()
+            .contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse(" 10.0.0.0 / 8 ").is_ok());
+        assert!(Cidr::parse("fd00::/129").is_err());
     }
 
     #[test]

@@ -6,15 +6,20 @@
 //! id="report-data">`) and the inline script draws the timeline from it as SVG, one
 //! `data-bucket` group per timeline bucket, each with a `<title>` listing its counts.
 //!
-//! Log-borne text is untrusted: everything the server renders goes through [`h`] (control and
-//! bidi characters shown as visible escapes, then `& < > " '` escaped); the embedded JSON goes
-//! through [`json_for_script`] (`<`, `>`, `&`, controls, bidi and U+2028/9 as `\uXXXX`); the
-//! script only ever sets `textContent`. The script also records `error`, unhandled rejections
-//! and CSP violations in `<html data-errors>` and sets `data-rendered="1"` when done, so a
-//! headless browser can check the page.
+//! The page is a maud template: every value spliced into it is escaped unless it is wrapped in
+//! `PreEscaped`, which only the inline CSS and JS constants and the embedded JSON (escaped by
+//! [`json_for_script`]) are. Log-borne text is untrusted and goes in as [`LogText`] (through
+//! [`t`]), which escapes more than maud does: control and bidi characters shown as visible
+//! escapes, then `& < > " '` escaped. Text put in without it is still escaped by maud (`& < >
+//! "`), only less. The embedded JSON has `<`, `>`, `&`, controls, bidi and U+2028/9 as
+//! `\uXXXX`; the script only ever sets `textContent`. The script also records `error`,
+//! unhandled rejections and CSP violations in `<html data-errors>` and sets
+//! `data-rendered="1"` when done, so a headless browser can check the page.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+
+use maud::{html, Markup, PreEscaped, Render};
 
 use super::escape::for_terminal;
 use super::{ms, Report};
@@ -31,25 +36,39 @@ const LATENCY_ROUTES: usize = 15;
 /// Orphans listed in the table (the JSON holds up to 500).
 const ORPHAN_ROWS: usize = 50;
 
-/// Log-borne text made safe in HTML text and attribute values: control and bidi characters
-/// (and U+2028/9) become visible escapes (`\x1b`), then `& < > " '` become entities.
-pub fn h(text: &str) -> String {
-    let text = for_terminal(text);
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+/// Log-borne text in the page, safe in HTML text and attribute values: control and bidi
+/// characters (and U+2028/9) become visible escapes (`\x1b`), then `& < > " '` become
+/// entities. maud's own escaping leaves `'` and control characters as they are.
+pub struct LogText<'a>(pub &'a str);
+
+impl Render for LogText<'_> {
+    fn render_to(&self, out: &mut String) {
+        let text = for_terminal(self.0);
+        out.reserve(text.len() + 8);
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                '\u{2028}' | '\u{2029}' => {
+                    let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+                }
+                c => out.push(c),
             }
-            c => out.push(c),
         }
     }
-    out
+}
+
+/// `text` as [`LogText`], for splicing into the template: `(t(&x.path))`.
+fn t(text: &str) -> LogText<'_> {
+    LogText(text)
+}
+
+/// Log-borne text escaped as the page escapes it (see [`LogText`]).
+pub fn h(text: &str) -> String {
+    t(text).render().into_string()
 }
 
 /// `json` (compact serde_json output) safe inside `<script type="application/json">`:
@@ -71,22 +90,23 @@ pub fn json_for_script(json: &str) -> String {
     out
 }
 
-fn status_badge(s: Status) -> String {
+fn status_badge(s: Status) -> Markup {
     let class = match s {
         Status::Pass => "pass",
         Status::Fail => "fail",
         Status::Warn => "warn",
         Status::Unknown => "unknown",
     };
-    format!("<span class=\"badge {class}\">{}</span>", s.as_str())
+    html! { span class={ "badge " (class) } { (s.as_str()) } }
 }
 
-fn severity_badge(s: Severity) -> &'static str {
-    match s {
-        Severity::Fail => "<span class=\"badge fail\">FAIL</span>",
-        Severity::Warn => "<span class=\"badge warn\">WARN</span>",
-        Severity::Info => "<span class=\"badge unknown\">NOTE</span>",
-    }
+fn severity_badge(s: Severity) -> Markup {
+    let (class, label) = match s {
+        Severity::Fail => ("fail", "FAIL"),
+        Severity::Warn => ("warn", "WARN"),
+        Severity::Info => ("unknown", "NOTE"),
+    };
+    html! { span class={ "badge " (class) } { (label) } }
 }
 
 /// A serde enum's name (`worker_timeout`, `external`, …).
@@ -117,19 +137,22 @@ fn span_seconds(a: &str, b: &str) -> Option<f64> {
     Some((b - a).num_milliseconds() as f64 / 1000.0)
 }
 
-fn evidence_pre(ev: &[Evidence]) -> String {
-    let mut s = String::from("<pre class=\"evidence\">");
-    for e in ev {
-        let _ = writeln!(
-            s,
-            "<span class=\"loc\">{}:{}</span>  {}",
-            h(&e.file),
-            e.line,
-            h(&e.text)
-        );
+/// Log lines, one a line: `file:line` and the line's text.
+fn evidence_pre(ev: &[Evidence]) -> Markup {
+    html! {
+        pre class="evidence" {
+            @for e in ev {
+                span class="loc" { (t(&e.file)) ":" (e.line) } "  " (t(&e.text)) "\n"
+            }
+        }
     }
-    s.push_str("</pre>");
-    s
+}
+
+/// Log-borne text, or `–` when there is none.
+fn or_dash(text: Option<&str>) -> Markup {
+    html! {
+        @if let Some(text) = text { (t(text)) } @else { "–" }
+    }
 }
 
 const STYLE: &str = r#"
@@ -258,16 +281,6 @@ txt(clock,{x:cxx,y:AX+17,'text-anchor':'middle'},svg);if(date!==lastDate){txt(da
 root.setAttribute('data-rendered','1');
 })();"#;
 
-struct Out<'a> {
-    out: &'a mut dyn Write,
-}
-
-impl Out<'_> {
-    fn put(&mut self, s: &str) -> io::Result<()> {
-        self.out.write_all(s.as_bytes())
-    }
-}
-
 fn verdict(r: &Report) -> (String, &'static str) {
     let fails = r.checks.iter().filter(|c| c.status == Status::Fail).count();
     let warns = r.checks.iter().filter(|c| c.status == Status::Warn).count();
@@ -287,199 +300,149 @@ fn verdict(r: &Report) -> (String, &'static str) {
     (text, class)
 }
 
-fn header(r: &Report, o: &mut Out) -> io::Result<()> {
+/// One `<dt>`/`<dd>` pair of the header's facts.
+fn fact(key: &str, value: Markup) -> Markup {
+    html! { dt { (key) } dd { (value) } "\n" }
+}
+
+fn header(r: &Report) -> Markup {
     let (text, class) = verdict(r);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<header><h1>reqtrail <span class=\"tool\">report</span></h1>\n<p class=\"verdict {class}\">{}</p>",
-        h(&text)
-    );
-    s.push_str("<dl class=\"facts\">\n");
-    let mut fact = |k: &str, v: String| {
-        let _ = writeln!(s, "<dt>{k}</dt><dd>{v}</dd>");
-    };
-    fact(
-        "Tool",
-        format!(
-            "{} {} · schema {}",
-            h(r.tool.name),
-            h(r.tool.version),
-            r.schema_version
-        ),
-    );
     let i = &r.input;
-    fact(
-        "Input",
-        if i.files.is_empty() {
-            "standard input".to_string()
-        } else {
-            i.files
-                .iter()
-                .map(|f| format!("<span class=\"mono\">{}</span>", h(f)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-    );
-    fact(
-        "Lines",
-        format!(
-            "{} of {} recognised ({} not{}{})",
-            i.recognized,
-            i.lines,
-            i.unrecognized,
-            if i.blank > 0 {
-                format!("; {} blank", i.blank)
-            } else {
-                String::new()
-            },
-            i.outside_window(),
-        ),
-    );
-    fact(
-        "Time span",
-        match (&i.first_time, &i.last_time) {
-            (Some(a), Some(b)) => format!(
-                "{} → {}{}",
-                h(a),
-                h(b),
-                span_seconds(a, b)
-                    .map(|d| format!(" ({})", seconds(d)))
-                    .unwrap_or_default()
-            ),
-            _ => "no timestamps".to_string(),
-        },
-    );
     let sv = &r.server;
-    let mut g: Vec<String> = sv.facts().iter().map(|f| h(f)).collect();
-    g.push(format!("{} workers booted", sv.workers_booted));
-    if sv.boot_failed {
-        g.push("<strong>boot failed</strong>".to_string());
-    }
-    fact("Gunicorn", g.join(" · "));
-    let mut w = vec![
-        format!(
-            "timeout {} s ({})",
-            sv.timeout_seconds,
-            h(&sv.timeout_source)
-        ),
-        format!("{} worker timeouts", sv.worker_timeouts),
-        format!("{} killed", sv.workers_killed),
-        format!("{} exited", sv.worker_exits),
-    ];
-    if sv.oom_suspected > 0 {
-        w.push(format!("{} out of memory suspected", sv.oom_suspected));
-    }
-    fact("Workers", w.join(" · "));
     let q = &r.requests;
-    fact(
-        "Requests",
-        format!(
-            "{} (probe {}, health {}, external {}) · answered {} · orphaned {} · in flight {}{}",
-            q.total,
-            q.probe,
-            q.health,
-            q.external,
-            q.answered,
-            q.orphaned,
-            q.in_flight,
-            if q.evicted > 0 {
-                format!(" · {} dropped from tracking", q.evicted)
-            } else {
-                String::new()
+    html! {
+        header {
+            h1 { "reqtrail " span class="tool" { "report" } }
+            "\n"
+            p class={ "verdict " (class) } { (t(&text)) }
+            "\n"
+            dl class="facts" {
+                "\n"
+                (fact("Tool", html! {
+                    (t(r.tool.name)) " " (t(r.tool.version)) " · schema " (r.schema_version)
+                }))
+                (fact("Input", html! {
+                    @if i.files.is_empty() {
+                        "standard input"
+                    } @else {
+                        @for (n, f) in i.files.iter().enumerate() {
+                            @if n > 0 { ", " }
+                            span class="mono" { (t(f)) }
+                        }
+                    }
+                }))
+                (fact("Lines", html! {
+                    (i.recognized) " of " (i.lines) " recognised (" (i.unrecognized) " not"
+                    @if i.blank > 0 { "; " (i.blank) " blank" }
+                    (i.outside_window()) ")"
+                }))
+                (fact("Time span", html! {
+                    @if let (Some(a), Some(b)) = (&i.first_time, &i.last_time) {
+                        (t(a)) " → " (t(b))
+                        @if let Some(d) = span_seconds(a, b) { " (" (seconds(d)) ")" }
+                    } @else {
+                        "no timestamps"
+                    }
+                }))
+                (fact("Gunicorn", html! {
+                    @for f in sv.facts() { (t(&f)) " · " }
+                    (sv.workers_booted) " workers booted"
+                    @if sv.boot_failed { " · " strong { "boot failed" } }
+                }))
+                (fact("Workers", html! {
+                    "timeout " (sv.timeout_seconds) " s (" (t(&sv.timeout_source)) ") · "
+                    (sv.worker_timeouts) " worker timeouts · "
+                    (sv.workers_killed) " killed · " (sv.worker_exits) " exited"
+                    @if sv.oom_suspected > 0 { " · " (sv.oom_suspected) " out of memory suspected" }
+                }))
+                (fact("Requests", html! {
+                    (q.total) " (probe " (q.probe) ", health " (q.health) ", external "
+                    (q.external) ") · answered " (q.answered) " · orphaned " (q.orphaned)
+                    " · in flight " (q.in_flight)
+                    @if q.evicted > 0 { " · " (q.evicted) " dropped from tracking" }
+                }))
+                @if !q.status.is_empty() {
+                    (fact("Status codes", html! {
+                        @for (n, (k, count)) in q.status.iter().enumerate() {
+                            @if n > 0 { ", " }
+                            (t(k)) " ×" (count)
+                        }
+                    }))
+                }
+                @if !i.errors.is_empty() {
+                    (fact("Not read", html! {
+                        @for (n, e) in i.errors.iter().enumerate() {
+                            @if n > 0 { br; }
+                            (t(e))
+                        }
+                    }))
+                }
             }
-        ),
-    );
-    if !q.status.is_empty() {
-        fact(
-            "Status codes",
-            q.status
-                .iter()
-                .map(|(k, n)| format!("{} ×{n}", h(k)))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-    }
-    if !i.errors.is_empty() {
-        fact(
-            "Not read",
-            i.errors
-                .iter()
-                .map(|e| h(e))
-                .collect::<Vec<_>>()
-                .join("<br>"),
-        );
-    }
-    s.push_str("</dl></header>\n");
-    o.put(&s)
-}
-
-fn checklist(r: &Report, o: &mut Out) -> io::Result<()> {
-    let mut s = String::from(
-        "<section id=\"checks\"><h2>Checklist</h2>\n<table class=\"checks\"><thead><tr>\
-         <th>Check</th><th>Expected</th><th>Actual</th><th>Status</th></tr></thead><tbody>\n",
-    );
-    for c in &r.checks {
-        let row_class = if c.status == Status::Fail {
-            " class=\"fail\""
-        } else {
-            ""
-        };
-        let evidence = if c.evidence.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "<details><summary>evidence ({})</summary>{}</details>",
-                c.evidence.len(),
-                evidence_pre(&c.evidence)
-            )
-        };
-        let _ = writeln!(
-            s,
-            "<tr{row_class} data-check=\"{}\"><td>{}<span class=\"id\">{}</span></td><td>{}</td><td>{}{evidence}</td><td>{}</td></tr>",
-            h(c.id),
-            h(c.title),
-            h(c.id),
-            h(&c.expected),
-            h(&c.actual),
-            status_badge(c.status)
-        );
-    }
-    s.push_str("</tbody></table></section>\n");
-    o.put(&s)
-}
-
-fn findings(r: &Report, o: &mut Out) -> io::Result<()> {
-    let mut s = String::from("<section id=\"findings\"><h2>Findings</h2>\n");
-    if r.findings.is_empty() {
-        s.push_str("<p class=\"muted\">No findings.</p>\n");
-    } else {
-        s.push_str("<p class=\"muted\">Most likely cause first.</p>\n");
-    }
-    for (k, f) in r.findings.iter().enumerate() {
-        let class = match f.severity {
-            Severity::Fail => "fail",
-            Severity::Warn => "warn",
-            Severity::Info => "info",
-        };
-        let _ = writeln!(
-            s,
-            "<article class=\"finding {class}\" data-finding=\"{}\"><h3>{}{}. {}</h3>\n<p>{}</p>\n<p class=\"fix\"><strong>Fix:</strong> {}</p>",
-            h(f.id),
-            severity_badge(f.severity),
-            k + 1,
-            h(&f.title),
-            h(&f.detail),
-            h(&f.fix)
-        );
-        if !f.evidence.is_empty() {
-            s.push_str(&evidence_pre(&f.evidence));
-            s.push('\n');
         }
-        s.push_str("</article>\n");
+        "\n"
     }
-    s.push_str("</section>\n");
-    o.put(&s)
+}
+
+fn checklist(r: &Report) -> Markup {
+    html! {
+        section id="checks" {
+            h2 { "Checklist" } "\n"
+            table class="checks" {
+                thead { tr { th { "Check" } th { "Expected" } th { "Actual" } th { "Status" } } }
+                tbody {
+                    "\n"
+                    @for c in &r.checks {
+                        tr class=[(c.status == Status::Fail).then_some("fail")] data-check=(t(c.id)) {
+                            td { (t(c.title)) span class="id" { (t(c.id)) } }
+                            td { (t(&c.expected)) }
+                            td {
+                                (t(&c.actual))
+                                @if !c.evidence.is_empty() {
+                                    details {
+                                        summary { "evidence (" (c.evidence.len()) ")" }
+                                        (evidence_pre(&c.evidence))
+                                    }
+                                }
+                            }
+                            td { (status_badge(c.status)) }
+                        }
+                        "\n"
+                    }
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+fn findings(r: &Report) -> Markup {
+    html! {
+        section id="findings" {
+            h2 { "Findings" } "\n"
+            @if r.findings.is_empty() {
+                p class="muted" { "No findings." } "\n"
+            } @else {
+                p class="muted" { "Most likely cause first." } "\n"
+            }
+            @for (k, f) in r.findings.iter().enumerate() {
+                @let class = match f.severity {
+                    Severity::Fail => "fail",
+                    Severity::Warn => "warn",
+                    Severity::Info => "info",
+                };
+                article class={ "finding " (class) } data-finding=(t(f.id)) {
+                    h3 { (severity_badge(f.severity)) (k + 1) ". " (t(&f.title)) } "\n"
+                    p { (t(&f.detail)) } "\n"
+                    p class="fix" { strong { "Fix:" } " " (t(&f.fix)) } "\n"
+                    @if !f.evidence.is_empty() {
+                        (evidence_pre(&f.evidence)) "\n"
+                    }
+                }
+                "\n"
+            }
+        }
+        "\n"
+    }
 }
 
 /// One series of the chart, for the legend: its CSS key (`k-…`), label and count.
@@ -523,215 +486,271 @@ const LEGEND: [(&str, &[Series]); 3] = [
     ),
 ];
 
-fn timeline(r: &Report, o: &mut Out) -> io::Result<()> {
-    let t = &r.timeline;
-    let mut s = String::from("<section id=\"timeline\"><h2>Timeline</h2>\n");
-    if t.buckets.is_empty() {
-        s.push_str(
-            "<p class=\"muted\">No timestamps in the input: there is no timeline to draw.</p>\n",
-        );
-        s.push_str("<div id=\"chart\" hidden></div></section>\n");
-        return o.put(&s);
-    }
-    let unit = match t.bucket_seconds {
+fn timeline(r: &Report) -> Markup {
+    let tl = &r.timeline;
+    let unit = match tl.bucket_seconds {
         1 => "second".to_string(),
         60 => "minute".to_string(),
         w if w % 60 == 0 => format!("{} minutes", w / 60),
         w => format!("{w} seconds"),
     };
-    let _ = writeln!(
-        s,
-        "<p class=\"muted\">One bar per {unit} ({} buckets, UTC). Hover a bar for its counts.</p>",
-        t.buckets.len()
-    );
-    s.push_str("<div class=\"legend\">");
-    for (group, series) in LEGEND {
-        let _ = write!(
-            s,
-            "<span class=\"group\">{group}</span><span class=\"items\">"
-        );
-        for x in series {
-            let n: u64 = t.buckets.iter().map(|b| (x.count)(&b.counts)).sum();
-            let _ = write!(
-                s,
-                "<span><span class=\"sw{} k-{}\"></span>{} ({n})</span>",
-                if group == "Events" { " dot" } else { "" },
-                x.key,
-                x.label
-            );
+    html! {
+        section id="timeline" {
+            h2 { "Timeline" } "\n"
+            @if tl.buckets.is_empty() {
+                p class="muted" { "No timestamps in the input: there is no timeline to draw." }
+                "\n"
+                div id="chart" hidden {}
+            } @else {
+                p class="muted" {
+                    "One bar per " (unit) " (" (tl.buckets.len())
+                    " buckets, UTC). Hover a bar for its counts."
+                }
+                "\n"
+                div class="legend" {
+                    @for (group, series) in LEGEND {
+                        span class="group" { (group) }
+                        span class="items" {
+                            @for x in series {
+                                @let n: u64 = tl.buckets.iter().map(|b| (x.count)(&b.counts)).sum();
+                                span {
+                                    span class={
+                                        "sw" @if group == "Events" { " dot" } " k-" (x.key)
+                                    } {}
+                                    (x.label) " (" (n) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+                "\n"
+                div id="chart" {}
+                "\n"
+                noscript {
+                    p class="muted" {
+                        "The chart is drawn by the page's inline script; the counts are in the \
+                         embedded JSON (script#report-data)."
+                    }
+                }
+                "\n"
+            }
         }
-        s.push_str("</span>");
+        "\n"
     }
-    s.push_str("</div>\n<div id=\"chart\"></div>\n");
-    s.push_str(
-        "<noscript><p class=\"muted\">The chart is drawn by the page's inline script; \
-         the counts are in the embedded JSON (script#report-data).</p></noscript>\n</section>\n",
-    );
-    o.put(&s)
 }
 
-fn latency(r: &Report, o: &mut Out) -> io::Result<()> {
+fn latency(r: &Report) -> Markup {
     let l = &r.latency;
     if l.routes.is_empty() {
-        return Ok(());
+        return html! {};
     }
-    let mut s = String::from("<section id=\"latency\"><h2>Latency per route</h2>\n");
-    let _ = writeln!(
-        s,
-        "<p class=\"muted\">{} paired requests; {} timestamps.</p>",
-        l.measured,
-        h(l.resolution)
-    );
-    s.push_str(
-        "<table class=\"latency\"><thead><tr><th>Route</th><th class=\"num\">Count</th>\
-         <th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th>\
-         <th class=\"num\">max</th><th class=\"num\">mean</th></tr></thead><tbody>\n",
-    );
-    for route in l.routes.iter().take(LATENCY_ROUTES) {
-        let _ = writeln!(
-            s,
-            "<tr><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            h(&route.route),
-            route.count,
-            ms(route.p50_ms),
-            ms(route.p95_ms),
-            ms(route.p99_ms),
-            ms(route.max_ms),
-            ms(route.mean_ms)
-        );
-    }
-    s.push_str("</tbody></table>\n");
-    if l.routes.len() > LATENCY_ROUTES {
-        let _ = writeln!(
-            s,
-            "<p class=\"muted\">… and {} more routes (in the embedded JSON and --format json).</p>",
-            l.routes.len() - LATENCY_ROUTES
-        );
-    }
-    if !l.slowest.is_empty() {
-        s.push_str(
-            "<h3 style=\"margin-top:18px\">Slowest requests</h3>\n<table class=\"slowest\"><thead><tr>\
-             <th>Request</th><th class=\"num\">Took</th><th class=\"num\">Status</th>\
-             <th>Started</th></tr></thead><tbody>\n",
-        );
-        for x in &l.slowest {
-            let _ = writeln!(
-                s,
-                "<tr><td class=\"mono\">{} {}<span class=\"where\">{}:{}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"t\">{}</td></tr>",
-                h(&x.method),
-                h(&x.path),
-                h(&x.file),
-                x.line,
-                ms(x.seconds * 1000.0),
-                x.status.map(|c| c.to_string()).unwrap_or_else(|| "–".into()),
-                h(&x.started)
-            );
+    html! {
+        section id="latency" {
+            h2 { "Latency per route" } "\n"
+            p class="muted" { (l.measured) " paired requests; " (t(l.resolution)) " timestamps." }
+            "\n"
+            table class="latency" {
+                thead { tr {
+                    th { "Route" } th class="num" { "Count" } th class="num" { "p50" }
+                    th class="num" { "p95" } th class="num" { "p99" } th class="num" { "max" }
+                    th class="num" { "mean" }
+                } }
+                tbody {
+                    "\n"
+                    @for route in l.routes.iter().take(LATENCY_ROUTES) {
+                        tr {
+                            td class="mono" { (t(&route.route)) }
+                            td class="num" { (route.count) }
+                            td class="num" { (ms(route.p50_ms)) }
+                            td class="num" { (ms(route.p95_ms)) }
+                            td class="num" { (ms(route.p99_ms)) }
+                            td class="num" { (ms(route.max_ms)) }
+                            td class="num" { (ms(route.mean_ms)) }
+                        }
+                        "\n"
+                    }
+                }
+            }
+            "\n"
+            @if l.routes.len() > LATENCY_ROUTES {
+                p class="muted" {
+                    "… and " (l.routes.len() - LATENCY_ROUTES)
+                    " more routes (in the embedded JSON and --format json)."
+                }
+                "\n"
+            }
+            @if !l.slowest.is_empty() {
+                h3 style="margin-top:18px" { "Slowest requests" } "\n"
+                table class="slowest" {
+                    thead { tr {
+                        th { "Request" } th class="num" { "Took" } th class="num" { "Status" }
+                        th { "Started" }
+                    } }
+                    tbody {
+                        "\n"
+                        @for x in &l.slowest {
+                            tr {
+                                td class="mono" {
+                                    (t(&x.method)) " " (t(&x.path))
+                                    span class="where" { (t(&x.file)) ":" (x.line) }
+                                }
+                                td class="num" { (ms(x.seconds * 1000.0)) }
+                                td class="num" {
+                                    @if let Some(c) = x.status { (c) } @else { "–" }
+                                }
+                                td class="t" { (t(&x.started)) }
+                            }
+                            "\n"
+                        }
+                    }
+                }
+                "\n"
+            }
         }
-        s.push_str("</tbody></table>\n");
+        "\n"
     }
-    s.push_str("</section>\n");
-    o.put(&s)
 }
 
-fn details(r: &Report, o: &mut Out) -> io::Result<()> {
-    let mut s = String::new();
-    if !r.disallowed_hosts.is_empty() {
-        s.push_str(
-            "<section id=\"hosts\"><h2>Hosts rejected by ALLOWED_HOSTS</h2>\n<table><thead><tr>\
-             <th>Host (as Django printed it)</th><th class=\"num\">Requests</th><th>Kind</th>\
-             <th class=\"num\">From probes</th><th>ALLOWED_HOSTS entry</th></tr></thead><tbody>\n",
-        );
-        for v in &r.disallowed_hosts {
-            let _ = writeln!(
-                s,
-                "<tr><td class=\"mono\">{}</td><td class=\"num\">{}</td><td>{}{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td></tr>",
-                h(&v.host),
-                v.count,
-                h(&name(&v.kind)),
-                if v.rfc_valid { "" } else { " (not a valid host name)" },
-                v.probe_requests,
-                h(&v.add_to_allowed_hosts)
-            );
-        }
-        s.push_str("</tbody></table></section>\n");
+fn disallowed_hosts(r: &Report) -> Markup {
+    if r.disallowed_hosts.is_empty() {
+        return html! {};
     }
-    if !r.orphans.is_empty() {
-        s.push_str("<section id=\"orphans\"><h2>Requests never answered</h2>\n");
-        if r.requests.orphaned as usize > ORPHAN_ROWS.min(r.orphans.len()) {
-            let _ = writeln!(
-                s,
-                "<p class=\"muted\">The first {} of {}.</p>",
-                ORPHAN_ROWS.min(r.orphans.len()),
-                r.requests.orphaned
-            );
+    html! {
+        section id="hosts" {
+            h2 { "Hosts rejected by ALLOWED_HOSTS" } "\n"
+            table {
+                thead { tr {
+                    th { "Host (as Django printed it)" } th class="num" { "Requests" }
+                    th { "Kind" } th class="num" { "From probes" } th { "ALLOWED_HOSTS entry" }
+                } }
+                tbody {
+                    "\n"
+                    @for v in &r.disallowed_hosts {
+                        tr {
+                            td class="mono" { (t(&v.host)) }
+                            td class="num" { (v.count) }
+                            td {
+                                (t(&name(&v.kind)))
+                                @if !v.rfc_valid { " (not a valid host name)" }
+                            }
+                            td class="num" { (v.probe_requests) }
+                            td class="mono" { (t(&v.add_to_allowed_hosts)) }
+                        }
+                        "\n"
+                    }
+                }
+            }
         }
-        s.push_str(
-            "<table><thead><tr><th>Request</th><th>Host</th><th>Class</th><th>Started</th>\
-             <th>Cause</th><th class=\"num\">Open</th><th class=\"num\">Client got</th>\
-             </tr></thead><tbody>\n",
-        );
-        for x in r.orphans.iter().take(ORPHAN_ROWS) {
-            let _ = writeln!(
-                s,
-                "<tr><td class=\"mono\">{} {}<span class=\"where\">{}:{}</span></td><td class=\"mono\">{}</td><td>{}</td><td class=\"t\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                h(&x.request.method),
-                h(&x.request.path),
-                h(&x.request.file),
-                x.request.line,
-                x.request.host.as_deref().map(h).unwrap_or_else(|| "–".into()),
-                h(&name(&x.request.class)),
-                x.request.started.as_deref().map(h).unwrap_or_else(|| "–".into()),
-                h(&name(&x.cause).replace('_', " ")),
-                x.request.open_seconds.map(seconds).unwrap_or_else(|| "–".into()),
-                x.client_status.map(|c| c.to_string()).unwrap_or_else(|| "–".into())
-            );
+        "\n"
+    }
+}
+
+fn orphans(r: &Report) -> Markup {
+    if r.orphans.is_empty() {
+        return html! {};
+    }
+    let shown = ORPHAN_ROWS.min(r.orphans.len());
+    html! {
+        section id="orphans" {
+            h2 { "Requests never answered" } "\n"
+            @if r.requests.orphaned as usize > shown {
+                p class="muted" { "The first " (shown) " of " (r.requests.orphaned) "." } "\n"
+            }
+            table {
+                thead { tr {
+                    th { "Request" } th { "Host" } th { "Class" } th { "Started" } th { "Cause" }
+                    th class="num" { "Open" } th class="num" { "Client got" }
+                } }
+                tbody {
+                    "\n"
+                    @for x in r.orphans.iter().take(ORPHAN_ROWS) {
+                        @let q = &x.request;
+                        tr {
+                            td class="mono" {
+                                (t(&q.method)) " " (t(&q.path))
+                                span class="where" { (t(&q.file)) ":" (q.line) }
+                            }
+                            td class="mono" { (or_dash(q.host.as_deref())) }
+                            td { (t(&name(&q.class))) }
+                            td class="t" { (or_dash(q.started.as_deref())) }
+                            td { (t(&name(&x.cause).replace('_', " "))) }
+                            td class="num" {
+                                @if let Some(s) = q.open_seconds { (seconds(s)) } @else { "–" }
+                            }
+                            td class="num" {
+                                @if let Some(c) = x.client_status { (c) } @else { "–" }
+                            }
+                        }
+                        "\n"
+                    }
+                }
+            }
         }
-        s.push_str("</tbody></table></section>\n");
+        "\n"
     }
-    if !r.input.unrecognized_samples.is_empty() {
-        let _ = writeln!(
-            s,
-            "<section id=\"unrecognised\"><h2>Lines not recognised</h2>\n<p class=\"muted\">{} lines in no known layout; the first ones:</p>\n{}\n</section>",
-            r.input.unrecognized,
-            evidence_pre(&r.input.unrecognized_samples)
-        );
+}
+
+fn unrecognised(r: &Report) -> Markup {
+    let i = &r.input;
+    if i.unrecognized_samples.is_empty() {
+        return html! {};
     }
-    o.put(&s)
+    html! {
+        section id="unrecognised" {
+            h2 { "Lines not recognised" } "\n"
+            p class="muted" { (i.unrecognized) " lines in no known layout; the first ones:" }
+            "\n" (evidence_pre(&i.unrecognized_samples)) "\n"
+        }
+        "\n"
+    }
 }
 
 pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let json = serde_json::to_string(r).map_err(io::Error::from)?;
     let (verdict, _) = verdict(r);
-    let mut o = Out { out };
-    o.put(&format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"reqtrail {}\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n\
-         <title>reqtrail: {}</title>\n<script>{ERROR_HOOKS}</script>\n<style>{STYLE}</style>\n\
-         </head>\n<body>\n<main>\n",
-        h(r.tool.version),
-        h(&verdict)
-    ))?;
-    header(r, &mut o)?;
-    checklist(r, &mut o)?;
-    findings(r, &mut o)?;
-    timeline(r, &mut o)?;
-    latency(r, &mut o)?;
-    details(r, &mut o)?;
-    o.put(&format!(
-        "<footer>Generated by reqtrail {}. This file is self-contained: it loads nothing, and \
-         the full report (the same JSON as <code>--format json</code>) is embedded in \
-         <code>script#report-data</code>.</footer>\n</main>\n",
-        h(r.tool.version)
-    ))?;
-    o.put("<script type=\"application/json\" id=\"report-data\">")?;
-    o.put(&json_for_script(&json))?;
-    o.put("</script>\n<script>")?;
-    o.put(CHART)?;
-    o.put("</script>\n</body>\n</html>\n")
+    let version = t(r.tool.version);
+    let page = html! {
+        (PreEscaped("<!doctype html>\n"))
+        html lang="en" {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8"; "\n"
+                meta http-equiv="Content-Security-Policy" content=(CSP); "\n"
+                meta name="referrer" content="no-referrer"; "\n"
+                meta name="viewport" content="width=device-width, initial-scale=1"; "\n"
+                meta name="generator" content={ "reqtrail " (version) }; "\n"
+                link rel="icon" href="data:,"; "\n"
+                title { "reqtrail: " (t(&verdict)) } "\n"
+                script { (PreEscaped(ERROR_HOOKS)) } "\n"
+                style { (PreEscaped(STYLE)) } "\n"
+            }
+            "\n"
+            body {
+                "\n"
+                main {
+                    "\n"
+                    (header(r)) (checklist(r)) (findings(r)) (timeline(r)) (latency(r))
+                    (disallowed_hosts(r)) (orphans(r)) (unrecognised(r))
+                    footer {
+                        "Generated by reqtrail " (version) ". This file is self-contained: it \
+                         loads nothing, and the full report (the same JSON as "
+                        code { "--format json" } ") is embedded in " code { "script#report-data" } "."
+                    }
+                    "\n"
+                }
+                "\n"
+                script type="application/json" id="report-data" {
+                    (PreEscaped(json_for_script(&json)))
+                }
+                "\n"
+                script { (PreEscaped(CHART)) } "\n"
+            }
+            "\n"
+        }
+        "\n"
+    };
+    out.write_all(page.into_string().as_bytes())
 }
 
 #[cfg(test)]
