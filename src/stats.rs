@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use serde::Serialize;
-
 use crate::parse::Ts;
 use crate::time::Precision;
 
@@ -153,7 +151,7 @@ impl Histogram {
 }
 
 /// One slow request, for the "slowest" list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Slow {
     pub method: String,
     pub path: String,
@@ -256,18 +254,14 @@ impl Latency {
 }
 
 /// What happened in one time bucket.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Bucket {
     pub probe: u64,
     pub health: u64,
     pub external: u64,
-    #[serde(rename = "2xx")]
     pub s2xx: u64,
-    #[serde(rename = "3xx")]
     pub s3xx: u64,
-    #[serde(rename = "4xx")]
     pub s4xx: u64,
-    #[serde(rename = "5xx")]
     pub s5xx: u64,
     pub orphans: u64,
     pub worker_timeouts: u64,

@@ -9,8 +9,6 @@
 //! and runs it. Adding a check is one new file and one line in the registry; its tests are a
 //! table of cases at the file's foot, run by `cases::judge` below.
 
-use serde::Serialize;
-
 use crate::correlate::{host_ip, Analysis, Class, ClassStats, Evidence, Timeout};
 use crate::settings::{domain_of, Settings};
 
@@ -34,8 +32,7 @@ mod workers_stable;
 
 pub use words::{cause_words, gunicorn_facts};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Pass,
     Warn,
@@ -54,7 +51,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Check {
     pub id: &'static str,
     pub title: &'static str,
@@ -64,15 +61,14 @@ pub struct Check {
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Fail,
     Warn,
     Info,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
@@ -83,8 +79,7 @@ pub struct Finding {
 }
 
 /// Why a rejected host was rejected, as far as the logs tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum HostKind {
     /// Named by `--public-host`.
     Public,
@@ -98,7 +93,7 @@ pub enum HostKind {
     Invalid,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HostVerdict {
     pub host: String,
     pub count: u64,
@@ -106,7 +101,6 @@ pub struct HostVerdict {
     pub rfc_valid: bool,
     pub kind: HostKind,
     pub probe_requests: u64,
-    #[serde(skip)]
     pub evidence: Vec<Evidence>,
 }
 

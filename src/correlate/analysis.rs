@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::{Evidence, EVIDENCE_PER_KIND};
 use crate::parse::Ts;
 use crate::stats::{Latency, Timeline};
@@ -21,16 +19,14 @@ pub const MAX_HOSTS: usize = 1000;
 /// How many unrecognised lines are kept as samples.
 pub const MAX_SAMPLES: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
     Probe,
     Health,
     External,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cause {
     WorkerTimeout,
     WorkerKilled,
@@ -40,7 +36,7 @@ pub enum Cause {
 }
 
 /// A request as the report lists it: what it was, where it started, how long it was open.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Listed {
     pub method: String,
     pub path: String,
@@ -52,19 +48,16 @@ pub struct Listed {
     pub open_seconds: Option<f64>,
     pub file: Arc<str>,
     pub line: u64,
-    #[serde(skip)]
     pub start_evidence: Evidence,
 }
 
 /// A request that was logged but never answered by the app.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Orphan {
-    #[serde(flatten)]
     pub request: Listed,
     pub cause: Cause,
     /// The status the client got from gunicorn itself (22+: 500 after a timeout), if logged.
     pub client_status: Option<u16>,
-    #[serde(skip)]
     pub cause_evidence: Option<Evidence>,
 }
 
@@ -72,7 +65,7 @@ pub struct Orphan {
 pub type InFlight = Listed;
 
 /// One pod's (or compose service's) share of the input, when the input names pods.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct PodSummary {
     pub pod: String,
     pub lines: u64,
@@ -105,7 +98,7 @@ impl PodSummary {
 }
 
 /// Per-class request counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClassStats {
     pub total: u64,
     /// Answered below 400.
@@ -480,7 +473,7 @@ impl TimeFacts {
 }
 
 /// How requests were paired with their end: which key, and how often it was ambiguous.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Pairing {
     /// Ends matched by a request id field (JSON/logfmt `request_id`, a custom `id` group).
     pub by_request_id: u64,

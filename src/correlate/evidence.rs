@@ -4,15 +4,13 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 /// Longest text kept from a log line for evidence.
 pub(super) const EVIDENCE_CHARS: usize = 400;
 /// How many evidence lines are kept per kind of event.
 pub const EVIDENCE_PER_KIND: usize = 3;
 
 /// A log line kept as evidence: where it is and what it says (raw, unescaped).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
     pub file: Arc<str>,
     pub line: u64,

@@ -4,15 +4,12 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::records::{lossy, Req};
 use super::{Cause, Class, Evidence};
 use crate::parse::Ts;
 
 /// Something to tell at once while following a live stream (`--follow`, `--format ndjson`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Notice {
     /// A request reached its end (answered or orphaned), or the input ended with it open.
     Request {
@@ -43,8 +40,7 @@ pub enum Notice {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertKind {
     /// A request has been open longer than the timeout.
     RequestOpenTooLong,

@@ -22,10 +22,8 @@ use std::io::{self, Write};
 use maud::{html, Markup, PreEscaped, Render};
 
 use super::escape::for_terminal;
+use super::wire::{Bucket, Evidence, Severity, Status};
 use super::{ms, Report};
-use crate::checks::{Severity, Status};
-use crate::correlate::Evidence;
-use crate::stats::Bucket;
 
 /// The policy in the page's `<meta http-equiv="Content-Security-Policy">`.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \

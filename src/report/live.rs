@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::escape::for_terminal as esc;
+use super::wire::{self, AlertKind};
 use super::{Format, Report};
 use crate::correlate::Notice;
 
@@ -48,11 +49,11 @@ impl NoticeWriter {
     }
 }
 
-/// One notice as a JSON line (finished requests and alerts alike); `flush`: at once, for a
-/// reader waiting on a stream.
+/// One notice as a JSON line (finished requests and alerts alike), in its wire form (which
+/// borrows it); `flush`: at once, for a reader waiting on a stream.
 pub fn write_ndjson(n: &Notice, out: &mut impl Write, flush: bool) -> io::Result<()> {
     // Generic, not `dyn Write`: serde writes a notice in some forty pieces.
-    serde_json::to_writer(&mut *out, n).map_err(io::Error::from)?;
+    serde_json::to_writer(&mut *out, &wire::Notice::from(n)).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
     if flush {
         out.flush()?;
@@ -74,7 +75,7 @@ pub fn write_alert_line(n: &Notice, out: &mut dyn Write) -> io::Result<()> {
     else {
         return Ok(());
     };
-    let kind = serde_json::to_value(alert)
+    let kind = serde_json::to_value(AlertKind::from(*alert))
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();

@@ -8,8 +8,8 @@
 use std::io::{self, Write};
 
 use super::escape::for_terminal;
+use super::wire::{Severity, Status};
 use super::Report;
-use crate::checks::{Severity, Status};
 
 /// Text safe in Markdown prose and table cells.
 pub fn md(text: &str) -> String {

@@ -1,7 +1,9 @@
-//! The owned report (what the JSON says, field for field) and its two renderings.
+//! The report: built once from the analysis and the diagnosis, then written as a table, JSON,
+//! Markdown, HTML or the closing line of an ndjson stream (and, while following, the notices).
 //!
-//! Only this module writes output. Field names here are a published interface: add fields
-//! freely; renaming or dropping one needs a new `schema_version` and a README note.
+//! Only this module writes output. What the JSON says is [`wire`]'s types, field for field: a
+//! published interface, converted from the internal types here so that it changes only on
+//! purpose. Every rendering reads the same [`Report`].
 
 pub mod escape;
 pub mod html;
@@ -10,76 +12,22 @@ pub mod markdown;
 pub mod output;
 pub mod progress;
 pub mod table;
+pub mod wire;
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use serde::Serialize;
-
-use crate::checks::{Check, Diagnosis, Finding, HostVerdict, Status};
-use crate::correlate::{
-    Analysis, Class, ClassStats, Evidence, InFlight, Orphan, Pairing, PodSummary,
-};
+use crate::checks::Diagnosis;
+use crate::correlate::{Analysis, Class, ClassStats};
 use crate::parse::Ts;
-use crate::stats::{Bucket, Latency, Slow, Timeline};
+use crate::stats::{Latency, Timeline};
+use wire::converted;
+pub use wire::{
+    Input, LatencyReport, PairingReport, Report, Requests, RouteLatency, Server, TimelineBucket,
+    TimelineReport, Tool,
+};
 
+/// The JSON's `schema_version`: raised when a field is renamed, dropped or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub schema_version: u32,
-    pub tool: Tool,
-    pub input: Input,
-    pub server: Server,
-    pub requests: Requests,
-    pub orphans: Vec<Orphan>,
-    /// Requests still open at the end of the input, younger than the timeout (first 500).
-    pub in_flight: Vec<InFlight>,
-    pub disallowed_hosts: Vec<HostVerdict>,
-    /// Rejections of hosts past the first 1,000 distinct ones: counted, not listed.
-    pub disallowed_hosts_unlisted: u64,
-    pub checks: Vec<Check>,
-    pub findings: Vec<Finding>,
-    pub latency: LatencyReport,
-    pub timeline: TimelineReport,
-    /// Per pod (or compose service) when the input names them: each correlated on its own.
-    pub pods: Vec<PodSummary>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LatencyReport {
-    /// `sub-second` when the times came from docker/kubectl/CRI envelopes, else `whole seconds`
-    /// (gunicorn's own timestamps): then percentiles are only good to a second.
-    pub resolution: &'static str,
-    pub measured: u64,
-    /// Per route (`METHOD /path/{id}/`), most requests first.
-    pub routes: Vec<RouteLatency>,
-    pub slowest: Vec<Slow>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RouteLatency {
-    pub route: String,
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub mean_ms: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TimelineReport {
-    pub bucket_seconds: i64,
-    pub buckets: Vec<TimelineBucket>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TimelineBucket {
-    pub start: String,
-    #[serde(flatten)]
-    pub counts: Bucket,
-}
 
 /// Most points a timeline is drawn with; longer series are merged into wider buckets.
 pub const MAX_TIMELINE_POINTS: usize = 1440;
@@ -108,7 +56,7 @@ fn latency_report(l: &Latency) -> LatencyReport {
         },
         measured: l.measured,
         routes,
-        slowest: l.slowest.clone(),
+        slowest: converted(&l.slowest),
     }
 }
 
@@ -118,35 +66,13 @@ fn timeline_report(t: &Timeline) -> TimelineReport {
         .into_iter()
         .map(|(start, counts)| TimelineBucket {
             start: Ts(start.saturating_mul(1_000_000)).to_rfc3339(),
-            counts,
+            counts: (&counts).into(),
         })
         .collect();
     TimelineReport {
         bucket_seconds: width,
         buckets,
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Input {
-    pub files: Vec<String>,
-    pub lines: u64,
-    /// Lines left out by --since / --until: recognized + unrecognized + filtered = lines.
-    pub filtered: u64,
-    pub recognized: u64,
-    pub unrecognized: u64,
-    pub blank: u64,
-    pub unrecognized_samples: Vec<Evidence>,
-    /// Inputs that could not be read, with the reason.
-    pub errors: Vec<String>,
-    pub first_time: Option<String>,
-    pub last_time: Option<String>,
 }
 
 impl Input {
@@ -157,54 +83,6 @@ impl Input {
         }
         format!(", {} outside --since / --until", self.filtered)
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Server {
-    pub gunicorn_version: Option<String>,
-    pub worker_class: Option<String>,
-    pub listening: Vec<String>,
-    pub workers_booted: u64,
-    pub worker_timeouts: u64,
-    pub workers_killed: u64,
-    pub kills_after_timeout: u64,
-    pub kills_during_shutdown: u64,
-    pub oom_suspected: u64,
-    pub worker_exits: u64,
-    /// `Error handling request`: exceptions gunicorn caught around a request.
-    pub request_errors: u64,
-    /// `Invalid request from ip=`: malformed HTTP, mostly scanners.
-    pub invalid_requests: u64,
-    pub boot_failed: bool,
-    pub timeout_seconds: f64,
-    pub timeout_source: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Requests {
-    pub total: u64,
-    pub answered: u64,
-    pub orphaned: u64,
-    pub in_flight: u64,
-    /// Requests dropped from tracking while open because too many were open at once.
-    pub evicted: u64,
-    /// RESPONSE lines whose start is not in the input (it began before the logs do).
-    pub unmatched_responses: u64,
-    pub probe: u64,
-    pub health: u64,
-    pub external: u64,
-    pub status: BTreeMap<String, u64>,
-    pub by_class: BTreeMap<Class, ClassStats>,
-    pub pairing: PairingReport,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PairingReport {
-    #[serde(flatten)]
-    pub counts: Pairing,
-    /// `high`: every end matched by request id or thread, or on one-request-at-a-time workers;
-    /// `medium`: a few ends (under 1 %) had several open candidates; `low`: more did.
-    pub confidence: &'static str,
 }
 
 impl Report {
@@ -236,7 +114,7 @@ impl Report {
                 recognized: a.input.recognized,
                 unrecognized: a.input.unrecognized,
                 blank: a.input.blank,
-                unrecognized_samples: a.input.unrecognized_samples.clone(),
+                unrecognized_samples: converted(&a.input.unrecognized_samples),
                 errors,
                 first_time: a.time.first.map(|t| t.to_rfc3339()),
                 last_time: a.time.last.map(|t| t.to_rfc3339()),
@@ -274,9 +152,9 @@ impl Report {
                     .iter()
                     .map(|(s, n)| (s.to_string(), *n))
                     .collect(),
-                by_class: a.traffic.by_class.clone(),
+                by_class: wire::by_class(&a.traffic.by_class),
                 pairing: PairingReport {
-                    counts: a.traffic.pairing,
+                    counts: (&a.traffic.pairing).into(),
                     confidence: match a.traffic.pairing.ambiguous {
                         0 => "high",
                         n if n * 100 < a.traffic.total.max(1) => "medium",
@@ -284,21 +162,21 @@ impl Report {
                     },
                 },
             },
-            orphans: a.traffic.orphans.clone(),
-            in_flight: a.traffic.in_flight.clone(),
-            disallowed_hosts: d.hosts,
+            orphans: converted(&a.traffic.orphans),
+            in_flight: converted(&a.traffic.in_flight),
+            disallowed_hosts: converted(&d.hosts),
             disallowed_hosts_unlisted: a.hosts.rejected_unlisted,
-            checks: d.checks,
-            findings: d.findings,
+            checks: converted(&d.checks),
+            findings: converted(&d.findings),
             latency: latency_report(&a.time.latency),
-            pods: a.pods.clone(),
+            pods: converted(&a.pods),
             timeline: timeline_report(&a.time.timeline),
         }
     }
 
     /// True when at least one check failed: the exit status a deploy gate wants.
     pub fn failed(&self) -> bool {
-        self.checks.iter().any(|c| c.status == Status::Fail)
+        self.checks.iter().any(|c| c.status == wire::Status::Fail)
     }
 }
 

@@ -6,9 +6,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::escape::for_terminal as esc;
+use super::wire::{Evidence, Severity, Status};
 use super::{ms, Report};
-use crate::checks::{Severity, Status};
-use crate::correlate::Evidence;
 
 fn status_cell(s: Status, color: bool) -> Cell {
     let cell = Cell::new(s.as_str());
