@@ -7,6 +7,7 @@
 pub mod access;
 pub mod atoms;
 pub mod django;
+pub mod edge;
 pub mod gunicorn;
 pub mod layouts;
 pub mod structured;

@@ -1,0 +1,123 @@
+//! What the edge wrote: the proxy, load balancer or platform router between users and gunicorn.
+//!
+//! An incident is what users saw, and users talk to an edge (nginx, ingress-nginx, the Heroku
+//! router, Caddy, Traefik, HAProxy, an AWS ALB, a Google Cloud load balancer), not to gunicorn.
+//! Each edge's lines are read here into one [`EdgeRecord`]: the request as the edge saw it, the
+//! status the user got, what the upstream (the app) did as far as the edge knows, and the edge's
+//! own reason when it failed. The records are kept apart from the app's events: an edge access
+//! line is never an app request, even where its shape is the same as gunicorn's (nginx's
+//! `combined` and gunicorn's default access format are).
+//!
+//! One file per edge, each parser named after the format it recognises and unit-tested beside it
+//! with real-looking lines and the input it leaves. Formats are quoted from each edge's own
+//! documentation in the file that reads it.
+
+use std::borrow::Cow;
+
+use super::atoms::Ts;
+
+/// Which edge wrote a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Edge {
+    Nginx,
+    IngressNginx,
+    HerokuRouter,
+    Caddy,
+    Traefik,
+    HaProxy,
+    AwsAlb,
+    GcpLoadBalancer,
+}
+
+/// What kind of line the record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// One line per request (an access log entry, a router line, a load balancer entry).
+    Access,
+    /// An error-log line about the upstream (nginx's `upstream timed out ...`): it tells why a
+    /// request failed, and the access line of the same request tells what the user got.
+    UpstreamError,
+}
+
+/// Why the edge failed a request, as far as its line tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// The upstream accepted the request and did not answer in the edge's time
+    /// (nginx `upstream timed out`, Heroku H12, HAProxy `sH`, GCP `backend_timeout`, ALB 504).
+    UpstreamTimeout,
+    /// The upstream closed the connection without (a whole) answer (nginx `upstream prematurely
+    /// closed connection`, Heroku H13, GCP `backend_connection_closed_before_data_sent_to_client`).
+    UpstreamClosed,
+    /// The connection was reset by the upstream (nginx `recv() failed (104: ...)`).
+    UpstreamReset,
+    /// Nothing listened (nginx `connect() failed (111: Connection refused)`, HAProxy `SC`).
+    ConnectionRefused,
+    /// No upstream to send it to: none ready or none running (nginx `no live upstreams`,
+    /// ingress-nginx 503 without an upstream address, Heroku H14 / H10).
+    NoUpstream,
+    /// The app did not boot in time (Heroku H20).
+    BootTimeout,
+    /// The client went away first (nginx 499, HAProxy `cD` / `CD`, Heroku H27).
+    ClientClosed,
+    /// Some other failure the edge names (kept in [`EdgeRecord::detail`]).
+    Other,
+}
+
+/// One request (or one upstream error) as the edge saw it. Fields a format does not carry are
+/// `None`; text fields borrow the line where they can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeRecord<'a> {
+    pub edge: Edge,
+    pub kind: RecordKind,
+    /// When the edge logged it (for most access logs, when the request ended).
+    pub time: Option<Ts>,
+    pub method: Option<Cow<'a, [u8]>>,
+    /// The request URI as sent, query string included.
+    pub path: Option<Cow<'a, [u8]>>,
+    pub host: Option<Cow<'a, [u8]>>,
+    /// The user's address as the edge saw it.
+    pub client: Option<Cow<'a, [u8]>>,
+    /// The status the user got.
+    pub status: Option<u16>,
+    /// The status the upstream answered with (the last try's); `None` when it never answered.
+    pub upstream_status: Option<u16>,
+    /// Where the edge sent the request (every try, as the edge wrote them).
+    pub upstream_addr: Option<Cow<'a, [u8]>>,
+    /// How many upstreams were tried (ingress-nginx writes one per try, comma-separated).
+    pub upstream_tries: u8,
+    /// Seconds the upstream took to answer (the last try's).
+    pub upstream_seconds: Option<f64>,
+    /// Seconds the whole request took at the edge.
+    pub request_seconds: Option<f64>,
+    /// The request id, where the format carries one (`$req_id`, Heroku's `request_id`).
+    pub request_id: Option<Cow<'a, [u8]>>,
+    /// Why the edge failed the request, when its line says.
+    pub reason: Option<Reason>,
+    /// The edge's own words for it: a Heroku code and description, HAProxy's termination
+    /// state, a load balancer's status detail, nginx's error text.
+    pub detail: Option<Cow<'a, [u8]>>,
+}
+
+impl<'a> EdgeRecord<'a> {
+    /// An empty record of `edge` and `kind`, for a parser to fill.
+    pub fn new(edge: Edge, kind: RecordKind) -> EdgeRecord<'a> {
+        EdgeRecord {
+            edge,
+            kind,
+            time: None,
+            method: None,
+            path: None,
+            host: None,
+            client: None,
+            status: None,
+            upstream_status: None,
+            upstream_addr: None,
+            upstream_tries: 0,
+            upstream_seconds: None,
+            request_seconds: None,
+            request_id: None,
+            reason: None,
+            detail: None,
+        }
+    }
+}
