@@ -227,7 +227,7 @@ pub fn bracketed_pid(i: &[u8]) -> PResult<'_, u32> {
 }
 
 /// Python logging level names (and the short forms some formatters use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Debug,
     Info,
