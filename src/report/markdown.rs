@@ -51,7 +51,29 @@ fn status_word(s: Status) -> String {
     }
 }
 
+/// The write-up section: a verdict and summary, the checklist, the findings, the counts.
 pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    summary(r, out)?;
+    checklist(r, out)?;
+    findings(r, out)?;
+    requests(r, out)?;
+    latency(r, out)?;
+    writeln!(
+        out,
+        "\n<sub>reqtrail {} · {} · {} lines ({} recognised{}) · {} → {}</sub>",
+        r.tool.version,
+        md(&r.input.files.join(", ")),
+        r.input.lines,
+        r.input.recognized,
+        r.input.outside_window(),
+        r.input.first_time.as_deref().unwrap_or("?"),
+        r.input.last_time.as_deref().unwrap_or("?"),
+    )?;
+    Ok(())
+}
+
+/// The heading (the most likely cause, or how many checks failed) and a paragraph to paste.
+fn summary(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let fails = r.checks.iter().filter(|c| c.status == Status::Fail).count();
     let verdict = match r.findings.first() {
         Some(f) if f.severity != Severity::Info => md(&f.title),
@@ -60,7 +82,6 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "## reqtrail: {verdict}\n")?;
 
-    let q = &r.requests;
     let mut summary = String::new();
     match r.findings.iter().find(|f| f.severity != Severity::Info) {
         Some(f) => {
@@ -83,10 +104,19 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     summary.push_str(&format!(
         " The logs hold {} requests ({} probe, {} health, {} external): {} answered, {} never answered.",
-        q.total, q.probe, q.health, q.external, q.answered, q.orphaned
+        r.requests.total,
+        r.requests.probe,
+        r.requests.health,
+        r.requests.external,
+        r.requests.answered,
+        r.requests.orphaned
     ));
     writeln!(out, "{summary}\n")?;
 
+    Ok(())
+}
+
+fn checklist(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "| Check | Expected | Actual | Status |")?;
     writeln!(out, "| --- | --- | --- | --- |")?;
     for c in &r.checks {
@@ -100,6 +130,11 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
 
+    Ok(())
+}
+
+/// Each finding with its detail, fix and evidence (fenced: log text is never Markdown).
+fn findings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.findings.is_empty() {
         writeln!(out, "\n### Findings\n")?;
     }
@@ -134,6 +169,12 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
     }
 
+    Ok(())
+}
+
+/// Requests by class and status code.
+fn requests(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let q = &r.requests;
     writeln!(out, "\n### Requests\n")?;
     writeln!(
         out,
@@ -161,6 +202,10 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let statuses: Vec<String> = q.status.iter().map(|(s, n)| format!("{s} ×{n}")).collect();
         writeln!(out, "\nStatus codes: {}.", statuses.join(", "))?;
     }
+    Ok(())
+}
+
+fn latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.latency.routes.is_empty() {
         writeln!(out, "\n### Latency ({} timestamps)\n", r.latency.resolution)?;
         writeln!(out, "| Route | Count | p50 ms | p95 ms | p99 ms | max ms |")?;
@@ -178,17 +223,6 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
-    writeln!(
-        out,
-        "\n<sub>reqtrail {} · {} · {} lines ({} recognised{}) · {} → {}</sub>",
-        r.tool.version,
-        md(&r.input.files.join(", ")),
-        r.input.lines,
-        r.input.recognized,
-        r.input.outside_window(),
-        r.input.first_time.as_deref().unwrap_or("?"),
-        r.input.last_time.as_deref().unwrap_or("?"),
-    )?;
     Ok(())
 }
 
