@@ -12,6 +12,8 @@
 //! with real-looking lines and the input it leaves. Formats are quoted from each edge's own
 //! documentation in the file that reads it.
 
+pub mod nginx;
+
 use std::borrow::Cow;
 
 use super::atoms::Ts;
