@@ -12,6 +12,7 @@
 //! with real-looking lines and the input it leaves. Formats are quoted from each edge's own
 //! documentation in the file that reads it.
 
+pub mod heroku;
 pub mod ingress_nginx;
 pub mod nginx;
 
