@@ -28,8 +28,8 @@ use crate::parse::atoms::{quoted, rfc3339, PResult};
 /// (one line). The prefix is optional: a line starting at `at=` (or `sock=`, which H18 lines
 /// carry first) is read as well, without a time. Values may be quoted (`path="/"`, `fwd="..."`)
 /// or not, and empty when the router never reached a dyno (`dyno= connect= service=
-/// status=503 bytes=`). A line must have `at=` (`info`, `warning` or `error`), `method=` and
-/// `path=`; the drain's RFC 5424 form (`<158>1 ... heroku router - - at=...`) is not read here.
+/// status=503 bytes=`). A line must have `at=` (`info`, `warning` or `error`), `method=`,
+/// `path=` and `status=` (every router line has them; a line cut before its status is not read); the drain's RFC 5424 form (`<158>1 ... heroku router - - at=...`) is not read here.
 ///
 /// Fields: `fwd` (the X-Forwarded-For the router saw, as written) is the client, `dyno` the
 /// upstream (one try), `service` the upstream's time and `connect` + `service` the request's,
@@ -104,7 +104,7 @@ pub fn heroku_router(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
         }
     }
     let at = at.filter(|a| matches!(*a, b"info" | b"warning" | b"error"));
-    if at.is_none() || rec.method.is_none() || rec.path.is_none() {
+    if at.is_none() || rec.method.is_none() || rec.path.is_none() || rec.status.is_none() {
         return Err(nom::Err::Error(nom::error::Error::new(
             i,
             nom::error::ErrorKind::Verify,
@@ -337,6 +337,19 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(line)
             );
+        }
+    }
+
+    #[test]
+    fn every_cut_of_a_real_line_is_an_error_or_a_record() {
+        let line = br#"2026-11-28T03:47:31.123456+00:00 heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/slow/" host=shop.herokuapp.com request_id=8601b555-6a76-4a8e-9c4b-3e1f0d2c7b9a fwd="203.0.113.7" dyno=web.1 connect=1ms service=30000ms status=503 bytes=0 protocol=https"#;
+        for cut in 0..line.len() {
+            // A cut pair is an error; a line cut between pairs is the pairs it has, once it
+            // has its status (and so every pair before it).
+            if let Ok((rest, rec)) = heroku_router(&line[..cut]) {
+                assert!(rest.is_empty() || rest == b" ", "{cut}");
+                assert_eq!((rec.status, rec.upstream_seconds), (Some(503), Some(30.0)));
+            }
         }
     }
 }

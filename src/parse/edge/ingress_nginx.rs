@@ -34,7 +34,8 @@ use crate::parse::atoms::{token, PResult};
 ///
 /// When nginx tried several upstreams, each `$upstream_*` variable lists every try, separated
 /// by `, ` (and by ` : ` across an internal redirect): `10.244.0.12:8000, 10.244.0.13:8000 0,
-/// 612 30.001, 0.012 504, 200`. The record keeps the whole address list as written, counts the
+/// 612 30.001, 0.012 504, 200`. `$req_id` is always 32 hex digits; a line whose last field is
+/// not is not read (it was cut). The record keeps the whole address list as written, counts the
 /// tries, and takes the last try's time and status. `-` is "none": a request nginx answered
 /// itself (no ready endpoint, a redirect) has `-` for all four.
 ///
@@ -82,7 +83,11 @@ pub fn ingress_nginx_upstreaminfo(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     rec.upstream_status = std::str::from_utf8(statuses.last)
         .ok()
         .and_then(|s| s.parse::<u16>().ok());
-    rec.request_id = (req_id != b"-").then_some(Cow::Borrowed(req_id));
+    // `$req_id` is 16 random bytes in hex: anything else is a cut or another format's field.
+    if req_id.len() != 32 || !req_id.iter().all(u8::is_ascii_hexdigit) {
+        return Err(fail(req_id));
+    }
+    rec.request_id = Some(Cow::Borrowed(req_id));
     if rec.status == Some(503) && rec.upstream_addr.is_none() {
         rec.reason = Some(Reason::NoUpstream);
     }
@@ -278,6 +283,14 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(line)
             );
+        }
+    }
+
+    #[test]
+    fn every_cut_of_a_real_line_is_an_error_or_a_record() {
+        let line = br#"192.168.49.1 - - [28/Nov/2026:03:47:31 +0000] "POST /api/orders HTTP/1.1" 200 48 "-" "python-requests/2.32.3" 233 30.015 [shop-web-8000] [] 10.244.0.12:8000, 10.244.0.13:8000 0, 48 30.001, 0.014 504, 200 3f9c1a7e5b2d4c6e8f0a1b2c3d4e5f60"#;
+        for cut in 0..line.len() {
+            assert!(ingress_nginx_upstreaminfo(&line[..cut]).is_err(), "{cut}");
         }
     }
 }

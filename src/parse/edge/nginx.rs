@@ -14,7 +14,8 @@ use nom::combinator::opt;
 use nom::Parser;
 
 use super::{Edge, EdgeRecord, Reason, RecordKind};
-use crate::parse::atoms::{access_log_time, http_method, number, quoted, status_code, PResult, Ts};
+use crate::parse::access::request_line;
+use crate::parse::atoms::{access_log_time, number, quoted, status_code, PResult, Ts};
 use crate::time::{clock, fixed_digits, time_or_fail};
 
 /// An nginx access line in the `combined` format, predefined by ngx_http_log_module:
@@ -65,16 +66,6 @@ pub(super) fn combined_fields(i: &[u8], edge: Edge) -> PResult<'_, EdgeRecord<'_
         rec.reason = Some(Reason::ClientClosed);
     }
     Ok((i, rec))
-}
-
-/// The inside of a quoted request line, `GET /x?q=1 HTTP/1.1` → (method, URI); `None` for what
-/// nginx logs when it could not read one (`-`, `\x16\x03\x01...`).
-pub(super) fn request_line(r: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (rest, method) = http_method(r).ok()?;
-    let rest = rest.strip_prefix(b" ")?;
-    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-    let (uri, proto) = rest.split_at(end);
-    (!uri.is_empty() && (proto.is_empty() || proto.starts_with(b" HTTP/"))).then_some((method, uri))
 }
 
 /// nginx's error-log time, `2026/11/28 03:47:01` (local time, no offset: read as UTC, as
@@ -392,6 +383,19 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(line)
             );
+        }
+    }
+
+    #[test]
+    fn every_cut_of_a_real_line_is_an_error_or_a_record() {
+        let access = br#"203.0.113.7 - - [28/Nov/2026:03:47:31 +0000] "GET /slow/ HTTP/1.1" 504 167 "-" "curl/8.5.0""#;
+        let error = error_line("upstream timed out (110: Connection timed out) while reading response header from upstream");
+        for line in [&access[..], error.as_bytes()] {
+            for cut in 0..line.len() {
+                // No panic; a cut access line never parses (its last field is quoted).
+                let _ = nginx_upstream_error(&line[..cut]);
+                assert!(nginx_combined(&line[..cut]).is_err());
+            }
         }
     }
 }
