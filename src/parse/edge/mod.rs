@@ -12,6 +12,10 @@
 //! with real-looking lines and the input it leaves. Formats are quoted from each edge's own
 //! documentation in the file that reads it.
 
+pub mod heroku;
+pub mod ingress_nginx;
+pub mod nginx;
+
 use std::borrow::Cow;
 
 use super::atoms::Ts;
@@ -96,6 +100,10 @@ pub struct EdgeRecord<'a> {
     /// The edge's own words for it: a Heroku code and description, HAProxy's termination
     /// state, a load balancer's status detail, nginx's error text.
     pub detail: Option<Cow<'a, [u8]>>,
+    /// The edge's name for where it routed the request, as it wrote it: ingress-nginx's
+    /// `$proxy_upstream_name` (`<namespace>-<service>-<port>`). Names the app (service) the
+    /// upstream address belongs to, which an address alone (a pod IP) does not.
+    pub upstream_name: Option<Cow<'a, [u8]>>,
 }
 
 impl<'a> EdgeRecord<'a> {
@@ -118,6 +126,7 @@ impl<'a> EdgeRecord<'a> {
             request_id: None,
             reason: None,
             detail: None,
+            upstream_name: None,
         }
     }
 }
