@@ -30,7 +30,7 @@ pub struct Access<'a> {
 }
 
 /// The quoted request line `GET /path?q HTTP/1.1` → (method, uri).
-fn request_line(r: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn request_line(r: &[u8]) -> Option<(&[u8], &[u8])> {
     let (rest, (method, _)) = (http_method, char(' ')).parse(r).ok()?;
     let uri_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
     let (uri, proto) = rest.split_at(uri_end);

@@ -14,6 +14,8 @@
 
 use std::borrow::Cow;
 
+pub mod haproxy;
+
 use super::atoms::Ts;
 
 /// Which edge wrote a record.
