@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 
 pub mod haproxy;
+mod json;
+pub mod traefik;
 
 use super::atoms::Ts;
 
