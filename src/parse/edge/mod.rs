@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 
+pub mod caddy;
 pub mod haproxy;
 mod json;
 pub mod traefik;
