@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 
+pub mod aws_alb;
 pub mod caddy;
 pub mod haproxy;
 mod json;
