@@ -57,10 +57,9 @@ fn status_or_dash(i: &[u8]) -> PResult<'_, Option<u16>> {
     alt((status_code.map(Some), tag("-").map(|_| None))).parse(i)
 }
 
-/// `GET https://shop.example.com:443/slow/?n=1 HTTP/1.1` → (method, host, path).
-fn absolute_request(r: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let (rest, (method, _)) = (http_method, tag(" ")).parse(r).ok()?;
-    let url = &rest[..memchr::memchr(b' ', rest).unwrap_or(rest.len())];
+/// `https://shop.example.com:443/slow/?n=1` → (`shop.example.com`, `/slow/?n=1`): the host
+/// without its port, the path with its query (`/` when the URL has none).
+pub(crate) fn host_and_path(url: &[u8]) -> Option<(&[u8], &[u8])> {
     let after_scheme = &url[memchr::memmem::find(url, b"://")? + 3..];
     let slash = memchr::memchr(b'/', after_scheme).unwrap_or(after_scheme.len());
     let (host, path) = after_scheme.split_at(slash);
@@ -68,7 +67,15 @@ fn absolute_request(r: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
         Some(colon) if !host[..colon].contains(&b':') => &host[..colon],
         _ => host,
     };
-    Some((method, host, if path.is_empty() { b"/" } else { path }))
+    Some((host, if path.is_empty() { b"/" } else { path }))
+}
+
+/// `GET https://shop.example.com:443/slow/?n=1 HTTP/1.1` → (method, host, path).
+fn absolute_request(r: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (rest, (method, _)) = (http_method, tag(" ")).parse(r).ok()?;
+    let url = &rest[..memchr::memchr(b' ', rest).unwrap_or(rest.len())];
+    let (host, path) = host_and_path(url)?;
+    Some((method, host, path))
 }
 
 /// The fields after `trace_id`, to `target_status_code_list`: (error_reason, target list).

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 pub mod aws_alb;
 pub mod caddy;
+pub mod gcp_lb;
 pub mod haproxy;
 mod json;
 pub mod traefik;
