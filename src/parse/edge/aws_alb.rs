@@ -241,5 +241,8 @@ mod tests {
         let cut = br#"http 2026-11-28T03:48:11.000312Z app/shop-alb/50dc6c495c0c9188 203.0.113.7:2820 10.0.1.15:8000 -1 -1 -1 504 - 298 386 "GET http://shop.example.com:80/slow/ HTTP/1.1" "curl/8.5.0" - -"#;
         assert!(aws_alb(cut).is_err());
         assert!(aws_alb(b"http garbage").is_err());
+        // Traefik's CLF line and HAProxy's.
+        assert!(aws_alb(br#"192.168.1.10 - - [28/Nov/2026:03:47:01 +0000] "GET / HTTP/1.1" 200 5120 "-" "curl/8.5.0" 42 "app@docker" "http://172.18.0.3:8000" 37ms"#).is_err());
+        assert!(aws_alb(br#"10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 "GET / HTTP/1.1""#).is_err());
     }
 }

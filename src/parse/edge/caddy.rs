@@ -281,6 +281,9 @@ mod tests {
         assert!(caddy_json(br#"{"level":"info","ts":1795837600.1,"logger":"http","msg":"server running","name":"srv0","protocols":["h1","h2","h3"]}"#).is_none());
         assert!(caddy_json(br#"{"level":"debug","ts":1795837601.2,"logger":"http.handlers.reverse_proxy","msg":"upstream roundtrip","upstream":"127.0.0.1:8000","duration":0.01,"status":200}"#).is_none());
         assert!(caddy_json(br#"{"message":"GET /ok","status":200,"method":"GET"}"#).is_none());
+        // Traefik's and Google Cloud's access entries.
+        assert!(caddy_json(br#"{"DownstreamStatus":502,"OriginStatus":0,"RequestMethod":"GET","RequestPath":"/","msg":"","level":"info"}"#).is_none());
+        assert!(caddy_json(br#"{"httpRequest":{"requestMethod":"GET","status":200},"jsonPayload":{"statusDetails":"response_sent_by_backend"}}"#).is_none());
         assert!(caddy_json(br#"{"level":"info","ts":1795837621.524,"logger":"http.log.access.log0","msg":"handled request","request":{"method":"GET""#).is_none());
         assert!(
             caddy_json(b"127.0.0.1 - - [28/Nov/2026:02:23:44 +0000] \"GET / HTTP/1.1\" 200 3")

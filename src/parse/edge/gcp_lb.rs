@@ -241,5 +241,11 @@ mod tests {
         assert!(gcp_lb_json(br#"  "httpRequest": {"#).is_none());
         assert!(gcp_lb_json(&TIMEOUT[..TIMEOUT.len() - 10]).is_none());
         assert!(gcp_lb_json(br#"{"message":"GET /ok","status":200,"method":"GET"}"#).is_none());
+        // Caddy's and Traefik's access entries.
+        assert!(gcp_lb_json(br#"{"level":"info","ts":1795837621.5,"logger":"http.log.access","msg":"handled request","request":{"method":"GET","uri":"/"},"status":200}"#).is_none());
+        assert!(gcp_lb_json(
+            br#"{"DownstreamStatus":502,"OriginStatus":0,"RequestMethod":"GET","RequestPath":"/"}"#
+        )
+        .is_none());
     }
 }

@@ -319,5 +319,8 @@ mod tests {
         assert!(haproxy_http(cut).is_err());
         assert!(haproxy_http(b"haproxy[1]: Proxy web started.").is_err());
         assert!(haproxy_http(b"").is_err());
+        // Traefik's CLF line and an ALB entry.
+        assert!(haproxy_http(br#"192.168.1.10 - - [28/Nov/2026:03:47:01 +0000] "GET / HTTP/1.1" 200 5120 "-" "curl/8.5.0" 42 "app@docker" "http://172.18.0.3:8000" 37ms"#).is_err());
+        assert!(haproxy_http(br#"http 2026-11-28T03:49:31.000000Z app/shop-alb/50dc6c495c0c9188 203.0.113.7:2841 10.0.1.15:8000 0.000 0.002 0.000 404 404 120 277 "GET http://shop.example.com:80/nope HTTP/1.1" "curl/8.5.0" - - arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web/73e2d6bc24d8a067 "Root=1-6748e823-bb""#).is_err());
     }
 }

@@ -301,5 +301,9 @@ mod tests {
         assert!(traefik_json(br#"{"message":"GET /ok","status":200,"method":"GET"}"#).is_none());
         assert!(traefik_json(br#"{"RequestMethod":"GET","DownstreamStatus":200"#).is_none());
         assert!(traefik_json(b"garbage").is_none());
+        // The other edges' lines.
+        assert!(traefik_json(br#"{"level":"info","ts":1795837621.5,"logger":"http.log.access","msg":"handled request","request":{"method":"GET","uri":"/"},"status":200}"#).is_none());
+        assert!(traefik_json(br#"{"httpRequest":{"requestMethod":"GET","status":200},"jsonPayload":{"statusDetails":"response_sent_by_backend"}}"#).is_none());
+        assert!(traefik_clf(br#"10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 "GET / HTTP/1.1""#).is_err());
     }
 }
