@@ -173,7 +173,8 @@ const MONTHS: [&[u8]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
-fn month_abbrev(i: &[u8]) -> PResult<'_, u32> {
+/// An English month abbreviation (`Jan` … `Dec`) → its number (1–12).
+pub fn month_abbrev(i: &[u8]) -> PResult<'_, u32> {
     map_opt(take(3usize), |m: &[u8]| {
         MONTHS.iter().position(|x| *x == m).map(|p| p as u32 + 1)
     })

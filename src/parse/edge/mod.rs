@@ -18,6 +18,13 @@ pub mod nginx;
 
 use std::borrow::Cow;
 
+pub mod aws_alb;
+pub mod caddy;
+pub mod gcp_lb;
+pub mod haproxy;
+mod json;
+pub mod traefik;
+
 use super::atoms::Ts;
 
 /// Which edge wrote a record.
