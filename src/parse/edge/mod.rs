@@ -12,18 +12,17 @@
 //! with real-looking lines and the input it leaves. Formats are quoted from each edge's own
 //! documentation in the file that reads it.
 
-pub mod heroku;
-pub mod ingress_nginx;
-pub mod nginx;
-
-use std::borrow::Cow;
-
 pub mod aws_alb;
 pub mod caddy;
 pub mod gcp_lb;
 pub mod haproxy;
+pub mod heroku;
+pub mod ingress_nginx;
 mod json;
+pub mod nginx;
 pub mod traefik;
+
+use std::borrow::Cow;
 
 use super::atoms::Ts;
 
