@@ -1,7 +1,9 @@
-//! Arbitrary bytes, line by line, through the envelope stripper and the line parser.
+//! Arbitrary bytes, line by line, through the envelope stripper, the line parser and every
+//! edge's parser.
 //!
-//! Oracles: no panic (overflow checks and debug assertions are on), no hang (`-timeout`), and
-//! the two line splitters (memory-mapped `split_lines`, streaming `read_lines`) agree.
+//! Oracles: no panic (overflow checks and debug assertions are on), no hang (`-timeout`), an
+//! edge parser's leftover is the end of its line, and the two line splitters (memory-mapped
+//! `split_lines`, streaming `read_lines`) agree.
 #![no_main]
 
 use std::io::{self, Read};
@@ -9,6 +11,10 @@ use std::io::{self, Read};
 use libfuzzer_sys::fuzz_target;
 use reqtrail::input::envelope::{Stripped, Unwrapper};
 use reqtrail::input::{read_lines, split_lines};
+use reqtrail::parse::atoms::PResult;
+use reqtrail::parse::edge::{
+    aws_alb, caddy, gcp_lb, haproxy, heroku, ingress_nginx, nginx, traefik, EdgeRecord,
+};
 use reqtrail::parse::{Event, LineParser};
 
 /// A reader that hands out a few bytes at a time, so lines cross buffer boundaries.
@@ -27,6 +33,40 @@ fn touch(event: &Event<'_>) {
     // Exercise the timestamps the parsers produced: formatting must not panic either.
     if let Event::Access(a) = event {
         if let Some(t) = a.time {
+            let _ = t.to_rfc3339();
+        }
+    }
+}
+
+/// Every edge's parser on one line: none may panic, a text parser's leftover is the line's end.
+fn edges(line: &[u8]) {
+    type Text = for<'a> fn(&'a [u8]) -> PResult<'a, EdgeRecord<'a>>;
+    let text: [Text; 7] = [
+        nginx::nginx_combined,
+        nginx::nginx_upstream_error,
+        ingress_nginx::ingress_nginx_upstreaminfo,
+        heroku::heroku_router,
+        haproxy::haproxy_http,
+        traefik::traefik_clf,
+        aws_alb::aws_alb,
+    ];
+    for parse in text {
+        if let Ok((rest, record)) = parse(line) {
+            assert!(line.ends_with(rest), "leftover is not the end of the line");
+            if let Some(t) = record.time {
+                let _ = t.to_rfc3339();
+            }
+        }
+    }
+    for record in [
+        caddy::caddy_json(line),
+        traefik::traefik_json(line),
+        gcp_lb::gcp_lb_json(line),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(t) = record.time {
             let _ = t.to_rfc3339();
         }
     }
@@ -61,6 +101,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = t.to_rfc3339();
         }
         touch(&p.event);
+        edges(line);
         scratch.clear();
         match unwrapper.strip(line, &mut scratch) {
             Stripped::Partial => {}
