@@ -64,11 +64,6 @@ fn t(text: &str) -> LogText<'_> {
     LogText(text)
 }
 
-/// Log-borne text escaped as the page escapes it (see [`LogText`]).
-pub fn h(text: &str) -> String {
-    t(text).render().into_string()
-}
-
 /// `json` (compact serde_json output) safe inside `<script type="application/json">`:
 /// `<`, `>`, `&`, U+2028/9, control and bidi characters become `\uXXXX`. Compact serde_json
 /// has such characters only inside strings, where `\uXXXX` means the same character, so the
@@ -754,6 +749,11 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log-borne text escaped as the page escapes it.
+    fn h(text: &str) -> String {
+        t(text).render().into_string()
+    }
 
     #[test]
     fn escapes_html_and_controls() {
