@@ -9,7 +9,7 @@
 //! The page is a maud template: every value spliced into it is escaped unless it is wrapped in
 //! `PreEscaped`, which only the inline CSS and JS constants and the embedded JSON (escaped by
 //! [`json_for_script`]) are. Log-borne text is untrusted and goes in as [`LogText`] (through
-//! [`t`]), which escapes more than maud does: control and bidi characters shown as visible
+//! `t`), which escapes more than maud does: control and bidi characters shown as visible
 //! escapes, then `& < > " '` escaped. Text put in without it is still escaped by maud (`& < >
 //! "`), only less. The embedded JSON has `<`, `>`, `&`, controls, bidi and U+2028/9 as
 //! `\uXXXX`; the script only ever sets `textContent`. The script also records `error`,
