@@ -29,14 +29,8 @@ use nom::bytes::complete::tag;
 use nom::combinator::{opt, verify};
 use nom::Parser;
 
-use super::{Edge, EdgeRecord, Reason, RecordKind};
+use super::{seconds, without_port, Edge, EdgeRecord, Reason, RecordKind};
 use crate::parse::atoms::{http_method, quoted, rfc3339, spaces, status_code, token, PResult};
-
-/// A processing time in seconds, `None` for `-1`.
-fn seconds(field: &[u8]) -> Option<f64> {
-    let s: f64 = std::str::from_utf8(field).ok()?.parse().ok()?;
-    (s >= 0.0).then_some(s)
-}
 
 /// `-` or a field's value.
 fn dash(field: &[u8]) -> Option<&[u8]> {
@@ -134,10 +128,7 @@ pub fn aws_alb(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
         record.host = Some(Cow::Borrowed(host));
         record.path = Some(Cow::Borrowed(path));
     }
-    let client = match memchr::memrchr(b':', client) {
-        Some(colon) => &client[..colon],
-        None => client,
-    };
+    let client = without_port(client);
     record.client = Some(Cow::Borrowed(client));
     record.status = Some(elb_status);
     record.upstream_status = target_status;

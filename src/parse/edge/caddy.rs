@@ -26,7 +26,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::json::{bytes, present, Number};
-use super::{Edge, EdgeRecord, Reason, RecordKind};
+use super::{without_port, Edge, EdgeRecord, Reason, RecordKind};
 use crate::parse::atoms::{rfc3339, Ts};
 
 #[derive(Deserialize)]
@@ -134,19 +134,6 @@ fn fill_request<'a>(record: &mut EdgeRecord<'a>, request: Request<'a>) {
         .and_then(|h| h.request_id)
         .and_then(|ids| ids.into_iter().next())
         .and_then(|id| present(Some(id)));
-}
-
-/// `10.0.0.5:41342` → `10.0.0.5`; `[::1]:41342` → `::1`.
-fn without_port(addr: &[u8]) -> &[u8] {
-    let host = match memchr::memrchr(b':', addr) {
-        Some(colon) if addr.first() == Some(&b'[') || !addr[..colon].contains(&b':') => {
-            &addr[..colon]
-        }
-        _ => addr,
-    };
-    host.strip_prefix(b"[")
-        .and_then(|h| h.strip_suffix(b"]"))
-        .unwrap_or(host)
 }
 
 /// One line of Caddy's JSON log: an access entry (logger `http.log.access…`), or an error
@@ -289,12 +276,5 @@ mod tests {
             caddy_json(b"127.0.0.1 - - [28/Nov/2026:02:23:44 +0000] \"GET / HTTP/1.1\" 200 3")
                 .is_none()
         );
-    }
-
-    #[test]
-    fn ports_come_off_client_addresses() {
-        assert_eq!(without_port(b"10.0.0.6:50211"), b"10.0.0.6");
-        assert_eq!(without_port(b"[::1]:50211"), b"::1");
-        assert_eq!(without_port(b"10.0.0.6"), b"10.0.0.6");
     }
 }

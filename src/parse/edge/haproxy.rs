@@ -25,7 +25,7 @@ use nom::character::complete::char;
 use nom::combinator::opt;
 use nom::Parser;
 
-use super::{Edge, EdgeRecord, Reason, RecordKind};
+use super::{without_port, Edge, EdgeRecord, Reason, RecordKind};
 use crate::parse::access::request_line;
 use crate::parse::atoms::{month_abbrev, quoted, spaces, token, PResult, Ts};
 use crate::time::{clock, fixed_digits, time_or_fail};
@@ -191,10 +191,7 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     };
     let server = &backend_server[slash + 1..];
     let no_server = server == b"<NOSRV>";
-    let client = match memchr::memrchr(b':', client) {
-        Some(colon) => &client[..colon],
-        None => client,
-    };
+    let client = without_port(client);
     let status = u16::try_from(status)
         .ok()
         .filter(|s| (100..=599).contains(s));

@@ -14,7 +14,7 @@ use nom::character::complete::char;
 use nom::Parser;
 
 use super::nginx::combined_fields;
-use super::{Edge, EdgeRecord, Reason};
+use super::{seconds, Edge, EdgeRecord, Reason};
 use crate::parse::atoms::{token, PResult};
 
 /// An ingress-nginx access line in the controller's default `log-format-upstream`
@@ -133,14 +133,6 @@ fn tries(start: &[u8]) -> PResult<'_, Tries<'_>> {
     }
     let all = &start[..start.len() - i.len()];
     Ok((i, Tries { all, count, last }))
-}
-
-/// nginx's seconds with millisecond resolution, `0.012`; `None` for `-` or anything else.
-fn seconds(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || !s.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        return None;
-    }
-    std::str::from_utf8(s).ok()?.parse().ok()
 }
 
 fn fail(i: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {

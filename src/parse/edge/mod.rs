@@ -136,3 +136,47 @@ impl<'a> EdgeRecord<'a> {
         }
     }
 }
+
+/// The host of a client address the edge writes with its port: `10.0.0.6:50211`,
+/// `[::1]:50211`, or IPv6 unbracketed as HAProxy and the ALB write it (`::1:50211`). Every
+/// format that calls this always writes a port; an address with no colon is kept whole.
+pub(super) fn without_port(addr: &[u8]) -> &[u8] {
+    if let Some(inner) = addr.strip_prefix(b"[") {
+        return inner.split(|c| *c == b']').next().unwrap_or(inner);
+    }
+    match memchr::memrchr(b':', addr) {
+        Some(colon) => &addr[..colon],
+        None => addr,
+    }
+}
+
+/// A time in seconds as edges write it (`0.013`, `30.001`); `-`, `-1` and anything but digits
+/// and a point are no time.
+pub(super) fn seconds(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || !s.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_come_off_client_addresses() {
+        assert_eq!(without_port(b"10.0.0.6:50211"), b"10.0.0.6");
+        assert_eq!(without_port(b"[::1]:50211"), b"::1");
+        assert_eq!(without_port(b"10.0.0.6"), b"10.0.0.6");
+        assert_eq!(without_port(b"2001:db8::7:33317"), b"2001:db8::7");
+    }
+
+    #[test]
+    fn seconds_as_edges_write_them() {
+        assert_eq!(seconds(b"0.013"), Some(0.013));
+        assert_eq!(seconds(b"30"), Some(30.0));
+        for none in [&b"-"[..], b"-1", b"", b"inf", b"1e3"] {
+            assert_eq!(seconds(none), None);
+        }
+    }
+}
