@@ -11,6 +11,7 @@ use nom::character::complete::char;
 use nom::combinator::opt;
 use nom::Parser;
 
+use super::atoms::no_match;
 use super::atoms::{
     access_log_time, http_method, number, quoted, runserver_time, spaces, status_code, PResult, Ts,
 };
@@ -79,10 +80,7 @@ pub fn access_line(i: &[u8]) -> PResult<'_, Access<'_>> {
     let (i, (_, status)) = (spaces, status_code).parse(i)?;
     let (i, user_agent) = size_referer_agent(i)?;
     let Some((method, uri)) = request_line(request) else {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            request,
-            nom::error::ErrorKind::Verify,
-        )));
+        return no_match(request);
     };
     let access = Access {
         client,
@@ -101,10 +99,7 @@ pub fn runserver_line(i: &[u8]) -> PResult<'_, Access<'_>> {
         (runserver_time, spaces, quoted, spaces, status_code).parse(i)?;
     let (i, _) = opt((spaces, number)).parse(i)?;
     let Some((method, uri)) = request_line(request) else {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            request,
-            nom::error::ErrorKind::Verify,
-        )));
+        return no_match(request);
     };
     let access = Access {
         client: b"",

@@ -173,6 +173,15 @@ const MONTHS: [&[u8]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
+/// A parse that does not match at `i`: for the checks nom's combinators cannot say (a request
+/// line that is not one, a record missing its fields).
+pub fn no_match<T>(i: &[u8]) -> PResult<'_, T> {
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Verify,
+    )))
+}
+
 /// An English month abbreviation (`Jan` … `Dec`) → its number (1–12).
 pub fn month_abbrev(i: &[u8]) -> PResult<'_, u32> {
     map_opt(take(3usize), |m: &[u8]| {

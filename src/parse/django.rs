@@ -12,15 +12,9 @@ use nom::character::complete::char;
 use nom::sequence::preceded;
 use nom::Parser;
 
+use super::atoms::no_match;
 use super::atoms::{http_method, python_repr, status_code, PResult};
 use super::Event;
-
-fn fail<T>(i: &[u8]) -> PResult<'_, T> {
-    Err(nom::Err::Error(nom::error::Error::new(
-        i,
-        nom::error::ErrorKind::Verify,
-    )))
-}
 
 /// `INCOMING REQUEST: GET /admin/ from 10.2.3.4 Host: app.example.com`
 pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
@@ -59,7 +53,7 @@ pub fn incoming_request(i: &[u8]) -> PResult<'_, Event<'_>> {
             },
         ));
     }
-    fail(i)
+    no_match(i)
 }
 
 /// `RESPONSE: GET /admin/ -> 200`
@@ -71,12 +65,12 @@ pub fn response(i: &[u8]) -> PResult<'_, Event<'_>> {
         .map(|k| k - 2)
         .find(|&k| i[k..].starts_with(b" -> "))
     else {
-        return fail(i);
+        return no_match(i);
     };
     let path = &i[..arrow];
     let (rest, status) = status_code(&i[arrow + 4..])?;
     if !rest.is_empty() {
-        return fail(rest);
+        return no_match(rest);
     }
     Ok((
         rest,
@@ -189,7 +183,7 @@ pub fn django_request(i: &[u8]) -> PResult<'_, Event<'_>> {
             }
         }
     }
-    fail(i)
+    no_match(i)
 }
 
 /// One application message, or `None` if it is none of the above.

@@ -11,6 +11,7 @@ use nom::combinator::{opt, rest};
 use nom::sequence::preceded;
 use nom::Parser;
 
+use super::atoms::no_match;
 use super::atoms::{
     bracketed_level, bracketed_log_time, bracketed_pid, http_method, number, plain_log_time,
     tag_end, Level, PResult, Ts,
@@ -214,10 +215,7 @@ pub fn debug_request_start(i: &[u8]) -> PResult<'_, Event<'_>> {
     let (i, (method, _, path)) =
         (http_method, char(' '), take_while1(|c: u8| c != b' ')).parse(i)?;
     if !i.is_empty() || !(path.starts_with(b"/") || path == b"*" || path.starts_with(b"http")) {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            i,
-            nom::error::ErrorKind::Verify,
-        )));
+        return no_match(i);
     }
     Ok((i, Event::RequestStart { method, path }))
 }

@@ -27,6 +27,7 @@ use nom::Parser;
 
 use super::{without_port, Edge, EdgeRecord, Reason, RecordKind};
 use crate::parse::access::request_line;
+use crate::parse::atoms::no_match;
 use crate::parse::atoms::{month_abbrev, quoted, spaces, token, PResult, Ts};
 use crate::time::{clock, fixed_digits, time_or_fail};
 
@@ -184,10 +185,7 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     let (i, _) = opt((captured_headers, spaces)).parse(i)?;
     let (i, request) = quoted(i)?;
     let Some(slash) = memchr::memchr(b'/', backend_server) else {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            backend_server,
-            nom::error::ErrorKind::Char,
-        )));
+        return no_match(backend_server);
     };
     let server = &backend_server[slash + 1..];
     let no_server = server == b"<NOSRV>";

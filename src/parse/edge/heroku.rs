@@ -14,6 +14,7 @@ use nom::combinator::opt;
 use nom::Parser;
 
 use super::{Edge, EdgeRecord, Reason, RecordKind};
+use crate::parse::atoms::no_match;
 use crate::parse::atoms::{quoted, rfc3339, PResult};
 
 /// A Heroku router line as `heroku logs` prints it, logplex's time and source before the
@@ -105,10 +106,7 @@ pub fn heroku_router(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     }
     let at = at.filter(|a| matches!(*a, b"info" | b"warning" | b"error"));
     if at.is_none() || rec.method.is_none() || rec.path.is_none() || rec.status.is_none() {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            i,
-            nom::error::ErrorKind::Verify,
-        )));
+        return no_match(i);
     }
     if at == Some(b"info") && code.is_none() {
         rec.upstream_status = rec.status;

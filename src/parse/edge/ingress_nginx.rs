@@ -15,6 +15,7 @@ use nom::Parser;
 
 use super::nginx::combined_fields;
 use super::{seconds, Edge, EdgeRecord, Reason};
+use crate::parse::atoms::no_match;
 use crate::parse::atoms::{token, PResult};
 
 /// An ingress-nginx access line in the controller's default `log-format-upstream`
@@ -71,7 +72,7 @@ pub fn ingress_nginx_upstreaminfo(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     )
         .parse(i)?;
     let Some(request_seconds) = seconds(request_time) else {
-        return Err(fail(request_time));
+        return no_match(request_time);
     };
     rec.request_seconds = Some(request_seconds);
     rec.upstream_name = (!upstream_name.is_empty()).then_some(Cow::Borrowed(upstream_name));
@@ -85,7 +86,7 @@ pub fn ingress_nginx_upstreaminfo(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
         .and_then(|s| s.parse::<u16>().ok());
     // `$req_id` is 16 random bytes in hex: anything else is a cut or another format's field.
     if req_id.len() != 32 || !req_id.iter().all(u8::is_ascii_hexdigit) {
-        return Err(fail(req_id));
+        return no_match(req_id);
     }
     rec.request_id = Some(Cow::Borrowed(req_id));
     if rec.status == Some(503) && rec.upstream_addr.is_none() {
@@ -133,10 +134,6 @@ fn tries(start: &[u8]) -> PResult<'_, Tries<'_>> {
     }
     let all = &start[..start.len() - i.len()];
     Ok((i, Tries { all, count, last }))
-}
-
-fn fail(i: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {
-    nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Float))
 }
 
 #[cfg(test)]

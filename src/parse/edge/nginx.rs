@@ -15,6 +15,7 @@ use nom::Parser;
 
 use super::{Edge, EdgeRecord, Reason, RecordKind};
 use crate::parse::access::request_line;
+use crate::parse::atoms::no_match;
 use crate::parse::atoms::{access_log_time, number, quoted, status_code, PResult, Ts};
 use crate::time::{clock, fixed_digits, time_or_fail};
 
@@ -125,11 +126,11 @@ pub fn nginx_upstream_error(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     )
         .parse(i)?;
     let Some(end) = memchr::memmem::find(i, b", client: ") else {
-        return Err(fail(i));
+        return no_match(i);
     };
     let (message, mut i) = i.split_at(end);
     if memchr::memmem::find(message, b"upstream").is_none() {
-        return Err(fail(message));
+        return no_match(message);
     }
     let mut rec = EdgeRecord::new(Edge::Nginx, RecordKind::UpstreamError);
     rec.time = Some(time);
@@ -185,10 +186,6 @@ fn upstream_reason(message: &[u8]) -> Reason {
     } else {
         Reason::Other
     }
-}
-
-fn fail(i: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {
-    nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use serde::Deserialize;
 use super::json::{bytes, present, Number};
 use super::{Edge, EdgeRecord, Reason, RecordKind};
 use crate::parse::access::request_line;
+use crate::parse::atoms::no_match;
 use crate::parse::atoms::{
     access_log_time, number, quoted, rfc3339, spaces, status_code, token, PResult,
 };
@@ -87,10 +88,7 @@ pub fn traefik_clf(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
         .parse(i)?;
     let (i, (millis, _)) = (number, tag("ms")).parse(i)?;
     let Some((method, path)) = request_line(request) else {
-        return Err(nom::Err::Error(nom::error::Error::new(
-            request,
-            nom::error::ErrorKind::Verify,
-        )));
+        return no_match(request);
     };
     let mut record = EdgeRecord::new(Edge::Traefik, RecordKind::Access);
     record.time = Some(time);
