@@ -162,10 +162,7 @@ pub fn aws_alb(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<'a>(v: &'a Option<Cow<'_, [u8]>>) -> Option<&'a str> {
-        v.as_deref().map(|b| std::str::from_utf8(b).unwrap())
-    }
+    use crate::parse::edge::tests::text;
 
     #[test]
     fn an_answered_request() {

@@ -189,10 +189,7 @@ pub fn caddy_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<'a>(v: &'a Option<Cow<'_, [u8]>>) -> Option<&'a str> {
-        v.as_deref().map(|b| std::str::from_utf8(b).unwrap())
-    }
+    use crate::parse::edge::tests::text;
 
     #[test]
     fn access_entry_of_a_timeout() {

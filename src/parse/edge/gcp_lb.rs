@@ -165,10 +165,7 @@ pub fn gcp_lb_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<'a>(v: &'a Option<Cow<'_, [u8]>>) -> Option<&'a str> {
-        v.as_deref().map(|b| std::str::from_utf8(b).unwrap())
-    }
+    use crate::parse::edge::tests::text;
 
     const TIMEOUT: &[u8] = br#"{"httpRequest":{"latency":"30.001234s","remoteIp":"203.0.113.7","requestMethod":"GET","requestSize":"79","requestUrl":"https://shop.example.com/slow/?n=1","responseSize":"213","serverIp":"10.128.0.5","status":504,"userAgent":"curl/8.5.0"},"insertId":"1x2y3z4w5v6u","jsonPayload":{"@type":"type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry","backendTargetProjectNumber":"projects/123456789012","remoteIp":"203.0.113.7","statusDetails":"backend_timeout"},"logName":"projects/shop-prod/logs/requests","receiveTimestamp":"2026-11-28T03:48:41.532108Z","resource":{"labels":{"backend_service_name":"shop-web","forwarding_rule_name":"shop-https","project_id":"shop-prod","target_proxy_name":"shop-proxy","url_map_name":"shop-map","zone":"global"},"type":"http_load_balancer"},"severity":"INFO","spanId":"a1b2c3d4e5f60718","timestamp":"2026-11-28T03:48:11.123456Z","trace":"projects/shop-prod/traces/0a1b2c3d4e5f60718293a4b5c6d7e8f9"}"#;
 

@@ -220,10 +220,7 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<'a>(v: &'a Option<Cow<'_, [u8]>>) -> Option<&'a str> {
-        v.as_deref().map(|b| std::str::from_utf8(b).unwrap())
-    }
+    use crate::parse::edge::tests::text;
 
     #[test]
     fn the_manuals_example_with_its_syslog_prefix() {

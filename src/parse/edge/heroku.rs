@@ -155,10 +155,7 @@ fn code_reason(code: &[u8], client_socket: bool) -> Reason {
 mod tests {
     use super::*;
     use crate::parse::atoms::Ts;
-
-    fn b(s: &str) -> Option<Cow<'_, [u8]>> {
-        Some(Cow::Borrowed(s.as_bytes()))
-    }
+    use crate::parse::edge::tests::b;
 
     fn at(h: u32, m: u32, s: u32, micros: u32) -> Option<Ts> {
         Ts::from_civil((2026, 11, 28), (h, m, s), micros, 0)

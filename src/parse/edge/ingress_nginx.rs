@@ -139,16 +139,8 @@ fn tries(start: &[u8]) -> PResult<'_, Tries<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::atoms::Ts;
+    use crate::parse::edge::tests::{at, b};
     use crate::parse::edge::RecordKind;
-
-    fn b(s: &str) -> Option<Cow<'_, [u8]>> {
-        Some(Cow::Borrowed(s.as_bytes()))
-    }
-
-    fn at(h: u32, m: u32, s: u32) -> Option<Ts> {
-        Ts::from_civil((2026, 11, 28), (h, m, s), 0, 0)
-    }
 
     #[test]
     fn answered_by_one_pod() {

@@ -159,9 +159,25 @@ pub(super) fn seconds(s: &[u8]) -> Option<f64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
+/// What every edge parser's tests use to state the fields they expect.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// A text field as the record holds it (`Some(Cow::Borrowed(..))`).
+    pub(in crate::parse::edge) fn b(s: &str) -> Option<Cow<'_, [u8]>> {
+        Some(Cow::Borrowed(s.as_bytes()))
+    }
+
+    /// A record's text field as text, to compare with a literal.
+    pub(in crate::parse::edge) fn text<'a>(v: &'a Option<Cow<'_, [u8]>>) -> Option<&'a str> {
+        v.as_deref().map(|b| std::str::from_utf8(b).unwrap())
+    }
+
+    /// 2026-11-28 at `h:m:s` UTC, the day the test lines are from.
+    pub(in crate::parse::edge) fn at(h: u32, m: u32, s: u32) -> Option<Ts> {
+        Ts::from_civil((2026, 11, 28), (h, m, s), 0, 0)
+    }
 
     #[test]
     fn ports_come_off_client_addresses() {

@@ -191,14 +191,7 @@ fn upstream_reason(message: &[u8]) -> Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn b(s: &str) -> Option<Cow<'_, [u8]>> {
-        Some(Cow::Borrowed(s.as_bytes()))
-    }
-
-    fn at(h: u32, m: u32, s: u32) -> Option<Ts> {
-        Ts::from_civil((2026, 11, 28), (h, m, s), 0, 0)
-    }
+    use crate::parse::edge::tests::{at, b};
 
     #[test]
     fn combined_gateway_timeout() {

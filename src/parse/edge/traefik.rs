@@ -199,10 +199,7 @@ pub fn traefik_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text<'a>(v: &'a Option<Cow<'_, [u8]>>) -> Option<&'a str> {
-        v.as_deref().map(|b| std::str::from_utf8(b).unwrap())
-    }
+    use crate::parse::edge::tests::text;
 
     #[test]
     fn clf_line_of_a_served_request() {
