@@ -91,8 +91,10 @@ fn millis(ms: i64) -> Option<f64> {
     (ms >= 0).then(|| ms as f64 / 1000.0)
 }
 
-/// The five timers `TR/Tw/Tc/Tr/Ta` (or `Tq/Tw/Tc/Tr/Tt`).
-fn timers(i: &[u8]) -> PResult<'_, [i64; 5]> {
+/// Five numbers between slashes: the timers `TR/Tw/Tc/Tr/Ta` (or `Tq/Tw/Tc/Tr/Tt`), and the
+/// connection counts `actconn/feconn/beconn/srv_conn/retries` (`+` on retries marks a
+/// redispatch).
+fn five_numbers(i: &[u8]) -> PResult<'_, [i64; 5]> {
     let (i, (a, _, b, _, c, _, d, _, e)) = (
         signed,
         char('/'),
@@ -106,23 +108,6 @@ fn timers(i: &[u8]) -> PResult<'_, [i64; 5]> {
     )
         .parse(i)?;
     Ok((i, [a, b, c, d, e]))
-}
-
-/// `actconn/feconn/beconn/srv_conn/retries` → the retries (`+` marks a redispatch).
-fn connection_counts(i: &[u8]) -> PResult<'_, i64> {
-    let (i, (_, _, _, _, _, _, _, _, retries)) = (
-        signed,
-        char('/'),
-        signed,
-        char('/'),
-        signed,
-        char('/'),
-        signed,
-        char('/'),
-        signed,
-    )
-        .parse(i)?;
-    Ok((i, retries))
 }
 
 /// A captured header block `{…}` (optional, zero to two of them).
@@ -167,8 +152,8 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     let (i, (client, _, time, _, _frontend, _)) =
         (token, spaces, accept_date, spaces, token, spaces).parse(i)?;
     let (i, (backend_server, _, t, _, status, _, _bytes)) =
-        (token, spaces, timers, spaces, signed, spaces, signed).parse(i)?;
-    let (i, (_, _cookie_req, _, _cookie_resp, _, state, _, retries, _)) = (
+        (token, spaces, five_numbers, spaces, signed, spaces, signed).parse(i)?;
+    let (i, (_, _cookie_req, _, _cookie_resp, _, state, _, counts, _)) = (
         spaces,
         token,
         spaces,
@@ -176,7 +161,7 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
         spaces,
         termination_state,
         spaces,
-        connection_counts,
+        five_numbers,
         spaces,
     )
         .parse(i)?;
@@ -203,7 +188,8 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     record.status = status;
     if !no_server {
         record.upstream_addr = Some(Cow::Borrowed(backend_server));
-        record.upstream_tries = u8::try_from(retries.max(0) + 1).unwrap_or(u8::MAX);
+        // The connection counts end with the retries.
+        record.upstream_tries = u8::try_from(counts[4].max(0) + 1).unwrap_or(u8::MAX);
     }
     if t[3] >= 0 {
         record.upstream_status = status;
