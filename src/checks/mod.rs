@@ -40,17 +40,6 @@ pub enum Status {
     Unknown,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-            Status::Unknown => "UNKNOWN",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Check {
     pub id: &'static str,
