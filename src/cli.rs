@@ -80,6 +80,13 @@ pub struct Args {
     #[arg(long = "public-host", value_name = "HOST", value_delimiter = ',')]
     pub public_host: Vec<String>,
 
+    /// An edge's log (nginx, ingress-nginx, a load balancer, a platform router): a FILE, read
+    /// as well as the others, or a compose service, kubectl pod or container name whose lines
+    /// are the edge's (repeat or comma-separate). Sources whose name says nginx, ingress,
+    /// caddy, traefik, haproxy, proxy, router, lb... are read as edges without it.
+    #[arg(long = "edge", value_name = "FILE|NAME", value_delimiter = ',')]
+    pub edge: Vec<String>,
+
     /// Seconds after which a request still open at the end of the input counts as orphaned
     /// [default: gunicorn's timeout when the logs show it, else 30].
     #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
@@ -239,8 +246,19 @@ impl Args {
             positive_seconds(&t.to_string())
                 .map_err(|e| format!("timeout in the settings file: {e}"))?;
         }
-        let sources = if self.files.is_empty() {
-            vec![Source::Stdin]
+        let edge_files: Vec<PathBuf> = self
+            .edge
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_file() && !self.files.contains(p))
+            .collect();
+        let mut sources = if self.files.is_empty() {
+            // `docker logs web | reqtrail --edge nginx.log`: the app's lines come in on stdin.
+            if edge_files.is_empty() || !std::io::stdin().is_terminal() {
+                vec![Source::Stdin]
+            } else {
+                Vec::new()
+            }
         } else {
             self.files
                 .into_iter()
@@ -253,6 +271,7 @@ impl Args {
                 })
                 .collect()
         };
+        sources.extend(edge_files.into_iter().map(Source::Path));
         if let Some(out) = self
             .output
             .as_deref()
@@ -301,6 +320,7 @@ impl Args {
                 .chain(self.probe_agent)
                 .collect(),
             internal_nets,
+            edges: file.edge.into_iter().chain(self.edge).collect(),
         };
         Ok(Options {
             sources,

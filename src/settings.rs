@@ -50,6 +50,9 @@ pub struct Settings {
     pub patterns: Arc<Patterns>,
     /// The public host names as given (a URL already cut to its host, port kept).
     pub public_hosts: Vec<String>,
+    /// Sources that are an edge's log (a proxy's, a load balancer's, a platform router's): input
+    /// paths as given, file names, compose services, kubectl pods or containers.
+    pub edges: Vec<String>,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             internal_nets: Vec::new(),
             patterns: Arc::default(),
             public_hosts: Vec::new(),
+            edges: Vec::new(),
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct File {
     pub internal_networks: Vec<String>,
     #[serde(default)]
     pub public_hosts: Vec<String>,
+    #[serde(default)]
+    pub edge: Vec<String>,
     pub timeout: Option<f64>,
 }
 

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::edge::EdgeFacts;
+use super::users::AppTraces;
 use super::{Evidence, EVIDENCE_PER_KIND};
 use crate::parse::Ts;
 use crate::stats::{Latency, Timeline};
@@ -163,6 +165,8 @@ pub struct Analysis {
     pub time: TimeFacts,
     /// Per pod, when the input names pods (kubectl --prefix, compose); at most 1,000.
     pub pods: Vec<PodSummary>,
+    /// What the edge (proxy, load balancer, router) logged: what users got.
+    pub edge: EdgeFacts,
 }
 
 /// Adds `b`'s evidence to `a`'s while `a` holds fewer than `cap`.
@@ -201,6 +205,8 @@ pub struct LineFacts {
     pub unknown_request_messages: Vec<Evidence>,
     /// The app's own request lines read (INCOMING / RESPONSE and declared patterns).
     pub app_request_lines: u64,
+    /// Lines read as an edge's records (counted in `recognized`).
+    pub edge: u64,
 }
 
 impl LineFacts {
@@ -214,8 +220,10 @@ impl LineFacts {
             unrecognized_samples,
             unknown_request_messages,
             app_request_lines,
+            edge,
         } = o;
         self.lines += lines;
+        self.edge += edge;
         self.app_request_lines += app_request_lines;
         self.filtered += filtered;
         self.recognized += recognized;
@@ -328,6 +336,8 @@ pub struct RequestFacts {
     /// RESPONSE lines whose start is not in the input.
     pub unmatched_responses: u64,
     pub pairing: Pairing,
+    /// The requests an edge failure can be about, kept to pair with the edge's records.
+    pub traces: AppTraces,
 }
 
 impl RequestFacts {
@@ -342,6 +352,7 @@ impl RequestFacts {
             orphan_causes,
             unmatched_responses,
             pairing,
+            traces,
         } = o;
         self.total += total;
         for (c, s) in by_class {
@@ -356,6 +367,7 @@ impl RequestFacts {
         add_counts(&mut self.orphan_causes, orphan_causes);
         self.unmatched_responses += unmatched_responses;
         self.pairing.merge(pairing);
+        self.traces.merge(traces);
     }
 }
 
@@ -512,6 +524,7 @@ impl Analysis {
             errors,
             time,
             pods,
+            edge,
         } = o;
         self.input.merge(input);
         self.workers.merge(workers);
@@ -521,6 +534,7 @@ impl Analysis {
         self.time.merge(time);
         let room = MAX_PODS.saturating_sub(self.pods.len());
         self.pods.extend(pods.into_iter().take(room));
+        self.edge.merge(edge);
     }
 }
 

@@ -29,6 +29,7 @@ use crate::settings::Settings;
 use crate::time::Precision;
 
 mod analysis;
+pub mod edge;
 mod errors;
 mod evidence;
 mod hosts;
@@ -38,6 +39,7 @@ mod pairing;
 mod records;
 mod settle;
 mod tally;
+pub mod users;
 mod workers;
 
 pub use analysis::{
@@ -59,6 +61,13 @@ use workers::Workers;
 
 /// How long (µs of log time) a finished record waits for its access line.
 const LINK_WINDOW: i64 = 5_000_000;
+
+/// A request id's key, alike on the app's lines and the edge's.
+fn rid_hash(id: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    id.hash(&mut h);
+    h.finish()
+}
 
 /// The line being fed: where it is, what it says, and the keys it carries. Made on the stack
 /// for each line and lent to the part that handles it.
@@ -178,6 +187,13 @@ impl Correlator {
         self.out.input.recognized += 1;
     }
 
+    /// Counts one line read as an edge's record (the edge log holds what it says).
+    pub fn count_edge_line(&mut self) {
+        self.out.input.lines += 1;
+        self.out.input.recognized += 1;
+        self.out.input.edge += 1;
+    }
+
     /// Feeds one line: `raw` is the whole physical line (for evidence), `envelope_time` the
     /// time its docker / kubectl / CRI envelope gave (sub-second; else the line's own counts).
     pub fn feed(
@@ -197,11 +213,7 @@ impl Correlator {
             time,
             pid: p.pid,
             thread: p.thread,
-            rid: p.request_id.map(|id| {
-                let mut h = FxHasher::default();
-                id.hash(&mut h);
-                h.finish()
-            }),
+            rid: p.request_id.map(rid_hash),
             precision: if envelope_time.is_some() {
                 Precision::SubSecond
             } else {

@@ -111,6 +111,9 @@ pub enum Event<'a> {
         path: &'a [u8],
     },
     Access(Access<'a>),
+    /// A line only an edge (proxy, load balancer, platform router) writes; boxed, as it is
+    /// large and rare among the app's lines.
+    Edge(Box<edge::EdgeRecord<'a>>),
     // continuation lines
     TracebackStart,
     TracebackLine,
@@ -163,6 +166,10 @@ impl<'a> Parsed<'a> {
             exception: None,
             text: b"",
         }
+    }
+
+    fn edge(rec: edge::EdgeRecord<'a>) -> Parsed<'a> {
+        Parsed::new(rec.time, None, None, Event::Edge(Box::new(rec)))
     }
 
     fn with_text(self, text: &'a [u8]) -> Parsed<'a> {
@@ -251,6 +258,13 @@ impl LineParser {
         if line.iter().all(|c| c.is_ascii_whitespace()) {
             return Ok(Parsed::bare(Event::Blank));
         }
+        if line.starts_with(b"at=") || line.starts_with(b"sock=") {
+            // The Heroku router's pairs without logplex's prefix: not an app's logfmt record.
+            if let Some(rec) = edge::edge_line(line) {
+                self.mode = Mode::Normal;
+                return Ok(Parsed::edge(rec));
+            }
+        }
         let fields = match line[0] {
             b'{' => structured::json_record(line),
             b'a'..=b'z' => structured::logfmt_record(line),
@@ -258,7 +272,13 @@ impl LineParser {
         };
         if let Some(f) = fields {
             self.mode = Mode::Normal;
-            return from_fields(f, scratch);
+            let parsed = from_fields(f, scratch)?;
+            if parsed.event == Event::Message && line[0] == b'{' {
+                if let Some(rec) = edge::edge_json(line) {
+                    return Ok(Parsed::edge(rec));
+                }
+            }
+            return Ok(parsed);
         }
         if let Some(p) = prefixed(line) {
             // Access lines come from stdout and may land inside a stderr traceback.
@@ -283,7 +303,13 @@ impl LineParser {
         if let Some(event) = message(None, line) {
             return Ok(Parsed::bare(event));
         }
-        Ok(glued(line).unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line)))
+        if let Some(p) = glued(line) {
+            return Ok(p);
+        }
+        Ok(match edge::edge_line(line) {
+            Some(rec) => Parsed::edge(rec),
+            None => Parsed::bare(Event::Unrecognized).with_text(line),
+        })
     }
 
     fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
@@ -514,7 +540,13 @@ fn from_fields<'a>(
 
 fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
     memchr::memchr(b'"', line)?;
-    let (_, a) = access::access_line(line).ok()?;
+    let (rest, a) = access::access_line(line).ok()?;
+    if !rest.is_empty() {
+        // ingress-nginx and Traefik extend the same shape with fields gunicorn never writes.
+        if let Some(rec) = edge::extended_access(line) {
+            return Some(Parsed::edge(rec));
+        }
+    }
     Some(Parsed::new(a.time, None, None, Event::Access(a)))
 }
 

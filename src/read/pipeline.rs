@@ -9,11 +9,12 @@ use std::time::Instant;
 use super::chunked::{self, Chunk};
 use super::line::{reparse, strip_and_parse, InputState, LineBody, LineBuffers, ParsedLine};
 use super::{ByPod, Window};
+use crate::correlate::edge::{role_of, EdgeLog, Role, RoleReason};
 use crate::correlate::{
-    settle_timeout, Analysis, Correlator, Notice, PodSummary, StreamEnd, MAX_PODS,
+    settle_timeout, users, Analysis, Correlator, Notice, PodSummary, StreamEnd, MAX_PODS,
 };
 use crate::input::{LineReader, Progress};
-use crate::parse::{Parsed, Ts};
+use crate::parse::{Event, Parsed, Ts};
 use crate::settings::{Patterns, Settings};
 
 /// The per-line stages for one merged stream of lines.
@@ -30,6 +31,9 @@ pub struct Pipeline {
 struct FileState {
     name: Arc<str>,
     last_time: Option<Ts>,
+    /// Each pod's role (edge or app), why, and its source in the edge log: decided the first
+    /// time the pod has an access or edge line.
+    roles: ByPod<(Role, RoleReason, usize)>,
 }
 
 /// The back half: each pod's correlator, and which lines the window lets through.
@@ -39,6 +43,8 @@ struct Correlating {
     files: Vec<FileState>,
     /// Correlators per pod, in order of first appearance.
     pods: ByPod<Correlator>,
+    /// The edge's records, whatever pod or file they come from.
+    edge: EdgeLog,
     /// A structured record's decoded fields, for the chunks' [`LineBody::Reparse`] lines.
     decoded: Vec<u8>,
     filtered: u64,
@@ -59,6 +65,7 @@ impl Pipeline {
                 window,
                 files: Vec::new(),
                 pods: ByPod::default(),
+                edge: EdgeLog::default(),
                 decoded: Vec::new(),
                 filtered: 0,
                 notify: false,
@@ -110,6 +117,7 @@ impl Pipeline {
         self.back.files.push(FileState {
             name: Arc::from(name),
             last_time: None,
+            roles: ByPod::default(),
         });
         self.inputs.push(InputState::default());
         self.inputs.len() - 1
@@ -259,6 +267,33 @@ impl Correlating {
             return;
         }
         let correlator = &mut self.pods.items[k].1;
+        if matches!(parsed.event, Event::Access(_) | Event::Edge(_)) {
+            let (edges, edge) = (&self.settings.edges, &mut self.edge);
+            let name = &f.name;
+            let k = f.roles.slot(pod, |pod| {
+                let pod = String::from_utf8_lossy(pod);
+                let (role, why) = role_of(edges, name, &pod);
+                let source = if pod.is_empty() {
+                    name.to_string()
+                } else {
+                    pod.into_owned()
+                };
+                (role, why, edge.source(source, role, why))
+            });
+            let (role, why, source) = f.roles.items[k].1;
+            let at = (&f.name, line_no, raw);
+            match &parsed.event {
+                Event::Edge(rec) => self.edge.record(source, rec, time, at),
+                Event::Access(a) if role == Role::Edge => self.edge.access_as_edge(source, a, at),
+                _ => {
+                    if why == RoleReason::Default {
+                        self.edge.app_access_line(source);
+                    }
+                    return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
+                }
+            }
+            return correlator.count_edge_line();
+        }
         correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
     }
 
@@ -304,6 +339,14 @@ impl Correlating {
         }
         total.input.lines += self.filtered;
         total.input.filtered += self.filtered;
+        let app_side = total.traffic.total > 0
+            || total.workers.booted > 0
+            || !total.workers.gunicorn_versions.is_empty()
+            || total.input.app_request_lines > 0;
+        total.edge = self.edge.finish(app_side);
+        if !total.edge.is_empty() {
+            users::explain(&mut total);
+        }
         (total, notices)
     }
 }

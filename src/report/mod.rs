@@ -114,6 +114,7 @@ impl Report {
                 recognized: a.input.recognized,
                 unrecognized: a.input.unrecognized,
                 blank: a.input.blank,
+                edge_lines: a.input.edge,
                 unrecognized_samples: converted(&a.input.unrecognized_samples),
                 errors,
                 first_time: a.time.first.map(|t| t.to_rfc3339()),
@@ -171,6 +172,7 @@ impl Report {
             latency: latency_report(&a.time.latency),
             pods: converted(&a.pods),
             timeline: timeline_report(&a.time.timeline),
+            edge: (&a.edge).into(),
         }
     }
 

@@ -24,7 +24,7 @@ pub mod traefik;
 
 use std::borrow::Cow;
 
-use super::atoms::Ts;
+use super::atoms::{PResult, Ts};
 
 /// Which edge wrote a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,6 +135,53 @@ impl<'a> EdgeRecord<'a> {
             upstream_name: None,
         }
     }
+}
+
+/// An `Eq` marker: the times are never NaN (every parser reads them through [`seconds`] or
+/// from whole numbers), so equal records are equal.
+impl Eq for EdgeRecord<'_> {}
+
+/// A line only an edge writes, read by its edge's parser; `None` for any other line. Lines of
+/// the `combined` shape are not tried here: that shape is gunicorn's too (see
+/// [`extended_access`] and the source's role).
+pub fn edge_line(line: &[u8]) -> Option<EdgeRecord<'_>> {
+    match *line.first()? {
+        b'{' => edge_json(line),
+        b'0'..=b'9' => whole(nginx::nginx_upstream_error(line))
+            .or_else(|| whole(heroku::heroku_router(line)))
+            .or_else(|| whole(haproxy::haproxy_http(line))),
+        b'a' | b's' => whole(heroku::heroku_router(line)),
+        b'g' | b'h' | b'w' => whole(aws_alb::aws_alb(line)),
+        _ => whole(haproxy::haproxy_http(line)),
+    }
+}
+
+/// A JSON line an edge writes (Caddy, Traefik, a Google Cloud load balancer entry), told by
+/// a key only that edge writes before any JSON is read.
+pub fn edge_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
+    let has = |key: &[u8]| memchr::memmem::find(line, key).is_some();
+    if has(b"\"DownstreamStatus\"") {
+        traefik::traefik_json(line)
+    } else if has(b"\"httpRequest\"") {
+        gcp_lb::gcp_lb_json(line)
+    } else if has(b"\"logger\"") {
+        caddy::caddy_json(line)
+    } else {
+        None
+    }
+}
+
+/// An access line of the `combined` shape with an edge's own fields after it (ingress-nginx's
+/// `upstreaminfo`, Traefik's CLF), which gunicorn never writes.
+pub fn extended_access(line: &[u8]) -> Option<EdgeRecord<'_>> {
+    whole(ingress_nginx::ingress_nginx_upstreaminfo(line))
+        .or_else(|| whole(traefik::traefik_clf(line)))
+}
+
+/// A parse that matched; what it leaves is the end of the line, which the edge's parser chose
+/// not to read.
+fn whole<'a>(r: PResult<'a, EdgeRecord<'a>>) -> Option<EdgeRecord<'a>> {
+    r.ok().map(|(_, rec)| rec)
 }
 
 /// The host of a client address the edge writes with its port: `10.0.0.6:50211`,

@@ -17,6 +17,8 @@ use crate::checks;
 use crate::correlate;
 use crate::stats;
 
+pub mod edge;
+
 /// The whole report: what `--format json` prints, and what every other rendering reads.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -37,6 +39,9 @@ pub struct Report {
     pub timeline: TimelineReport,
     /// Per pod (or compose service) when the input names them: each correlated on its own.
     pub pods: Vec<PodSummary>,
+    /// What users got at the edge (nginx, a load balancer, a platform router), when its log
+    /// was read, each failure explained from the app's side.
+    pub edge: edge::EdgeReport,
 }
 
 /// Which program wrote the report.
@@ -56,6 +61,8 @@ pub struct Input {
     pub recognized: u64,
     pub unrecognized: u64,
     pub blank: u64,
+    /// Lines read as an edge's records (nginx, a load balancer, a router), in `recognized`.
+    pub edge_lines: u64,
     pub unrecognized_samples: Vec<Evidence>,
     /// Inputs that could not be read, with the reason.
     pub errors: Vec<String>,

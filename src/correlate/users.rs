@@ -1,0 +1,377 @@
+//! What users saw, explained from the app's side: each failure the edge logged is paired with
+//! the app's request it was (by request id where both log one, else by method, path and time
+//! with the clocks' offset measured), and given the app's cause: a worker timeout, a killed
+//! worker, the app's own 5xx, a rejected Host, an answer that came after the edge gave up, no
+//! worker accepting, no ready endpoint, or no app line at all.
+//!
+//! The app keeps, while it runs, only the requests an edge failure can be about ([`AppTrace`]:
+//! unanswered, answered 5xx or 400, or open a second or more) and a few hundred of the others'
+//! routes and times to measure the clocks against; the pairing runs once, when the input has
+//! ended ([`explain`]).
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHasher;
+
+use super::edge::{EdgeFacts, EdgeFailure, RouteAt};
+use super::records::{lossy, Req};
+use super::{Analysis, Cause, Evidence};
+use crate::parse::edge::Reason;
+use crate::parse::Ts;
+
+/// How many of the app's requests are kept for pairing (the first; all are counted).
+pub const MAX_TRACES: usize = 5000;
+/// An app request open this long (µs) is kept for pairing whatever its status.
+pub(super) const SLOW_TRACE: i64 = 1_000_000;
+/// How far apart (µs) two lines of one request may be logged, beyond the clocks' offset:
+/// both sides write whole seconds.
+const TOLERANCE: i64 = 2_000_000;
+/// How far back from the edge's line (µs) an app request may have started, when the edge does
+/// not log how long it waited.
+const LOOKBACK: i64 = 600_000_000;
+
+/// A route's key: the method and the path without its query string, hashed.
+pub(super) fn route_key(method: &[u8], path: &[u8]) -> u64 {
+    let path = path.split(|c| *c == b'?').next().unwrap_or(path);
+    let mut h = FxHasher::default();
+    method.hash(&mut h);
+    path.hash(&mut h);
+    h.finish()
+}
+
+/// One of the app's requests, kept for pairing with the edge's failures.
+#[derive(Debug, Clone)]
+pub struct AppTrace {
+    pub method: String,
+    pub path: String,
+    pub start: Option<Ts>,
+    pub end: Option<Ts>,
+    /// What the app (or gunicorn) answered, if a line says.
+    pub status: Option<u16>,
+    pub pid: Option<u32>,
+    /// Why it was never answered, if it was not.
+    pub cause: Option<Cause>,
+    /// Still open when the input ended, younger than the timeout.
+    pub still_open: bool,
+    pub host_rejected: bool,
+    pub start_evidence: Evidence,
+    pub cause_evidence: Option<Evidence>,
+    pub(super) route: u64,
+    pub(super) rid: Option<u64>,
+}
+
+/// The app's requests kept for pairing.
+#[derive(Debug, Clone, Default)]
+pub struct AppTraces {
+    pub kept: Vec<AppTrace>,
+    /// Requests that qualified beyond [`MAX_TRACES`].
+    pub dropped: u64,
+    pub(super) samples: Vec<RouteAt>,
+}
+
+impl AppTraces {
+    /// A request of the app has settled (answered with `status`, or not for `cause`, or still
+    /// open at the end): kept if an edge failure can be about it, sampled for the clocks.
+    pub(super) fn settled(
+        &mut self,
+        r: &Req,
+        status: Option<u16>,
+        cause: Option<Cause>,
+        open: bool,
+    ) {
+        let at = r.end.or(r.start);
+        let slow = matches!((r.start, r.end), (Some(s), Some(e)) if e.0 - s.0 >= SLOW_TRACE);
+        let kept = open
+            || slow
+            || cause.is_some()
+            || r.rejected_host.is_some()
+            || status.is_some_and(|s| s >= 500 || s == 400);
+        let sampled = at.is_some() && self.samples.len() < super::edge::SKEW_SAMPLES;
+        if !(kept || sampled) {
+            return;
+        }
+        let route = route_key(r.method.as_bytes(), r.path());
+        if let (Some(at), true) = (at, sampled) {
+            self.samples.push(RouteAt { route, at });
+        }
+        if !kept {
+            return;
+        }
+        if self.kept.len() >= MAX_TRACES {
+            self.dropped += 1;
+            return;
+        }
+        self.kept.push(AppTrace {
+            method: r.method.to_string(),
+            path: lossy(r.path()),
+            start: r.start,
+            end: r.end,
+            status,
+            pid: r.pid,
+            cause,
+            still_open: open,
+            host_rejected: r.rejected_host.is_some(),
+            start_evidence: r.start_line.evidence(),
+            cause_evidence: r.cause_evidence.clone(),
+            route,
+            rid: r.rid,
+        });
+    }
+
+    pub fn merge(&mut self, o: AppTraces) {
+        let AppTraces {
+            kept,
+            dropped,
+            samples,
+        } = o;
+        let room = MAX_TRACES.saturating_sub(self.kept.len());
+        self.dropped += dropped + kept.len().saturating_sub(room) as u64;
+        self.kept.extend(kept.into_iter().take(room));
+        let room = super::edge::SKEW_SAMPLES.saturating_sub(self.samples.len());
+        self.samples.extend(samples.into_iter().take(room));
+    }
+}
+
+/// What happened on the app's side of an edge failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AppCause {
+    /// The request was open when gunicorn's WORKER TIMEOUT killed its worker.
+    WorkerTimeout,
+    /// Its worker was killed by a signal (an OOM kill among them).
+    WorkerKilled,
+    /// Its worker exited, or it was never answered for another reason.
+    NeverAnswered,
+    /// The app was still at it when its log ended.
+    StillOpen,
+    /// The app answered a 5xx itself, which the edge passed on.
+    AppError,
+    /// Django rejected the Host (DisallowedHost): its 400 passed through.
+    HostRejected,
+    /// The app answered, after the edge had given up on it.
+    AnsweredAfterEdgeGaveUp,
+    /// The app answered well and in time; the edge failed the request on its own.
+    AppAnswered,
+    /// Nothing accepted the edge's connection: gunicorn down or failing to boot.
+    NoWorkerAccepting,
+    /// The edge had no ready upstream to send it to (no ready endpoint, no running dyno).
+    NoReadyEndpoint,
+    /// The app has no line for it (the edge gave up first, a full queue, a wrong upstream).
+    NeverReachedApp,
+    /// No app log was read: its side is unknown.
+    AppSideMissing,
+}
+
+/// How an edge failure was paired with an app request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairedBy {
+    RequestId,
+    /// Method, path and time.
+    Route,
+}
+
+/// An edge failure's app-side explanation.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub cause: AppCause,
+    pub paired_by: Option<PairedBy>,
+    pub pid: Option<u32>,
+    pub app_status: Option<u16>,
+    /// How long the app had the request (start to answer or to the event that ended it).
+    pub app_seconds: Option<f64>,
+    /// How long the edge waited for the app before it gave up (timeouts only).
+    pub edge_waited: Option<f64>,
+    /// The app's lines: the request's start, then what ended it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// How far the edge's clock reads ahead of the app's (negative: behind), and on how many
+/// requests both logged it was measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Skew {
+    pub seconds: f64,
+    pub pairs: usize,
+}
+
+/// Pairs the edge's failures with the app's requests and says what happened to each on the
+/// app's side; counts the causes. Runs once, on the whole input's analysis.
+pub fn explain(a: &mut Analysis) {
+    let mut edge = std::mem::take(&mut a.edge);
+    join_error_lines(&mut edge);
+    edge.skew = measure_skew(&edge.samples, &a.traffic.traces.samples);
+    let skew = edge.skew.map_or(0, |s| (s.seconds * 1e6) as i64);
+    let mut used = vec![false; a.traffic.traces.kept.len()];
+    let mut causes = std::collections::BTreeMap::new();
+    for f in &mut edge.failures {
+        let trace = pair(f, &a.traffic.traces.kept, &mut used, skew);
+        let explained = match trace {
+            Some((t, by)) => from_trace(f, t, by, skew),
+            None => without_trace(f, a, edge.app_side),
+        };
+        *causes.entry(explained.cause).or_default() += 1;
+        f.explained = Some(explained);
+    }
+    // Failures past the cap are counted under the causes of those kept, proportionally unknown:
+    // only the kept are counted.
+    edge.causes = causes;
+    a.edge = edge;
+}
+
+/// Gives each access failure the reason and words of the error-log line of the same request
+/// (same method, path and client, logged within a couple of seconds, modulo whole quarter
+/// hours: nginx's error log writes local time without an offset); error lines no access line
+/// claims become failures of their own, with no status.
+fn join_error_lines(edge: &mut EdgeFacts) {
+    for e in std::mem::take(&mut edge.errors) {
+        let close = |t: Option<Ts>| match (t, e.time) {
+            (Some(a), Some(b)) => {
+                let d = (a.0 - b.0).rem_euclid(900_000_000);
+                d <= TOLERANCE || d >= 900_000_000 - TOLERANCE
+            }
+            _ => false,
+        };
+        let access = edge.failures.iter_mut().find(|f| {
+            f.reason.is_none_or(|r| r == Reason::UpstreamTimeout)
+                && f.evidence.len() == 1
+                && f.route == e.route
+                && f.client == e.client
+                && f.status.is_some()
+                && close(f.time)
+        });
+        match access {
+            Some(f) => {
+                f.reason = e.reason;
+                f.detail = e.detail;
+                f.upstream_addr = f.upstream_addr.take().or(e.upstream_addr);
+                f.host = f.host.take().or(e.host);
+                f.evidence.extend(e.evidence);
+            }
+            None => {
+                edge.failures_total += 1;
+                if edge.failures.len() < super::edge::MAX_EDGE_FAILURES {
+                    edge.failures.push(e);
+                }
+            }
+        }
+    }
+}
+
+/// The median offset of the edge's times from the app's, over requests of the same route
+/// logged within five minutes of each other (the nearest); `None` under three such pairs.
+fn measure_skew(edge: &[RouteAt], app: &[RouteAt]) -> Option<Skew> {
+    let mut deltas: Vec<i64> = edge
+        .iter()
+        .filter_map(|e| {
+            app.iter()
+                .filter(|a| a.route == e.route)
+                .map(|a| e.at.0 - a.at.0)
+                .filter(|d| d.abs() <= 300_000_000)
+                .min_by_key(|d| d.abs())
+        })
+        .collect();
+    if deltas.len() < 3 {
+        return None;
+    }
+    deltas.sort_unstable();
+    let mid = deltas[deltas.len() / 2];
+    // Both sides write whole seconds mostly: an offset under the tolerance is no offset.
+    let seconds = if mid.abs() < TOLERANCE {
+        0.0
+    } else {
+        mid as f64 / 1e6
+    };
+    Some(Skew {
+        seconds,
+        pairs: deltas.len(),
+    })
+}
+
+/// The app request `f` was: the one with its request id, else the latest one of its route
+/// that started before the edge's line (clocks aligned by `skew`) and not long before it.
+fn pair<'t>(
+    f: &EdgeFailure,
+    traces: &'t [AppTrace],
+    used: &mut [bool],
+    skew: i64,
+) -> Option<(&'t AppTrace, PairedBy)> {
+    if let Some(rid) = f.rid {
+        if let Some(k) = traces.iter().position(|t| t.rid == Some(rid)) {
+            used[k] = true;
+            return Some((&traces[k], PairedBy::RequestId));
+        }
+    }
+    let at = f.time?.0 - skew;
+    let lookback = f
+        .request_seconds
+        .map_or(LOOKBACK, |s| (s * 1e6) as i64 + TOLERANCE);
+    let k = traces
+        .iter()
+        .enumerate()
+        .filter(|(k, t)| !used[*k] && t.route == f.route && t.rid.is_none_or(|_| f.rid.is_none()))
+        .filter_map(|(k, t)| {
+            let start = t.start.or(t.end)?.0;
+            (start <= at + TOLERANCE && start >= at - lookback).then_some((k, start))
+        })
+        .max_by_key(|(_, start)| *start)?
+        .0;
+    used[k] = true;
+    Some((&traces[k], PairedBy::Route))
+}
+
+/// The cause when the app's request was found.
+fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64) -> Explained {
+    let seconds = |a: Option<Ts>, b: Option<Ts>| Some((b?.0 - a?.0) as f64 / 1e6);
+    let edge_gave_up = matches!(f.reason, Some(Reason::UpstreamTimeout));
+    let cause = match (t.cause, t.status) {
+        (Some(Cause::WorkerTimeout), _) => AppCause::WorkerTimeout,
+        (Some(Cause::WorkerKilled), _) => AppCause::WorkerKilled,
+        (Some(_), _) => AppCause::NeverAnswered,
+        _ if t.still_open => AppCause::StillOpen,
+        _ if t.host_rejected => AppCause::HostRejected,
+        _ if edge_gave_up => AppCause::AnsweredAfterEdgeGaveUp,
+        (None, Some(s)) if s >= 500 => AppCause::AppError,
+        _ => AppCause::AppAnswered,
+    };
+    let mut evidence = vec![t.start_evidence.clone()];
+    evidence.extend(t.cause_evidence.clone());
+    let edge_at = f.time.map(|e| Ts(e.0 - skew));
+    Explained {
+        cause,
+        paired_by: Some(by),
+        pid: t.pid,
+        app_status: t.status,
+        app_seconds: seconds(t.start, t.end),
+        edge_waited: if edge_gave_up {
+            f.request_seconds.or(seconds(t.start, edge_at))
+        } else {
+            None
+        },
+        evidence,
+    }
+}
+
+/// The cause when the app has no request for it: what the edge says, and what the app's log
+/// says of gunicorn at the time.
+fn without_trace(f: &EdgeFailure, a: &Analysis, app_side: bool) -> Explained {
+    let mut evidence = Vec::new();
+    let cause = match f.reason {
+        Some(Reason::ConnectionRefused) => {
+            evidence.extend(a.workers.boot_evidence.first().cloned());
+            AppCause::NoWorkerAccepting
+        }
+        Some(Reason::NoUpstream | Reason::BootTimeout) => {
+            evidence.extend(a.workers.boot_evidence.first().cloned());
+            AppCause::NoReadyEndpoint
+        }
+        _ if !app_side => AppCause::AppSideMissing,
+        _ => AppCause::NeverReachedApp,
+    };
+    Explained {
+        cause,
+        paired_by: None,
+        pid: None,
+        app_status: None,
+        app_seconds: None,
+        edge_waited: None,
+        evidence,
+    }
+}
