@@ -14,6 +14,7 @@ use crate::settings::{domain_of, Settings};
 
 mod allowed_hosts;
 mod disallowed_host_hidden;
+mod edge_timeout_shorter;
 mod gunicorn_started;
 mod log_lines_recognized;
 mod no_external_traffic;
@@ -26,11 +27,13 @@ mod requests_in_flight;
 mod requests_orphaned;
 mod server_errors;
 mod sigkill_after_timeout;
+mod users_answered;
+mod users_failed;
 mod words;
 mod worker_timeout;
 mod workers_stable;
 
-pub use words::{cause_words, gunicorn_facts};
+pub use words::{app_cause_words, cause_words, edge_label, gunicorn_facts, reason_words};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
@@ -190,6 +193,9 @@ pub type Unit = fn(&Facts<'_>, &mut Vec<Check>, &mut Vec<Finding>);
 /// findings (most likely cause first).
 pub const REGISTRY: &[Unit] = &[
     log_lines_recognized::run,
+    users_answered::run,
+    users_failed::run,
+    edge_timeout_shorter::run,
     no_request_lines::run,
     gunicorn_started::run,
     workers_stable::run,

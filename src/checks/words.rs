@@ -2,7 +2,9 @@
 //! seconds as people write them, what a cause means, which layout
 //! unrecognised lines look like. Kept apart so every check says the same thing the same way.
 
+use crate::correlate::users::AppCause;
 use crate::correlate::{Cause, ClassStats, Evidence};
+use crate::parse::edge::{Edge, Reason};
 
 /// `3 workers`, `1 worker`: a count with its noun.
 pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
@@ -124,6 +126,54 @@ pub fn cause_words(c: Cause) -> &'static str {
         Cause::WorkerExited => "worker exited",
         Cause::NeverAnswered => "never answered",
         Cause::OpenAtEnd => "open at end of input",
+    }
+}
+
+/// An edge by the name its users know it by.
+pub fn edge_label(e: Edge) -> &'static str {
+    match e {
+        Edge::Nginx => "nginx",
+        Edge::IngressNginx => "ingress-nginx",
+        Edge::HerokuRouter => "the Heroku router",
+        Edge::Caddy => "Caddy",
+        Edge::Traefik => "Traefik",
+        Edge::HaProxy => "HAProxy",
+        Edge::AwsAlb => "the AWS load balancer",
+        Edge::GcpLoadBalancer => "the Google Cloud load balancer",
+    }
+}
+
+/// What the edge said went wrong, in words.
+pub fn reason_words(r: Reason) -> &'static str {
+    match r {
+        Reason::UpstreamTimeout => "timed out waiting for the app",
+        Reason::UpstreamClosed => "the app closed the connection without an answer",
+        Reason::UpstreamReset => "the app reset the connection",
+        Reason::ConnectionRefused => "connection to the app refused",
+        Reason::NoUpstream => "no upstream to send it to",
+        Reason::BootTimeout => "the app did not boot in time",
+        Reason::ClientClosed => "the client went away first",
+        Reason::Other => "the edge failed it",
+    }
+}
+
+/// What happened on the app's side of an edge failure, in words.
+pub fn app_cause_words(c: AppCause) -> &'static str {
+    match c {
+        AppCause::WorkerTimeout => "gunicorn killed the worker (WORKER TIMEOUT)",
+        AppCause::WorkerKilled => "the worker was killed",
+        AppCause::NeverAnswered => "the app never answered",
+        AppCause::StillOpen => "the app was still working on it when its log ends",
+        AppCause::AppError => "the app answered 5xx itself",
+        AppCause::HostRejected => "Django rejected the Host header (400)",
+        AppCause::AnsweredAfterEdgeGaveUp => "the app answered after the edge had given up",
+        AppCause::AppAnswered => "the app answered in time; the edge failed it",
+        AppCause::NoWorkerAccepting => {
+            "nothing accepted the connection (gunicorn down or not booted)"
+        }
+        AppCause::NoReadyEndpoint => "no ready endpoint behind the edge",
+        AppCause::NeverReachedApp => "no app line for it: it never reached the app",
+        AppCause::AppSideMissing => "unknown: the app's log was not read",
     }
 }
 

@@ -50,9 +50,15 @@ use crate::parse::atoms::{quoted, rfc3339, PResult};
 /// - any other code (H11 Backlog too deep, H22, H80 Maintenance mode, H99 ...) →
 ///   [`Reason::Other`]
 pub fn heroku_router(i: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
-    let (mut i, prefix) = opt((rfc3339, tag(" heroku[router]: "))).parse(i)?;
+    let (i, time) = opt((rfc3339, char(' '))).parse(i)?;
+    // Without its time when an envelope's reader took it (it has the shape of docker's).
+    let mut i = if time.is_some() {
+        tag("heroku[router]: ").parse(i)?.0
+    } else {
+        opt(tag("heroku[router]: ")).parse(i)?.0
+    };
     let mut rec = EdgeRecord::new(Edge::HerokuRouter, RecordKind::Access);
-    rec.time = prefix.map(|(t, _)| t);
+    rec.time = time.map(|(t, _)| t);
     let (mut at, mut code, mut sock) = (None, None, None);
     let (mut connect, mut service) = (None, None);
     let (mut code_start, mut previous): (Option<&[u8]>, &[u8]) = (None, b"");
@@ -159,6 +165,21 @@ mod tests {
 
     fn at(h: u32, m: u32, s: u32, micros: u32) -> Option<Ts> {
         Ts::from_civil((2026, 11, 28), (h, m, s), micros, 0)
+    }
+
+    #[test]
+    fn router_line_whose_time_an_envelope_took() {
+        let line = br#"heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/slow/" host=shop.herokuapp.com request_id=7 fwd="203.0.113.7" dyno=web.1 connect=1ms service=30000ms status=503 bytes=0 protocol=https"#;
+        let (rest, rec) = heroku_router(line).unwrap();
+        assert_eq!(rest, b"");
+        assert_eq!(rec.time, None);
+        assert_eq!(rec.status, Some(503));
+        assert_eq!(rec.reason, Some(Reason::UpstreamTimeout));
+        // With a time before it, the router's source is required.
+        assert!(heroku_router(
+            b"2026-11-28T03:47:31.123456+00:00 app[web.1]: at=info method=GET path=/ status=200"
+        )
+        .is_err());
     }
 
     #[test]

@@ -151,7 +151,8 @@ pub fn edge_line(line: &[u8]) -> Option<EdgeRecord<'_>> {
             .or_else(|| whole(heroku::heroku_router(line)))
             .or_else(|| whole(haproxy::haproxy_http(line))),
         b'a' | b's' => whole(heroku::heroku_router(line)),
-        b'g' | b'h' | b'w' => whole(aws_alb::aws_alb(line)),
+        b'h' => whole(heroku::heroku_router(line)).or_else(|| whole(aws_alb::aws_alb(line))),
+        b'g' | b'w' => whole(aws_alb::aws_alb(line)),
         _ => whole(haproxy::haproxy_http(line)),
     }
 }
