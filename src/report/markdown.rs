@@ -7,8 +7,9 @@
 
 use std::io::{self, Write};
 
+use super::edge_section;
 use super::escape::for_terminal;
-use super::wire::{Severity, Status};
+use super::wire::{Evidence, Severity, Status};
 use super::Report;
 
 /// Text safe in Markdown prose and table cells.
@@ -56,6 +57,7 @@ pub fn write(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     summary(r, out)?;
     checklist(r, out)?;
     findings(r, out)?;
+    edge(r, out)?;
     requests(r, out)?;
     latency(r, out)?;
     writeln!(
@@ -148,27 +150,73 @@ fn findings(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "   {}\n", md(&f.detail))?;
         writeln!(out, "   **Fix:** {}\n", md(&f.fix))?;
         if !f.evidence.is_empty() {
-            let body: String = f
-                .evidence
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}:{}  {}\n",
-                        for_terminal(&e.file),
-                        e.line,
-                        for_terminal(&e.text)
-                    )
-                })
-                .collect();
-            let fence = fence(&body);
-            writeln!(out, "   {fence}text")?;
-            for line in body.lines() {
-                writeln!(out, "   {line}")?;
-            }
-            writeln!(out, "   {fence}\n")?;
+            let lines: Vec<(&str, &Evidence)> = f.evidence.iter().map(|e| ("", e)).collect();
+            fenced(&lines, "   ", out)?;
         }
     }
 
+    Ok(())
+}
+
+/// Log lines in a fenced block (indented by `indent`), `file:line  text` each after its tag.
+fn fenced(lines: &[(&str, &Evidence)], indent: &str, out: &mut dyn Write) -> io::Result<()> {
+    let body: String = lines
+        .iter()
+        .map(|(tag, e)| {
+            format!(
+                "{tag}{}:{}  {}\n",
+                for_terminal(&e.file),
+                e.line,
+                for_terminal(&e.text)
+            )
+        })
+        .collect();
+    let fence = fence(&body);
+    writeln!(out, "{indent}{fence}text")?;
+    for line in body.lines() {
+        writeln!(out, "{indent}{line}")?;
+    }
+    writeln!(out, "{indent}{fence}\n")
+}
+
+/// "At the edge: what users saw", when an edge's log was read: the counts, the sources and
+/// the failures grouped, each with a line from both sides.
+fn edge(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let Some(s) = edge_section::section(&r.edge, &r.input) else {
+        return Ok(());
+    };
+    writeln!(out, "\n### At the edge: what users saw\n")?;
+    writeln!(out, "- {}", md(&s.summary))?;
+    if let Some(p) = &s.per_edge {
+        writeln!(out, "- {}", md(p))?;
+    }
+    writeln!(out, "- {}", md(&s.clock))?;
+    writeln!(out, "- Sources:")?;
+    for line in &s.sources {
+        writeln!(out, "  - {}", md(line))?;
+    }
+    if let Some(heading) = &s.failures {
+        writeln!(out, "\n{}\n", md(heading))?;
+    }
+    for (k, g) in s.groups.iter().enumerate() {
+        writeln!(out, "{}. **{}**\n", k + 1, md(&g.heading()))?;
+        if let Some(said) = &g.edge_said {
+            writeln!(out, "   Edge said: {}\n", md(said))?;
+        }
+        writeln!(out, "   App side: {}\n", md(&g.app_side))?;
+        let lines: Vec<(&str, &Evidence)> = g
+            .edge_line
+            .map(|e| ("edge  ", e))
+            .into_iter()
+            .chain(g.app_line.map(|e| ("app   ", e)))
+            .collect();
+        if !lines.is_empty() {
+            fenced(&lines, "   ", out)?;
+        }
+    }
+    if let Some(more) = &s.more {
+        writeln!(out, "{}", md(more))?;
+    }
     Ok(())
 }
 

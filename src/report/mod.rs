@@ -5,6 +5,7 @@
 //! published interface, converted from the internal types here so that it changes only on
 //! purpose. Every rendering reads the same [`Report`].
 
+pub mod edge_section;
 pub mod escape;
 pub mod html;
 pub mod live;

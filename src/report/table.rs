@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
+use super::edge_section::{self, FailureGroup};
 use super::escape::for_terminal as esc;
 use super::wire::{Evidence, Severity, Status};
 use super::{ms, Report};
@@ -99,6 +100,60 @@ fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             show(s.seconds * 1000.0),
             esc(&s.file),
             s.line
+        )?;
+    }
+    Ok(())
+}
+
+/// "At the edge: what users saw", when an edge's log was read.
+fn write_edge(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let Some(s) = edge_section::section(&r.edge, &r.input) else {
+        return Ok(());
+    };
+    writeln!(out, "\nAt the edge: what users saw")?;
+    writeln!(out, "  {}", esc(&s.summary))?;
+    if let Some(p) = &s.per_edge {
+        writeln!(out, "  {}", esc(p))?;
+    }
+    writeln!(out, "  {}", esc(&s.clock))?;
+    writeln!(out, "  Sources:")?;
+    for line in &s.sources {
+        writeln!(out, "    {}", esc(line))?;
+    }
+    if let Some(heading) = &s.failures {
+        writeln!(out, "  {}", esc(heading))?;
+    }
+    for (k, g) in s.groups.iter().enumerate() {
+        write_failure_group(k + 1, g, out)?;
+    }
+    if let Some(more) = &s.more {
+        writeln!(out, "  {}", esc(more))?;
+    }
+    Ok(())
+}
+
+fn write_failure_group(n: usize, g: &FailureGroup<'_>, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "  {n}. {}", esc(&g.heading()))?;
+    if let Some(said) = &g.edge_said {
+        writeln!(out, "     edge said: {}", esc(said))?;
+    }
+    writeln!(out, "     app side:  {}", esc(&g.app_side))?;
+    if let Some(e) = g.edge_line {
+        writeln!(
+            out,
+            "     edge  {}:{}  {}",
+            esc(&e.file),
+            e.line,
+            esc(&e.text)
+        )?;
+    }
+    if let Some(e) = g.app_line {
+        writeln!(
+            out,
+            "     app   {}:{}  {}",
+            esc(&e.file),
+            e.line,
+            esc(&e.text)
         )?;
     }
     Ok(())
@@ -264,6 +319,7 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
             evidence_lines(out, &f.evidence, "     ")?;
         }
     }
+    write_edge(r, out)?;
     write_pods(r, out)?;
     write_latency(r, out)?;
     if !r.input.errors.is_empty() {
