@@ -146,10 +146,12 @@ def send(port, spec, timeout=CLIENT_TIMEOUT):
 
 
 class Client:
-    """Sends requests, numbers them in the order they are sent."""
+    """Sends requests, numbers them in the order they are sent. A request whose spec says
+    "via": "edge" goes to edge_port (nginx), any other to port (gunicorn)."""
 
-    def __init__(self, port):
+    def __init__(self, port, edge_port=None):
         self.port = port
+        self.edge_port = edge_port
         self.lock = threading.Lock()
         self.results = []
 
@@ -158,7 +160,8 @@ class Client:
             seq = len(self.results)
             entry = {"seq": seq, **spec}
             self.results.append(entry)
-        status, error, sent_at, elapsed_ms = send(self.port, spec)
+        port = self.edge_port if spec.get("via") == "edge" else self.port
+        status, error, sent_at, elapsed_ms = send(port, spec)
         entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms)
 
     def run(self, plan):
@@ -189,6 +192,13 @@ class Client:
                         if wait > 0:
                             time.sleep(wait)
                         pool.submit(self.one, spec)
+            elif op == "until":
+                # (predicate, max_seconds): poll every 0.1 s until it holds or time is up
+                pred, limit = step[1], step[2]
+                for _ in range(int(limit * 10)):
+                    if pred():
+                        break
+                    time.sleep(0.1)
             else:
                 raise ValueError(op)
 
@@ -420,30 +430,38 @@ def docker_ts(ns):
 
 
 class Sink:
+    """Reads a process's pipes line by line (one thread per pipe) and writes each line, as it
+    arrives, to the scenario's files; watches gunicorn's lines for its boot."""
+
     def __init__(self, out_dir):
         self.lock = threading.Lock()
         self.raw = open(os.path.join(out_dir, "docker.log"), "wb")
         self.ts = open(os.path.join(out_dir, "docker-timestamps.log"), "wb")
         self.kube = open(os.path.join(out_dir, "kubectl.log"), "wb")
+        self.files = (self.raw, self.ts, self.kube)
         self.listening = threading.Event()
         self.booted = 0
 
-    def pump(self, stream):
+    def pump(self, stream, source="web"):
         for line in iter(stream.readline, b""):
             with self.lock:
-                prefix = docker_ts(time.time_ns())
-                self.raw.write(line)
-                self.ts.write(prefix + line)
-                self.kube.write(POD_PREFIX + prefix + line)
-                if b"] Listening at: " in line:
-                    self.listening.set()
-                if b"] Booting worker with pid: " in line:
-                    self.booted += 1
+                self.write(source, line, time.time_ns())
+                if source == "web":
+                    if b"] Listening at: " in line:
+                        self.listening.set()
+                    if b"] Booting worker with pid: " in line:
+                        self.booted += 1
         stream.close()
+
+    def write(self, source, line, ns):
+        prefix = docker_ts(ns)
+        self.raw.write(line)
+        self.ts.write(prefix + line)
+        self.kube.write(POD_PREFIX + prefix + line)
 
     def close(self):
         with self.lock:
-            for f in (self.raw, self.ts, self.kube):
+            for f in self.files:
                 f.close()
 
 
@@ -472,14 +490,15 @@ def child_pids(pid):
     return kids
 
 
-def stop(proc):
-    """SIGTERM the master by pid, wait up to 10 s, then SIGKILL it and its workers."""
+def stop(proc, sig=signal.SIGTERM, grace=10):
+    """Send sig (SIGTERM) to the master by pid, wait up to grace seconds, then SIGKILL it and
+    its workers."""
     if proc.poll() is not None:
         return
     kids = child_pids(proc.pid)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     try:
-        proc.wait(10)
+        proc.wait(grace)
         return
     except subprocess.TimeoutExpired:
         pass
@@ -511,24 +530,15 @@ def boot_outcome(exited_on_its_own, returncode, exit_seconds):
     return "other", f"; outcome: gunicorn exited on its own with code {returncode}"
 
 
-def capture_once(name, out_dir):
-    """Run one scenario once; returns (requests, returncode, exited_on_its_own, exit_seconds)."""
-    sc = SCENARIOS[name]
-    os.makedirs(out_dir, exist_ok=True)
-    for f in FILES:
-        p = os.path.join(out_dir, f)
-        if os.path.exists(p):
-            os.remove(p)
-
-    workers = sc.get("workers", WORKERS)
+def gunicorn_command(sc, port):
+    """gunicorn's argv and environment for scenario sc, listening on 127.0.0.1:port."""
     threads = sc.get("threads", THREADS)
-    port = free_port()
     cmd = [
         sys.executable, "-m", "gunicorn", "djapp.wsgi:application",
         "--chdir", HERE,
         "--bind", f"127.0.0.1:{port}",
         "--access-logfile", "-",
-        "--workers", str(workers),
+        "--workers", str(sc.get("workers", WORKERS)),
         "--worker-class", sc.get("worker_class", WORKER_CLASS),
         *(["--threads", str(threads)] if threads != THREADS else []),
         *sc["args"],
@@ -545,18 +555,39 @@ def capture_once(name, out_dir):
         "SLOW_SECONDS": sc.get("slow_seconds", SLOW_SECONDS),
         "LOG_FORMAT": sc.get("log_format", LOG_FORMAT),
     }
-    sink = Sink(out_dir)
-    t_start = time.monotonic()
+    return cmd, env
+
+
+def start_gunicorn(sc, port, sink):
+    """Start gunicorn for scenario sc; its stdout and stderr go to sink as service "web"."""
+    cmd, env = gunicorn_command(sc, port)
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env, cwd=HERE,
     )
     readers = [
-        threading.Thread(target=sink.pump, args=(proc.stdout,), daemon=True),
-        threading.Thread(target=sink.pump, args=(proc.stderr,), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stdout, "web"), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stderr, "web"), daemon=True),
     ]
     for t in readers:
         t.start()
+    return proc, readers
+
+
+def capture_once(name, out_dir):
+    """Run one scenario once; returns (requests, returncode, exited_on_its_own, exit_seconds)."""
+    sc = SCENARIOS[name]
+    os.makedirs(out_dir, exist_ok=True)
+    for f in FILES:
+        p = os.path.join(out_dir, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+    workers = sc.get("workers", WORKERS)
+    port = free_port()
+    sink = Sink(out_dir)
+    t_start = time.monotonic()
+    proc, readers = start_gunicorn(sc, port, sink)
 
     client = Client(port)
     exited_on_its_own = False
