@@ -735,12 +735,10 @@ class ComposeSink(Sink):
         width = max(len(svc) for _, svc in EDGE_SOURCES.values()) + 1
         self.prefix = {src: f"{svc:<{width}} | ".encode() for src, (_, svc) in EDGE_SOURCES.items()}
         self.files = (*self.own.values(), self.compose)
-        self.lines = {src: 0 for src in EDGE_SOURCES}
 
     def write(self, source, line, ns):
         self.own[source].write(line)
         self.compose.write(self.prefix[source] + line + (b"" if line.endswith(b"\n") else b"\n"))
-        self.lines[source] += 1
 
 
 def nginx_version():
