@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Capture real gunicorn + Django logs into OUT_DIR (default: sample-logs).
+# Capture real gunicorn + Django logs (and, for the edge_* scenarios, Debian's nginx in front)
+# into OUT_DIR (default: sample-logs).
 # Usage: scripts/capture.sh [OUT_DIR] [SCENARIO...]
 # The venv lives at ${REQTRAIL_VENV:-target/capture-venv} (relative to the repo root)
 # and is rebuilt when scripts/capture/requirements.txt changes.

@@ -20,6 +20,19 @@ in the arbiter): orderly exit 3, an uncaught HaltServer crash (exit 1), or,
 rarely, a 30 s graceful_timeout wait before exit 3. boot_failure and
 boot_failure_race re-run (bounded) until they get "orderly" / "crash".
 
+The edge_* scenarios put Debian's nginx (/usr/sbin/nginx, on 127.0.0.1, its
+own config, pid file, temp dirs under a temp dir) in front of the same gunicorn:
+users' requests go through nginx, kube-probes straight to gunicorn. They write
+into OUT/<scenario>/:
+
+  app.log                gunicorn + Django stdout+stderr, raw
+  nginx-access.log       nginx's access log (stock "combined" format)
+  nginx-error.log        nginx's error log (stock format, level error; may be empty)
+  compose.log            both, in arrival order, as `docker compose logs` prints
+                         services web-1 and nginx-1
+  truth.json             as above, plus per request "via" (edge or app) and the
+                         top-level "edge" (server, version, proxy_read_timeout)
+
 Run it with the venv python (scripts/capture.sh does that): gunicorn is
 started as `sys.executable -m gunicorn`.
 """
@@ -27,10 +40,12 @@ started as `sys.executable -m gunicorn`.
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -146,10 +161,12 @@ def send(port, spec, timeout=CLIENT_TIMEOUT):
 
 
 class Client:
-    """Sends requests, numbers them in the order they are sent."""
+    """Sends requests, numbers them in the order they are sent. A request whose spec says
+    "via": "edge" goes to edge_port (nginx), any other to port (gunicorn)."""
 
-    def __init__(self, port):
+    def __init__(self, port, edge_port=None):
         self.port = port
+        self.edge_port = edge_port
         self.lock = threading.Lock()
         self.results = []
 
@@ -158,7 +175,8 @@ class Client:
             seq = len(self.results)
             entry = {"seq": seq, **spec}
             self.results.append(entry)
-        status, error, sent_at, elapsed_ms = send(self.port, spec)
+        port = self.edge_port if spec.get("via") == "edge" else self.port
+        status, error, sent_at, elapsed_ms = send(port, spec)
         entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms)
 
     def run(self, plan):
@@ -189,6 +207,13 @@ class Client:
                         if wait > 0:
                             time.sleep(wait)
                         pool.submit(self.one, spec)
+            elif op == "until":
+                # (predicate, max_seconds): poll every 0.1 s until it holds or time is up
+                pred, limit = step[1], step[2]
+                for _ in range(int(limit * 10)):
+                    if pred():
+                        break
+                    time.sleep(0.1)
             else:
                 raise ValueError(op)
 
@@ -420,30 +445,38 @@ def docker_ts(ns):
 
 
 class Sink:
+    """Reads a process's pipes line by line (one thread per pipe) and writes each line, as it
+    arrives, to the scenario's files; watches gunicorn's lines for its boot."""
+
     def __init__(self, out_dir):
         self.lock = threading.Lock()
         self.raw = open(os.path.join(out_dir, "docker.log"), "wb")
         self.ts = open(os.path.join(out_dir, "docker-timestamps.log"), "wb")
         self.kube = open(os.path.join(out_dir, "kubectl.log"), "wb")
+        self.files = (self.raw, self.ts, self.kube)
         self.listening = threading.Event()
         self.booted = 0
 
-    def pump(self, stream):
+    def pump(self, stream, source="web"):
         for line in iter(stream.readline, b""):
             with self.lock:
-                prefix = docker_ts(time.time_ns())
-                self.raw.write(line)
-                self.ts.write(prefix + line)
-                self.kube.write(POD_PREFIX + prefix + line)
-                if b"] Listening at: " in line:
-                    self.listening.set()
-                if b"] Booting worker with pid: " in line:
-                    self.booted += 1
+                self.write(source, line, time.time_ns())
+                if source == "web":
+                    if b"] Listening at: " in line:
+                        self.listening.set()
+                    if b"] Booting worker with pid: " in line:
+                        self.booted += 1
         stream.close()
+
+    def write(self, source, line, ns):
+        prefix = docker_ts(ns)
+        self.raw.write(line)
+        self.ts.write(prefix + line)
+        self.kube.write(POD_PREFIX + prefix + line)
 
     def close(self):
         with self.lock:
-            for f in (self.raw, self.ts, self.kube):
+            for f in self.files:
                 f.close()
 
 
@@ -472,14 +505,15 @@ def child_pids(pid):
     return kids
 
 
-def stop(proc):
-    """SIGTERM the master by pid, wait up to 10 s, then SIGKILL it and its workers."""
+def stop(proc, sig=signal.SIGTERM, grace=10):
+    """Send sig (SIGTERM) to the master by pid, wait up to grace seconds, then SIGKILL it and
+    its workers."""
     if proc.poll() is not None:
         return
     kids = child_pids(proc.pid)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     try:
-        proc.wait(10)
+        proc.wait(grace)
         return
     except subprocess.TimeoutExpired:
         pass
@@ -511,24 +545,15 @@ def boot_outcome(exited_on_its_own, returncode, exit_seconds):
     return "other", f"; outcome: gunicorn exited on its own with code {returncode}"
 
 
-def capture_once(name, out_dir):
-    """Run one scenario once; returns (requests, returncode, exited_on_its_own, exit_seconds)."""
-    sc = SCENARIOS[name]
-    os.makedirs(out_dir, exist_ok=True)
-    for f in FILES:
-        p = os.path.join(out_dir, f)
-        if os.path.exists(p):
-            os.remove(p)
-
-    workers = sc.get("workers", WORKERS)
+def gunicorn_command(sc, port):
+    """gunicorn's argv and environment for scenario sc, listening on 127.0.0.1:port."""
     threads = sc.get("threads", THREADS)
-    port = free_port()
     cmd = [
         sys.executable, "-m", "gunicorn", "djapp.wsgi:application",
         "--chdir", HERE,
         "--bind", f"127.0.0.1:{port}",
         "--access-logfile", "-",
-        "--workers", str(workers),
+        "--workers", str(sc.get("workers", WORKERS)),
         "--worker-class", sc.get("worker_class", WORKER_CLASS),
         *(["--threads", str(threads)] if threads != THREADS else []),
         *sc["args"],
@@ -545,18 +570,39 @@ def capture_once(name, out_dir):
         "SLOW_SECONDS": sc.get("slow_seconds", SLOW_SECONDS),
         "LOG_FORMAT": sc.get("log_format", LOG_FORMAT),
     }
-    sink = Sink(out_dir)
-    t_start = time.monotonic()
+    return cmd, env
+
+
+def start_gunicorn(sc, port, sink):
+    """Start gunicorn for scenario sc; its stdout and stderr go to sink as service "web"."""
+    cmd, env = gunicorn_command(sc, port)
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env, cwd=HERE,
     )
     readers = [
-        threading.Thread(target=sink.pump, args=(proc.stdout,), daemon=True),
-        threading.Thread(target=sink.pump, args=(proc.stderr,), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stdout, "web"), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stderr, "web"), daemon=True),
     ]
     for t in readers:
         t.start()
+    return proc, readers
+
+
+def capture_once(name, out_dir):
+    """Run one scenario once; returns (requests, returncode, exited_on_its_own, exit_seconds)."""
+    sc = SCENARIOS[name]
+    os.makedirs(out_dir, exist_ok=True)
+    for f in FILES:
+        p = os.path.join(out_dir, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+    workers = sc.get("workers", WORKERS)
+    port = free_port()
+    sink = Sink(out_dir)
+    t_start = time.monotonic()
+    proc, readers = start_gunicorn(sc, port, sink)
 
     client = Client(port)
     exited_on_its_own = False
@@ -643,21 +689,451 @@ def run_scenario(name, out_root, versions):
     )
 
 
+# --------------------------------------------------------------------------
+# edge: Debian's nginx in front of the same gunicorn + Django
+#
+# Users' requests go through nginx (Host: app.example.com); kube-probes go straight to
+# gunicorn, as the kubelet does, so the edge never sees them. nginx keeps its Debian
+# defaults for what it logs: the access log in the stock "combined" format, the error log in
+# its own format at the default level (error). Both go to pipes (access_log /dev/stdout,
+# error_log stderr, as the official image links them) read by the same Sink threads as
+# gunicorn's pipes, so every line is written, in arrival order, to its own file and to
+# compose.log as `docker compose logs` prints two services.
+
+NGINX = "/usr/sbin/nginx"
+NGINX_DEFAULT_READ_TIMEOUT = 60
+EDGE_FILES = ("app.log", "nginx-access.log", "nginx-error.log", "compose.log", "truth.json")
+# Sink source -> (its own file, compose service)
+EDGE_SOURCES = {
+    "web": ("app.log", "web-1"),
+    "nginx-access": ("nginx-access.log", "nginx-1"),
+    "nginx-error": ("nginx-error.log", "nginx-1"),
+}
+
+
+def edge(spec):
+    """The request as a user sends it: through nginx."""
+    return {**spec, "via": "edge"}
+
+
+def direct(spec):
+    """The request as the kubelet sends it: straight to gunicorn."""
+    return {**spec, "via": "app"}
+
+
+class ComposeSink(Sink):
+    """Sink for gunicorn and nginx together: each source's lines raw into its own file, and
+    every line into compose.log behind its service name, padded as docker compose pads them
+    (the longest name plus one, then "| ")."""
+
+    def __init__(self, out_dir):
+        self.lock = threading.Lock()
+        self.listening = threading.Event()
+        self.booted = 0
+        self.own = {src: open(os.path.join(out_dir, f), "wb") for src, (f, _) in EDGE_SOURCES.items()}
+        self.compose = open(os.path.join(out_dir, "compose.log"), "wb")
+        width = max(len(svc) for _, svc in EDGE_SOURCES.values()) + 1
+        self.prefix = {src: f"{svc:<{width}} | ".encode() for src, (_, svc) in EDGE_SOURCES.items()}
+        self.files = (*self.own.values(), self.compose)
+
+    def write(self, source, line, ns):
+        self.own[source].write(line)
+        self.compose.write(self.prefix[source] + line + (b"" if line.endswith(b"\n") else b"\n"))
+
+
+def nginx_version():
+    out = subprocess.run([NGINX, "-v"], capture_output=True, timeout=10)
+    text = (out.stderr or out.stdout).decode().strip()  # "nginx version: nginx/1.22.1"
+    return text.rsplit("/", 1)[-1]
+
+
+def nginx_conf(run_dir, port, upstream_port, read_timeout):
+    user = ""
+    if os.geteuid() == 0:
+        # Only root may switch users (nginx warns otherwise); its workers then run as nobody.
+        import grp
+        import pwd
+        pw = pwd.getpwnam("nobody")
+        user = f"user {pw.pw_name} {grp.getgrgid(pw.pw_gid).gr_name};\n"
+    return f"""{user}worker_processes 1;
+daemon off;
+master_process on;
+pid {run_dir}/nginx.pid;
+error_log stderr;
+
+events {{
+    worker_connections 768;
+}}
+
+http {{
+    access_log /dev/stdout combined;
+    client_body_temp_path {run_dir}/client_body;
+    proxy_temp_path {run_dir}/proxy;
+    fastcgi_temp_path {run_dir}/fastcgi;
+    uwsgi_temp_path {run_dir}/uwsgi;
+    scgi_temp_path {run_dir}/scgi;
+
+    server {{
+        listen 127.0.0.1:{port};
+        server_name {PUBLIC_HOST};
+
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream_port};
+            proxy_set_header Host $host;
+            proxy_read_timeout {read_timeout}s;
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(run_dir, port, upstream_port, read_timeout, sink):
+    """Start nginx (master + 1 worker, foreground) with its own config, pid file and temp dirs
+    under run_dir; returns (proc, reader threads) once its port accepts connections."""
+    conf = os.path.join(run_dir, "nginx.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(nginx_conf(run_dir, port, upstream_port, read_timeout))
+    if os.geteuid() == 0:
+        os.chmod(run_dir, 0o755)  # the workers (nobody) reach their temp dirs through it
+    proc = subprocess.Popen(
+        [NGINX, "-p", run_dir + "/", "-c", conf, "-e", "stderr"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC"},
+        cwd=run_dir,
+    )
+    readers = [
+        threading.Thread(target=sink.pump, args=(proc.stdout, "nginx-access"), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stderr, "nginx-error"), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    for _ in range(50):  # up to 5 s
+        if proc.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, readers
+        except OSError:
+            time.sleep(0.1)
+    stop(proc, signal.SIGQUIT, 5)
+    raise RuntimeError(f"nginx not listening on 127.0.0.1:{port} (exit {proc.poll()})")
+
+
+def plan_edge_healthy(sink):
+    return [
+        ("req", direct(probe())),
+        ("sleep", 0.2),
+        ("req", edge(public("/health/", CURL_UA))),
+        ("req", edge(public("/login/"))),
+        ("req", edge(public("/admin/"))),
+        ("sleep", 0.2),
+        ("req", direct(probe())),
+        ("req", edge(public("/api/v1/reports/42/", BROWSER_UA, query="format=json"))),
+        ("req", edge(req("/wp-login.php", PUBLIC_HOST, SCANNER_UA))),
+        ("req", edge(public("/boom/"))),
+        ("sleep", 0.2),
+        ("req", direct(probe())),
+        ("req", edge(public("/", CURL_UA))),
+        ("req", edge(public("/health/", BROWSER_UA))),
+        ("sleep", 0.2),
+        ("req", direct(probe())),
+    ]
+
+
+def plan_edge_timeout_short(sink):
+    # nginx gives up after 1 s, gunicorn after 4 s: /slow/ (2 s) answers 200 after nginx has
+    # sent its 504; /stuck/ gets nginx's 504 at 1 s and its worker is killed at about 5 s.
+    return [
+        ("req", direct(probe())),
+        ("sleep", 0.2),
+        ("req", edge(public("/login/"))),
+        ("req", edge(public("/health/", CURL_UA))),
+        ("req", direct(probe())),
+        ("sleep", 0.2),
+        ("parallel", [(0, edge(public("/slow/", CURL_UA))), (0.3, edge(public("/stuck/", CURL_UA)))]),
+        ("sleep", 1.0),
+        ("req", direct(probe())),
+        ("req", edge(public("/login/"))),
+        ("until", lambda: sink.booted >= 3, 10),  # /stuck/'s worker killed and replaced
+        ("sleep", 0.8),
+        ("req", direct(probe())),
+        ("req", edge(public("/admin/"))),
+        ("req", edge(public("/health/", CURL_UA))),
+        ("sleep", 0.2),
+        ("req", direct(probe())),
+    ]
+
+
+def plan_edge_timeout_long(sink):
+    # nginx waits 10 s, gunicorn 2 s: /slow/ gets gunicorn's own 500 (passed on by nginx),
+    # /stuck/'s worker is SIGKILLed and nginx answers 502.
+    return [
+        ("req", direct(probe())),
+        ("sleep", 0.2),
+        ("req", edge(public("/login/"))),
+        ("req", edge(public("/health/", CURL_UA))),
+        ("req", edge(public("/api/v1/reports/7/"))),
+        ("sleep", 0.2),
+        ("req", direct(probe())),
+        ("sleep", 0.3),
+        ("parallel", [(0, edge(public("/slow/", CURL_UA))), (0.4, edge(public("/stuck/", CURL_UA)))]),
+        ("until", lambda: sink.booted >= 4, 10),  # both workers replaced
+        ("sleep", 0.8),
+        ("req", direct(probe())),
+        ("req", edge(public("/login/"))),
+        ("sleep", 0.2),
+        ("req", edge(public("/admin/"))),
+        ("req", direct(probe())),
+        ("req", edge(public("/health/", CURL_UA))),
+    ]
+
+
+def plan_edge_allowed_hosts(sink):
+    pages = [
+        public("/", BROWSER_UA), public("/login/", BROWSER_UA), public("/health/", CURL_UA),
+        public("/admin/", BROWSER_UA), public("/login/", CURL_UA), public("/", CURL_UA),
+        public("/health/", BROWSER_UA), public("/admin/", CURL_UA),
+    ]
+    plan = []
+    for i in range(4):
+        plan.append(("req", direct(probe())))
+        plan.append(("sleep", 0.1))
+        for spec in pages[2 * i:2 * i + 2]:
+            plan.append(("req", edge(spec)))
+            plan.append(("sleep", 0.08))
+        if i == 2:
+            plan.append(("req", edge(req("/", "203.0.113.9", SCANNER_UA))))
+        plan.append(("sleep", 0.12))
+    plan.append(("req", direct(probe())))
+    return plan
+
+
+BOOT_PAGES = (("/", BROWSER_UA), ("/login/", BROWSER_UA), ("/health/", CURL_UA), ("/admin/", CURL_UA))
+
+
+def plan_edge_boot_failure_after(sink):
+    # After gunicorn exited: nginx's connect() is refused; so is the kubelet's probe.
+    plan = []
+    for path, ua in BOOT_PAGES[:3]:
+        plan += [("req", {**edge(public(path, ua)), "reaches_app": False}), ("sleep", 0.1)]
+    return plan + [("req", direct(probe()))]
+
+
+EDGE_SCENARIOS = {
+    "edge_healthy": {
+        "description": "nginx in front of gunicorn, correct ALLOWED_HOSTS: pages, a query string, "
+        "a 404 and one /boom/ 500 through nginx; kube-probes straight to gunicorn",
+        "allowed_hosts": ["app.example.com", "localhost", "127.0.0.1"],
+        "time_zone": "UTC",
+        "args": [],
+        "proxy_read_timeout": NGINX_DEFAULT_READ_TIMEOUT,
+        "plan": plan_edge_healthy,
+    },
+    "edge_timeout_short": {
+        "description": "nginx proxy_read_timeout 1s below gunicorn --timeout 4: /slow/ (2 s) gets "
+        "nginx's 504 while the app answers 200 after nginx gave up; /stuck/ gets nginx's 504 at "
+        "1 s and its worker is killed later by WORKER TIMEOUT (SIGABRT blocked, SIGKILL)",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": ["--timeout", "4"],
+        "timeout": 4,
+        "slow_seconds": "2",
+        "proxy_read_timeout": 1,
+        "plan": plan_edge_timeout_short,
+    },
+    "edge_timeout_long": {
+        "description": "nginx proxy_read_timeout 10s above gunicorn --timeout 2: /slow/ is aborted "
+        "by gunicorn (its own 500, passed on by nginx), /stuck/ ignores SIGABRT and is SIGKILLed "
+        "(nginx 502, upstream prematurely closed connection); workers reboot",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": ["--timeout", "2"],
+        "timeout": 2,
+        "proxy_read_timeout": 10,
+        "plan": plan_edge_timeout_long,
+    },
+    "edge_boot_failure": {
+        "description": "ALLOWED_HOSTS empty: settings raise ValueError in each worker and gunicorn "
+        "halts; requests through nginx while it tries and after it exited get nginx's 502, the "
+        "probe after the exit is refused",
+        "allowed_hosts": [],
+        "time_zone": "UTC",
+        "args": [],
+        "expect_exit": True,
+        "proxy_read_timeout": NGINX_DEFAULT_READ_TIMEOUT,
+        "plan": plan_edge_boot_failure_after,
+        "attempts": 5,
+    },
+    "edge_allowed_hosts": {
+        "description": "ALLOWED_HOSTS lacks the public host: users through nginx get Django's 400 "
+        "DisallowedHost passed on, kube-probes straight to gunicorn get 200 via the K8s bypass",
+        "allowed_hosts": ["localhost", "127.0.0.1"],
+        "time_zone": "UTC",
+        "args": [],
+        "proxy_read_timeout": NGINX_DEFAULT_READ_TIMEOUT,
+        "plan": plan_edge_allowed_hosts,
+    },
+}
+
+
+def boot_failure_requests(client, proc):
+    """Requests through nginx every 0.1 s while gunicorn boots and fails (at most 30, each on
+    a pool thread); then wait (bounded) for gunicorn to exit. Returns exit_seconds or None."""
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=POOL_MAX) as pool:
+        for i in range(30):
+            if proc.poll() is not None:
+                break
+            path, ua = BOOT_PAGES[i % len(BOOT_PAGES)]
+            pool.submit(client.one, {**edge(public(path, ua)), "reaches_app": False})
+            time.sleep(0.1)
+    for _ in range(400):  # up to 40 s: gunicorn can sit out its graceful_timeout (30 s)
+        if proc.poll() is not None:
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    return None
+
+
+def capture_edge_once(name, out_dir):
+    """Run one edge scenario once; returns (requests, returncode, exited_on_its_own,
+    exit_seconds, exit_at)."""
+    sc = EDGE_SCENARIOS[name]
+    os.makedirs(out_dir, exist_ok=True)
+    for f in EDGE_FILES:
+        p = os.path.join(out_dir, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+    workers = sc.get("workers", WORKERS)
+    port = free_port()
+    edge_port = free_port()
+    while edge_port == port:
+        edge_port = free_port()
+    sink = ComposeSink(out_dir)
+    run_dir = tempfile.mkdtemp(prefix="reqtrail-nginx-")
+    nginx = proc = None
+    readers = []
+    client = Client(port, edge_port)
+    exited_on_its_own, exit_seconds, exit_at = False, None, None
+    try:
+        nginx, readers = start_nginx(run_dir, edge_port, port, sc["proxy_read_timeout"], sink)
+        proc, more = start_gunicorn(sc, port, sink)
+        readers += more
+        if sc.get("expect_exit"):
+            exit_seconds = boot_failure_requests(client, proc)
+            exited_on_its_own = exit_seconds is not None
+            exit_at = rfc3339_micro(time.time()) if exited_on_its_own else None
+            time.sleep(0.2)
+        else:
+            for _ in range(100):  # up to 10 s
+                if (sink.listening.is_set() and sink.booted >= workers) or proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if proc.poll() is not None:
+                exited_on_its_own = True
+            elif not sink.listening.is_set():
+                raise RuntimeError(f"{name}: gunicorn not listening after 10 s")
+            else:
+                time.sleep(0.8)  # let the workers import Django (like initialDelaySeconds)
+        client.run(sc["plan"](sink))
+        if proc.poll() is not None and not sc.get("expect_exit"):
+            exited_on_its_own = True
+        time.sleep(0.3)  # let the last log lines arrive before the shutdown lines
+    finally:
+        if nginx is not None:
+            stop(nginx, signal.SIGQUIT, 5)
+        if proc is not None:
+            stop(proc)
+        for t in readers:
+            t.join(5)
+        sink.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return client.results, proc.returncode, exited_on_its_own, exit_seconds, exit_at
+
+
+def run_edge_scenario(name, out_root, versions):
+    sc = EDGE_SCENARIOS[name]
+    out_dir = os.path.join(out_root, name)
+    started = time.monotonic()
+    attempts = sc.get("attempts", 1)
+    for attempt in range(1, attempts + 1):
+        results, returncode, exited_on_its_own, exit_seconds, exit_at = capture_edge_once(name, out_dir)
+        outcome, clause = boot_outcome(exited_on_its_own, returncode, exit_seconds)
+        if not sc.get("expect_exit"):
+            break
+        # Keep a run with requests through nginx both while gunicorn tried and after it exited.
+        during = [r for r in results if r["via"] == "edge" and exit_at and r["sent_at"] < exit_at]
+        after = [r for r in results if r["via"] == "edge" and exit_at and r["sent_at"] > exit_at
+                 and r["status"] == 502]
+        if exited_on_its_own and len(during) >= 2 and len(after) >= 3:
+            break
+        if time.monotonic() - started > 45:  # keep the whole run bounded
+            break
+
+    truth = {
+        "scenario": name,
+        "description": sc["description"] + clause + ".",
+        "gunicorn_version": versions["gunicorn"],
+        "django_version": versions["Django"],
+        "worker_class": sc.get("worker_class", WORKER_CLASS),
+        "workers": sc.get("workers", WORKERS),
+        "threads": sc.get("threads", THREADS),
+        "log_format": sc.get("log_format", LOG_FORMAT),
+        "gunicorn_timeout": sc.get("timeout", DEFAULT_TIMEOUT),
+        "public_host": PUBLIC_HOST,
+        "allowed_hosts": sc["allowed_hosts"],
+        "time_zone": sc["time_zone"],
+        "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
+        "gunicorn_exit_at": exit_at,
+        "edge": {
+            "server": "nginx",
+            "version": versions["nginx"],
+            "proxy_read_timeout": sc["proxy_read_timeout"],
+        },
+        "requests": results,
+    }
+    with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8") as f:
+        json.dump(truth, f, indent=2)
+        f.write("\n")
+
+    counts = {}
+    for r in results:
+        key = r["via"] + " " + (str(r["status"]) if r["status"] is not None else r["error"])
+        counts[key] = counts.get(key, 0) + 1
+    summary = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+    note = f", {outcome} exit, attempt {attempt}/{attempts}" if attempts > 1 else ""
+    print(
+        f"{name}: {len(results)} requests ({summary}), gunicorn exit {returncode}{note}, "
+        f"{time.monotonic() - started:.1f}s -> {out_dir}",
+        flush=True,
+    )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="sample-logs")
+    everything = [*SCENARIOS, *EDGE_SCENARIOS]
     ap.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                    help="any of: " + ", ".join(SCENARIOS) + " (default: all)")
+                    help="any of: " + ", ".join(everything) + " (default: all)")
     args = ap.parse_args()
-    names = args.scenarios or list(SCENARIOS)
-    unknown = [n for n in names if n not in SCENARIOS]
+    names = args.scenarios or everything
+    unknown = [n for n in names if n not in everything]
     if unknown:
         ap.error("unknown scenario(s): " + ", ".join(unknown))
     versions = {p: metadata.version(p) for p in ("gunicorn", "Django")}
+    if any(n in EDGE_SCENARIOS for n in names):
+        if not os.access(NGINX, os.X_OK):
+            sys.exit(f"capture: {NGINX} not found; the edge_* scenarios need Debian's nginx "
+                     "(apt-get install nginx-light)")
+        versions["nginx"] = nginx_version()
     out_root = os.path.abspath(args.out)
+    started = time.monotonic()
     for name in names:
-        run_scenario(name, out_root, versions)
-
+        if name in EDGE_SCENARIOS:
+            run_edge_scenario(name, out_root, versions)
+        else:
+            run_scenario(name, out_root, versions)
+    print(f"capture: {len(names)} scenario(s) in {time.monotonic() - started:.1f}s", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -250,7 +250,7 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
         ),
         "users_failed_no_worker" => no_worker(&n, &said, group, f),
         _ => (
-            format!("{n} ({said}). The app's log has no request that matches them: they did not reach this app (the edge's own limit, a full queue, or an upstream that is not this app){}.", upstreams(group).map_or(String::new(), |u| format!("; the edge sent them to {u}"))),
+            format!("{n} ({said}). The app's log has no failed or slow request (open 1 s or more) that matches them: most likely they did not reach this app (the edge's own limit, a full queue, or an upstream that is not this app){}.", upstreams(group).map_or(String::new(), |u| format!("; the edge sent them to {u}"))),
             listening_fix(f),
         ),
     }

@@ -172,7 +172,9 @@ pub fn app_cause_words(c: AppCause) -> &'static str {
             "nothing accepted the connection (gunicorn down or not booted)"
         }
         AppCause::NoReadyEndpoint => "no ready endpoint behind the edge",
-        AppCause::NeverReachedApp => "no app line for it: it never reached the app",
+        AppCause::NeverReachedApp => {
+            "no failed or slow app request matches it: it likely never reached the app"
+        }
         AppCause::AppSideMissing => "unknown: the app's log was not read",
     }
 }

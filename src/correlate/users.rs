@@ -286,7 +286,8 @@ fn measure_skew(edge: &[RouteAt], app: &[RouteAt]) -> Option<Skew> {
 }
 
 /// The app request `f` was: the one with its request id, else the latest one of its route
-/// that started before the edge's line (clocks aligned by `skew`) and not long before it.
+/// that started before the edge's line (clocks aligned by `skew`), not long before it, and
+/// had not ended before it.
 fn pair<'t>(
     f: &EdgeFailure,
     traces: &'t [AppTrace],
@@ -300,6 +301,13 @@ fn pair<'t>(
         }
     }
     let at = f.time?.0 - skew;
+    // Both sides cut their times to the second; a request the edge waited a second or more
+    // for began in an earlier second.
+    let ahead = if f.reason == Some(Reason::UpstreamTimeout) {
+        -1
+    } else {
+        1_000_000
+    };
     let lookback = f
         .request_seconds
         .map_or(LOOKBACK, |s| (s * 1e6) as i64 + TOLERANCE);
@@ -309,7 +317,10 @@ fn pair<'t>(
         .filter(|(k, t)| !used[*k] && t.route == f.route && t.rid.is_none_or(|_| f.rid.is_none()))
         .filter_map(|(k, t)| {
             let start = t.start.or(t.end)?.0;
-            (start <= at + TOLERANCE && start >= at - lookback).then_some((k, start))
+            // An answer logged well before the edge's line was the edge's to pass on: another
+            // request.
+            let ended_before = t.end.is_some_and(|e| e.0 < at - TOLERANCE);
+            (start <= at + ahead && start >= at - lookback && !ended_before).then_some((k, start))
         })
         .max_by_key(|(_, start)| *start)?
         .0;
@@ -341,7 +352,9 @@ fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64) -> Explain
         app_status: t.status,
         app_seconds: seconds(t.start, t.end),
         edge_waited: if edge_gave_up {
-            f.request_seconds.or(seconds(t.start, edge_at))
+            f.request_seconds
+                .or(seconds(t.start, edge_at))
+                .filter(|w| *w >= 0.0)
         } else {
             None
         },
@@ -373,5 +386,150 @@ fn without_trace(f: &EdgeFailure, a: &Analysis, app_side: bool) -> Explained {
         app_seconds: None,
         edge_waited: None,
         evidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::settings::Settings;
+
+    /// The analysis of named inputs (one line a string) merged by time, as a run makes it.
+    fn run(inputs: &[(&str, &[&str])]) -> Analysis {
+        let texts: Vec<(String, String)> = inputs
+            .iter()
+            .map(|(name, lines)| (name.to_string(), lines.join("\n") + "\n"))
+            .collect();
+        let inputs: Vec<(&str, &[u8])> = texts
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_bytes()))
+            .collect();
+        crate::read::analyze_merged_bytes_in(&inputs, &Arc::new(Settings::default()), None)
+    }
+
+    fn causes(a: &Analysis) -> Vec<(Option<u16>, AppCause, Option<PairedBy>)> {
+        a.edge
+            .failures
+            .iter()
+            .map(|f| {
+                let x = f.explained.as_ref().expect("every failure is explained");
+                (f.status, x.cause, x.paired_by)
+            })
+            .collect()
+    }
+
+    const BOOT: &str = "[2026-11-28 03:46:50 +0000] [27064] [INFO] Starting gunicorn 23.0.0";
+
+    #[test]
+    fn a_request_id_pairs_across_routes_and_clocks() {
+        // The router's clock is 2 h ahead: the request id still pairs them.
+        let app: &[&str] = &[
+            r#"{"asctime": "2026-11-28 03:47:22,438", "levelname": "INFO", "name": "djapp.requests", "process": 30051, "thread": 1, "message": "INCOMING REQUEST: GET /report/ from 127.0.0.1 Host: app.example.com", "request_id": "58f83fec-8d18-4d13-b6cd-20b9b83f3df2"}"#,
+            r#"{"asctime": "2026-11-28 03:47:22,940", "levelname": "INFO", "name": "djapp.requests", "process": 30051, "thread": 1, "message": "RESPONSE: GET /report/ -> 500", "request_id": "58f83fec-8d18-4d13-b6cd-20b9b83f3df2"}"#,
+        ];
+        let router: &[&str] = &[
+            r#"2026-11-28T05:47:23.000000+00:00 heroku[router]: at=info method=GET path="/report/?x=1" host=app.example.com request_id=58f83fec-8d18-4d13-b6cd-20b9b83f3df2 fwd="203.0.113.7" dyno=web.1 connect=1ms service=502ms status=500 bytes=0 protocol=https"#,
+        ];
+        let a = run(&[("app.log", app), ("router.log", router)]);
+        assert_eq!(
+            causes(&a),
+            vec![(Some(500), AppCause::AppError, Some(PairedBy::RequestId))]
+        );
+    }
+
+    #[test]
+    fn nginx_error_line_joins_its_access_line_and_a_timeout_pairs_by_route() {
+        let app: &[&str] = &[
+            BOOT,
+            "[2026-11-28 03:47:00 +0000] [27067] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+            "[2026-11-28 03:47:03 +0000] [27067] [INFO] RESPONSE: GET /slow/ -> 200",
+        ];
+        let error: &[&str] = &[
+            r#"2026/11/28 03:47:01 [error] 29#29: *7 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 203.0.113.7, server: localhost, request: "GET /slow/ HTTP/1.1", upstream: "http://127.0.0.1:8000/slow/", host: "app.example.com""#,
+        ];
+        let access: &[&str] = &[
+            r#"203.0.113.7 - - [28/Nov/2026:03:47:01 +0000] "GET /slow/ HTTP/1.1" 504 167 "-" "curl/8.5.0""#,
+        ];
+        let a = run(&[
+            ("app.log", app),
+            ("nginx-error.log", error),
+            ("nginx-access.log", access),
+        ]);
+        assert_eq!(
+            causes(&a),
+            vec![(
+                Some(504),
+                AppCause::AnsweredAfterEdgeGaveUp,
+                Some(PairedBy::Route)
+            )]
+        );
+        let f = &a.edge.failures[0];
+        assert_eq!(f.reason, Some(Reason::UpstreamTimeout));
+        assert_eq!(f.evidence.len(), 2, "the access line and the error line");
+        let x = f.explained.as_ref().unwrap();
+        assert_eq!((x.edge_waited, x.app_seconds), (Some(1.0), Some(3.0)));
+        assert_eq!(a.edge.failures_total, 1);
+    }
+
+    #[test]
+    fn an_answer_logged_before_the_edge_failed_is_another_request() {
+        // The app answered /slow/ at :03 after 2 s; nginx's 502 at :10 is not that request.
+        let app: &[&str] = &[
+            BOOT,
+            "[2026-11-28 03:47:01 +0000] [27067] [INFO] INCOMING REQUEST: GET /slow/ from 127.0.0.1 Host: app.example.com",
+            "[2026-11-28 03:47:03 +0000] [27067] [INFO] RESPONSE: GET /slow/ -> 200",
+        ];
+        let access: &[&str] = &[
+            r#"203.0.113.7 - - [28/Nov/2026:03:47:10 +0000] "GET /slow/ HTTP/1.1" 502 157 "-" "curl/8.5.0""#,
+        ];
+        let a = run(&[("app.log", app), ("nginx-access.log", access)]);
+        assert_eq!(
+            causes(&a),
+            vec![(Some(502), AppCause::NeverReachedApp, None)]
+        );
+    }
+
+    #[test]
+    fn refused_connections_without_the_apps_log() {
+        let error: &[&str] = &[
+            r#"2026/11/28 03:47:02 [error] 29#29: *7 connect() failed (111: Connection refused) while connecting to upstream, client: 203.0.113.7, server: localhost, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8000/", host: "app.example.com""#,
+            r#"2026/11/28 03:47:03 [error] 29#29: *8 upstream prematurely closed connection while reading response header from upstream, client: 203.0.113.7, server: localhost, request: "GET /x/ HTTP/1.1", upstream: "http://127.0.0.1:8000/x/", host: "app.example.com""#,
+        ];
+        let a = run(&[("nginx-error.log", error)]);
+        assert!(!a.edge.app_side);
+        assert_eq!(
+            causes(&a),
+            vec![
+                (None, AppCause::NoWorkerAccepting, None),
+                (None, AppCause::AppSideMissing, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_clock_offset_is_measured_on_requests_both_logged() {
+        // nginx's clock is 40 s ahead of gunicorn's.
+        let mut app = vec![BOOT.to_string()];
+        let mut edge = Vec::new();
+        for (k, path) in ["/a/", "/b/", "/c/", "/d/"].iter().enumerate() {
+            let s = 10 + k * 2;
+            app.push(format!("[2026-11-28 03:47:{s:02} +0000] [27067] [INFO] INCOMING REQUEST: GET {path} from 127.0.0.1 Host: app.example.com"));
+            app.push(format!(
+                "[2026-11-28 03:47:{s:02} +0000] [27067] [INFO] RESPONSE: GET {path} -> 200"
+            ));
+            edge.push(format!(r#"203.0.113.7 - - [28/Nov/2026:03:47:{:02} +0000] "GET {path} HTTP/1.1" 200 5 "-" "curl/8.5.0""#, s + 40));
+        }
+        let app: Vec<&str> = app.iter().map(String::as_str).collect();
+        let edge: Vec<&str> = edge.iter().map(String::as_str).collect();
+        let a = run(&[("app.log", &app), ("nginx-access.log", &edge)]);
+        assert_eq!(
+            a.edge.skew,
+            Some(Skew {
+                seconds: 40.0,
+                pairs: 4
+            })
+        );
     }
 }

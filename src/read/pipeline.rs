@@ -331,7 +331,9 @@ impl Correlating {
         for (pod, mut c) in self.pods.items {
             let mut a = c.end_stream(&end);
             notices.extend(c.take_notices());
-            if named {
+            // An edge's service (nginx-1) is no pod of the app: its lines are in the edge section.
+            let edge_only = a.input.edge > 0 && a.traffic.total == 0;
+            if named && !edge_only {
                 a.pods
                     .push(PodSummary::of(&String::from_utf8_lossy(&pod), &a));
             }
