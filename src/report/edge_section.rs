@@ -277,9 +277,10 @@ fn workers(pids: &[u32]) -> String {
 /// What happened on the app's side (the JSON's `cause` values), in words, told from the
 /// group's first failure and the pids of all of them.
 fn app_side(f: &Failure, pids: &[u32]) -> String {
-    let took = |word: &str| {
-        f.app_seconds
-            .map_or(String::new(), |s| format!(" {word} {}", secs(s)))
+    // Whole-second timestamps make a shorter time a guess: it is left out.
+    let took = |word: &str| match f.app_seconds {
+        Some(s) if s >= 1.0 => format!(" {word} {}", secs(s)),
+        _ => String::new(),
     };
     let status = f.app_status.map_or(String::new(), |s| format!(" {s}"));
     let on = if pids.is_empty() {
