@@ -286,3 +286,24 @@ fn without_edge_lines_there_is_no_edge_section() {
     let (_, out, _) = run(&["--color", "never", &sample("edge_timeout_short", "app.log")]);
     assert!(!out.contains(SECTION));
 }
+
+#[test]
+fn the_readme_shows_the_section_as_it_is() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find(&format!("```text\n{SECTION}\n"))
+        .expect("the README's example")
+        + "```text\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let files = ["app.log", "nginx-access.log", "nginx-error.log"]
+        .map(|f| format!("sample-logs/edge_timeout_short/{f}"));
+    let (table, _) = report("table", &files);
+    let s = section(&table);
+    let s = &s[..s.find("\nLatency per route").unwrap_or(s.len())];
+    assert_eq!(
+        shown.trim_end(),
+        s.trim_end(),
+        "README.md's example is out of date"
+    );
+}
