@@ -190,13 +190,14 @@ fn run_stdin<S: AsRef<OsStr>>(args: &[S], data: Vec<u8>) -> Run {
     run_with(args, Some(data), Duration::from_secs(120), &[])
 }
 
-/// Every captured scenario under `sample-logs/`.
+/// Every captured app scenario under `sample-logs/` (those with the app's docker / kubectl
+/// variants; the edge_* captures hold other files).
 fn scenarios() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
     let mut found: Vec<String> = std::fs::read_dir(root)
         .expect("sample-logs")
         .map(|e| e.unwrap().path())
-        .filter(|p| p.join("truth.json").is_file())
+        .filter(|p| p.join("truth.json").is_file() && p.join("docker.log").is_file())
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     found.sort();

@@ -26,7 +26,9 @@ fn scenario_dirs() -> Vec<PathBuf> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&root)
             .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.join("truth.json").is_file())
+            // The app's captures; the edge_* ones (app.log beside an edge's logs) are
+            // tests/edge.rs's.
+            .filter(|p| p.join("truth.json").is_file() && p.join("docker.log").is_file())
             .collect();
         found.sort();
         assert!(

@@ -1085,6 +1085,8 @@ def run_edge_scenario(name, out_root, versions):
         "time_zone": sc["time_zone"],
         "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
         "gunicorn_exit_at": exit_at,
+        # How long /slow/ sleeps (the view's SLOW_SECONDS); /stuck/ outlasts any timeout here.
+        "slow_seconds": float(sc.get("slow_seconds", SLOW_SECONDS)),
         "edge": {
             "server": "nginx",
             "version": versions["nginx"],

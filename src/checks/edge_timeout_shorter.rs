@@ -52,20 +52,25 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
     let name = edge_label(first.edge);
     let edge_s = fmt_secs(edge.round());
     let g = fmt_secs(gunicorn);
+    // Lowering gunicorn's timeout under a wait of a few seconds would kill healthy requests.
+    let or_lower = if edge >= 10.0 {
+        format!(", or lower gunicorn's --timeout below {edge_s} s")
+    } else {
+        String::new()
+    };
+    let longer = fmt_secs(gunicorn + 5.0);
     let fix = match first.edge {
         Edge::HerokuRouter => format!(
             "The router's 30 s cannot be changed: set gunicorn's --timeout below it (e.g. 25) so gunicorn cuts off what hangs and logs it; gunicorn's is {g} s now."
         ),
         Edge::IngressNginx => format!(
-            "Make the edge wait longer than gunicorn: the `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation above {g} (e.g. \"{}\"), or lower gunicorn's --timeout below {edge_s} s.",
-            fmt_secs(gunicorn + 5.0)
+            "Make the edge wait longer than gunicorn: the `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation above {g} (e.g. \"{longer}\"){or_lower}."
         ),
         Edge::Nginx => format!(
-            "Make nginx wait longer than gunicorn: `proxy_read_timeout {}s;` in the location that proxies to it, or lower gunicorn's --timeout below {edge_s} s, so gunicorn's WORKER TIMEOUT (with its traceback) is what cuts off a request that hangs.",
-            fmt_secs(gunicorn + 5.0)
+            "Make nginx wait longer than gunicorn: `proxy_read_timeout {longer}s;` in the location that proxies to it{or_lower}, so gunicorn's WORKER TIMEOUT (with its traceback) is what cuts off a request that hangs."
         ),
         _ => format!(
-            "Make the edge wait longer than gunicorn's {g} s (its upstream / response timeout), or lower gunicorn's --timeout below {edge_s} s."
+            "Make the edge wait longer than gunicorn's {g} s (its upstream / response timeout){or_lower}."
         ),
     };
     let mut evidence: Vec<Evidence> = first.evidence.clone();

@@ -1,19 +1,19 @@
 //! Check `users_answered` (Users answered at the edge): of the requests users made through the
 //! edge (nginx, a load balancer, a platform router), how many got an answer below 500, and what
 //! happened on the app's side of the rest. Present only when an edge's log was read, or when
-//! the input is access lines alone (which could be an edge's). FAIL when 1 % or more of the
+//! an input is access lines alone (which could be an edge's). FAIL when 1 % or more of the
 //! user requests got a 5xx, WARN below that or when users' 400s are Django rejecting their
 //! Host, PASS when every user request got below 500, UNKNOWN with no access line at the edge.
 //!
 //! Finding `edge_without_app_log` (info): only the edge's log was read, so no failure can be
-//! explained from the app's side. Finding `edge_or_app_unclear` (info): the input is access lines
+//! explained from the app's side. Finding `edge_or_app_unclear` (info): an input is access lines
 //! alone, read as gunicorn's; nothing said whether they are a proxy's.
 
 use std::collections::BTreeMap;
 
 use super::words::{app_cause_words, edge_label, plural};
 use super::{Check, Facts, Finding, Severity, Status};
-use crate::correlate::edge::{EdgeFacts, RoleReason};
+use crate::correlate::edge::{EdgeFacts, SourceFacts};
 use crate::correlate::users::AppCause;
 
 /// `app_error ×2, worker_timeout ×1`, most frequent first, in words.
@@ -37,31 +37,29 @@ fn edge_names(e: &EdgeFacts) -> String {
     }
 }
 
-/// Access lines read as the app's while nothing but access lines was read: they could be a
-/// proxy's as well as gunicorn's.
-fn unclear_access_lines(f: &Facts<'_>) -> u64 {
-    let a = f.analysis;
-    let app_lines = a.workers.booted > 0
-        || !a.workers.gunicorn_versions.is_empty()
-        || a.input.app_request_lines > 0
-        || a.errors.request_errors > 0;
-    if app_lines || !a.edge.is_empty() {
-        return 0;
-    }
-    a.edge
-        .sources
-        .iter()
-        .filter(|s| s.why == RoleReason::Default)
-        .map(|s| s.app_access_lines)
-        .sum()
-}
-
 pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
     let e = &f.analysis.edge;
+    let unclear: Vec<&SourceFacts> = e.unclear().collect();
+    if !unclear.is_empty() {
+        findings.push(unclear_finding(&unclear));
+    }
     if e.is_empty() {
-        let n = unclear_access_lines(f);
-        if n > 0 {
-            unclear(n, checks, findings);
+        if !unclear.is_empty() {
+            checks.push(Check {
+                id: "users_answered",
+                title: "Users answered at the edge",
+                expected: "user requests at the edge answered below 500".into(),
+                actual: format!(
+                    "no edge log recognised; {} read as gunicorn's",
+                    plural(
+                        unclear.iter().map(|s| s.app_access_lines).sum(),
+                        "access line",
+                        "access lines"
+                    )
+                ),
+                status: Status::Unknown,
+                evidence: Vec::new(),
+            });
         }
         return;
     }
@@ -128,27 +126,22 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
     }
 }
 
-/// The check and finding for an input of access lines alone.
-fn unclear(n: u64, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) {
-    checks.push(Check {
-        id: "users_answered",
-        title: "Users answered at the edge",
-        expected: "user requests at the edge answered below 500".into(),
-        actual: format!(
-            "no edge log recognised; {} read as gunicorn's",
-            plural(n, "access line", "access lines")
-        ),
-        status: Status::Unknown,
-        evidence: Vec::new(),
-    });
-    findings.push(Finding {
+/// The finding for sources read as the app's with nothing but access lines (the report's
+/// edge sources name them).
+fn unclear_finding(sources: &[&SourceFacts]) -> Finding {
+    let lines: u64 = sources.iter().map(|s| s.app_access_lines).sum();
+    Finding {
         id: "edge_or_app_unclear",
         severity: Severity::Info,
-        title: "Access lines alone: read as gunicorn's, though a proxy's look the same".into(),
-        detail: "nginx's `combined` access line and gunicorn's default one have the same shape, and nothing (a file or service name, --edge) said these are a proxy's: they were counted as the app's requests.".into(),
+        title: format!(
+            "{} alone in {}: read as gunicorn's, though a proxy's look the same",
+            plural(lines, "access line", "access lines"),
+            plural(sources.len() as u64, "input", "inputs")
+        ),
+        detail: "nginx's `combined` access line and gunicorn's default one have the same shape, and nothing (a file or service name, --edge) said whose these are: they were counted as the app's requests.".into(),
         fix: "If they are nginx's (or another proxy's), say so: `reqtrail --edge FILE` or `edge = [\"FILE\"]` in reqtrail.toml; a compose service or kubectl container name works too.".into(),
         evidence: Vec::new(),
-    });
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub struct SourceFacts {
     pub edge_lines: u64,
     /// Access lines of the shape both write, read as the app's (only when nothing told).
     pub app_access_lines: u64,
+    /// Read as the app's though its input had no app line but access lines: it could as well
+    /// be a proxy's.
+    pub unclear: bool,
 }
 
 /// Words in a source's name that mark an edge's log.
@@ -212,6 +215,11 @@ impl EdgeFacts {
     pub fn is_empty(&self) -> bool {
         self.requests == 0 && self.upstream_errors == 0
     }
+
+    /// Sources read as the app's whose lines could as well be a proxy's.
+    pub fn unclear(&self) -> impl Iterator<Item = &SourceFacts> {
+        self.sources.iter().filter(|s| s.unclear)
+    }
 }
 
 /// Whether a record is a failure its user felt: a 5xx, a 400 (Django's DisallowedHost passes
@@ -242,6 +250,7 @@ impl EdgeLog {
             edge: None,
             edge_lines: 0,
             app_access_lines: 0,
+            unclear: false,
         });
         self.facts.sources.len() - 1
     }
@@ -312,6 +321,13 @@ impl EdgeLog {
                 }
             }
         }
+    }
+
+    /// Input `source`'s file had no line of the app's but access lines: its access lines, read
+    /// as the app's, could be a proxy's.
+    pub fn unclear(&mut self, source: usize) {
+        let s = &mut self.facts.sources[source];
+        s.unclear = s.why == RoleReason::Default && s.app_access_lines > 0;
     }
 
     /// What was read. `app_side`: whether any of the app's own lines were.

@@ -9,6 +9,7 @@
 //! routes and times to measure the clocks against; the pairing runs once, when the input has
 //! ended ([`explain`]).
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
@@ -200,7 +201,7 @@ pub fn explain(a: &mut Analysis) {
     edge.skew = measure_skew(&edge.samples, &a.traffic.traces.samples);
     let skew = edge.skew.map_or(0, |s| (s.seconds * 1e6) as i64);
     let mut used = vec![false; a.traffic.traces.kept.len()];
-    let mut causes = std::collections::BTreeMap::new();
+    let mut causes = BTreeMap::new();
     for f in &mut edge.failures {
         let trace = pair(f, &a.traffic.traces.kept, &mut used, skew);
         let explained = match trace {
@@ -255,33 +256,27 @@ fn join_error_lines(edge: &mut EdgeFacts) {
     }
 }
 
-/// The median offset of the edge's times from the app's, over requests of the same route
-/// logged within five minutes of each other (the nearest); `None` under three such pairs.
+/// How far the edge's clock reads ahead of the app's: of the offsets between every edge record
+/// and every app request of the same route within five minutes, the whole second most of them
+/// fall on (a request's two lines are logged within the same second or so; the other pairs of
+/// a busy route scatter). `None` under three offsets on it.
 fn measure_skew(edge: &[RouteAt], app: &[RouteAt]) -> Option<Skew> {
-    let mut deltas: Vec<i64> = edge
-        .iter()
-        .filter_map(|e| {
-            app.iter()
-                .filter(|a| a.route == e.route)
-                .map(|a| e.at.0 - a.at.0)
-                .filter(|d| d.abs() <= 300_000_000)
-                .min_by_key(|d| d.abs())
-        })
-        .collect();
-    if deltas.len() < 3 {
-        return None;
+    let mut seconds: BTreeMap<i64, usize> = BTreeMap::new();
+    for e in edge {
+        for a in app.iter().filter(|a| a.route == e.route) {
+            let d = e.at.0 - a.at.0;
+            if d.abs() <= 300_000_000 {
+                *seconds.entry(d.div_euclid(1_000_000)).or_default() += 1;
+            }
+        }
     }
-    deltas.sort_unstable();
-    let mid = deltas[deltas.len() / 2];
-    // Both sides write whole seconds mostly: an offset under the tolerance is no offset.
-    let seconds = if mid.abs() < TOLERANCE {
-        0.0
-    } else {
-        mid as f64 / 1e6
-    };
-    Some(Skew {
-        seconds,
-        pairs: deltas.len(),
+    let (best, pairs) = seconds
+        .iter()
+        .map(|(&s, &n)| (s, n))
+        .max_by(|x, y| x.1.cmp(&y.1).then(y.0.abs().cmp(&x.0.abs())))?;
+    (pairs >= 3).then_some(Skew {
+        seconds: best as f64,
+        pairs,
     })
 }
 
@@ -368,6 +363,14 @@ fn without_trace(f: &EdgeFailure, a: &Analysis, app_side: bool) -> Explained {
     let mut evidence = Vec::new();
     let cause = match f.reason {
         Some(Reason::ConnectionRefused) => {
+            evidence.extend(a.workers.boot_evidence.first().cloned());
+            AppCause::NoWorkerAccepting
+        }
+        // gunicorn's socket took the connection while its workers failed to boot, and closed
+        // it when the master gave up.
+        Some(Reason::UpstreamReset | Reason::UpstreamClosed)
+            if a.workers.boot_failed || a.workers.boot_errors > 0 =>
+        {
             evidence.extend(a.workers.boot_evidence.first().cloned());
             AppCause::NoWorkerAccepting
         }

@@ -34,6 +34,8 @@ struct FileState {
     /// Each pod's role (edge or app), why, and its source in the edge log: decided the first
     /// time the pod has an access or edge line.
     roles: ByPod<(Role, RoleReason, usize)>,
+    /// Lines of the app's own besides access lines (gunicorn's, Django's, tracebacks).
+    app_lines: u64,
 }
 
 /// The back half: each pod's correlator, and which lines the window lets through.
@@ -118,6 +120,7 @@ impl Pipeline {
             name: Arc::from(name),
             last_time: None,
             roles: ByPod::default(),
+            app_lines: 0,
         });
         self.inputs.push(InputState::default());
         self.inputs.len() - 1
@@ -294,6 +297,9 @@ impl Correlating {
             }
             return correlator.count_edge_line();
         }
+        if !matches!(parsed.event, Event::Unrecognized | Event::Blank) {
+            f.app_lines += 1;
+        }
         correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
     }
 
@@ -341,6 +347,13 @@ impl Correlating {
         }
         total.input.lines += self.filtered;
         total.input.filtered += self.filtered;
+        for f in &self.files {
+            if f.app_lines == 0 {
+                for (_, (_, _, source)) in &f.roles.items {
+                    self.edge.unclear(*source);
+                }
+            }
+        }
         let app_side = total.traffic.total > 0
             || total.workers.booted > 0
             || !total.workers.gunicorn_versions.is_empty()

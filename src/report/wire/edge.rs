@@ -16,8 +16,8 @@ use crate::parse::edge::{Edge, Reason};
 pub struct EdgeReport {
     /// Whether any edge record was read (every other field is empty or zero without one).
     pub present: bool,
-    /// When any edge record was read: every source that had an access or edge line, and whose
-    /// it was taken to be.
+    /// When any edge record was read, or a source's access lines could be a proxy's: every
+    /// source that had an access or edge line, and whose it was taken to be.
     pub sources: Vec<Source>,
     /// Requests users made through the edge (its access records).
     pub requests: u64,
@@ -56,6 +56,8 @@ pub struct Source {
     pub edge: Option<&'static str>,
     pub edge_lines: u64,
     pub app_access_lines: u64,
+    /// Read as the app's with nothing but access lines in its input: could be a proxy's.
+    pub unclear: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -159,6 +161,7 @@ impl From<&facts::SourceFacts> for Source {
             edge: s.edge.map(edge_name),
             edge_lines: s.edge_lines,
             app_access_lines: s.app_access_lines,
+            unclear: s.unclear,
         }
     }
 }
@@ -207,7 +210,7 @@ impl From<&EdgeFacts> for EdgeReport {
         };
         EdgeReport {
             present: !e.is_empty(),
-            sources: if e.is_empty() {
+            sources: if e.is_empty() && e.unclear().next().is_none() {
                 Vec::new()
             } else {
                 e.sources.iter().map(Source::from).collect()
