@@ -304,6 +304,7 @@ fn the_readme_shows_the_section_as_it_is() {
     assert_eq!(
         shown.trim_end(),
         s.trim_end(),
-        "README.md's example is out of date"
+        "README.md's example is out of date (after a new capture, paste the section of \
+         `reqtrail --color never sample-logs/edge_timeout_short/{{app,nginx-access,nginx-error}}.log`)"
     );
 }
