@@ -308,3 +308,24 @@ fn the_readme_shows_the_section_as_it_is() {
          `reqtrail --color never sample-logs/edge_timeout_short/{{app,nginx-access,nginx-error}}.log`)"
     );
 }
+
+#[test]
+fn access_lines_alone_beside_an_edge_are_said_to_be_unclear() {
+    let tmp = Tmp::new("edge-unclear");
+    let access = tmp.file(
+        "web.log",
+        b"127.0.0.1 - - [04/Dec/2026:07:13:41 +0000] \"GET /login/ HTTP/1.0\" 200 149 \"-\" \"curl/8.5.0\"\n",
+    );
+    let error = sample("edge_timeout_short", "nginx-error.log");
+    let (table, json) = report("table", &[access.clone(), error]);
+    let source = json["edge"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == access.as_str())
+        .unwrap();
+    assert_eq!(source["unclear"], true);
+    assert!(section(&table).contains(&format!(
+        "{access}: app, nothing marked it an edge (1 access line read as the app's); its input has no other line: if they are a proxy's, say so with --edge"
+    )));
+}

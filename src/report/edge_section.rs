@@ -111,6 +111,9 @@ pub fn section<'a>(e: &'a EdgeReport, input: &Input) -> Option<EdgeSection<'a>> 
                         plural(s.app_access_lines, "access line", "access lines")
                     ));
                 }
+                if s.unclear {
+                    line.push_str("; its input has no other line: if they are a proxy's, say so with --edge");
+                }
                 line
             })
             .collect(),
