@@ -57,10 +57,15 @@ fn report(format: &str, files: &[String]) -> (String, Value) {
     (out, serde_json::from_str(&json).unwrap())
 }
 
-/// The text from the section's heading on (to the next section in the table: the latency).
+/// The text from the section's heading on (in the HTML page, to the section's end: the
+/// embedded JSON after it holds every line too).
 fn section(text: &str) -> &str {
     let start = text.find(SECTION).expect("the edge section");
-    &text[start..]
+    let s = &text[start..];
+    match s.find("</section>") {
+        Some(end) => &s[..end],
+        None => s,
+    }
 }
 
 /// What edge_timeout_short's section must say, whatever the format: nginx's 504s at 1 s, the
@@ -328,4 +333,27 @@ fn access_lines_alone_beside_an_edge_are_said_to_be_unclear() {
     assert!(section(&table).contains(&format!(
         "{access}: app, nothing marked it an edge (1 access line read as the app's); its input has no other line: if they are a proxy's, say so with --edge"
     )));
+}
+
+#[test]
+fn ten_groups_at_most_then_how_many_more() {
+    let tmp = Tmp::new("edge-many");
+    let lines: String = (1..=15)
+        .map(|i| {
+            format!(
+                "203.0.113.7 - - [28/Nov/2026:03:47:{i:02} +0000] \"GET /p{i}/ HTTP/1.1\" 502 157 \"-\" \"curl/8.5.0\"\n"
+            )
+        })
+        .collect();
+    let nginx = tmp.file("nginx-access.log", lines.as_bytes());
+    for format in ["table", "markdown", "html"] {
+        let (out, _) = report(format, std::slice::from_ref(&nginx));
+        let s = section(&out);
+        assert!(s.contains("GET /p10/"), "{format}");
+        assert!(!s.contains("GET /p11/"), "{format}");
+        assert!(
+            s.contains("…and 5 more groups (5 failures; see --format json)"),
+            "{format}: {s}"
+        );
+    }
 }

@@ -66,10 +66,11 @@ pub fn section<'a>(e: &'a EdgeReport, input: &Input) -> Option<EdgeSection<'a>> 
     }
     let (groups, left_out) = groups(&e.failures);
     let mut more = Vec::new();
-    if left_out > 0 {
+    if let Some((groups, failures)) = left_out {
         more.push(format!(
-            "…and {} more (see --format json)",
-            plural(left_out as u64, "group", "groups")
+            "…and {groups} more {} ({}; see --format json)",
+            if groups == 1 { "group" } else { "groups" },
+            plural(failures as u64, "failure", "failures")
         ));
     }
     if e.failures_total > e.failures.len() as u64 {
@@ -336,8 +337,9 @@ fn app_side(f: &Failure, pids: &[u32]) -> String {
 }
 
 /// The failures grouped by what users got, route and app-side cause, most frequent first
-/// (first seen first among equals); the first [`MAX_GROUPS`] and how many were left out.
-fn groups(failures: &[Failure]) -> (Vec<FailureGroup<'_>>, usize) {
+/// (first seen first among equals); the first [`MAX_GROUPS`], and how many groups and failures
+/// were left out, if any.
+fn groups(failures: &[Failure]) -> (Vec<FailureGroup<'_>>, Option<(usize, usize)>) {
     type Key<'f> = (Option<u16>, &'f str, &'f str, Option<&'static str>);
     let mut by_key: BTreeMap<Key<'_>, usize> = BTreeMap::new();
     let mut members: Vec<Vec<&Failure>> = Vec::new();
@@ -352,7 +354,10 @@ fn groups(failures: &[Failure]) -> (Vec<FailureGroup<'_>>, usize) {
     }
     // Stable: equal counts keep the order they were first seen in.
     members.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    let left_out = members.len().saturating_sub(MAX_GROUPS);
+    let left_out = (members.len() > MAX_GROUPS).then(|| {
+        let rest = &members[MAX_GROUPS..];
+        (rest.len(), rest.iter().map(Vec::len).sum())
+    });
     let groups = members
         .into_iter()
         .take(MAX_GROUPS)
