@@ -71,7 +71,12 @@ impl<'de> Deserialize<'de> for Node {
 }
 
 /// Maps whose keys are data, not schema: their keys are written as `*`.
-const DATA_KEYED: &[&str] = &["requests.status"];
+const DATA_KEYED: &[&str] = &[
+    "requests.status",
+    "edge.status",
+    "edge.edges",
+    "edge.causes",
+];
 
 /// Adds the key paths of `n` (under `at`) to `paths`, each the first time it is seen.
 fn key_paths(n: &Node, at: &str, paths: &mut Vec<String>) {
@@ -129,7 +134,8 @@ const OPEN_AT_END: &str = "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQU
                            from 10.1.1.1 Host: app.example.com\n";
 
 /// The inputs whose reports together reach every field: each bundled sample's files alone
-/// (with a public host named) and each scenario's files merged, then a request open at the end.
+/// (with a public host named) and each scenario's files merged, the edge captures, then a
+/// request open at the end.
 fn inputs(tmp: &Tmp) -> Vec<Vec<String>> {
     let scenarios = [
         "allowed_hosts",
@@ -154,6 +160,16 @@ fn inputs(tmp: &Tmp) -> Vec<Vec<String>> {
             .unwrap()
             .to_owned();
         runs.push(vec![dir.to_str().unwrap().to_string()]);
+    }
+    // nginx in front: every field of the edge object.
+    for s in [
+        "edge_healthy",
+        "edge_timeout_short",
+        "edge_timeout_long",
+        "edge_boot_failure",
+        "edge_allowed_hosts",
+    ] {
+        runs.push(vec![sample(s, "compose.log")]);
     }
     runs.push(vec![tmp.file("open.log", OPEN_AT_END.as_bytes())]);
     runs

@@ -182,7 +182,7 @@ fn edge_said(group: &[&EdgeFailure]) -> String {
         .map(reason_words)
         .collect();
     if reasons.is_empty() {
-        "the edge logged no reason".into()
+        "the edge logged no error of its own".into()
     } else {
         format!(
             "the edge said: {}",
@@ -226,7 +226,14 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
             ),
         ),
         "users_failed_worker_killed" => (
-            format!("{n} ({said}). On the app's side their worker{on} was killed by a signal before it answered (the evidence shows the kill line)."),
+            format!(
+                "{n} ({said}). On the app's side their worker{on} was killed by a signal before it answered (the evidence shows the kill line){}.",
+                if group.iter().any(|x| x.explained.as_ref().is_some_and(|c| c.oom_suspected)) {
+                    "; with no WORKER TIMEOUT before the kill, gunicorn's `Perhaps out of memory?` is worth checking"
+                } else {
+                    ""
+                }
+            ),
             "Find what killed the worker: the kill line names the signal; look at the container's restarts (`kubectl describe pod`: Last State) and the kernel log of that time before changing anything.".into(),
         ),
         "users_failed_edge_gave_up" => {
@@ -245,7 +252,10 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
             )
         }
         "users_failed_app_error" => (
-            format!("{n} ({said}). The app answered 5xx itself{on} and the edge passed it on to the user."),
+            format!(
+                "{n} ({said}). The app answered 5xx itself{on} and the edge passed it on to the user{}.",
+                top_exceptions(f).map_or(String::new(), |t| format!("; the app's exceptions: {t}"))
+            ),
             "Fix the exception behind it: the server_errors finding has the traceback.".into(),
         ),
         "users_failed_no_worker" => no_worker(&n, &said, group, f),
@@ -254,6 +264,18 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
             listening_fix(f),
         ),
     }
+}
+
+/// `ZeroDivisionError ×1`: the app's most frequent exception types, if it logged any.
+fn top_exceptions(f: &Facts<'_>) -> Option<String> {
+    let mut types: Vec<(&String, &u64)> = f.analysis.errors.exception_types.iter().collect();
+    types.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+    let top: Vec<String> = types
+        .iter()
+        .take(3)
+        .map(|(t, n)| format!("{t} ×{n}"))
+        .collect();
+    (!top.is_empty()).then(|| top.join(", "))
 }
 
 /// `http://127.0.0.1:8000/` — the distinct upstreams the edge names.

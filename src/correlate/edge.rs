@@ -195,7 +195,10 @@ impl EdgeFacts {
         for (k, n) in edges {
             *self.edges.entry(k).or_default() += n;
         }
-        self.first = self.first.min(first).or(self.first).or(first);
+        self.first = match (self.first, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.last = self.last.max(last);
         let room = MAX_EDGE_FAILURES.saturating_sub(self.failures.len());
         self.failures.extend(failures.into_iter().take(room));

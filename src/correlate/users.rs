@@ -181,8 +181,12 @@ pub struct Explained {
     pub app_seconds: Option<f64>,
     /// How long the edge waited for the app before it gave up (timeouts only).
     pub edge_waited: Option<f64>,
-    /// The app's lines: the request's start, then what ended it.
+    /// The app's lines: the request's start, then what ended it (the kill, the WORKER
+    /// TIMEOUT, Django's `Internal Server Error` line before the traceback).
     pub evidence: Vec<Evidence>,
+    /// The worker was SIGKILLed with no timeout before it and gunicorn said `Perhaps out of
+    /// memory?`.
+    pub oom_suspected: bool,
 }
 
 /// How far the edge's clock reads ahead of the app's (negative: behind), and on how many
@@ -205,14 +209,13 @@ pub fn explain(a: &mut Analysis) {
     for f in &mut edge.failures {
         let trace = pair(f, &a.traffic.traces.kept, &mut used, skew);
         let explained = match trace {
-            Some((t, by)) => from_trace(f, t, by, skew),
+            Some((t, by)) => from_trace(f, t, by, skew, a),
             None => without_trace(f, a, edge.app_side),
         };
         *causes.entry(explained.cause).or_default() += 1;
         f.explained = Some(explained);
     }
-    // Failures past the cap are counted under the causes of those kept, proportionally unknown:
-    // only the kept are counted.
+    // By cause, the kept failures (the first MAX_EDGE_FAILURES) only.
     edge.causes = causes;
     a.edge = edge;
 }
@@ -324,7 +327,7 @@ fn pair<'t>(
 }
 
 /// The cause when the app's request was found.
-fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64) -> Explained {
+fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64, a: &Analysis) -> Explained {
     let seconds = |a: Option<Ts>, b: Option<Ts>| Some((b?.0 - a?.0) as f64 / 1e6);
     let edge_gave_up = matches!(f.reason, Some(Reason::UpstreamTimeout));
     let cause = match (t.cause, t.status) {
@@ -339,6 +342,14 @@ fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64) -> Explain
     };
     let mut evidence = vec![t.start_evidence.clone()];
     evidence.extend(t.cause_evidence.clone());
+    if cause == AppCause::AppError {
+        let said = |e: &&Evidence| e.text.contains(&format!(": {}", t.path));
+        evidence.extend(a.errors.server_error_evidence.iter().find(said).cloned());
+    }
+    let oom_suspected = cause == AppCause::WorkerKilled
+        && t.cause_evidence
+            .as_ref()
+            .is_some_and(|e| e.text.contains("Perhaps out of memory?"));
     let edge_at = f.time.map(|e| Ts(e.0 - skew));
     Explained {
         cause,
@@ -354,6 +365,7 @@ fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64) -> Explain
             None
         },
         evidence,
+        oom_suspected,
     }
 }
 
@@ -389,6 +401,7 @@ fn without_trace(f: &EdgeFailure, a: &Analysis, app_side: bool) -> Explained {
         app_seconds: None,
         edge_waited: None,
         evidence,
+        oom_suspected: false,
     }
 }
 

@@ -38,6 +38,30 @@ struct FileState {
     app_lines: u64,
 }
 
+impl FileState {
+    /// Whose lines `pod`'s of this input are (edge or app), why, and its source in the edge log:
+    /// decided the first time it has an access or edge line.
+    fn role(
+        &mut self,
+        pod: &[u8],
+        edges: &[String],
+        log: &mut EdgeLog,
+    ) -> (Role, RoleReason, usize) {
+        let name = &self.name;
+        let k = self.roles.slot(pod, |pod| {
+            let pod = String::from_utf8_lossy(pod);
+            let (role, why) = role_of(edges, name, &pod);
+            let source = if pod.is_empty() {
+                name.to_string()
+            } else {
+                pod.into_owned()
+            };
+            (role, why, log.source(source, role, why))
+        });
+        self.roles.items[k].1
+    }
+}
+
 /// The back half: each pod's correlator, and which lines the window lets through.
 struct Correlating {
     settings: Arc<Settings>,
@@ -270,37 +294,25 @@ impl Correlating {
             return;
         }
         let correlator = &mut self.pods.items[k].1;
-        if matches!(parsed.event, Event::Access(_) | Event::Edge(_)) {
-            let (edges, edge) = (&self.settings.edges, &mut self.edge);
-            let name = &f.name;
-            let k = f.roles.slot(pod, |pod| {
-                let pod = String::from_utf8_lossy(pod);
-                let (role, why) = role_of(edges, name, &pod);
-                let source = if pod.is_empty() {
-                    name.to_string()
-                } else {
-                    pod.into_owned()
-                };
-                (role, why, edge.source(source, role, why))
-            });
-            let (role, why, source) = f.roles.items[k].1;
-            let at = (&f.name, line_no, raw);
-            match &parsed.event {
-                Event::Edge(rec) => self.edge.record(source, rec, time, at),
-                Event::Access(a) if role == Role::Edge => self.edge.access_as_edge(source, a, at),
-                _ => {
-                    if why == RoleReason::Default {
-                        self.edge.app_access_line(source);
-                    }
-                    return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
-                }
+        if !matches!(parsed.event, Event::Access(_) | Event::Edge(_)) {
+            if !matches!(parsed.event, Event::Unrecognized | Event::Blank) {
+                f.app_lines += 1;
             }
-            return correlator.count_edge_line();
+            return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
         }
-        if !matches!(parsed.event, Event::Unrecognized | Event::Blank) {
-            f.app_lines += 1;
+        let (role, why, source) = f.role(pod, &self.settings.edges, &mut self.edge);
+        let at = (&f.name, line_no, raw);
+        match &parsed.event {
+            Event::Edge(rec) => self.edge.record(source, rec, time, at),
+            Event::Access(a) if role == Role::Edge => self.edge.access_as_edge(source, a, at),
+            _ => {
+                if why == RoleReason::Default {
+                    self.edge.app_access_line(source);
+                }
+                return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
+            }
         }
-        correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
+        correlator.count_edge_line();
     }
 
     /// Ends every stream; returns the analysis and the last notices (requests still open).

@@ -95,6 +95,8 @@ pub struct Failure {
     pub app_status: Option<u16>,
     pub app_seconds: Option<f64>,
     pub edge_waited_seconds: Option<f64>,
+    /// The worker was killed with no timeout before it and gunicorn said `Perhaps out of memory?`.
+    pub oom_suspected: bool,
     pub app_evidence: Vec<Evidence>,
 }
 
@@ -194,6 +196,7 @@ impl From<&facts::EdgeFailure> for Failure {
             app_status: x.and_then(|x| x.app_status),
             app_seconds: x.and_then(|x| x.app_seconds),
             edge_waited_seconds: x.and_then(|x| x.edge_waited),
+            oom_suspected: x.is_some_and(|x| x.oom_suspected),
             app_evidence: x.map_or_else(Vec::new, |x| evidence(&x.evidence)),
         }
     }
