@@ -299,9 +299,14 @@ fn app_side(f: &Failure, pids: &[u32]) -> String {
             took("after")
         ),
         Some("worker_killed") => format!(
-            "{} was killed by a signal before it answered{}",
+            "{} was killed by a signal before it answered{}{}",
             workers(pids),
-            took("after")
+            took("after"),
+            if f.oom_suspected {
+                " (out of memory suspected: no timeout before it)"
+            } else {
+                ""
+            }
         ),
         Some("never_answered") => format!("the app never answered it{on}: its worker exited"),
         Some("still_open") => {
