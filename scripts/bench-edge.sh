@@ -23,7 +23,7 @@ fi
 # cpu FILE: user+sys seconds of one run.
 cpu() {
     /usr/bin/time -f "%U %S" -o target/bench/edge.time "$BIN" --format json "$1" > /dev/null || true
-    awk '{print $1 + $2}' target/bench/edge.time
+    tail -1 target/bench/edge.time | awk '{print $1 + $2}'
 }
 a=() m=()
 for _ in $(seq "$RUNS"); do

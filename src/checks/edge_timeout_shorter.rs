@@ -69,8 +69,20 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         Edge::Nginx => format!(
             "Make nginx wait longer than gunicorn: `proxy_read_timeout {longer}s;` in the location that proxies to it{or_lower}, so gunicorn's WORKER TIMEOUT (with its traceback) is what cuts off a request that hangs."
         ),
-        _ => format!(
-            "Make the edge wait longer than gunicorn's {g} s (its upstream / response timeout){or_lower}."
+        Edge::HaProxy => format!(
+            "Make HAProxy wait longer than gunicorn: `timeout server {longer}s` in the backend{or_lower}."
+        ),
+        Edge::Caddy => format!(
+            "Make Caddy wait longer than gunicorn: `response_header_timeout {longer}s` in reverse_proxy's `transport http` block{or_lower}."
+        ),
+        Edge::Traefik => format!(
+            "Make Traefik wait longer than gunicorn: the serversTransport's `forwardingTimeouts.responseHeaderTimeout` above {g} s (e.g. {longer}s){or_lower}."
+        ),
+        Edge::AwsAlb => format!(
+            "Make the load balancer wait longer than gunicorn: its `idle_timeout.timeout_seconds` attribute above {g} (e.g. {longer}){or_lower}."
+        ),
+        Edge::GcpLoadBalancer => format!(
+            "Make the load balancer wait longer than gunicorn: the backend service's timeout (`gcloud compute backend-services update NAME --timeout={longer}s`){or_lower}."
         ),
     };
     let mut evidence: Vec<Evidence> = first.evidence.clone();

@@ -16,13 +16,15 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
         id: "public_routes_answered",
         title: "Public routes answered",
         expected: "external requests reach the app and are answered below 500".into(),
-        actual: if external.total == 0 {
+        actual: if external.total == 0 && edge_alone(f) {
+            "the app's log was not read (only the edge's)".into()
+        } else if external.total == 0 {
             "no external request reached the app".into()
         } else {
             requests_line(external, "external request")
         },
         status: if external.total == 0 {
-            if a.workers.boot_failed {
+            if a.workers.boot_failed || edge_alone(f) {
                 Status::Unknown
             } else {
                 Status::Warn
@@ -38,6 +40,11 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
         },
         evidence: Vec::new(),
     });
+}
+
+/// Only an edge's log was read: the app's side is unknown, not empty.
+fn edge_alone(f: &Facts<'_>) -> bool {
+    !f.analysis.edge.is_empty() && !f.analysis.edge.app_side
 }
 
 #[cfg(test)]
@@ -86,6 +93,12 @@ mod tests {
                         "[2026-11-28 03:47:14 +0000] [29819] [INFO] Starting gunicorn 23.0.0",
                         "[2026-11-28 03:47:14 +0000] [29819] [ERROR] Reason: Worker failed to boot.",
                     ],
+                    Status::Unknown,
+                    &[],
+                ),
+                case(
+                    "only the edge's log",
+                    &[r#"2026-11-28T03:47:31.123456+00:00 heroku[router]: at=info method=GET path="/" host=shop.herokuapp.com request_id=1 fwd="203.0.113.7" dyno=web.1 connect=1ms service=12ms status=200 bytes=512 protocol=https"#],
                     Status::Unknown,
                     &[],
                 ),

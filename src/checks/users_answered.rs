@@ -120,7 +120,7 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
                  gunicorn timed out, crashed or never saw them.",
                 plural(e.failures_total, "failure", "failures")
             ),
-            fix: "Give the app's log beside the edge's: `reqtrail nginx-access.log nginx-error.log app.log` (or `docker compose logs` of both services).".into(),
+            fix: "Give the app's log beside the edge's: `reqtrail EDGE.log app.log` (or `docker compose logs` of both services, or `kubectl logs --prefix` of both).".into(),
             evidence: Vec::new(),
         });
     }

@@ -134,12 +134,12 @@ pub fn edge_label(e: Edge) -> &'static str {
     match e {
         Edge::Nginx => "nginx",
         Edge::IngressNginx => "ingress-nginx",
-        Edge::HerokuRouter => "the Heroku router",
+        Edge::HerokuRouter => "Heroku router",
         Edge::Caddy => "Caddy",
         Edge::Traefik => "Traefik",
         Edge::HaProxy => "HAProxy",
-        Edge::AwsAlb => "the AWS load balancer",
-        Edge::GcpLoadBalancer => "the Google Cloud load balancer",
+        Edge::AwsAlb => "AWS ALB",
+        Edge::GcpLoadBalancer => "Google Cloud load balancer",
     }
 }
 

@@ -40,6 +40,9 @@ pub enum RoleReason {
     Declared,
     /// Its compose service, kubectl pod or container, or file path names an edge (`nginx`, ...).
     Named,
+    /// Nothing named it, and its first access or edge line was one only an edge writes (nginx's
+    /// error log, a Heroku router line, ...).
+    Lines,
     /// Nothing told: its access lines are read as the app's.
     Default,
 }
@@ -74,6 +77,24 @@ fn names_an_edge(name: &str) -> bool {
         .any(|w| EDGE_WORDS.iter().any(|e| w.eq_ignore_ascii_case(e)))
 }
 
+/// Words of a log file's name that say nothing of whose it is.
+const GENERIC_WORDS: &[&str] = &["access", "error", "log", "logs", "json", "gz", "zst", "old"];
+
+/// Whether a file's path names an edge: its file name (`nginx-access.log`), or, when the file
+/// name is generic (`access.log`, `error.log.1`), the directory it is in (`/var/log/nginx/`).
+/// Directories further up say nothing: `incident-haproxy/app.log` is the app's.
+fn file_names_an_edge(path: &str) -> bool {
+    let mut parts = path.rsplit('/');
+    let file = parts.next().unwrap_or(path);
+    if names_an_edge(file) {
+        return true;
+    }
+    let generic = file.split(|c: char| !c.is_ascii_alphanumeric()).all(|w| {
+        w.is_empty() || w.bytes().all(|b| b.is_ascii_digit()) || GENERIC_WORDS.contains(&w)
+    });
+    generic && parts.next().is_some_and(names_an_edge)
+}
+
 /// Whether a declared edge name matches a source: the input's path as given or its file name,
 /// the pod or compose service, the service without its replica number (`nginx` for `nginx-1`),
 /// or the kubectl container.
@@ -95,7 +116,7 @@ pub fn role_of(edges: &[String], file: &str, pod: &str) -> (Role, RoleReason) {
         return (Role::Edge, RoleReason::Declared);
     }
     let named = if pod.is_empty() {
-        names_an_edge(file)
+        file_names_an_edge(file)
     } else {
         names_an_edge(pod)
     };
@@ -258,6 +279,16 @@ impl EdgeLog {
         self.facts.sources.len() - 1
     }
 
+    /// A line only an edge writes in `source`: a source nothing named is the edge's from its
+    /// first such line, unless it already gave the app access lines. Returns its role now.
+    pub fn claim(&mut self, source: usize) -> (Role, RoleReason) {
+        let s = &mut self.facts.sources[source];
+        if s.why == RoleReason::Default && s.app_access_lines == 0 {
+            (s.role, s.why) = (Role::Edge, RoleReason::Lines);
+        }
+        (s.role, s.why)
+    }
+
     /// An access line of the shape both write, in a source read as the app's.
     pub fn app_access_line(&mut self, source: usize) {
         self.facts.sources[source].app_access_lines += 1;
@@ -379,6 +410,8 @@ mod tests {
         let none: &[String] = &[];
         for (file, pod) in [
             ("/var/log/nginx/access.log", ""),
+            ("/var/log/nginx/error.log.1", ""),
+            ("logs/haproxy.log", ""),
             ("compose.log", "nginx-1"),
             ("k.log", "ingress-nginx-controller-7d9f/controller"),
             ("traefik.json", ""),
@@ -390,6 +423,8 @@ mod tests {
             ("compose.log", "web-1"),
             ("nginx.log", "web-7d9f/web"),
             ("/var/log/nginxish/app.log", ""),
+            ("sample-logs/edge_haproxy_timeout/app.log", ""),
+            ("/srv/nginx/conf/access.log", ""),
         ] {
             assert_eq!(role_of(none, file, pod), (Role::App, RoleReason::Default));
         }

@@ -39,14 +39,14 @@ struct FileState {
 }
 
 impl FileState {
-    /// Whose lines `pod`'s of this input are (edge or app), why, and its source in the edge log:
-    /// decided the first time it has an access or edge line.
+    /// Whose lines `pod`'s of this input are (edge or app), why, and its source in the edge log,
+    /// with its slot in `roles`: decided the first time it has an access or edge line.
     fn role(
         &mut self,
         pod: &[u8],
         edges: &[String],
         log: &mut EdgeLog,
-    ) -> (Role, RoleReason, usize) {
+    ) -> (usize, (Role, RoleReason, usize)) {
         let name = &self.name;
         let k = self.roles.slot(pod, |pod| {
             let pod = String::from_utf8_lossy(pod);
@@ -58,7 +58,7 @@ impl FileState {
             };
             (role, why, log.source(source, role, why))
         });
-        self.roles.items[k].1
+        (k, self.roles.items[k].1)
     }
 }
 
@@ -300,10 +300,16 @@ impl Correlating {
             }
             return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
         }
-        let (role, why, source) = f.role(pod, &self.settings.edges, &mut self.edge);
+        let (k, (role, why, source)) = f.role(pod, &self.settings.edges, &mut self.edge);
         let at = (&f.name, line_no, raw);
         match &parsed.event {
-            Event::Edge(rec) => self.edge.record(source, rec, time, at),
+            Event::Edge(rec) => {
+                if role == Role::App {
+                    let (role, why) = self.edge.claim(source);
+                    f.roles.items[k].1 = (role, why, source);
+                }
+                self.edge.record(source, rec, time, at);
+            }
             Event::Access(a) if role == Role::Edge => self.edge.access_as_edge(source, a, at),
             _ => {
                 if why == RoleReason::Default {

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::wire::edge::{EdgeReport, Failure};
+use super::wire::edge::{self as wire_edge, EdgeReport, Failure};
 use super::wire::{Evidence, Input};
 
 /// Most failure groups listed; the rest are counted in [`EdgeSection::more`].
@@ -95,17 +95,18 @@ pub fn section<'a>(e: &'a EdgeReport, input: &Input) -> Option<EdgeSection<'a>> 
             .sources
             .iter()
             .map(|s| {
-                // Lines only an edge writes are the edge's whatever their source's role.
-                let (role, why) = match s.edge {
-                    Some(_) if s.role == "app" => ("edge", "its lines are ones only an edge writes"),
-                    _ => (s.role, why_words(s.why)),
-                };
-                let mut line = format!("{}: {role}", source_name(&s.name, input));
+                let mut line = format!("{}: {}", source_name(&s.name, input), s.role);
                 if let Some(edge) = s.edge {
                     line.push_str(&format!(" ({})", edge_label(edge)));
                 }
                 line.push_str(", ");
-                line.push_str(why);
+                line.push_str(why_words(s.why));
+                if s.role == "app" && s.edge_lines > 0 {
+                    line.push_str(&format!(
+                        " ({} only an edge writes read as the edge's)",
+                        plural(s.edge_lines, "line", "lines")
+                    ));
+                }
                 if s.app_access_lines > 0 {
                     line.push_str(&format!(
                         " ({} read as the app's)",
@@ -220,39 +221,20 @@ fn why_words(why: &str) -> &str {
     match why {
         "declared" => "declared an edge (--edge or edge = [...])",
         "named" => "its name says so",
+        "lines" => "its lines are ones only an edge writes",
         "default" => "nothing marked it an edge",
         other => other,
     }
 }
 
-/// An edge by the name its users know it by (the JSON's `edge` values).
+/// An edge by the name its users know it by, from the JSON's `edge` value.
 pub fn edge_label(edge: &str) -> &str {
-    match edge {
-        "nginx" => "nginx",
-        "ingress_nginx" => "ingress-nginx",
-        "heroku_router" => "Heroku router",
-        "caddy" => "Caddy",
-        "traefik" => "Traefik",
-        "haproxy" => "HAProxy",
-        "aws_alb" => "AWS ALB",
-        "gcp_load_balancer" => "Google Cloud load balancer",
-        other => other,
-    }
+    wire_edge::edge_of(edge).map_or(edge, |e| crate::checks::edge_label(e))
 }
 
 /// The edge's typed reason (the JSON's `reason` values), in words.
 fn reason_words(reason: &str) -> &str {
-    match reason {
-        "upstream_timeout" => "timed out waiting for the app",
-        "upstream_closed" => "the app closed the connection without an answer",
-        "upstream_reset" => "the app reset the connection",
-        "connection_refused" => "connection to the app refused",
-        "no_upstream" => "no upstream to send it to",
-        "boot_timeout" => "the app did not boot in time",
-        "client_closed" => "the client went away first",
-        "other" => "the edge failed it",
-        other => other,
-    }
+    wire_edge::reason_of(reason).map_or(reason, |r| crate::checks::reason_words(r))
 }
 
 /// What the edge said: `timed out waiting for the app; nginx: upstream timed out (110: ...)`.

@@ -39,6 +39,19 @@ pub enum Edge {
     GcpLoadBalancer,
 }
 
+impl Edge {
+    pub const ALL: [Edge; 8] = [
+        Edge::Nginx,
+        Edge::IngressNginx,
+        Edge::HerokuRouter,
+        Edge::Caddy,
+        Edge::Traefik,
+        Edge::HaProxy,
+        Edge::AwsAlb,
+        Edge::GcpLoadBalancer,
+    ];
+}
+
 /// What kind of line the record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordKind {
@@ -71,6 +84,19 @@ pub enum Reason {
     ClientClosed,
     /// Some other failure the edge names (kept in [`EdgeRecord::detail`]).
     Other,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 8] = [
+        Reason::UpstreamTimeout,
+        Reason::UpstreamClosed,
+        Reason::UpstreamReset,
+        Reason::ConnectionRefused,
+        Reason::NoUpstream,
+        Reason::BootTimeout,
+        Reason::ClientClosed,
+        Reason::Other,
+    ];
 }
 
 /// One request (or one upstream error) as the edge saw it. Fields a format does not carry are

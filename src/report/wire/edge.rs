@@ -50,8 +50,9 @@ pub struct Source {
     pub name: String,
     /// `edge` or `app`.
     pub role: &'static str,
-    /// `declared` (--edge, edge = [...]), `named` (its name says nginx, ingress, ...), or
-    /// `default` (nothing told: its access lines were read as the app's).
+    /// `declared` (--edge, edge = [...]), `named` (its name says nginx, ingress, ...), `lines`
+    /// (its first access or edge line was one only an edge writes), or `default` (nothing
+    /// told: its access lines were read as the app's).
     pub why: &'static str,
     pub edge: Option<&'static str>,
     pub edge_lines: u64,
@@ -113,6 +114,16 @@ pub fn edge_name(e: Edge) -> &'static str {
     }
 }
 
+/// The edge a JSON `edge` value names.
+pub fn edge_of(name: &str) -> Option<Edge> {
+    Edge::ALL.into_iter().find(|e| edge_name(*e) == name)
+}
+
+/// The reason a JSON `reason` value names.
+pub fn reason_of(name: &str) -> Option<Reason> {
+    Reason::ALL.into_iter().find(|r| reason_name(*r) == name)
+}
+
 pub fn reason_name(r: Reason) -> &'static str {
     match r {
         Reason::UpstreamTimeout => "upstream_timeout",
@@ -158,6 +169,7 @@ impl From<&facts::SourceFacts> for Source {
             why: match s.why {
                 RoleReason::Declared => "declared",
                 RoleReason::Named => "named",
+                RoleReason::Lines => "lines",
                 RoleReason::Default => "default",
             },
             edge: s.edge.map(edge_name),
