@@ -1,9 +1,10 @@
-//! The users' view end to end, on real captures of Debian's nginx in front of gunicorn + Django
-//! (`sample-logs/edge_*`, made by `scripts/capture.sh`; CI re-captures them fresh into
-//! `REQTRAIL_CAPTURE_DIR`). Every expectation is derived from the scenario's truth.json (what the
-//! client got, through nginx or straight from gunicorn, with nginx's and gunicorn's timeouts)
-//! and from what the capture app's views do (`/slow/` sleeps `slow_seconds`, `/stuck/` outlasts
-//! every timeout, `/boom/` raises), read as separate files and as `docker compose logs` of both.
+//! The users' view end to end, on real captures of Debian's nginx and HAProxy in front of
+//! gunicorn + Django (`sample-logs/edge_*`, made by `scripts/capture.sh`; CI re-captures them
+//! fresh into `REQTRAIL_CAPTURE_DIR`). Every expectation is derived from the scenario's
+//! truth.json (what the client got, through the proxy or straight from gunicorn, with the
+//! proxy's and gunicorn's timeouts) and from what the capture app's views do (`/slow/` sleeps
+//! `slow_seconds`, `/stuck/` outlasts every timeout, `/boom/` raises), read as separate files and
+//! as `docker compose logs` of both.
 
 mod common;
 
@@ -14,6 +15,49 @@ use std::process::Command;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reqtrail");
+
+/// What a capture's proxy (truth.json's `edge.server`) wrote, and how its lines and its timeout
+/// show in the report.
+struct Proxy {
+    /// Its own log files, beside the app's `app.log`.
+    files: &'static [&'static str],
+    /// The key of truth.json's `edge` holding its upstream timeout, in seconds.
+    timeout_key: &'static str,
+    /// Whether a line is its log line for a request it answered 5xx.
+    failed_line: fn(&str) -> bool,
+    /// The setting the timeout mismatch's fix names with the wait it should be, if any.
+    fix_setting: Option<&'static str>,
+}
+
+fn proxy(t: &Value) -> Proxy {
+    match t["edge"]["server"].as_str().unwrap() {
+        "nginx" => Proxy {
+            files: &["nginx-access.log", "nginx-error.log"],
+            timeout_key: "proxy_read_timeout",
+            failed_line: |l| l.contains("HTTP/1.1\" 5"),
+            fix_setting: Some("proxy_read_timeout "),
+        },
+        // `option httplog`: `client:port [accept date] frontend backend/server timers status …
+        // "request"`.
+        "haproxy" => Proxy {
+            files: &["haproxy.log"],
+            timeout_key: "timeout_server",
+            failed_line: |l| {
+                // In compose.log, behind its service's prefix.
+                let l = match l.strip_prefix("haproxy-1") {
+                    Some(rest) => rest.split_once("| ").map_or(rest, |(_, line)| line),
+                    None => l,
+                };
+                l.ends_with("HTTP/1.1\"")
+                    && l.split_whitespace()
+                        .nth(5)
+                        .is_some_and(|s| s.starts_with('5'))
+            },
+            fix_setting: None,
+        },
+        other => panic!("no expectations for the proxy {other}"),
+    }
+}
 
 /// Every edge capture: the committed ones, and the fresh ones when CI made them.
 fn edge_dirs() -> Vec<PathBuf> {
@@ -26,12 +70,16 @@ fn edge_dirs() -> Vec<PathBuf> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&root)
             .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.join("nginx-access.log").is_file())
+            .filter(|p| p.join("nginx-access.log").is_file() || p.join("haproxy.log").is_file())
             .collect();
         found.sort();
+        let haproxy = found
+            .iter()
+            .filter(|p| p.join("haproxy.log").is_file())
+            .count();
         assert!(
-            found.len() >= 5,
-            "expected the five edge captures in {}",
+            found.len() - haproxy >= 5 && haproxy >= 1,
+            "expected the five nginx captures and the HAProxy one in {}",
             root.display()
         );
         dirs.extend(found);
@@ -44,7 +92,13 @@ fn truth(dir: &Path) -> Value {
 }
 
 fn report(args: &[&Path]) -> (i32, Value) {
+    report_in(Path::new("."), args)
+}
+
+/// [`report`], run in `dir`.
+fn report_in(dir: &Path, args: &[&Path]) -> (i32, Value) {
     let out = Command::new(BIN)
+        .current_dir(dir)
         .arg("--format")
         .arg("json")
         .args(args)
@@ -59,21 +113,25 @@ fn report(args: &[&Path]) -> (i32, Value) {
     (out.status.code().unwrap(), v)
 }
 
-/// The two ways a person has both logs: the three files, or compose's interleaving.
-fn layouts(dir: &Path) -> Vec<(&'static str, Vec<PathBuf>)> {
+/// The two ways a person has both logs: the app's and the proxy's files, or compose's
+/// interleaving. Named as read from inside the capture's directory: reqtrail takes a source whose
+/// path has an edge's word in it (`/var/log/nginx/app.log`) for an edge's, and
+/// `edge_haproxy_timeout/app.log` has `haproxy` in it.
+fn layouts(t: &Value) -> Vec<(&'static str, Vec<PathBuf>)> {
+    let own = proxy(t).files.iter().copied();
     vec![
         (
             "files",
-            ["app.log", "nginx-access.log", "nginx-error.log"]
-                .iter()
-                .map(|f| dir.join(f))
+            std::iter::once("app.log")
+                .chain(own)
+                .map(PathBuf::from)
                 .collect(),
         ),
-        ("compose", vec![dir.join("compose.log")]),
+        ("compose", vec![PathBuf::from("compose.log")]),
     ]
 }
 
-/// The requests sent through nginx, as the client saw them.
+/// The requests sent through the proxy, as the client saw them.
 fn through_edge(t: &Value) -> Vec<&Value> {
     t["requests"]
         .as_array()
@@ -110,19 +168,19 @@ fn counts<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
 }
 
 #[test]
-fn each_user_failure_at_nginx_is_explained_from_the_apps_side() {
+fn each_user_failure_at_the_proxy_is_explained_from_the_apps_side() {
     for dir in edge_dirs() {
         let t = truth(&dir);
         let users = through_edge(&t);
         let answered: Vec<&&Value> = users.iter().filter(|r| r["status"].is_u64()).collect();
-        for (layout, files) in layouts(&dir) {
+        for (layout, files) in layouts(&t) {
             let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            let (code, v) = report(&paths);
+            let (code, v) = report_in(&dir, &paths);
             let at = format!("{} ({layout})", dir.display());
             let e = &v["edge"];
             assert_eq!(e["present"], true, "{at}");
             assert_eq!(e["app_side"], true, "{at}");
-            // What users got, request for request: nginx logged one access line each.
+            // What users got, request for request: the proxy logged one access line each.
             assert_eq!(e["requests"], answered.len() as u64, "{at}");
             let statuses = counts(
                 answered
@@ -184,6 +242,7 @@ fn each_user_failure_at_nginx_is_explained_from_the_apps_side() {
 
 /// The findings each failure calls for, with lines from both sides.
 fn findings_tell_the_story(t: &Value, v: &Value, at: &str) {
+    let proxy = proxy(t);
     let findings: Vec<&Value> = v["findings"].as_array().unwrap().iter().collect();
     let has = |id: &str| findings.iter().find(|f| f["id"] == id).copied();
     let causes = &v["edge"]["causes"];
@@ -202,8 +261,8 @@ fn findings_tell_the_story(t: &Value, v: &Value, at: &str) {
                     .map(|e| e["text"].as_str().unwrap())
                     .collect();
                 assert!(
-                    files.iter().any(|l| l.contains("HTTP/1.1\" 5")),
-                    "{at}: {id} shows nginx's access line: {files:?}"
+                    files.iter().any(|l| (proxy.failed_line)(l)),
+                    "{at}: {id} shows the proxy's access line: {files:?}"
                 );
                 if cause != "no_worker_accepting" {
                     assert!(
@@ -219,8 +278,8 @@ fn findings_tell_the_story(t: &Value, v: &Value, at: &str) {
             ),
         }
     }
-    // nginx giving up before gunicorn's timeout is a finding with its fix, only when it does.
-    let edge = t["edge"]["proxy_read_timeout"].as_f64().unwrap();
+    // The proxy giving up before gunicorn's timeout is a finding with its fix, only when it does.
+    let edge = t["edge"][proxy.timeout_key].as_f64().unwrap();
     let gunicorn = t["gunicorn_timeout"].as_f64().unwrap_or(30.0);
     let timed_out = causes.get("answered_after_edge_gave_up").is_some()
         || v["edge"]["failures"]
@@ -235,19 +294,36 @@ fn findings_tell_the_story(t: &Value, v: &Value, at: &str) {
         "{at}: edge_timeout_shorter_than_gunicorn"
     );
     if let Some(f) = mismatch {
-        // The fix makes nginx wait longer than gunicorn's timeout (as the logs show it: gunicorn
-        // kills up to a second after it), never shorter.
         let fix = f["fix"].as_str().unwrap();
-        let wait: f64 = fix
-            .split("proxy_read_timeout ")
-            .nth(1)
-            .and_then(|r| r.split('s').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{at}: {fix}"));
-        assert!(wait > gunicorn, "{at}: {fix}");
+        match proxy.fix_setting {
+            // The fix makes nginx wait longer than gunicorn's timeout (as the logs show it:
+            // gunicorn kills up to a second after it), never shorter.
+            Some(setting) => {
+                let wait: f64 = fix
+                    .split(setting)
+                    .nth(1)
+                    .and_then(|r| r.split('s').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{at}: {fix}"));
+                assert!(wait > gunicorn, "{at}: {fix}");
+            }
+            // Another proxy's fix names no nginx setting, and says what to wait longer than:
+            // gunicorn's timeout as the logs show it (its whole-second lines put the kill up to
+            // a second after it).
+            None => {
+                assert!(!fix.contains("proxy_read_timeout"), "{at}: {fix}");
+                let named: f64 = fix
+                    .split("gunicorn's ")
+                    .nth(1)
+                    .and_then(|r| r.split(" s").next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{at}: {fix}"));
+                assert!((gunicorn..=gunicorn + 1.0).contains(&named), "{at}: {fix}");
+            }
+        }
         assert!(
             !fix.contains("lower gunicorn"),
-            "{at}: nginx waits {edge} s: {fix}"
+            "{at}: the proxy waits {edge} s: {fix}"
         );
     }
 }
@@ -256,9 +332,9 @@ fn findings_tell_the_story(t: &Value, v: &Value, at: &str) {
 fn the_edge_log_alone_gives_the_users_view_and_says_the_app_is_missing() {
     for dir in edge_dirs() {
         let t = truth(&dir);
-        let access = dir.join("nginx-access.log");
-        let error = dir.join("nginx-error.log");
-        let (_, v) = report(&[&access, &error]);
+        let own: Vec<PathBuf> = proxy(&t).files.iter().map(|f| dir.join(f)).collect();
+        let paths: Vec<&Path> = own.iter().map(PathBuf::as_path).collect();
+        let (_, v) = report(&paths);
         let e = &v["edge"];
         let users = through_edge(&t);
         let answered = users.iter().filter(|r| r["status"].is_u64()).count() as u64;
@@ -266,7 +342,7 @@ fn the_edge_log_alone_gives_the_users_view_and_says_the_app_is_missing() {
         assert_eq!(e["app_side"], false);
         assert_eq!(
             v["requests"]["total"], 0,
-            "nginx's lines are no app requests"
+            "the proxy's lines are no app requests"
         );
         let causes: BTreeMap<String, u64> = serde_json::from_value(e["causes"].clone()).unwrap();
         // Without the app's log only the edge's own reasons say anything: refused connections.

@@ -33,6 +33,13 @@ into OUT/<scenario>/:
   truth.json             as above, plus per request "via" (edge or app) and the
                          top-level "edge" (server, version, proxy_read_timeout)
 
+edge_haproxy_timeout puts Debian's HAProxy (/usr/sbin/haproxy, master-worker in
+the foreground as the official image runs it, its own config under a temp dir)
+there instead, with `timeout server 1s`; it writes haproxy.log (HAProxy's stdout,
+its `option httplog` lines, and stderr) in place of the two nginx logs, and
+compose.log with services web-1 and haproxy-1; truth.json's "edge" has
+timeout_server in place of proxy_read_timeout.
+
 Run it with the venv python (scripts/capture.sh does that): gunicorn is
 started as `sys.executable -m gunicorn`.
 """
@@ -162,7 +169,7 @@ def send(port, spec, timeout=CLIENT_TIMEOUT):
 
 class Client:
     """Sends requests, numbers them in the order they are sent. A request whose spec says
-    "via": "edge" goes to edge_port (nginx), any other to port (gunicorn)."""
+    "via": "edge" goes to edge_port (the proxy), any other to port (gunicorn)."""
 
     def __init__(self, port, edge_port=None):
         self.port = port
@@ -702,17 +709,11 @@ def run_scenario(name, out_root, versions):
 
 NGINX = "/usr/sbin/nginx"
 NGINX_DEFAULT_READ_TIMEOUT = 60
-EDGE_FILES = ("app.log", "nginx-access.log", "nginx-error.log", "compose.log", "truth.json")
-# Sink source -> (its own file, compose service)
-EDGE_SOURCES = {
-    "web": ("app.log", "web-1"),
-    "nginx-access": ("nginx-access.log", "nginx-1"),
-    "nginx-error": ("nginx-error.log", "nginx-1"),
-}
+HAPROXY = "/usr/sbin/haproxy"
 
 
 def edge(spec):
-    """The request as a user sends it: through nginx."""
+    """The request as a user sends it: through the proxy (nginx or HAProxy)."""
     return {**spec, "via": "edge"}
 
 
@@ -722,18 +723,19 @@ def direct(spec):
 
 
 class ComposeSink(Sink):
-    """Sink for gunicorn and nginx together: each source's lines raw into its own file, and
+    """Sink for gunicorn and its proxy together: each source's lines raw into its own file, and
     every line into compose.log behind its service name, padded as docker compose pads them
-    (the longest name plus one, then "| ")."""
+    (the longest name plus one, then "| "). sources: Sink source -> (its own file, compose
+    service), an edge server's "sources"."""
 
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, sources):
         self.lock = threading.Lock()
         self.listening = threading.Event()
         self.booted = 0
-        self.own = {src: open(os.path.join(out_dir, f), "wb") for src, (f, _) in EDGE_SOURCES.items()}
+        self.own = {src: open(os.path.join(out_dir, f), "wb") for src, (f, _) in sources.items()}
         self.compose = open(os.path.join(out_dir, "compose.log"), "wb")
-        width = max(len(svc) for _, svc in EDGE_SOURCES.values()) + 1
-        self.prefix = {src: f"{svc:<{width}} | ".encode() for src, (_, svc) in EDGE_SOURCES.items()}
+        width = max(len(svc) for _, svc in sources.values()) + 1
+        self.prefix = {src: f"{svc:<{width}} | ".encode() for src, (_, svc) in sources.items()}
         self.files = (*self.own.values(), self.compose)
 
     def write(self, source, line, ns):
@@ -787,23 +789,19 @@ http {{
 """
 
 
-def start_nginx(run_dir, port, upstream_port, read_timeout, sink):
-    """Start nginx (master + 1 worker, foreground) with its own config, pid file and temp dirs
-    under run_dir; returns (proc, reader threads) once its port accepts connections."""
-    conf = os.path.join(run_dir, "nginx.conf")
-    with open(conf, "w", encoding="utf-8") as f:
-        f.write(nginx_conf(run_dir, port, upstream_port, read_timeout))
-    if os.geteuid() == 0:
-        os.chmod(run_dir, 0o755)  # the workers (nobody) reach their temp dirs through it
+def start_edge(name, argv, run_dir, port, sink, out_source, err_source, stop_signal):
+    """Start the proxy's argv (in the foreground, cwd run_dir, TZ=UTC), its stdout read into
+    sink as out_source and its stderr as err_source; returns (proc, reader threads) once its
+    port accepts connections (up to 5 s, else it is stopped with stop_signal)."""
     proc = subprocess.Popen(
-        [NGINX, "-p", run_dir + "/", "-c", conf, "-e", "stderr"],
+        argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC"},
         cwd=run_dir,
     )
     readers = [
-        threading.Thread(target=sink.pump, args=(proc.stdout, "nginx-access"), daemon=True),
-        threading.Thread(target=sink.pump, args=(proc.stderr, "nginx-error"), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stdout, out_source), daemon=True),
+        threading.Thread(target=sink.pump, args=(proc.stderr, err_source), daemon=True),
     ]
     for t in readers:
         t.start()
@@ -815,8 +813,101 @@ def start_nginx(run_dir, port, upstream_port, read_timeout, sink):
                 return proc, readers
         except OSError:
             time.sleep(0.1)
-    stop(proc, signal.SIGQUIT, 5)
-    raise RuntimeError(f"nginx not listening on 127.0.0.1:{port} (exit {proc.poll()})")
+    stop(proc, stop_signal, 5)
+    raise RuntimeError(f"{name} not listening on 127.0.0.1:{port} (exit {proc.poll()})")
+
+
+def start_nginx(run_dir, port, upstream_port, read_timeout, sink):
+    """Start nginx (master + 1 worker, foreground) with its own config, pid file and temp dirs
+    under run_dir; returns (proc, reader threads) once its port accepts connections."""
+    conf = os.path.join(run_dir, "nginx.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(nginx_conf(run_dir, port, upstream_port, read_timeout))
+    if os.geteuid() == 0:
+        os.chmod(run_dir, 0o755)  # the workers (nobody) reach their temp dirs through it
+    argv = [NGINX, "-p", run_dir + "/", "-c", conf, "-e", "stderr"]
+    return start_edge("nginx", argv, run_dir, port, sink, "nginx-access", "nginx-error",
+                      signal.SIGQUIT)
+
+
+def haproxy_version():
+    out = subprocess.run([HAPROXY, "-v"], capture_output=True, timeout=10)
+    text = out.stdout.decode().split("\n", 1)[0]  # "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - ..."
+    return text.split()[2]
+
+
+def haproxy_conf(port, upstream_port, timeout_server):
+    # As the official image's documentation has it: logs to stdout, no syslog header ("raw"),
+    # `option httplog` in its default format. `option dontlognull` (in Debian's stock
+    # haproxy.cfg too) keeps the readiness check's empty connection out of the log.
+    return f"""global
+    log stdout format raw local0
+
+defaults
+    mode http
+    log global
+    option httplog
+    option dontlognull
+    timeout connect 5s
+    timeout client 30s
+    timeout server {timeout_server}s
+
+frontend web
+    bind 127.0.0.1:{port}
+    default_backend app
+
+backend app
+    server gunicorn 127.0.0.1:{upstream_port}
+"""
+
+
+def start_haproxy(run_dir, port, upstream_port, timeout_server, sink):
+    """Start HAProxy (master-worker, foreground: `-W -db`, as the official image runs it) with
+    its own config under run_dir; stdout (its log) and stderr (the master's notices) both go to
+    haproxy.log, as `docker logs` shows them. Returns (proc, reader threads) once it listens."""
+    conf = os.path.join(run_dir, "haproxy.cfg")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(haproxy_conf(port, upstream_port, timeout_server))
+    argv = [HAPROXY, "-W", "-db", "-f", conf]
+    return start_edge("haproxy", argv, run_dir, port, sink, "haproxy", "haproxy", signal.SIGUSR1)
+
+
+# Each proxy: its binary and Debian package, the Sink sources it writes (source -> (its own
+# file, compose service); gunicorn's "web" first), the scenario key (and truth.json's "edge"
+# key) holding its upstream timeout in seconds, how to start it and how to stop it gracefully
+# (nginx: SIGQUIT; HAProxy's soft stop: SIGUSR1, the official image's STOPSIGNAL).
+EDGE_SERVERS = {
+    "nginx": {
+        "binary": NGINX,
+        "package": "nginx-light",
+        "version": nginx_version,
+        "sources": {
+            "web": ("app.log", "web-1"),
+            "nginx-access": ("nginx-access.log", "nginx-1"),
+            "nginx-error": ("nginx-error.log", "nginx-1"),
+        },
+        "timeout_key": "proxy_read_timeout",
+        "start": start_nginx,
+        "stop_signal": signal.SIGQUIT,
+    },
+    "haproxy": {
+        "binary": HAPROXY,
+        "package": "haproxy",
+        "version": haproxy_version,
+        "sources": {
+            "web": ("app.log", "web-1"),
+            "haproxy": ("haproxy.log", "haproxy-1"),
+        },
+        "timeout_key": "timeout_server",
+        "start": start_haproxy,
+        "stop_signal": signal.SIGUSR1,
+    },
+}
+
+
+def edge_files(server):
+    """The files an edge scenario with this proxy writes."""
+    return (*(f for f, _ in EDGE_SERVERS[server]["sources"].values()), "compose.log", "truth.json")
 
 
 def plan_edge_healthy(sink):
@@ -908,6 +999,32 @@ def plan_edge_allowed_hosts(sink):
     return plan
 
 
+def plan_edge_haproxy_timeout(sink):
+    # HAProxy gives up after 1 s (timeout server), gunicorn after 4 s, as in edge_timeout_short:
+    # /slow/ (2 s) answers 200 after HAProxy's 504 (sH--); /stuck/ gets the 504 at 1 s and its
+    # worker is killed at about 5 s. One /boom/ 500 is passed on.
+    return [
+        ("req", direct(probe())),
+        ("sleep", 0.2),
+        ("req", edge(public("/login/"))),
+        ("req", edge(public("/health/", CURL_UA))),
+        ("req", edge(public("/boom/"))),
+        ("req", direct(probe())),
+        ("sleep", 0.2),
+        ("parallel", [(0, edge(public("/slow/", CURL_UA))), (0.3, edge(public("/stuck/", CURL_UA)))]),
+        ("sleep", 1.0),
+        ("req", direct(probe())),
+        ("req", edge(public("/login/"))),
+        ("until", lambda: sink.booted >= 3, 10),  # /stuck/'s worker killed and replaced
+        ("sleep", 0.8),
+        ("req", direct(probe())),
+        ("req", edge(public("/admin/"))),
+        ("req", edge(public("/health/", CURL_UA))),
+        ("sleep", 0.2),
+        ("req", direct(probe())),
+    ]
+
+
 BOOT_PAGES = (("/", BROWSER_UA), ("/login/", BROWSER_UA), ("/health/", CURL_UA), ("/admin/", CURL_UA))
 
 
@@ -921,6 +1038,7 @@ def plan_edge_boot_failure_after(sink):
 
 EDGE_SCENARIOS = {
     "edge_healthy": {
+        "server": "nginx",
         "description": "nginx in front of gunicorn, correct ALLOWED_HOSTS: pages, a query string, "
         "a 404 and one /boom/ 500 through nginx; kube-probes straight to gunicorn",
         "allowed_hosts": ["app.example.com", "localhost", "127.0.0.1"],
@@ -930,6 +1048,7 @@ EDGE_SCENARIOS = {
         "plan": plan_edge_healthy,
     },
     "edge_timeout_short": {
+        "server": "nginx",
         "description": "nginx proxy_read_timeout 1s below gunicorn --timeout 4: /slow/ (2 s) gets "
         "nginx's 504 while the app answers 200 after nginx gave up; /stuck/ gets nginx's 504 at "
         "1 s and its worker is killed later by WORKER TIMEOUT (SIGABRT blocked, SIGKILL)",
@@ -942,6 +1061,7 @@ EDGE_SCENARIOS = {
         "plan": plan_edge_timeout_short,
     },
     "edge_timeout_long": {
+        "server": "nginx",
         "description": "nginx proxy_read_timeout 10s above gunicorn --timeout 2: /slow/ is aborted "
         "by gunicorn (its own 500, passed on by nginx), /stuck/ ignores SIGABRT and is SIGKILLed "
         "(nginx 502, upstream prematurely closed connection); workers reboot",
@@ -953,6 +1073,7 @@ EDGE_SCENARIOS = {
         "plan": plan_edge_timeout_long,
     },
     "edge_boot_failure": {
+        "server": "nginx",
         "description": "ALLOWED_HOSTS empty: settings raise ValueError in each worker and gunicorn "
         "halts; requests through nginx while it tries and after it exited get nginx's 502, the "
         "probe after the exit is refused",
@@ -965,6 +1086,7 @@ EDGE_SCENARIOS = {
         "attempts": 5,
     },
     "edge_allowed_hosts": {
+        "server": "nginx",
         "description": "ALLOWED_HOSTS lacks the public host: users through nginx get Django's 400 "
         "DisallowedHost passed on, kube-probes straight to gunicorn get 200 via the K8s bypass",
         "allowed_hosts": ["localhost", "127.0.0.1"],
@@ -972,6 +1094,20 @@ EDGE_SCENARIOS = {
         "args": [],
         "proxy_read_timeout": NGINX_DEFAULT_READ_TIMEOUT,
         "plan": plan_edge_allowed_hosts,
+    },
+    "edge_haproxy_timeout": {
+        "server": "haproxy",
+        "description": "HAProxy timeout server 1s below gunicorn --timeout 4: /slow/ (2 s) gets "
+        "HAProxy's 504 (sH--) while the app answers 200 after HAProxy gave up; /stuck/ gets "
+        "HAProxy's 504 at 1 s and its worker is killed later by WORKER TIMEOUT (SIGABRT blocked, "
+        "SIGKILL); one /boom/ 500 passed on",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": ["--timeout", "4"],
+        "timeout": 4,
+        "slow_seconds": "2",
+        "timeout_server": 1,
+        "plan": plan_edge_haproxy_timeout,
     },
 }
 
@@ -998,8 +1134,9 @@ def capture_edge_once(name, out_dir):
     """Run one edge scenario once; returns (requests, returncode, exited_on_its_own,
     exit_seconds, exit_at)."""
     sc = EDGE_SCENARIOS[name]
+    server = EDGE_SERVERS[sc["server"]]
     os.makedirs(out_dir, exist_ok=True)
-    for f in EDGE_FILES:
+    for f in edge_files(sc["server"]):
         p = os.path.join(out_dir, f)
         if os.path.exists(p):
             os.remove(p)
@@ -1009,14 +1146,14 @@ def capture_edge_once(name, out_dir):
     edge_port = free_port()
     while edge_port == port:
         edge_port = free_port()
-    sink = ComposeSink(out_dir)
-    run_dir = tempfile.mkdtemp(prefix="reqtrail-nginx-")
-    nginx = proc = None
+    sink = ComposeSink(out_dir, server["sources"])
+    run_dir = tempfile.mkdtemp(prefix=f"reqtrail-{sc['server']}-")
+    front = proc = None
     readers = []
     client = Client(port, edge_port)
     exited_on_its_own, exit_seconds, exit_at = False, None, None
     try:
-        nginx, readers = start_nginx(run_dir, edge_port, port, sc["proxy_read_timeout"], sink)
+        front, readers = server["start"](run_dir, edge_port, port, sc[server["timeout_key"]], sink)
         proc, more = start_gunicorn(sc, port, sink)
         readers += more
         if sc.get("expect_exit"):
@@ -1040,8 +1177,8 @@ def capture_edge_once(name, out_dir):
             exited_on_its_own = True
         time.sleep(0.3)  # let the last log lines arrive before the shutdown lines
     finally:
-        if nginx is not None:
-            stop(nginx, signal.SIGQUIT, 5)
+        if front is not None:
+            stop(front, server["stop_signal"], 5)
         if proc is not None:
             stop(proc)
         for t in readers:
@@ -1053,6 +1190,7 @@ def capture_edge_once(name, out_dir):
 
 def run_edge_scenario(name, out_root, versions):
     sc = EDGE_SCENARIOS[name]
+    timeout_key = EDGE_SERVERS[sc["server"]]["timeout_key"]
     out_dir = os.path.join(out_root, name)
     started = time.monotonic()
     attempts = sc.get("attempts", 1)
@@ -1088,9 +1226,9 @@ def run_edge_scenario(name, out_root, versions):
         # How long /slow/ sleeps (the view's SLOW_SECONDS); /stuck/ outlasts any timeout here.
         "slow_seconds": float(sc.get("slow_seconds", SLOW_SECONDS)),
         "edge": {
-            "server": "nginx",
-            "version": versions["nginx"],
-            "proxy_read_timeout": sc["proxy_read_timeout"],
+            "server": sc["server"],
+            "version": versions[sc["server"]],
+            timeout_key: sc[timeout_key],
         },
         "requests": results,
     }
@@ -1123,11 +1261,12 @@ def main():
     if unknown:
         ap.error("unknown scenario(s): " + ", ".join(unknown))
     versions = {p: metadata.version(p) for p in ("gunicorn", "Django")}
-    if any(n in EDGE_SCENARIOS for n in names):
-        if not os.access(NGINX, os.X_OK):
-            sys.exit(f"capture: {NGINX} not found; the edge_* scenarios need Debian's nginx "
-                     "(apt-get install nginx-light)")
-        versions["nginx"] = nginx_version()
+    for server in sorted({EDGE_SCENARIOS[n]["server"] for n in names if n in EDGE_SCENARIOS}):
+        spec = EDGE_SERVERS[server]
+        if not os.access(spec["binary"], os.X_OK):
+            sys.exit(f"capture: {spec['binary']} not found; the {server} edge scenarios need "
+                     f"Debian's {server} (apt-get install {spec['package']})")
+        versions[server] = spec["version"]()
     out_root = os.path.abspath(args.out)
     started = time.monotonic()
     for name in names:
