@@ -25,8 +25,8 @@ struct Proxy {
     timeout_key: &'static str,
     /// Whether a line is its log line for a request it answered 5xx.
     failed_line: fn(&str) -> bool,
-    /// The setting the timeout mismatch's fix names with the wait it should be, if any.
-    fix_setting: Option<&'static str>,
+    /// The setting the timeout mismatch's fix names, with the wait it should be after it.
+    fix_setting: &'static str,
 }
 
 fn proxy(t: &Value) -> Proxy {
@@ -35,7 +35,7 @@ fn proxy(t: &Value) -> Proxy {
             files: &["nginx-access.log", "nginx-error.log"],
             timeout_key: "proxy_read_timeout",
             failed_line: |l| l.contains("HTTP/1.1\" 5"),
-            fix_setting: Some("proxy_read_timeout "),
+            fix_setting: "proxy_read_timeout ",
         },
         // `option httplog`: `client:port [accept date] frontend backend/server timers status …
         // "request"`.
@@ -53,7 +53,7 @@ fn proxy(t: &Value) -> Proxy {
                         .nth(5)
                         .is_some_and(|s| s.starts_with('5'))
             },
-            fix_setting: None,
+            fix_setting: "timeout server ",
         },
         other => panic!("no expectations for the proxy {other}"),
     }
@@ -92,13 +92,7 @@ fn truth(dir: &Path) -> Value {
 }
 
 fn report(args: &[&Path]) -> (i32, Value) {
-    report_in(Path::new("."), args)
-}
-
-/// [`report`], run in `dir`.
-fn report_in(dir: &Path, args: &[&Path]) -> (i32, Value) {
     let out = Command::new(BIN)
-        .current_dir(dir)
         .arg("--format")
         .arg("json")
         .args(args)
@@ -114,20 +108,19 @@ fn report_in(dir: &Path, args: &[&Path]) -> (i32, Value) {
 }
 
 /// The two ways a person has both logs: the app's and the proxy's files, or compose's
-/// interleaving. Named as read from inside the capture's directory: reqtrail takes a source whose
-/// path has an edge's word in it (`/var/log/nginx/app.log`) for an edge's, and
-/// `edge_haproxy_timeout/app.log` has `haproxy` in it.
-fn layouts(t: &Value) -> Vec<(&'static str, Vec<PathBuf>)> {
+/// interleaving. (The directory's name, `edge_haproxy_timeout`, names no source: `app.log` in it
+/// is the app's.)
+fn layouts(dir: &Path, t: &Value) -> Vec<(&'static str, Vec<PathBuf>)> {
     let own = proxy(t).files.iter().copied();
     vec![
         (
             "files",
             std::iter::once("app.log")
                 .chain(own)
-                .map(PathBuf::from)
+                .map(|f| dir.join(f))
                 .collect(),
         ),
-        ("compose", vec![PathBuf::from("compose.log")]),
+        ("compose", vec![dir.join("compose.log")]),
     ]
 }
 
@@ -173,9 +166,9 @@ fn each_user_failure_at_the_proxy_is_explained_from_the_apps_side() {
         let t = truth(&dir);
         let users = through_edge(&t);
         let answered: Vec<&&Value> = users.iter().filter(|r| r["status"].is_u64()).collect();
-        for (layout, files) in layouts(&t) {
+        for (layout, files) in layouts(&dir, &t) {
             let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            let (code, v) = report_in(&dir, &paths);
+            let (code, v) = report(&paths);
             let at = format!("{} ({layout})", dir.display());
             let e = &v["edge"];
             assert_eq!(e["present"], true, "{at}");
@@ -295,32 +288,15 @@ fn findings_tell_the_story(t: &Value, v: &Value, at: &str) {
     );
     if let Some(f) = mismatch {
         let fix = f["fix"].as_str().unwrap();
-        match proxy.fix_setting {
-            // The fix makes nginx wait longer than gunicorn's timeout (as the logs show it:
-            // gunicorn kills up to a second after it), never shorter.
-            Some(setting) => {
-                let wait: f64 = fix
-                    .split(setting)
-                    .nth(1)
-                    .and_then(|r| r.split('s').next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or_else(|| panic!("{at}: {fix}"));
-                assert!(wait > gunicorn, "{at}: {fix}");
-            }
-            // Another proxy's fix names no nginx setting, and says what to wait longer than:
-            // gunicorn's timeout as the logs show it (its whole-second lines put the kill up to
-            // a second after it).
-            None => {
-                assert!(!fix.contains("proxy_read_timeout"), "{at}: {fix}");
-                let named: f64 = fix
-                    .split("gunicorn's ")
-                    .nth(1)
-                    .and_then(|r| r.split(" s").next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or_else(|| panic!("{at}: {fix}"));
-                assert!((gunicorn..=gunicorn + 1.0).contains(&named), "{at}: {fix}");
-            }
-        }
+        // The fix makes the proxy wait longer than gunicorn's timeout (as the logs show it:
+        // gunicorn kills up to a second after it), never shorter.
+        let wait: f64 = fix
+            .split(proxy.fix_setting)
+            .nth(1)
+            .and_then(|r| r.split('s').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{at}: {fix}"));
+        assert!(wait > gunicorn, "{at}: {fix}");
         assert!(
             !fix.contains("lower gunicorn"),
             "{at}: the proxy waits {edge} s: {fix}"
