@@ -59,32 +59,10 @@ fn proxy(t: &Value) -> Proxy {
     }
 }
 
-/// Every edge capture: the committed ones, and the fresh ones when CI made them.
+/// Every edge capture (the five nginx ones and the HAProxy one): the committed ones, and the
+/// fresh ones when CI made them.
 fn edge_dirs() -> Vec<PathBuf> {
-    let mut roots = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs")];
-    if let Some(fresh) = std::env::var_os("REQTRAIL_CAPTURE_DIR") {
-        roots.push(PathBuf::from(fresh));
-    }
-    let mut dirs = Vec::new();
-    for root in roots {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&root)
-            .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.join("nginx-access.log").is_file() || p.join("haproxy.log").is_file())
-            .collect();
-        found.sort();
-        let haproxy = found
-            .iter()
-            .filter(|p| p.join("haproxy.log").is_file())
-            .count();
-        assert!(
-            found.len() - haproxy >= 5 && haproxy >= 1,
-            "expected the five nginx captures and the HAProxy one in {}",
-            root.display()
-        );
-        dirs.extend(found);
-    }
-    dirs
+    common::capture_dirs("compose.log", 6)
 }
 
 fn truth(dir: &Path) -> Value {

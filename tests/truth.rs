@@ -16,29 +16,9 @@ use serde_json::Value;
 
 const VARIANTS: &[&str] = &["docker.log", "docker-timestamps.log", "kubectl.log"];
 
+/// The app's captures; the edge_* ones (app.log beside an edge's logs) are tests/edge.rs's.
 fn scenario_dirs() -> Vec<PathBuf> {
-    let mut roots = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs")];
-    if let Some(fresh) = std::env::var_os("REQTRAIL_CAPTURE_DIR") {
-        roots.push(PathBuf::from(fresh));
-    }
-    let mut dirs = Vec::new();
-    for root in roots {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&root)
-            .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-            .map(|e| e.unwrap().path())
-            // The app's captures; the edge_* ones (app.log beside an edge's logs) are
-            // tests/edge.rs's.
-            .filter(|p| p.join("truth.json").is_file() && p.join("docker.log").is_file())
-            .collect();
-        found.sort();
-        assert!(
-            found.len() >= 4,
-            "expected the captured scenarios in {}",
-            root.display()
-        );
-        dirs.extend(found);
-    }
-    dirs
+    common::capture_dirs("docker.log", 4)
 }
 
 /// Python's `repr()` of a str, without the quotes, as Django prints a rejected host.

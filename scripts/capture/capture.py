@@ -646,20 +646,9 @@ def capture_once(name, out_dir):
     return client.results, proc.returncode, exited_on_its_own, exit_seconds
 
 
-def run_scenario(name, out_root, versions):
-    sc = SCENARIOS[name]
-    out_dir = os.path.join(out_root, name)
-    started = time.monotonic()
-    attempts = sc.get("attempts", 1)
-    for attempt in range(1, attempts + 1):
-        results, returncode, exited_on_its_own, exit_seconds = capture_once(name, out_dir)
-        outcome, clause = boot_outcome(exited_on_its_own, returncode, exit_seconds)
-        if "want_outcome" not in sc or outcome == sc["want_outcome"]:
-            break
-        if time.monotonic() - started > 45:  # keep the whole run bounded
-            break
-
-    truth = {
+def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
+    """What truth.json says of the app's side of a scenario (the requests come after)."""
+    return {
         "scenario": name,
         "description": sc["description"] + clause + ".",
         "gunicorn_version": versions["gunicorn"],
@@ -673,8 +662,24 @@ def run_scenario(name, out_root, versions):
         "allowed_hosts": sc["allowed_hosts"],
         "time_zone": sc["time_zone"],
         "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
-        "requests": results,
     }
+
+
+def run_scenario(name, out_root, versions):
+    sc = SCENARIOS[name]
+    out_dir = os.path.join(out_root, name)
+    started = time.monotonic()
+    attempts = sc.get("attempts", 1)
+    for attempt in range(1, attempts + 1):
+        results, returncode, exited_on_its_own, exit_seconds = capture_once(name, out_dir)
+        outcome, clause = boot_outcome(exited_on_its_own, returncode, exit_seconds)
+        if "want_outcome" not in sc or outcome == sc["want_outcome"]:
+            break
+        if time.monotonic() - started > 45:  # keep the whole run bounded
+            break
+
+    truth = {**app_truth(name, sc, versions, clause, exited_on_its_own, returncode),
+             "requests": results}
     with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8") as f:
         json.dump(truth, f, indent=2)
         f.write("\n")
@@ -1209,19 +1214,7 @@ def run_edge_scenario(name, out_root, versions):
             break
 
     truth = {
-        "scenario": name,
-        "description": sc["description"] + clause + ".",
-        "gunicorn_version": versions["gunicorn"],
-        "django_version": versions["Django"],
-        "worker_class": sc.get("worker_class", WORKER_CLASS),
-        "workers": sc.get("workers", WORKERS),
-        "threads": sc.get("threads", THREADS),
-        "log_format": sc.get("log_format", LOG_FORMAT),
-        "gunicorn_timeout": sc.get("timeout", DEFAULT_TIMEOUT),
-        "public_host": PUBLIC_HOST,
-        "allowed_hosts": sc["allowed_hosts"],
-        "time_zone": sc["time_zone"],
-        "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
+        **app_truth(name, sc, versions, clause, exited_on_its_own, returncode),
         "gunicorn_exit_at": exit_at,
         # How long /slow/ sleeps (the view's SLOW_SECONDS); /stuck/ outlasts any timeout here.
         "slow_seconds": float(sc.get("slow_seconds", SLOW_SECONDS)),

@@ -4,7 +4,7 @@
 //! Finding `server_errors` (same rank), unless every 5xx was gunicorn's answer to a timed-out
 //! request (the worker_timeout finding tells those): the top exception types and their tracebacks.
 
-use super::words::plural;
+use super::words::{plural, top_exceptions};
 use super::{Check, Facts, Finding, Severity, Status};
 use crate::correlate::Cause;
 
@@ -13,13 +13,7 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
     let a = f.analysis;
     let n5xx: u64 = a.traffic.status.range(500..).map(|(_, n)| n).sum();
     let with_status: u64 = a.traffic.status.values().sum();
-    let mut types: Vec<(&String, &u64)> = a.errors.exception_types.iter().collect();
-    types.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
-    let top: Vec<String> = types
-        .iter()
-        .take(3)
-        .map(|(t, n)| format!("{t} ×{n}"))
-        .collect();
+    let top = top_exceptions(a);
     let codes: Vec<String> = a
         .traffic
         .status

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 
-use super::words::{edge_label, fmt_secs, plural, reason_words};
+use super::words::{edge_label, fmt_secs, plural, reason_words, top_exceptions};
 use super::{Check, Facts, Finding, Severity};
 use crate::correlate::edge::EdgeFailure;
 use crate::correlate::users::AppCause;
@@ -254,7 +254,10 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
         "users_failed_app_error" => (
             format!(
                 "{n} ({said}). The app answered 5xx itself{on} and the edge passed it on to the user{}.",
-                top_exceptions(f).map_or(String::new(), |t| format!("; the app's exceptions: {t}"))
+                match top_exceptions(f.analysis) {
+                    t if t.is_empty() => String::new(),
+                    t => format!("; the app's exceptions: {}", t.join(", ")),
+                }
             ),
             "Fix the exception behind it: the server_errors finding has the traceback.".into(),
         ),
@@ -264,18 +267,6 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
             listening_fix(f),
         ),
     }
-}
-
-/// `ZeroDivisionError ×1`: the app's most frequent exception types, if it logged any.
-fn top_exceptions(f: &Facts<'_>) -> Option<String> {
-    let mut types: Vec<(&String, &u64)> = f.analysis.errors.exception_types.iter().collect();
-    types.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
-    let top: Vec<String> = types
-        .iter()
-        .take(3)
-        .map(|(t, n)| format!("{t} ×{n}"))
-        .collect();
-    (!top.is_empty()).then(|| top.join(", "))
 }
 
 /// `http://127.0.0.1:8000/` — the distinct upstreams the edge names.

@@ -3,7 +3,7 @@
 //! unrecognised lines look like. Kept apart so every check says the same thing the same way.
 
 use crate::correlate::users::AppCause;
-use crate::correlate::{Cause, ClassStats, Evidence};
+use crate::correlate::{Analysis, Cause, ClassStats, Evidence};
 use crate::parse::edge::{Edge, Reason};
 
 /// `3 workers`, `1 worker`: a count with its noun.
@@ -127,6 +127,17 @@ pub fn cause_words(c: Cause) -> &'static str {
         Cause::NeverAnswered => "never answered",
         Cause::OpenAtEnd => "open at end of input",
     }
+}
+
+/// The app's three most frequent exception types: `ZeroDivisionError ×2`.
+pub(crate) fn top_exceptions(a: &Analysis) -> Vec<String> {
+    let mut types: Vec<(&String, &u64)> = a.errors.exception_types.iter().collect();
+    types.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+    types
+        .iter()
+        .take(3)
+        .map(|(t, n)| format!("{t} ×{n}"))
+        .collect()
 }
 
 /// An edge by the name its users know it by.

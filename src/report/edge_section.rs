@@ -44,9 +44,8 @@ pub struct FailureGroup<'a> {
     pub edge_said: Option<String>,
     /// What happened on the app's side, in words.
     pub app_side: String,
-    /// One line from each side: the edge's, then the app's.
-    pub edge_line: Option<&'a Evidence>,
-    pub app_line: Option<&'a Evidence>,
+    /// One line from each side, tagged: the edge's (`edge  `), then the app's (`app   `).
+    pub lines: Vec<(&'static str, &'a Evidence)>,
 }
 
 impl FailureGroup<'_> {
@@ -365,8 +364,13 @@ fn groups(failures: &[Failure]) -> (Vec<FailureGroup<'_>>, Option<(usize, usize)
                 at,
                 edge_said: edge_said(f),
                 app_side: app_side(f, &pids),
-                edge_line: f.evidence.first(),
-                app_line: f.app_evidence.last(),
+                lines: f
+                    .evidence
+                    .first()
+                    .map(|e| ("edge  ", e))
+                    .into_iter()
+                    .chain(f.app_evidence.last().map(|e| ("app   ", e)))
+                    .collect(),
             }
         })
         .collect();

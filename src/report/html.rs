@@ -480,12 +480,7 @@ fn edge(r: &Report) -> Markup {
 
 /// One group's row, and a row under it with a line from each side.
 fn failure_group(g: &FailureGroup<'_>) -> Markup {
-    let lines: Vec<(&str, &Evidence)> = g
-        .edge_line
-        .map(|e| ("edge  ", e))
-        .into_iter()
-        .chain(g.app_line.map(|e| ("app   ", e)))
-        .collect();
+    let lines = &g.lines;
     html! {
         tr {
             td class="num" { (t(&g.got)) }
@@ -499,7 +494,7 @@ fn failure_group(g: &FailureGroup<'_>) -> Markup {
             tr {
                 td colspan="5" {
                     pre class="evidence" {
-                        @for (tag, e) in &lines {
+                        @for (tag, e) in lines {
                             span class="loc" { (tag) (t(&e.file)) ":" (e.line) } "  " (t(&e.text)) "\n"
                         }
                     }

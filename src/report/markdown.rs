@@ -204,14 +204,8 @@ fn edge(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "   Edge said: {}\n", md(said))?;
         }
         writeln!(out, "   App side: {}\n", md(&g.app_side))?;
-        let lines: Vec<(&str, &Evidence)> = g
-            .edge_line
-            .map(|e| ("edge  ", e))
-            .into_iter()
-            .chain(g.app_line.map(|e| ("app   ", e)))
-            .collect();
-        if !lines.is_empty() {
-            fenced(&lines, "   ", out)?;
+        if !g.lines.is_empty() {
+            fenced(&g.lines, "   ", out)?;
         }
     }
     if let Some(more) = &s.more {

@@ -138,19 +138,10 @@ fn write_failure_group(n: usize, g: &FailureGroup<'_>, out: &mut dyn Write) -> i
         writeln!(out, "     edge said: {}", esc(said))?;
     }
     writeln!(out, "     app side:  {}", esc(&g.app_side))?;
-    if let Some(e) = g.edge_line {
+    for (tag, e) in &g.lines {
         writeln!(
             out,
-            "     edge  {}:{}  {}",
-            esc(&e.file),
-            e.line,
-            esc(&e.text)
-        )?;
-    }
-    if let Some(e) = g.app_line {
-        writeln!(
-            out,
-            "     app   {}:{}  {}",
+            "     {tag}{}:{}  {}",
             esc(&e.file),
             e.line,
             esc(&e.text)

@@ -101,3 +101,29 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::proc
         stderr: err.join().expect("stderr reader"),
     }
 }
+
+/// The captured scenarios with `marker` in their directory (`docker.log` for the app's,
+/// `compose.log` for the edge's): the committed ones under `sample-logs/`, then the fresh ones
+/// CI made under `REQTRAIL_CAPTURE_DIR`, each root's sorted, at least `min` in each.
+pub fn capture_dirs(marker: &str, min: usize) -> Vec<PathBuf> {
+    let mut roots = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs")];
+    if let Some(fresh) = std::env::var_os("REQTRAIL_CAPTURE_DIR") {
+        roots.push(PathBuf::from(fresh));
+    }
+    let mut dirs = Vec::new();
+    for root in roots {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("truth.json").is_file() && p.join(marker).is_file())
+            .collect();
+        found.sort();
+        assert!(
+            found.len() >= min,
+            "expected {min} captured scenarios with {marker} in {}",
+            root.display()
+        );
+        dirs.extend(found);
+    }
+    dirs
+}
