@@ -205,6 +205,13 @@ fn each_user_failure_at_the_proxy_is_explained_from_the_apps_side() {
                 "PASS"
             };
             assert_eq!(check["status"], status, "{at}");
+            // The reverse: the probes the app answered are said not to be users.
+            let actual = check["actual"].as_str().unwrap();
+            assert_eq!(
+                actual.contains(&format!("not users: {probes} probe")),
+                probes > 0,
+                "{at}: {actual}"
+            );
             assert_eq!(code, if failed > 0 { 1 } else { code }, "{at}");
             findings_tell_the_story(&t, &v, &at);
         }

@@ -82,6 +82,13 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
         if failed > 0 || rejected > 0 {
             s.push_str(&format!("; app side: {causes}"));
         }
+        // The reverse: what the app answered that no user sent through the edge.
+        if f.probe.total > 0 {
+            s.push_str(&format!(
+                "; not users: {} straight to the app",
+                plural(f.probe.total, "probe", "probes")
+            ));
+        }
         s
     };
     let status = if with_status == 0 {
