@@ -1,15 +1,21 @@
-//! Check `allowed_hosts` (ALLOWED_HOSTS accepts the public host): FAIL when Django rejects a real
-//! host (a --public-host, a probe's, or any domain without --public-host), WARN when it rejects
-//! other names, rejections past the first 1,000 hosts went unread, or 400s came with no
-//! DisallowedHost line and no host accepted; PASS when hosts were accepted and only scanner noise
-//! (IPs, invalid names) was rejected; UNKNOWN with nothing to tell.
+//! Check `allowed_hosts` (ALLOWED_HOSTS accepts the public host): FAIL when Django rejects the
+//! app's real host, WARN when it rejects other names and nothing shows which is real, rejections
+//! past the first 1,000 hosts went unread, or 400s came with no DisallowedHost line and no host
+//! accepted; PASS when hosts were accepted and only scanner noise was rejected; UNKNOWN with
+//! nothing to tell.
+//!
+//! A rejected name is scanner noise until the logs show it is the real host: named by
+//! --public-host, sent by health probes, asked for by users through an edge that got Django's
+//! 400 back, or carried by most requests that had a Host (all of them, when it is the only one).
+//! A single stray `Host:` beside a host served normally is no FAIL, and never advice to widen
+//! ALLOWED_HOSTS, which is pasted into production.
 //!
 //! Findings `public_host_rejected` (fail), with the ALLOWED_HOSTS value to set, and
 //! `probe_host_rejected` (fail), with the Host header to give the probe. disallowed_host_hidden has
 //! its own file.
 
 use super::words::{first_evidence, plural};
-use super::{Check, Facts, Finding, HostKind, HostVerdict, Severity, Status};
+use super::{Check, Facts, Finding, HostKind, HostVerdict, RealBecause, Severity, Status};
 use crate::settings::domain_of;
 
 /// The check, then the two findings, in report order.
@@ -24,22 +30,17 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
     let hosts = &f.hosts;
     let total_rejections = f.total_rejections;
     let hidden_400s = f.hidden_400s;
-    let rejected_real: Vec<&HostVerdict> = hosts
-        .iter()
-        .filter(|h| {
-            matches!(h.kind, HostKind::Public | HostKind::Probe)
-                || (h.kind == HostKind::Domain && f.settings.public_hosts.is_empty())
-        })
-        .collect();
+    let rejected_real: Vec<&HostVerdict> = hosts.iter().filter(|h| h.real.is_some()).collect();
+    // Names nothing shows to be real: noise beside a host served normally, else worth a look.
+    let served = !a.hosts.accepted.is_empty() && f.settings.public_hosts.is_empty();
+    let is_noise = |h: &HostVerdict| {
+        h.real.is_none() && (matches!(h.kind, HostKind::Ip | HostKind::Invalid) || served)
+    };
     let other_domains: Vec<&HostVerdict> = hosts
         .iter()
-        .filter(|h| h.kind == HostKind::Domain && !f.settings.public_hosts.is_empty())
+        .filter(|h| h.real.is_none() && !is_noise(h))
         .collect();
-    let noise: u64 = hosts
-        .iter()
-        .filter(|h| matches!(h.kind, HostKind::Ip | HostKind::Invalid))
-        .map(|h| h.count)
-        .sum();
+    let noise: u64 = hosts.iter().filter(|h| is_noise(h)).map(|h| h.count).sum();
     let describe = |hs: &[&HostVerdict]| {
         let mut text = hs
             .iter()
@@ -52,10 +53,7 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
         }
         text
     };
-    let noise_hosts: Vec<&HostVerdict> = hosts
-        .iter()
-        .filter(|h| matches!(h.kind, HostKind::Ip | HostKind::Invalid))
-        .collect();
+    let noise_hosts: Vec<&HostVerdict> = hosts.iter().filter(|h| is_noise(h)).collect();
     let noise_note = if noise > 0 && noise_hosts.len() < hosts.len() {
         format!("; also scanner noise: {}", describe(&noise_hosts))
     } else {
@@ -67,10 +65,15 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
             format!("rejected: {}{noise_note}", describe(&rejected_real)),
         )
     } else if !other_domains.is_empty() {
+        let unnamed = if f.settings.public_hosts.is_empty() {
+            " (none shown to be the real host: name it with --public-host)"
+        } else {
+            ""
+        };
         (
             Status::Warn,
             format!(
-                "other names rejected: {}{noise_note}",
+                "other names rejected: {}{unnamed}{noise_note}",
                 describe(&other_domains)
             ),
         )
@@ -139,12 +142,10 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
     // The hosts to add (most rejected first), the public ones, and those already accepted.
     for h in hosts
         .iter()
-        .filter(|h| matches!(h.kind, HostKind::Public | HostKind::Domain))
+        .filter(|h| h.kind != HostKind::Probe && h.real.is_some())
         .take(10)
     {
-        if h.kind == HostKind::Public || f.settings.public_hosts.is_empty() {
-            push(h.add_to_allowed_hosts.clone());
-        }
+        push(h.add_to_allowed_hosts.clone());
     }
     for p in &f.settings.public_hosts {
         push(domain_of(p));
@@ -154,10 +155,7 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
     }
     let public_rejected: Vec<&HostVerdict> = hosts
         .iter()
-        .filter(|h| {
-            h.kind == HostKind::Public
-                || (h.kind == HostKind::Domain && f.settings.public_hosts.is_empty())
-        })
+        .filter(|h| h.kind != HostKind::Probe && h.real.is_some())
         .collect();
     if !public_rejected.is_empty() {
         let n: u64 = public_rejected.iter().map(|h| h.count).sum();
@@ -179,8 +177,9 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
                 plural(n, "request", "requests")
             ),
             detail: format!(
-                "Requests for {} reach the app and Django refuses the Host header (DisallowedHost → 400) because ALLOWED_HOSTS lacks it.{}",
+                "Requests for {} reach the app and Django refuses the Host header (DisallowedHost → 400) because ALLOWED_HOSTS lacks it. {}{}",
                 names.join(", "),
+                why_real(&public_rejected),
                 if f.settings.public_hosts.is_empty() {
                     " (Name your real host with --public-host to tell it apart from names scanners send.)"
                 } else {
@@ -194,6 +193,16 @@ fn public_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
             ),
             evidence: first_evidence(public_rejected.iter().map(|h| &h.evidence), 3),
         });
+    }
+}
+
+/// Why the hosts recommended are taken for real ones, said for the first (most rejected).
+fn why_real(hosts: &[&HostVerdict]) -> &'static str {
+    match hosts.first().and_then(|h| h.real) {
+        Some(RealBecause::Named) => "It is named by --public-host.",
+        Some(RealBecause::Edge) => "Users asked for it through the edge and got Django's 400 back.",
+        Some(RealBecause::Most) => "Most requests that carried a Host carried this one.",
+        Some(RealBecause::Probes) | None => "",
     }
 }
 
@@ -228,7 +237,61 @@ fn probe_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::super::cases::{case, judge};
-    use super::super::Status;
+    use super::super::{diagnose, real_because, HostKind, RealBecause, Status};
+    use crate::correlate::{settle_timeout, Analysis};
+    use crate::settings::Settings;
+
+    #[test]
+    fn what_makes_a_rejected_name_real() {
+        let edge = ["app.example.com".to_string()];
+        let r = |kind, name, counts, named| real_because(kind, [name, name], counts, &edge, named);
+        assert_eq!(
+            r(HostKind::Public, "x.org", (1, 9), true),
+            Some(RealBecause::Named)
+        );
+        assert_eq!(
+            r(HostKind::Probe, "10.1.2.3", (1, 9), false),
+            Some(RealBecause::Probes)
+        );
+        assert_eq!(
+            r(HostKind::Domain, "app.example.com", (1, 9), true),
+            Some(RealBecause::Edge)
+        );
+        assert_eq!(
+            r(HostKind::Domain, "x.org", (5, 9), false),
+            Some(RealBecause::Most)
+        );
+        assert_eq!(
+            r(HostKind::Domain, "x.org", (3, 3), false),
+            Some(RealBecause::Most)
+        );
+        // Half is not most, a name beside --public-host is not real, nor is an IP however common.
+        assert_eq!(r(HostKind::Domain, "x.org", (2, 4), false), None);
+        assert_eq!(r(HostKind::Domain, "x.org", (5, 9), true), None);
+        assert_eq!(r(HostKind::Ip, "203.0.113.9", (9, 9), false), None);
+    }
+
+    #[test]
+    fn a_stray_name_never_reaches_the_advice() {
+        let text = "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com\n\
+            [2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 200\n\
+            [2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: stray.example.net\n\
+            [2026-11-28 03:46:54 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'stray.example.net'. You may need to add 'stray.example.net' to ALLOWED_HOSTS.\n\
+            [2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 400\n";
+        let settings = std::sync::Arc::new(Settings::default());
+        let a: Analysis = crate::read::analyze_bytes("stray", text.as_bytes(), &settings);
+        let timeout = settle_timeout(None, a.workers.timeout_from_logs, &a.traffic.orphans);
+        let d = diagnose(&a, &settings, timeout);
+        for f in &d.findings {
+            assert!(!f.fix.contains("stray.example.net"), "{}: {}", f.id, f.fix);
+        }
+        let check = d.checks.iter().find(|c| c.id == "allowed_hosts").unwrap();
+        assert!(
+            check.actual.contains("scanner noise rejected: stray.example.net"),
+            "{}",
+            check.actual
+        );
+    }
 
     #[test]
     fn cases() {
@@ -289,6 +352,59 @@ mod tests {
                     &[],
                 )
                 .public_host("https://app.example.com/"),
+                case(
+                    "a stray name once, beside the host served: noise, no advice",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: stray.example.net",
+                        "[2026-11-28 03:46:54 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'stray.example.net'. You may need to add 'stray.example.net' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "most requests carry the rejected name: it is the real one",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /login/ from 127.0.0.1 Host: localhost:8000",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /login/ -> 200",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:54 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                        "[2026-11-28 03:46:55 +0000] [27067] [INFO] INCOMING REQUEST: GET /cart/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:55 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:55 +0000] [27067] [INFO] RESPONSE: GET /cart/ -> 400",
+                    ],
+                    Status::Fail,
+                    &["public_host_rejected"],
+                ),
+                case(
+                    "several names refused, none served, none most: a look, no advice",
+                    &[
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: a.example.net",
+                        "[2026-11-28 03:46:54 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'a.example.net'. You may need to add 'a.example.net' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                        "[2026-11-28 03:46:55 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: b.example.net",
+                        "[2026-11-28 03:46:55 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'b.example.net'. You may need to add 'b.example.net' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:55 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Warn,
+                    &[],
+                ),
+                case(
+                    "the name given refused beside a stray one served",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: localhost",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 200",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: 'app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET / -> 400",
+                    ],
+                    Status::Fail,
+                    &["public_host_rejected"],
+                )
+                .public_host("app.example.com"),
                 case(
                     "no request",
                     &["[2026-11-28 03:46:52 +0000] [27064] [INFO] Starting gunicorn 23.0.0"],

@@ -9,6 +9,7 @@
 //! and runs it. Adding a check is one new file and one line in the registry; its tests are a
 //! table of cases at the file's foot, run by `cases::judge` below.
 
+use crate::correlate::users::AppCause;
 use crate::correlate::{host_ip, Analysis, Class, ClassStats, Evidence, Timeout};
 use crate::settings::{domain_of, Settings};
 
@@ -93,7 +94,25 @@ pub struct HostVerdict {
     pub rfc_valid: bool,
     pub kind: HostKind,
     pub probe_requests: u64,
+    /// What says this is the host the app really serves, if anything does: a rejected name
+    /// is scanner noise until shown otherwise, and only a real one is ever recommended for
+    /// ALLOWED_HOSTS.
+    pub real: Option<RealBecause>,
     pub evidence: Vec<Evidence>,
+}
+
+/// Why a rejected host is taken for the app's real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RealBecause {
+    /// Named by `--public-host`.
+    Named,
+    /// Health probes send it.
+    Probes,
+    /// Users asked for it through the edge, which got Django's 400 back.
+    Edge,
+    /// More than half of the requests that carried a Host carried this one (with no other
+    /// host, all of them).
+    Most,
 }
 
 pub struct Diagnosis {
@@ -106,8 +125,55 @@ fn class_stats(a: &Analysis, c: Class) -> ClassStats {
     a.traffic.by_class.get(&c).cloned().unwrap_or_default()
 }
 
+/// The hosts users asked for through the edge when Django's 400 came back (an edge failure
+/// whose app-side cause is a rejected Host).
+fn edge_rejected_hosts(a: &Analysis) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in &a.edge.failures {
+        let rejected = f
+            .explained
+            .as_ref()
+            .is_some_and(|e| e.cause == AppCause::HostRejected);
+        if let (true, Some(h)) = (rejected, &f.host) {
+            let d = domain_of(h);
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// Why a host Django rejected is the app's real one, if the logs say it is: named, sent by
+/// probes, asked for by users through the edge, or carried by most requests that had a Host.
+fn real_because(
+    kind: HostKind,
+    names: [&str; 2],
+    (count, with_host): (u64, u64),
+    edge: &[String],
+    named: bool,
+) -> Option<RealBecause> {
+    match kind {
+        HostKind::Public => Some(RealBecause::Named),
+        HostKind::Probe => Some(RealBecause::Probes),
+        HostKind::Domain if names.iter().any(|n| edge.iter().any(|e| e == n)) => {
+            Some(RealBecause::Edge)
+        }
+        // Hosts named by --public-host are the real ones: another is not, however common.
+        HostKind::Domain if !named && count.saturating_mul(2) > with_host => {
+            Some(RealBecause::Most)
+        }
+        _ => None,
+    }
+}
+
 fn host_verdicts(a: &Analysis, settings: &Settings) -> Vec<HostVerdict> {
     let public: Vec<String> = settings.public_hosts.iter().map(|h| domain_of(h)).collect();
+    let edge = edge_rejected_hosts(a);
+    // Requests that carried a Host: accepted, rejected (listed or past the cap).
+    let with_host: u64 = a.hosts.accepted.values().sum::<u64>()
+        + a.hosts.rejected.values().map(|r| r.count).sum::<u64>()
+        + a.hosts.rejected_unlisted;
     let mut out: Vec<HostVerdict> = a
         .hosts
         .rejected
@@ -125,6 +191,9 @@ fn host_verdicts(a: &Analysis, settings: &Settings) -> Vec<HostVerdict> {
             } else {
                 HostKind::Domain
             };
+            let bare = domain_of(host);
+            let names = [add.as_str(), bare.as_str()];
+            let real = real_because(kind, names, (r.count, with_host), &edge, !public.is_empty());
             HostVerdict {
                 host: host.clone(),
                 count: r.count,
@@ -132,6 +201,7 @@ fn host_verdicts(a: &Analysis, settings: &Settings) -> Vec<HostVerdict> {
                 rfc_valid: r.rfc_valid,
                 kind,
                 probe_requests: r.probe_requests,
+                real,
                 evidence: r.evidence.clone(),
             }
         })
