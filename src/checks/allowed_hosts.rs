@@ -287,7 +287,9 @@ mod tests {
         }
         let check = d.checks.iter().find(|c| c.id == "allowed_hosts").unwrap();
         assert!(
-            check.actual.contains("scanner noise rejected: stray.example.net"),
+            check
+                .actual
+                .contains("scanner noise rejected: stray.example.net"),
             "{}",
             check.actual
         );

@@ -12,6 +12,7 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
     let a = f.analysis;
     let in_flight = f.in_flight;
     let evicted: u64 = a.traffic.by_class.values().map(|c| c.evicted).sum();
+    let gone: u64 = a.traffic.by_class.values().map(|c| c.client_gone).sum();
     let orphan_detail: Vec<String> = a
         .traffic
         .orphan_causes
@@ -32,6 +33,11 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
         } else if a.traffic.orphans_total == 0 && evicted > 0 {
             format!(
                 "{evicted} of {} still open when too many were open at once (not followed further)",
+                a.traffic.total
+            )
+        } else if a.traffic.orphans_total == 0 && gone > 0 {
+            format!(
+                "all {} requests finished ({gone} whose client left before the answer)",
                 a.traffic.total
             )
         } else if a.traffic.orphans_total == 0 {

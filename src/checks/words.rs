@@ -35,6 +35,12 @@ pub(crate) fn requests_line(s: &ClassStats, what: &str) -> String {
     if s.in_flight > 0 {
         parts.push(format!("{} in flight at the end", s.in_flight));
     }
+    if s.client_gone > 0 {
+        parts.push(format!(
+            "{} whose client left before the answer",
+            s.client_gone
+        ));
+    }
     if s.unknown_status > 0 {
         parts.push(format!(
             "{} finished with no status logged",

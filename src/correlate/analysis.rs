@@ -116,6 +116,9 @@ pub struct ClassStats {
     pub evicted: u64,
     /// Finished, but no line says with which status.
     pub unknown_status: u64,
+    /// Its client left before the answer was written (gunicorn's `Ignoring EPIPE`): not
+    /// answered, and not the server's failure.
+    pub client_gone: u64,
 }
 
 impl ClassStats {
@@ -129,6 +132,7 @@ impl ClassStats {
         self.in_flight += o.in_flight;
         self.evicted += o.evicted;
         self.unknown_status += o.unknown_status;
+        self.client_gone += o.client_gone;
     }
 }
 
@@ -335,6 +339,8 @@ pub struct RequestFacts {
     pub orphan_causes: BTreeMap<Cause, u64>,
     /// RESPONSE lines whose start is not in the input.
     pub unmatched_responses: u64,
+    /// `Ignoring EPIPE` lines with no request of their worker to put them on.
+    pub client_gone_unpaired: u64,
     pub pairing: Pairing,
     /// The requests an edge failure can be about, kept to pair with the edge's records.
     pub traces: AppTraces,
@@ -351,6 +357,7 @@ impl RequestFacts {
             in_flight,
             orphan_causes,
             unmatched_responses,
+            client_gone_unpaired,
             pairing,
             traces,
         } = o;
@@ -366,6 +373,7 @@ impl RequestFacts {
         self.in_flight.extend(in_flight.into_iter().take(room));
         add_counts(&mut self.orphan_causes, orphan_causes);
         self.unmatched_responses += unmatched_responses;
+        self.client_gone_unpaired += client_gone_unpaired;
         self.pairing.merge(pairing);
         self.traces.merge(traces);
     }

@@ -258,6 +258,11 @@ impl Correlator {
                 let host = self.hosts.rejected(&line, rejection, out, notices);
                 self.book.mark_rejected(&line, host);
             }
+            Event::ClientGone => {
+                if !self.book.client_gone(&line) {
+                    self.out.traffic.client_gone_unpaired += 1;
+                }
+            }
             Event::ErrorHandlingRequest { .. }
             | Event::InvalidRequest { .. }
             | Event::Message

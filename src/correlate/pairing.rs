@@ -178,6 +178,33 @@ impl Book {
         }
     }
 
+    /// gunicorn's `Ignoring EPIPE` on `line`'s pid: the worker's last request lost its client
+    /// before the answer was written. That is the newest finished record of the pid (its end
+    /// lines come before gunicorn's line), else its oldest open one (the end is still to come:
+    /// stdout's access line may lag stderr). Whether a record was found.
+    pub(super) fn client_gone(&mut self, line: &Line<'_>) -> bool {
+        let pid = line.pid.unwrap_or(0);
+        let thread = line.thread;
+        let mine = |r: &Req| r.pid.unwrap_or(0) == pid && (thread.is_none() || r.thread == thread);
+        // Only the last few records to finish: gunicorn logs the line right after the answer.
+        let finished = self.done.iter().rev().take(64).copied().find(|id| {
+            self.reqs
+                .get(id)
+                .is_some_and(|r| r.outcome == Outcome::Answered && !r.client_gone && mine(r))
+        });
+        let open = || {
+            let ids = self.open.get(&pid)?;
+            ids.iter().copied().find(|id| mine(&self.reqs[id]))
+        };
+        match finished.or_else(open).and_then(|id| self.reqs.get_mut(&id)) {
+            Some(r) => {
+                r.client_gone = true;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Marks the request a DisallowedHost line rejected: by request id, else the newest on its
     /// thread, else the newest on its pid.
     pub(super) fn mark_rejected(&mut self, line: &Line<'_>, host: String) {
@@ -200,6 +227,29 @@ impl Book {
 mod tests {
     use crate::correlate::evidence;
     use crate::correlate::{run, Cause};
+
+    #[test]
+    fn epipe_after_a_request_means_its_client_left() {
+        let a = run(&[
+            "[2026-11-28 03:46:53 +0000] [9] [DEBUG] GET /slow/",
+            "[2026-11-28 03:46:53 +0000] [9] [INFO] INCOMING REQUEST: GET /slow/ from 1.2.3.4 Host: app.example.com",
+            "[2026-11-28 03:46:55 +0000] [9] [INFO] RESPONSE: GET /slow/ -> 200",
+            r#"1.2.3.4 - - [28/Nov/2026:03:46:55 +0000] "GET /slow/ HTTP/1.1" 200 2 "-" "curl/8.5.0""#,
+            "[2026-11-28 03:46:55 +0000] [9] [DEBUG] Ignoring EPIPE",
+            "[2026-11-28 03:46:56 +0000] [9] [DEBUG] GET /",
+            "[2026-11-28 03:46:56 +0000] [9] [INFO] INCOMING REQUEST: GET / from 1.2.3.4 Host: app.example.com",
+            "[2026-11-28 03:46:56 +0000] [9] [INFO] RESPONSE: GET / -> 200",
+            r#"1.2.3.4 - - [28/Nov/2026:03:46:56 +0000] "GET / HTTP/1.1" 200 2 "-" "curl/8.5.0""#,
+            "[2026-11-28 03:46:57 +0000] [10] [DEBUG] Ignoring EPIPE",
+        ]);
+        let ext = &a.traffic.by_class[&crate::correlate::Class::External];
+        assert_eq!((ext.total, ext.client_gone, ext.ok), (2, 1, 1));
+        assert_eq!(a.traffic.orphans_total, 0);
+        // No status reached the client that left; the line of a worker with no request is
+        // counted apart.
+        assert_eq!(a.traffic.status.get(&200), Some(&1));
+        assert_eq!(a.traffic.client_gone_unpaired, 1);
+    }
 
     /// A path and host are kept as places in the request's kept start line; one beyond the kept
     /// part of a long line is copied. Both must pair and be reported the same.

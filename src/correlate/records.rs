@@ -42,6 +42,8 @@ pub(super) struct Req {
     pub(super) access: Option<(u16, bool)>,
     pub(super) outcome: Outcome,
     pub(super) rejected_host: Option<String>,
+    /// gunicorn's `Ignoring EPIPE` came for it: its client left before the answer.
+    pub(super) client_gone: bool,
     pub(super) start_line: RawLine,
     pub(super) cause_evidence: Option<Evidence>,
     pub(super) key: u64,
@@ -296,6 +298,7 @@ impl Book {
             access: None,
             outcome: Outcome::Open,
             rejected_host: None,
+            client_gone: false,
             start_line: RawLine::empty(line.file, line.no),
             cause_evidence: None,
             thread: line.thread,

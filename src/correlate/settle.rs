@@ -118,21 +118,30 @@ impl Correlator {
             }
             Outcome::Open => Some(Cause::OpenAtEnd),
         };
-        self.notices.request(
-            &r,
-            class,
-            if cause.is_some() {
-                "orphaned"
-            } else {
-                "answered"
-            },
-            cause,
-        );
+        let outcome = match cause {
+            Some(_) => "orphaned",
+            None if r.client_gone => "client_gone",
+            None => "answered",
+        };
+        self.notices.request(&r, class, outcome, cause);
         let status = r.app_status.or(access_status);
         self.out.traffic.traces.settled(&r, status, cause, false);
         match cause {
+            None if r.client_gone => self.client_gone(&r, class),
             None => self.answered(&r, class, status),
             Some(cause) => self.orphaned(r, class, cause, access_status),
+        }
+    }
+
+    /// A finished request whose client left before the answer was written: counted as that,
+    /// not as answered (no status reached anyone); the Host Django accepted still counts.
+    fn client_gone(&mut self, r: &Req, class: Class) {
+        self.tally.class(class).client_gone += 1;
+        let accepted = r.rejected_host.is_none() && r.app_status.is_some_and(|s| s < 400);
+        if accepted && !r.k8s_bypass {
+            if let Some(h) = r.host().map(lossy_cow) {
+                count_accepted(&mut self.out.hosts.accepted, h);
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod atoms;
+pub mod client;
 pub mod django;
 pub mod edge;
 pub mod gunicorn;
@@ -99,6 +100,9 @@ pub enum Event<'a> {
     K8sInternal {
         ip: &'a [u8],
     },
+    /// gunicorn's `Ignoring EPIPE`: the worker's last request lost its client before the
+    /// answer was written.
+    ClientGone,
     /// Django's DisallowedHost: the host as Django printed it, the domain it suggests adding.
     DisallowedHost {
         host: &'a [u8],
@@ -554,6 +558,11 @@ fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
 /// gunicorn's templates, then an access line written through a logging prefix.
 fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
     django::message(msg)
+        .or_else(|| {
+            // Before gunicorn's templates, which read any `Ignor…` as a known message.
+            let epipe = msg.first() == Some(&b'I') && client::ignoring_epipe(msg).is_ok();
+            epipe.then_some(Event::ClientGone)
+        })
         .or_else(|| gunicorn::message(level, msg))
         .or_else(|| {
             // logconfig_dict's `generic` formatter puts access lines behind the prefix.

@@ -351,7 +351,9 @@ fn header(r: &Report) -> Markup {
                 }))
                 (fact("Requests", html! {
                     (q.total) " (probe " (q.probe) ", health " (q.health) ", external "
-                    (q.external) ") · answered " (q.answered) " · orphaned " (q.orphaned)
+                    (q.external) ") · answered " (q.answered)
+                    @if q.client_gone > 0 { " · client gone before the answer " (q.client_gone) }
+                    " · orphaned " (q.orphaned)
                     " · in flight " (q.in_flight)
                     @if q.evicted > 0 { " · " (q.evicted) " dropped from tracking" }
                 }))

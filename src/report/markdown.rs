@@ -105,12 +105,16 @@ fn summary(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         ));
     }
     summary.push_str(&format!(
-        " The logs hold {} requests ({} probe, {} health, {} external): {} answered, {} never answered.",
+        " The logs hold {} requests ({} probe, {} health, {} external): {} answered, {}{} never answered.",
         r.requests.total,
         r.requests.probe,
         r.requests.health,
         r.requests.external,
         r.requests.answered,
+        match r.requests.client_gone {
+            0 => String::new(),
+            n => format!("{n} whose client left before the answer, "),
+        },
         r.requests.orphaned
     ));
     writeln!(out, "{summary}\n")?;

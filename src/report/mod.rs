@@ -96,6 +96,7 @@ impl Report {
     ) -> Report {
         let in_flight: u64 = a.traffic.by_class.values().map(|c| c.in_flight).sum();
         let evicted: u64 = a.traffic.by_class.values().map(|c| c.evicted).sum();
+        let client_gone: u64 = a.traffic.by_class.values().map(|c| c.client_gone).sum();
         let class_total = |c| {
             a.traffic
                 .by_class
@@ -140,11 +141,17 @@ impl Report {
             },
             requests: Requests {
                 total: a.traffic.total,
-                answered: a.traffic.total - a.traffic.orphans_total - in_flight - evicted,
+                answered: a.traffic.total
+                    - a.traffic.orphans_total
+                    - in_flight
+                    - evicted
+                    - client_gone,
                 orphaned: a.traffic.orphans_total,
                 in_flight,
                 evicted,
                 unmatched_responses: a.traffic.unmatched_responses,
+                client_gone,
+                client_gone_unpaired: a.traffic.client_gone_unpaired,
                 probe: class_total(Class::Probe),
                 health: class_total(Class::Health),
                 external: class_total(Class::External),

@@ -246,12 +246,13 @@ pub fn write(r: &Report, color: bool, terminal: bool, out: &mut dyn Write) -> io
     let statuses: Vec<String> = q.status.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
     writeln!(
         out,
-        "requests {} (probe {}, health {}, external {}) · answered {} · orphaned {} · in flight {}{}",
+        "requests {} (probe {}, health {}, external {}) · answered {}{} · orphaned {} · in flight {}{}",
         q.total,
         q.probe,
         q.health,
         q.external,
         q.answered,
+        if q.client_gone > 0 { format!(" · client gone before the answer {}", q.client_gone) } else { String::new() },
         q.orphaned,
         q.in_flight,
         if statuses.is_empty() { String::new() } else { format!(" · status {}", statuses.join(", ")) }

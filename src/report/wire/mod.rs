@@ -103,6 +103,11 @@ pub struct Requests {
     pub evicted: u64,
     /// RESPONSE lines whose start is not in the input (it began before the logs do).
     pub unmatched_responses: u64,
+    /// Requests whose client left before the answer was written (gunicorn's `Ignoring
+    /// EPIPE`): not answered, not orphaned.
+    pub client_gone: u64,
+    /// `Ignoring EPIPE` lines with no request of their worker in the logs to put them on.
+    pub client_gone_unpaired: u64,
     pub probe: u64,
     pub health: u64,
     pub external: u64,
@@ -325,6 +330,8 @@ pub struct ClassStats {
     pub evicted: u64,
     /// Finished, but no line says with which status.
     pub unknown_status: u64,
+    /// Its client left before the answer was written (gunicorn's `Ignoring EPIPE`).
+    pub client_gone: u64,
 }
 
 impl From<&correlate::ClassStats> for ClassStats {
@@ -339,6 +346,7 @@ impl From<&correlate::ClassStats> for ClassStats {
             in_flight: c.in_flight,
             evicted: c.evicted,
             unknown_status: c.unknown_status,
+            client_gone: c.client_gone,
         }
     }
 }
@@ -631,7 +639,8 @@ pub enum Notice<'a> {
         host: Option<&'a str>,
         pid: Option<u32>,
         class: Class,
-        /// `answered`, `orphaned` or `in_flight`.
+        /// `answered`, `client_gone` (the client left before the answer), `orphaned` or
+        /// `in_flight`.
         outcome: &'static str,
         cause: Option<Cause>,
         status: Option<u16>,
