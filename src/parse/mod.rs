@@ -361,14 +361,18 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
                 };
                 return Some(with_message(prefix, msg));
             }
-            let (_, a) = access::runserver_line(line).ok()?;
-            Some(Parsed::new(a.time, None, None, Event::Access(a)))
+            if let Ok((_, a)) = access::runserver_line(line) {
+                return Some(Parsed::new(a.time, None, None, Event::Access(a)));
+            }
+            let (msg, p) = layouts::python_layout(line).ok()?;
+            Some(with_message(p, msg))
         }
         b'0'..=b'9' if atoms::may_start_with_date(line) => {
             if let Some(p) = gunicorn_record(line) {
                 return Some(p);
             }
-            if let Ok((msg, p)) = layouts::asctime_level(line) {
+            let parsed = layouts::python_layout(line).or_else(|_| layouts::asctime_level(line));
+            if let Ok((msg, p)) = parsed {
                 return Some(with_message(p, msg));
             }
             access_event(line)
@@ -377,6 +381,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             let parsed = layouts::django_verbose(line)
                 .or_else(|_| layouts::level_logger(line))
                 .or_else(|_| layouts::uvicorn_level(line))
+                .or_else(|_| layouts::python_layout(line))
                 .or_else(|_| layouts::level_space(line));
             match parsed {
                 Ok((msg, p)) => Some(with_message(p, msg)),
@@ -589,6 +594,36 @@ mod tests {
                 p.parse(l, Box::leak(Box::default())).event
             })
             .collect()
+    }
+
+    #[test]
+    fn python_layouts_read_their_messages() {
+        let ev = events(&[
+            b"2026-11-28 03:46:52,123 - django.request - ERROR - Internal Server Error: /boom/",
+            b"[2026-11-28 03:46:52,123] ERROR | django.security.DisallowedHost | Invalid HTTP_HOST header: 'a.b'. You may need to add 'a.b' to ALLOWED_HOSTS.",
+            b"2026-11-28 03:46:52,123 INFO myapp.middleware: RESPONSE: GET / -> 200",
+            b"[2026-11-28 03:46:52,123] [WARNING] [django.request] Not Found: /x",
+        ]);
+        assert!(
+            matches!(ev[0], Event::DjangoRequest { status: 500, .. }),
+            "{:?}",
+            ev[0]
+        );
+        assert!(
+            matches!(ev[1], Event::DisallowedHost { host: b"a.b", .. }),
+            "{:?}",
+            ev[1]
+        );
+        assert!(
+            matches!(ev[2], Event::Response { status: 200, .. }),
+            "{:?}",
+            ev[2]
+        );
+        assert!(
+            matches!(ev[3], Event::DjangoRequest { status: 404, .. }),
+            "{:?}",
+            ev[3]
+        );
     }
 
     #[test]
