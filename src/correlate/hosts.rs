@@ -199,6 +199,17 @@ mod tests {
     }
 
     #[test]
+    fn a_rejection_pasted_without_its_quote_still_counts() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET / from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:00 +0000] [36] [ERROR] Invalid HTTP_HOST header: app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET / -> 400",
+        ]);
+        assert_eq!(a.hosts.rejected["app.example.com"].count, 1);
+        assert_eq!(a.traffic.by_class[&Class::External].host_rejected, 1);
+    }
+
+    #[test]
     fn probe_agents_by_prefix_of_the_agent_as_shown() {
         let settings = Settings {
             probe_agents: vec!["scan\u{FFFD}bot".into()],

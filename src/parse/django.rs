@@ -112,8 +112,20 @@ pub fn invalid_host(i: &[u8]) -> PResult<'_, Event<'_>> {
         };
         return Ok((&host[host.len()..], event));
     }
-    let (i, host) = preceded(tag(": "), python_repr).parse(i)?;
-    let (i, _) = char('.').parse(i)?;
+    let Ok((i, host)) = (preceded(tag(": "), python_repr), char('.'))
+        .parse(i)
+        .map(|(i, (host, _))| (i, host))
+    else {
+        // The host as Django printed it is unreadable (a quote lost in pasting): the host it
+        // suggests adding is the one rejected, port aside.
+        let (rest, add) = preceded(tag(": "), suggested_host).parse(i)?;
+        let event = Event::DisallowedHost {
+            host: add,
+            add: Some(add),
+            rfc_valid: true,
+        };
+        return Ok((rest, event));
+    };
     let i = i.strip_prefix(b" ").unwrap_or(i);
     if let Ok((i, add)) = preceded(tag("You may need to add "), python_repr).parse(i) {
         let event = Event::DisallowedHost {
@@ -132,6 +144,18 @@ pub fn invalid_host(i: &[u8]) -> PResult<'_, Event<'_>> {
             rfc_valid: false,
         },
     ))
+}
+
+/// The host in `… You may need to add 'h' to ALLOWED_HOSTS`, whatever comes before it (the last
+/// such suggestion on the line): `app.example.com. You may need to add 'app.example.com' to
+/// ALLOWED_HOSTS.` → `app.example.com`, leaving `.`.
+pub fn suggested_host(i: &[u8]) -> PResult<'_, &[u8]> {
+    const ADD: &[u8] = b"You may need to add ";
+    let Some(k) = memmem::rfind(i, ADD) else {
+        return no_match(i);
+    };
+    let (rest, (add, _)) = (python_repr, tag(" to ALLOWED_HOSTS")).parse(&i[k + ADD.len()..])?;
+    Ok((rest, add))
 }
 
 /// HTTP reason phrases Django's `log_response` writes before `: /path`, with their status.
@@ -386,6 +410,38 @@ mod tests {
             }
         );
         assert!(invalid_host(b"Invalid HTTP_HOST header: 'x' whatever").is_err());
+    }
+
+    #[test]
+    fn a_host_whose_quote_was_lost_is_the_one_suggested() {
+        for line in [
+            &b"Invalid HTTP_HOST header: app.example.com'. You may need to add 'app.example.com' to ALLOWED_HOSTS."[..],
+            b"Invalid HTTP_HOST header: 'app.example.com:8000. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+            b"Invalid HTTP_HOST header: \xe2\x80\x98app.example.com\xe2\x80\x99. You may need to add 'app.example.com' to ALLOWED_HOSTS.",
+        ] {
+            let (rest, e) = invalid_host(line).unwrap();
+            assert_eq!(rest, b".");
+            assert_eq!(
+                e,
+                Event::DisallowedHost {
+                    host: b"app.example.com",
+                    add: Some(b"app.example.com"),
+                    rfc_valid: true
+                }
+            );
+        }
+        // Both quotes damaged: nothing readable to count.
+        assert!(invalid_host(
+            b"Invalid HTTP_HOST header: app.example.com. You may need to add app.example.com to ALLOWED_HOSTS."
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn suggested_hosts() {
+        let (rest, h) = suggested_host(b"x'. You may need to add 'a.b' to ALLOWED_HOSTS.").unwrap();
+        assert_eq!((rest, h), (&b"."[..], &b"a.b"[..]));
+        assert!(suggested_host(b"You may need to add 'a.b' somewhere").is_err());
     }
 
     #[test]
