@@ -24,6 +24,7 @@ mod oom_suspected;
 mod probes_answered;
 mod public_routes_answered;
 mod requests_answered;
+mod requests_cut_by_shutdown;
 mod requests_in_flight;
 mod requests_orphaned;
 mod server_errors;
@@ -278,6 +279,7 @@ pub const REGISTRY: &[Unit] = &[
     sigkill_after_timeout::run,
     oom_suspected::run,
     requests_orphaned::run,
+    requests_cut_by_shutdown::run,
     requests_in_flight::run,
     server_errors::run,
     no_external_traffic::run,

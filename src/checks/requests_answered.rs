@@ -1,11 +1,13 @@
 //! Check `requests_answered` (Every logged request answered): each INCOMING REQUEST has its
-//! RESPONSE. FAIL when some never got one, WARN when some were still open at the end of the input
-//! (or dropped when too many were open at once), PASS when all finished, UNKNOWN with no request.
-//! Its findings, requests_orphaned and requests_in_flight, come later in the report, in their own
-//! files.
+//! RESPONSE. FAIL when some never got one, WARN when the only ones were cut by a stop of the
+//! server (orphan cause `shutdown`: stopped, not crashed) or some were still open at the end of
+//! the input (or dropped when too many were open at once), PASS when all finished, UNKNOWN with
+//! no request. Its findings, requests_orphaned, requests_cut_by_shutdown and requests_in_flight,
+//! come later in the report, in their own files.
 
 use super::words::cause_words;
 use super::{Check, Facts, Finding, Status};
+use crate::correlate::Cause;
 
 /// Pushes the check.
 pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>) {
@@ -13,6 +15,12 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
     let in_flight = f.in_flight;
     let evicted: u64 = a.traffic.by_class.values().map(|c| c.evicted).sum();
     let gone: u64 = a.traffic.by_class.values().map(|c| c.client_gone).sum();
+    let shutdown = a
+        .traffic
+        .orphan_causes
+        .get(&Cause::Shutdown)
+        .copied()
+        .unwrap_or(0);
     let orphan_detail: Vec<String> = a
         .traffic
         .orphan_causes
@@ -52,9 +60,9 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
         },
         status: if a.traffic.total == 0 {
             Status::Unknown
-        } else if a.traffic.orphans_total > 0 {
+        } else if a.traffic.orphans_total > shutdown {
             Status::Fail
-        } else if evicted > 0 || in_flight > 0 {
+        } else if shutdown > 0 || evicted > 0 || in_flight > 0 {
             Status::Warn
         } else {
             Status::Pass
@@ -103,6 +111,17 @@ mod tests {
                     ],
                     Status::Fail,
                     &[],
+                ),
+                case(
+                    "cut by a stop of the server: stopped, not crashed",
+                    &[
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:54 +0000] [27064] [INFO] Handling signal: term",
+                        "[2026-11-28 03:47:24 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGKILL! Perhaps out of memory?",
+                        "[2026-11-28 03:47:24 +0000] [27064] [INFO] Shutting down: Master",
+                    ],
+                    Status::Warn,
+                    &["requests_cut_by_shutdown"],
                 ),
                 case(
                     "still open at the end",

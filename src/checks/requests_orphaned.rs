@@ -1,5 +1,6 @@
 //! Finding `requests_orphaned` (fail), about the requests_answered check: requests logged and never
-//! answered for a cause other than a worker timeout (which worker_timeout tells), up to five paths.
+//! answered for a cause other than a worker timeout (which worker_timeout tells) or a stop of the
+//! server (which requests_cut_by_shutdown tells), up to five paths.
 
 use super::words::{cause_words, plural};
 use super::{Check, Facts, Finding, Severity};
@@ -12,13 +13,13 @@ pub fn run(f: &Facts<'_>, _checks: &mut Vec<Check>, findings: &mut Vec<Finding>)
         .traffic
         .orphans
         .iter()
-        .filter(|o| o.cause != Cause::WorkerTimeout)
+        .filter(|o| !matches!(o.cause, Cause::WorkerTimeout | Cause::Shutdown))
         .collect();
     let other_total: u64 = a
         .traffic
         .orphan_causes
         .iter()
-        .filter(|(c, _)| **c != Cause::WorkerTimeout)
+        .filter(|(c, _)| !matches!(c, Cause::WorkerTimeout | Cause::Shutdown))
         .map(|(_, n)| n)
         .sum();
     if other_total > 0 {

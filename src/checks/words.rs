@@ -132,6 +132,7 @@ pub fn cause_words(c: Cause) -> &'static str {
         Cause::WorkerExited => "worker exited",
         Cause::NeverAnswered => "never answered",
         Cause::OpenAtEnd => "open at end of input",
+        Cause::Shutdown => "cut by the server's shutdown (stopped, not crashed)",
     }
 }
 

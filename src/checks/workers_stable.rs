@@ -92,9 +92,10 @@ mod tests {
 
     #[test]
     fn cases() {
+        // The findings a stop or a reload must never bring: a kill, a crash, out of memory.
         judge(
             "workers_stable",
-            &[],
+            &["oom_suspected", "requests_orphaned", "sigkill_after_timeout"],
             &[
                 case(
                     "workers booted, nothing wrong",
@@ -119,6 +120,30 @@ mod tests {
                     ],
                     Status::Fail,
                     &[],
+                ),
+                case(
+                    "gunicorn 23 reloads: its old workers are sent SIGTERM, no crash",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                        "[2026-11-28 03:47:00 +0000] [27064] [INFO] Handling signal: hup",
+                        "[2026-11-28 03:47:00 +0000] [27064] [INFO] Hang up: Master",
+                        "[2026-11-28 03:47:00 +0000] [27070] [INFO] Booting worker with pid: 27070",
+                        "[2026-11-28 03:47:01 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGTERM!",
+                    ],
+                    Status::Pass,
+                    &[],
+                ),
+                case(
+                    "a stop past --graceful-timeout: killed while stopping, no OOM",
+                    &[
+                        "[2026-11-28 03:46:52 +0000] [27067] [INFO] Booting worker with pid: 27067",
+                        "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:54 +0000] [27064] [INFO] Handling signal: term",
+                        "[2026-11-28 03:47:24 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGKILL! Perhaps out of memory?",
+                        "[2026-11-28 03:47:24 +0000] [27064] [INFO] Shutting down: Master",
+                    ],
+                    Status::Warn,
+                    &["requests_cut_by_shutdown"],
                 ),
                 case(
                     "a worker exits non-zero",

@@ -35,6 +35,9 @@ pub enum Cause {
     WorkerExited,
     NeverAnswered,
     OpenAtEnd,
+    /// Still open when gunicorn, told to stop (`Handling signal: term`), shut its workers
+    /// down: the server was stopped, not crashed.
+    Shutdown,
 }
 
 /// A request as the report lists it: what it was, where it started, how long it was open.

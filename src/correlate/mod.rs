@@ -263,6 +263,11 @@ impl Correlator {
                     self.out.traffic.client_gone_unpaired += 1;
                 }
             }
+            Event::Message if self.workers.master_down(p.text) => {
+                self.book
+                    .orphan_all(&mut self.join, Cause::Shutdown, &line, time);
+                self.errors.on_event(p, &line, &mut self.out);
+            }
             Event::ErrorHandlingRequest { .. }
             | Event::InvalidRequest { .. }
             | Event::Message

@@ -374,6 +374,21 @@ impl Book {
         }
     }
 
+    /// Orphans every request open on any worker, for `cause` (the server stopped).
+    pub(super) fn orphan_all(
+        &mut self,
+        join: &mut AccessJoin,
+        cause: Cause,
+        line: &Line<'_>,
+        time: Option<Ts>,
+    ) {
+        let mut pids: Vec<u32> = self.open.keys().copied().collect();
+        pids.sort_unstable();
+        for w in pids {
+            self.orphan_pid(join, (w, cause, line.evidence()), time);
+        }
+    }
+
     /// Removes record `id` from the table and from the request id index.
     pub(super) fn take(&mut self, id: u64) -> Box<Req> {
         let r = self.reqs.remove(&id).expect("live");

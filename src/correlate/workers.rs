@@ -82,6 +82,12 @@ impl Workers {
                 let signal = lossy(signal);
                 return Some(self.killed(*w, (signal, kill, *oom_hint), line, out, notices));
             }
+            // gunicorn 23's `[ERROR] Worker (pid:N) was sent SIGTERM!` while it stops: what
+            // the worker had open was cut by the stop. (On a reload it is no death either, and
+            // its requests are left to their own lines.)
+            Event::WorkerSignalled { pid: w, .. } if self.shutting_down => {
+                return Some((*w, Cause::Shutdown, line.evidence()));
+            }
             // gunicorn 20.1 names the signal by number and never says "out of memory": an
             // unexplained 9 is the same suspicion.
             Event::WorkerTerminatedBySignal { pid: w, signal }
@@ -104,11 +110,11 @@ impl Workers {
                     if *code == 3 || *code == 4 {
                         keep(&mut out.workers.boot_evidence, || e.clone());
                     }
-                    return Some((*w, Cause::WorkerExited, e));
+                    return Some((*w, self.exit_cause(), e));
                 }
             }
             Event::WorkerExiting { pid: w } => {
-                return Some((*w, Cause::WorkerExited, line.evidence()));
+                return Some((*w, self.exit_cause(), line.evidence()));
             }
             Event::WorkerBootError => {
                 out.workers.boot_errors += 1;
@@ -127,6 +133,22 @@ impl Workers {
         None
     }
 
+    /// Why a worker that exits leaves its open requests unanswered: the server's stop, or the
+    /// worker's own exit.
+    fn exit_cause(&self) -> Cause {
+        if self.shutting_down {
+            Cause::Shutdown
+        } else {
+            Cause::WorkerExited
+        }
+    }
+
+    /// gunicorn's `Shutting down: Master`: after a signal to stop, every request still open
+    /// was cut by the stop. (Without one, the master is giving up, which its own lines tell.)
+    pub(super) fn master_down(&self, text: &[u8]) -> bool {
+        self.shutting_down && text.starts_with(b"Shutting down: Master")
+    }
+
     /// A worker died of a signal gunicorn did not send for a graceful stop.
     fn killed(
         &mut self,
@@ -137,12 +159,15 @@ impl Workers {
         notices: &mut Notices,
     ) -> Orphaning {
         let e = line.evidence();
+        let mut cause = Cause::WorkerKilled;
         if sigkill && self.timed_out.contains(&w) {
             out.workers.kills_after_timeout += 1;
             out.workers.killed += 1;
         } else if sigkill && self.shutting_down {
-            // A request outlived graceful_timeout while gunicorn was stopping.
+            // A request outlived graceful_timeout while gunicorn was stopping: the stop cut
+            // it, whatever gunicorn's `Perhaps out of memory?` says.
             out.workers.kills_during_shutdown += 1;
+            cause = Cause::Shutdown;
         } else {
             if oom_hint {
                 out.workers.oom_suspected += 1;
@@ -153,7 +178,7 @@ impl Workers {
         keep(&mut out.workers.kill_evidence, || e.clone());
         let message = format!("worker {w} was sent {signal}");
         notices.alert(AlertKind::WorkerKilled, message, line.time, &e);
-        (w, Cause::WorkerKilled, e)
+        (w, cause, e)
     }
 }
 
@@ -241,5 +266,25 @@ mod tests {
         let a = run(&["[2025-10-16 08:00:31 +0000] [1] [ERROR] Worker (pid:36) was sent SIGKILL! Perhaps out of memory?"]);
         assert_eq!(a.workers.oom_suspected, 1);
         assert_eq!(a.workers.killed, 1);
+    }
+
+    #[test]
+    fn requests_open_when_a_stopped_master_shuts_down_are_cut_by_the_stop() {
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /a/ from 1.2.3.4 Host: h",
+            "[2025-10-16 08:00:00 +0000] [37] [INFO] INCOMING REQUEST: GET /b/ from 1.2.3.4 Host: h",
+            "[2025-10-16 08:00:01 +0000] [1] [INFO] Handling signal: term",
+            "[2025-10-16 08:00:02 +0000] [1] [ERROR] Worker (pid:36) was sent SIGTERM!",
+            "[2025-10-16 08:00:02 +0000] [1] [INFO] Shutting down: Master",
+        ]);
+        assert_eq!(a.traffic.orphans_total, 2);
+        assert!(a.traffic.orphans.iter().all(|o| o.cause == Cause::Shutdown));
+        assert_eq!((a.workers.killed, a.workers.oom_suspected), (0, 0));
+        // Without a signal to stop, the master's going down is its own story.
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /a/ from 1.2.3.4 Host: h",
+            "[2025-10-16 08:00:02 +0000] [1] [INFO] Shutting down: Master",
+        ]);
+        assert!(a.traffic.orphans.iter().all(|o| o.cause != Cause::Shutdown));
     }
 }

@@ -213,6 +213,8 @@ pub enum Cause {
     WorkerExited,
     NeverAnswered,
     OpenAtEnd,
+    /// Still open when gunicorn, told to stop, shut down: stopped, not crashed.
+    Shutdown,
 }
 
 impl From<correlate::Cause> for Cause {
@@ -223,6 +225,7 @@ impl From<correlate::Cause> for Cause {
             correlate::Cause::WorkerExited => Cause::WorkerExited,
             correlate::Cause::NeverAnswered => Cause::NeverAnswered,
             correlate::Cause::OpenAtEnd => Cause::OpenAtEnd,
+            correlate::Cause::Shutdown => Cause::Shutdown,
         }
     }
 }
