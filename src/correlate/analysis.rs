@@ -507,6 +507,9 @@ pub struct Pairing {
     /// Of those, ends that had several open candidates on a worker serving requests
     /// concurrently: the pairing may have swapped two of them.
     pub ambiguous: u64,
+    /// Access lines with a health checker's user agent that could be several requests' (or
+    /// one still to come): linked without the agent, so no request took another's class.
+    pub access_ambiguous: u64,
 }
 
 impl Pairing {
@@ -516,11 +519,13 @@ impl Pairing {
             by_thread,
             by_pid_path,
             ambiguous,
+            access_ambiguous,
         } = o;
         self.by_request_id += by_request_id;
         self.by_thread += by_thread;
         self.by_pid_path += by_pid_path;
         self.ambiguous += ambiguous;
+        self.access_ambiguous += access_ambiguous;
     }
 }
 

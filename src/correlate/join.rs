@@ -2,11 +2,20 @@
 //! agent) is linked to its record by method, path and time. It may come before the app's own
 //! lines, because stdout and stderr are copied separately: then it waits here until a record
 //! of its route ends, or until it is too old to link and counts as a request on its own.
+//!
+//! The join never moves a user agent, and so a class, from one request to another: a health
+//! checker's agent goes to a request its own evidence (Host, K8s-bypass line) already makes a
+//! probe, or to the one request the line can be; when the line could be several requests' (two
+//! of the route ended together, or only an unanswered or mismatched one is there while the
+//! line's own request may still be to come: gunicorn 20.1 writes no access line for a timed-out
+//! request), it is linked without its agent and counted (`pairing.access_ambiguous`).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use super::records::{method_name, route_key, Book, Method, Outcome};
+use super::hosts::Hosts;
+use super::records::{method_name, route_key, Book, Method, Outcome, Req};
+use super::{Class, Pairing};
 use crate::parse::{Access, Ts};
 
 /// How far apart (µs) an access line's time and its request's end may be.
@@ -62,13 +71,15 @@ pub(super) struct AccessJoin {
 
 impl AccessJoin {
     /// An access line: link it to its record, or keep it until one shows up. `probe_agent`:
-    /// its user agent is a health checker's; `now`: the stream's latest time.
+    /// its user agent is a health checker's (`hosts` tells which requests are probes by their
+    /// own evidence); `now`: the stream's latest time; `pairing` counts ambiguous joins.
     pub(super) fn line(
         &mut self,
         book: &mut Book,
         a: &Access<'_>,
         (time, now): (Option<Ts>, Option<Ts>),
-        probe_agent: bool,
+        (probe_agent, hosts): (bool, &Hosts),
+        pairing: &mut Pairing,
     ) {
         self.seen = true;
         let method = method_name(a.method);
@@ -85,39 +96,59 @@ impl AccessJoin {
         }
         // The envelope's time when there is one, else the access line's completion time.
         let t = time.or(a.time);
-        let best = book.unlinked.get(&key).and_then(|ids| {
-            let close = |x: Option<Ts>| match (x, t) {
-                (Some(x), Some(t)) => (x.0 - t.0).abs() <= LINK_SLACK,
-                _ => true,
-            };
-            let started_before = |x: Option<Ts>| match (x, t) {
-                (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
-                _ => true,
-            };
-            let mut fallback = None;
-            for &id in ids {
-                let r = &book.reqs[&id];
-                if r.access.is_some() || r.method != method || r.path() != &*path {
-                    continue;
-                }
-                match r.outcome {
-                    Outcome::Answered | Outcome::Superseded if close(r.end) => {
-                        if r.app_status.is_none_or(|s| s == a.status) {
-                            return Some(id);
-                        }
-                        fallback = fallback.or(Some(id));
-                    }
-                    Outcome::Orphaned(_) if started_before(r.start) => {
-                        fallback = fallback.or(Some(id));
-                    }
-                    Outcome::Open if started_before(r.start) => {
-                        fallback = fallback.or(Some(id));
-                    }
-                    _ => {}
-                }
+        let close = |x: Option<Ts>| match (x, t) {
+            (Some(x), Some(t)) => (x.0 - t.0).abs() <= LINK_SLACK,
+            _ => true,
+        };
+        let started_before = |x: Option<Ts>| match (x, t) {
+            (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
+            _ => true,
+        };
+        // Exact candidates (ended near the line, same status), then the others: oldest first.
+        let mut exact: Option<u64> = None;
+        let mut exact_n = 0;
+        let mut probe_exact: Option<u64> = None;
+        let mut fallback = None;
+        let own_probe =
+            |r: &Req| hosts.classify(r.path(), r.host(), false, r.k8s_bypass) == Class::Probe;
+        for &id in book.unlinked.get(&key).into_iter().flatten() {
+            let r = &book.reqs[&id];
+            if r.access.is_some() || r.method != method || r.path() != &*path {
+                continue;
             }
-            fallback
-        });
+            match r.outcome {
+                Outcome::Answered | Outcome::Superseded if close(r.end) => {
+                    if r.app_status.is_none_or(|s| s == a.status) {
+                        exact = exact.or(Some(id));
+                        exact_n += 1;
+                        if !probe_agent {
+                            // Only a health checker's agent moves a class: the first will do.
+                            break;
+                        }
+                        if probe_exact.is_none() && own_probe(r) {
+                            probe_exact = Some(id);
+                        }
+                        continue;
+                    }
+                    fallback = fallback.or(Some(id));
+                }
+                Outcome::Orphaned(_) | Outcome::Open if started_before(r.start) => {
+                    fallback = fallback.or(Some(id));
+                }
+                _ => {}
+            }
+        }
+        // Which record takes the line, and whether its agent goes with it.
+        let (best, agent) = match (probe_exact, exact, fallback) {
+            (Some(id), _, _) => (Some(id), true),
+            (None, Some(id), _) => (Some(id), exact_n == 1),
+            (None, None, Some(id)) => (Some(id), !probe_agent || own_probe(&book.reqs[&id])),
+            (None, None, None) => (None, true),
+        };
+        if probe_agent && best.is_some() && !agent {
+            pairing.access_ambiguous += 1;
+        }
+        let probe_agent = probe_agent && agent;
         match best {
             Some(id) => book.link(id, a.status, probe_agent, t),
             None => {
@@ -180,6 +211,49 @@ mod tests {
             0,
             "a 404 does not prove the host is allowed… it does not matter"
         );
+    }
+
+    #[test]
+    fn a_probe_agent_goes_to_the_request_that_is_a_probe_by_its_own_evidence() {
+        // Two /health/ requests end in the same second; the probe's access line comes first.
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /health/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:00 +0000] [37] [INFO] INCOMING REQUEST: GET /health/ from 10.0.0.1 Host: 10.96.27.85:8000",
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET /health/ -> 200",
+            "[2025-10-16 08:00:00 +0000] [37] [INFO] RESPONSE: GET /health/ -> 200",
+            "10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.32\"",
+            "1.2.3.4 - - [16/Oct/2025:08:00:00 +0000] \"GET /health/ HTTP/1.1\" 200 2 \"-\" \"curl/8.5.0\"",
+        ]);
+        assert_eq!(a.traffic.by_class[&Class::Probe].total, 1);
+        assert_eq!(a.traffic.by_class[&Class::Health].total, 1);
+        assert_eq!(a.traffic.pairing.access_ambiguous, 0);
+    }
+
+    #[test]
+    fn an_ambiguous_join_moves_no_agent_and_is_counted() {
+        // gunicorn 20.1: the timed-out request has no access line of its own; a probe's line
+        // comes before its own request's lines and could be either's.
+        let a = run(&[
+            "[2025-10-16 08:00:00 +0000] [36] [INFO] INCOMING REQUEST: GET /health/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:30 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:36)",
+            "10.0.0.1 - - [16/Oct/2025:08:00:31 +0000] \"GET /health/ HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.32\"",
+            "[2025-10-16 08:00:31 +0000] [37] [INFO] INCOMING REQUEST: GET /health/ from 10.0.0.1 Host: app.example.com",
+            "[2025-10-16 08:00:31 +0000] [37] [INFO] RESPONSE: GET /health/ -> 200",
+            // Two answered together, neither a probe by its own evidence.
+            "[2025-10-16 08:00:40 +0000] [37] [INFO] INCOMING REQUEST: GET /up/ from 1.2.3.4 Host: app.example.com",
+            "[2025-10-16 08:00:40 +0000] [38] [INFO] INCOMING REQUEST: GET /up/ from 1.2.3.5 Host: app.example.com",
+            "[2025-10-16 08:00:40 +0000] [37] [INFO] RESPONSE: GET /up/ -> 200",
+            "[2025-10-16 08:00:40 +0000] [38] [INFO] RESPONSE: GET /up/ -> 200",
+            "10.0.0.1 - - [16/Oct/2025:08:00:40 +0000] \"GET /up/ HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.32\"",
+        ]);
+        // The timed-out request stays what its own lines say: no probe took its place.
+        assert!(a
+            .traffic
+            .by_class
+            .get(&Class::Probe)
+            .is_none_or(|p| p.total == 0));
+        assert_eq!(a.traffic.orphans[0].request.class, Class::Health);
+        assert_eq!(a.traffic.pairing.access_ambiguous, 2);
     }
 
     #[test]

@@ -246,7 +246,9 @@ impl Correlator {
             Event::Access(a) => {
                 let probe_agent = self.hosts.is_probe_agent(a.user_agent);
                 let times = (time, self.now);
-                self.join.line(&mut self.book, a, times, probe_agent);
+                let agent = (probe_agent, &self.hosts);
+                let pairing = &mut self.out.traffic.pairing;
+                self.join.line(&mut self.book, a, times, agent, pairing);
             }
             Event::DisallowedHost {
                 host,

@@ -366,6 +366,9 @@ pub struct Pairing {
     /// Of those, ends that had several open candidates on a worker serving requests
     /// concurrently: the pairing may have swapped two of them.
     pub ambiguous: u64,
+    /// Access lines with a health checker's user agent that could be several requests' (or
+    /// one still to come): linked without the agent, so no request took another's class.
+    pub access_ambiguous: u64,
 }
 
 impl From<&correlate::Pairing> for Pairing {
@@ -375,6 +378,7 @@ impl From<&correlate::Pairing> for Pairing {
             by_thread: p.by_thread,
             by_pid_path: p.by_pid_path,
             ambiguous: p.ambiguous,
+            access_ambiguous: p.access_ambiguous,
         }
     }
 }
