@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::records::{lossy, Req};
 use super::{Cause, Class, Evidence};
 use crate::parse::Ts;
+use crate::time::Precision;
 
 /// Something to tell at once while following a live stream (`--follow`, `--format ndjson`).
 #[derive(Debug, Clone)]
@@ -25,6 +26,9 @@ pub enum Notice {
         cause: Option<Cause>,
         status: Option<u16>,
         latency_ms: Option<f64>,
+        /// How precise `latency_ms` is, when there is one: `whole seconds` (gunicorn's own
+        /// timestamps) or `sub-second` (an envelope's).
+        resolution: Option<&'static str>,
         file: Arc<str>,
         line: u64,
     },
@@ -107,6 +111,14 @@ impl Notices {
     ) {
         let Some(n) = &mut self.list else { return };
         let status = r.app_status.or(r.access.map(|a| a.0));
+        let latency_ms = match (r.start, r.end) {
+            (Some(s), Some(e)) if outcome == "answered" => Some((e.0 - s.0) as f64 / 1000.0),
+            _ => None,
+        };
+        let resolution = latency_ms.map(|_| match r.start_precision.min(r.end_precision) {
+            Precision::SubSecond => "sub-second",
+            Precision::Seconds => "whole seconds",
+        });
         n.push(Notice::Request {
             time: r.end.or(r.start).map(Ts::to_rfc3339),
             pod: self.pod.clone(),
@@ -118,10 +130,8 @@ impl Notices {
             outcome,
             cause,
             status,
-            latency_ms: match (r.start, r.end) {
-                (Some(s), Some(e)) if outcome == "answered" => Some((e.0 - s.0) as f64 / 1000.0),
-                _ => None,
-            },
+            latency_ms,
+            resolution,
             file: r.start_line.file.clone(),
             line: r.start_line.line,
         });

@@ -24,7 +24,7 @@ use maud::{html, Markup, PreEscaped, Render};
 use super::edge_section::{self, FailureGroup};
 use super::escape::for_terminal;
 use super::wire::{Bucket, Evidence, Severity, Status};
-use super::{ms, Report};
+use super::{latency_text, Report};
 
 /// The policy in the page's `<meta http-equiv="Content-Security-Policy">`.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
@@ -606,6 +606,8 @@ fn latency(r: &Report) -> Markup {
     if l.routes.is_empty() {
         return html! {};
     }
+    // As precise as the times behind them: whole seconds never show as `0.0 ms`.
+    let shown = |v: f64| latency_text(v, l.resolution);
     html! {
         section id="latency" {
             h2 { "Latency per route" } "\n"
@@ -623,11 +625,11 @@ fn latency(r: &Report) -> Markup {
                         tr {
                             td class="mono" { (t(&route.route)) }
                             td class="num" { (route.count) }
-                            td class="num" { (ms(route.p50_ms)) }
-                            td class="num" { (ms(route.p95_ms)) }
-                            td class="num" { (ms(route.p99_ms)) }
-                            td class="num" { (ms(route.max_ms)) }
-                            td class="num" { (ms(route.mean_ms)) }
+                            td class="num" { (shown(route.p50_ms)) }
+                            td class="num" { (shown(route.p95_ms)) }
+                            td class="num" { (shown(route.p99_ms)) }
+                            td class="num" { (shown(route.max_ms)) }
+                            td class="num" { (shown(route.mean_ms)) }
                         }
                         "\n"
                     }
@@ -656,7 +658,7 @@ fn latency(r: &Report) -> Markup {
                                     (t(&x.method)) " " (t(&x.path))
                                     span class="where" { (t(&x.file)) ":" (x.line) }
                                 }
-                                td class="num" { (ms(x.seconds * 1000.0)) }
+                                td class="num" { (shown(x.seconds * 1000.0)) }
                                 td class="num" {
                                     @if let Some(c) = x.status { (c) } @else { "–" }
                                 }

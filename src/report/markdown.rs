@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use super::edge_section;
 use super::escape::for_terminal;
 use super::wire::{Evidence, Severity, Status};
-use super::Report;
+use super::{latency_text, Report};
 
 /// Text safe in Markdown prose and table cells.
 pub fn md(text: &str) -> String {
@@ -254,18 +254,20 @@ fn requests(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 fn latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.latency.routes.is_empty() {
         writeln!(out, "\n### Latency ({} timestamps)\n", r.latency.resolution)?;
-        writeln!(out, "| Route | Count | p50 ms | p95 ms | p99 ms | max ms |")?;
+        writeln!(out, "| Route | Count | p50 | p95 | p99 | max |")?;
         writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        // As precise as the times behind them: whole seconds never show as `0` ms.
+        let shown = |v: f64| latency_text(v, r.latency.resolution);
         for l in r.latency.routes.iter().take(15) {
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
                 md(&l.route),
                 l.count,
-                l.p50_ms,
-                l.p95_ms,
-                l.p99_ms,
-                l.max_ms
+                shown(l.p50_ms),
+                shown(l.p95_ms),
+                shown(l.p99_ms),
+                shown(l.max_ms)
             )?;
         }
     }

@@ -210,6 +210,19 @@ fn ms(v: f64) -> String {
     }
 }
 
+/// A latency (`v` ms) as precise as the times behind it (`resolution`, the JSON's
+/// `latency.resolution`): gunicorn's whole-second timestamps tell nothing under a second
+/// (`<1 s`, never `0.0 ms`) and no fraction above it (`3 s`).
+pub(crate) fn latency_text(v: f64, resolution: &str) -> String {
+    if resolution == "sub-second" {
+        ms(v)
+    } else if v < 1000.0 {
+        "<1 s".into()
+    } else {
+        format!("{:.0} s", v / 1000.0)
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

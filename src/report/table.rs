@@ -8,7 +8,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 use super::edge_section::{self, FailureGroup};
 use super::escape::for_terminal as esc;
 use super::wire::{Evidence, Severity, Status};
-use super::{ms, Report};
+use super::{latency_text, Report};
 
 fn status_cell(s: Status, color: bool) -> Cell {
     let cell = Cell::new(s.as_str());
@@ -65,14 +65,7 @@ fn write_latency(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     t.load_preset(comfy_table::presets::NOTHING)
         .set_header(vec!["route", "count", "p50", "p95", "p99", "max"]);
     // gunicorn's own timestamps are whole seconds: below one second they cannot tell.
-    let coarse = l.resolution != "sub-second";
-    let show = |v: f64| {
-        if coarse && v < 1000.0 {
-            "<1 s".to_string()
-        } else {
-            ms(v)
-        }
-    };
+    let show = |v: f64| latency_text(v, l.resolution);
     for route in l.routes.iter().take(10) {
         t.add_row(vec![
             esc(&route.route).into_owned(),

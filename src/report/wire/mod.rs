@@ -652,6 +652,9 @@ pub enum Notice<'a> {
         cause: Option<Cause>,
         status: Option<u16>,
         latency_ms: Option<f64>,
+        /// How precise `latency_ms` is, when there is one: `whole seconds` (gunicorn's own
+        /// timestamps: a latency under a second reads 0) or `sub-second` (an envelope's times).
+        resolution: Option<&'static str>,
         file: &'a str,
         line: u64,
     },
@@ -682,6 +685,7 @@ impl<'a> From<&'a correlate::Notice> for Notice<'a> {
                 cause,
                 status,
                 latency_ms,
+                resolution,
                 file,
                 line,
             } => Notice::Request {
@@ -696,6 +700,7 @@ impl<'a> From<&'a correlate::Notice> for Notice<'a> {
                 cause: cause.map(Cause::from),
                 status: *status,
                 latency_ms: *latency_ms,
+                resolution: *resolution,
                 file,
                 line: *line,
             },
