@@ -212,12 +212,31 @@ fn probe_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
     let probe_rejected: Vec<&HostVerdict> =
         hosts.iter().filter(|h| h.kind == HostKind::Probe).collect();
     if !probe_rejected.is_empty() {
+        // A Host the logs show is the app's: named, served to most requests, or the real one
+        // refused; never a guess.
+        let served = f
+            .analysis
+            .hosts
+            .accepted
+            .iter()
+            .filter(|(h, _)| crate::correlate::host_ip(h.as_bytes()).is_none())
+            .max_by_key(|(_, n)| **n)
+            .map(|(h, _)| domain_of(h));
+        let real = hosts
+            .iter()
+            .find(|h| h.kind != HostKind::Probe && h.real.is_some())
+            .map(|h| h.add_to_allowed_hosts.clone());
         let header = f
             .settings
             .public_hosts
             .first()
             .map(|h| domain_of(h))
-            .unwrap_or_else(|| "localhost".into());
+            .or(served)
+            .or(real);
+        let (value, keep) = match &header {
+            Some(h) => (h.as_str(), format!(" (and keep {h} in ALLOWED_HOSTS)")),
+            None => ("a host ALLOWED_HOSTS already holds", String::new()),
+        };
         findings.push(Finding {
             id: "probe_host_rejected",
             severity: Severity::Fail,
@@ -227,7 +246,7 @@ fn probe_host_rejected(f: &Facts<'_>, findings: &mut Vec<Finding>) {
             ),
             detail: "Kubernetes sends the pod IP as Host; Django answers 400 and the kubelet counts a failed probe, then restarts or unreadies the pod.".into(),
             fix: format!(
-                "Give the probe a Host Django accepts: `httpGet: {{path: /health/, port: 8000, httpHeaders: [{{name: Host, value: {header}}}]}}` (and keep {header} in ALLOWED_HOSTS), or exempt the health path from host validation."
+                "Give the probe a Host Django accepts: `httpGet: {{path: /health/, port: 8000, httpHeaders: [{{name: Host, value: {value}}}]}}`{keep}, or exempt the health path from host validation."
             ),
             evidence: first_evidence(probe_rejected.iter().map(|h| &h.evidence), 3),
         });
@@ -269,6 +288,38 @@ mod tests {
         assert_eq!(r(HostKind::Domain, "x.org", (2, 4), false), None);
         assert_eq!(r(HostKind::Domain, "x.org", (5, 9), true), None);
         assert_eq!(r(HostKind::Ip, "203.0.113.9", (9, 9), false), None);
+    }
+
+    fn diagnosed(text: &str) -> super::super::Diagnosis {
+        let settings = std::sync::Arc::new(Settings::default());
+        let a: Analysis = crate::read::analyze_bytes("t", text.as_bytes(), &settings);
+        let timeout = settle_timeout(None, a.workers.timeout_from_logs, &a.traffic.orphans);
+        diagnose(&a, &settings, timeout)
+    }
+
+    #[test]
+    fn the_probe_is_given_a_host_the_logs_show_never_a_guess() {
+        let probe = "[2026-11-28 03:46:53 +0000] [27067] [INFO] INCOMING REQUEST: GET /health/ from 127.0.0.1 Host: 10.96.27.85:8000\n\
+            [2026-11-28 03:46:53 +0000] [27067] [ERROR] Invalid HTTP_HOST header: '10.96.27.85:8000'. You may need to add '10.96.27.85' to ALLOWED_HOSTS.\n\
+            [2026-11-28 03:46:53 +0000] [27067] [INFO] RESPONSE: GET /health/ -> 400\n\
+            127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] \"GET /health/ HTTP/1.1\" 400 143 \"-\" \"kube-probe/1.32\"\n";
+        let served = "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET / from 127.0.0.1 Host: app.example.com\n\
+            [2026-11-28 03:46:54 +0000] [27067] [INFO] RESPONSE: GET / -> 200\n";
+        let fix = |text: &str| {
+            let d = diagnosed(text);
+            let f = d.findings.iter().find(|f| f.id == "probe_host_rejected");
+            f.expect("probe_host_rejected").fix.clone()
+        };
+        let with = fix(&format!("{probe}{served}"));
+        assert!(
+            with.contains("value: app.example.com") && with.contains("keep app.example.com"),
+            "{with}"
+        );
+        let alone = fix(probe);
+        assert!(
+            !alone.contains("localhost") && !alone.contains("keep "),
+            "{alone}"
+        );
     }
 
     #[test]
