@@ -371,11 +371,22 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             if let Some(p) = gunicorn_record(line) {
                 return Some(p);
             }
-            let parsed = layouts::python_layout(line).or_else(|_| layouts::asctime_level(line));
-            if let Ok((msg, p)) = parsed {
-                return Some(with_message(p, msg));
+            // `%(asctime)s %(levelname)s %(message)s` first (the common case, and cheap); a
+            // message it leaves unread may start with a logger's name or a layout of its own.
+            let plain = match layouts::asctime_level(line) {
+                Ok((msg, p)) => {
+                    let p = with_message(p, msg);
+                    if p.event != Event::Message {
+                        return Some(p);
+                    }
+                    Some(p)
+                }
+                Err(_) => None,
+            };
+            match layouts::python_layout(line) {
+                Ok((msg, p)) => Some(with_message(p, msg)),
+                Err(_) => plain.or_else(|| access_event(line)),
             }
-            access_event(line)
         }
         b'A'..=b'Z' => {
             let parsed = layouts::django_verbose(line)
