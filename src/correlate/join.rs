@@ -125,8 +125,10 @@ impl AccessJoin {
                             // Only a health checker's agent moves a class: the first will do.
                             break;
                         }
-                        if probe_exact.is_none() && own_probe(r) {
+                        if own_probe(r) {
+                            // A probe by its own evidence: the agent moves no class there.
                             probe_exact = Some(id);
+                            break;
                         }
                         continue;
                     }

@@ -392,7 +392,11 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             let parsed = layouts::django_verbose(line)
                 .or_else(|_| layouts::level_logger(line))
                 .or_else(|_| layouts::uvicorn_level(line))
-                .or_else(|_| layouts::python_layout(line))
+                .or_else(|_| {
+                    // A level first, or it is no such layout (a traceback's lines come here).
+                    atoms::level_name(line)?;
+                    layouts::python_layout(line)
+                })
                 .or_else(|_| layouts::level_space(line));
             match parsed {
                 Ok((msg, p)) => Some(with_message(p, msg)),
