@@ -9,6 +9,8 @@
 //!   answered later, or was still working when its log ends);
 //! - `users_failed_no_worker`: nothing accepted the edge's connection, or the edge had no ready
 //!   upstream;
+//! - `users_failed_shutdown`: the app's request was still open when gunicorn, told to stop, shut
+//!   down (stopped, not crashed);
 //! - `users_failed_unreached`: the app has no line for them (or answered them well).
 //!
 //! Users' 400s from Django's DisallowedHost are told by the `allowed_hosts` check and findings.
@@ -47,6 +49,11 @@ const GROUPS: &[(&str, Severity, &[AppCause])] = &[
         "users_failed_no_worker",
         Severity::Fail,
         &[AppCause::NoWorkerAccepting, AppCause::NoReadyEndpoint],
+    ),
+    (
+        "users_failed_shutdown",
+        Severity::Warn,
+        &[AppCause::Shutdown],
     ),
     (
         "users_failed_unreached",
@@ -262,6 +269,12 @@ fn story(id: &str, group: &[&EdgeFailure], f: &Facts<'_>) -> (String, String) {
             "Fix the exception behind it: the server_errors finding has the traceback.".into(),
         ),
         "users_failed_no_worker" => no_worker(&n, &said, group, f),
+        "users_failed_shutdown" => (
+            format!(
+                "{n} ({said}). On the app's side each was still open{on} when gunicorn, told to stop (Handling signal: term), shut down: the server was stopped, not crashed."
+            ),
+            "Stop the app only once the edge sends it nothing more (take it out of the upstream or readiness first), so that a stop lets open requests finish.".into(),
+        ),
         _ => (
             format!("{n} ({said}). The app's log has no failed or slow request (open 1 s or more) that matches them: most likely they did not reach this app (the edge's own limit, a full queue, or an upstream that is not this app){}.", upstreams(group).map_or(String::new(), |u| format!("; the edge sent them to {u}"))),
             listening_fix(f),

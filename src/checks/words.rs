@@ -180,6 +180,7 @@ pub fn app_cause_words(c: AppCause) -> &'static str {
     match c {
         AppCause::WorkerTimeout => "gunicorn killed the worker (WORKER TIMEOUT)",
         AppCause::WorkerKilled => "the worker was killed",
+        AppCause::Shutdown => "the server was stopped with it open (not a crash)",
         AppCause::NeverAnswered => "the app never answered",
         AppCause::StillOpen => "the app was still working on it when its log ends",
         AppCause::AppError => "the app answered 5xx itself",

@@ -140,6 +140,8 @@ pub enum AppCause {
     WorkerTimeout,
     /// Its worker was killed by a signal (an OOM kill among them).
     WorkerKilled,
+    /// It was still open when gunicorn, told to stop, shut down: stopped, not crashed.
+    Shutdown,
     /// Its worker exited, or it was never answered for another reason.
     NeverAnswered,
     /// The app was still at it when its log ended.
@@ -333,6 +335,7 @@ fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64, a: &Analys
     let cause = match (t.cause, t.status) {
         (Some(Cause::WorkerTimeout), _) => AppCause::WorkerTimeout,
         (Some(Cause::WorkerKilled), _) => AppCause::WorkerKilled,
+        (Some(Cause::Shutdown), _) => AppCause::Shutdown,
         (Some(_), _) => AppCause::NeverAnswered,
         _ if t.still_open => AppCause::StillOpen,
         _ if t.host_rejected => AppCause::HostRejected,
@@ -453,6 +456,26 @@ mod tests {
             causes(&a),
             vec![(Some(500), AppCause::AppError, Some(PairedBy::RequestId))]
         );
+    }
+
+    #[test]
+    fn a_request_cut_by_a_stop_is_the_stop_s_at_the_edge_too() {
+        let app: &[&str] = &[
+            BOOT,
+            "[2026-11-28 03:47:00 +0000] [27067] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+            "[2026-11-28 03:47:01 +0000] [27064] [INFO] Handling signal: term",
+            "[2026-11-28 03:47:31 +0000] [27064] [ERROR] Worker (pid:27067) was sent SIGKILL! Perhaps out of memory?",
+            "[2026-11-28 03:47:31 +0000] [27064] [INFO] Shutting down: Master",
+        ];
+        let error: &[&str] = &[
+            r#"2026/11/28 03:47:31 [error] 29#29: *7 upstream prematurely closed connection while reading response header from upstream, client: 203.0.113.7, server: localhost, request: "GET /export/ HTTP/1.1", upstream: "http://127.0.0.1:8000/export/", host: "app.example.com""#,
+        ];
+        let a = run(&[("app.log", app), ("nginx-error.log", error)]);
+        let got = causes(&a);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].1, AppCause::Shutdown);
+        let x = a.edge.failures[0].explained.as_ref().unwrap();
+        assert!(!x.oom_suspected, "a stop is no out-of-memory kill");
     }
 
     #[test]

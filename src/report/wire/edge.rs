@@ -141,6 +141,7 @@ pub fn cause_name(c: AppCause) -> &'static str {
     match c {
         AppCause::WorkerTimeout => "worker_timeout",
         AppCause::WorkerKilled => "worker_killed",
+        AppCause::Shutdown => "shutdown",
         AppCause::NeverAnswered => "never_answered",
         AppCause::StillOpen => "still_open",
         AppCause::AppError => "app_error",
