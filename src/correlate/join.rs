@@ -3,20 +3,23 @@
 //! lines, because stdout and stderr are copied separately: then it waits here until a record
 //! of its route ends, or until it is too old to link and counts as a request on its own.
 //!
-//! The join never moves a user agent, and so a class, from one request to another: a health
-//! checker's agent goes to a request its own evidence (Host, K8s-bypass line) already makes a
-//! probe, or to the one request the line can be; when the line could be several requests' (two
-//! of the route ended together, or only an unanswered or mismatched one is there while the
-//! line's own request may still be to come: gunicorn 20.1 writes no access line for a timed-out
-//! request), it is linked without its agent and counted (`pairing.access_ambiguous`).
+//! The join never moves a user agent, and so a class, from one request to another. When a line
+//! could be several requests' (two of the route ended together), or a request could take
+//! several waiting lines, each goes where the request's own evidence (Host, K8s-bypass line)
+//! agrees with the agent: a probe's line to a probe. When nothing agrees, or the only request
+//! there is unanswered or mismatched while the line's own may still be to come (gunicorn 20.1
+//! writes no access line for a timed-out request), a health checker's line is linked without
+//! its agent. Every such join with a probe at stake is counted (`pairing.access_ambiguous`).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::hosts::Hosts;
 use super::records::{method_name, route_key, Book, Method, Outcome, Req};
-use super::{Class, Pairing};
+use super::Class;
 use crate::parse::{Access, Ts};
+use crate::settings::Settings;
 
 /// How far apart (µs) an access line's time and its request's end may be.
 pub(super) const LINK_SLACK: i64 = 2_000_000;
@@ -61,25 +64,40 @@ pub(super) fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, [u8]> {
 }
 
 /// The access lines of one stream that no record claimed yet.
-#[derive(Default)]
 pub(super) struct AccessJoin {
     /// Oldest first.
     pub(super) pending: VecDeque<PendingAccess>,
     /// Some access line was read in this stream.
     pub(super) seen: bool,
+    /// Which requests are probes by their own evidence (Host, K8s-bypass line).
+    hosts: Hosts,
+    /// Joins that could go several ways with a probe at stake, since last taken.
+    pub(super) ambiguous: u64,
 }
 
 impl AccessJoin {
+    pub(super) fn new(settings: Arc<Settings>) -> AccessJoin {
+        AccessJoin {
+            pending: VecDeque::new(),
+            seen: false,
+            hosts: Hosts::new(settings),
+            ambiguous: 0,
+        }
+    }
+
+    /// Whether request `r` is a probe by its own lines, whatever agent an access line gives it.
+    fn own_probe(&self, r: &Req) -> bool {
+        self.hosts.classify(r.path(), r.host(), false, r.k8s_bypass) == Class::Probe
+    }
+
     /// An access line: link it to its record, or keep it until one shows up. `probe_agent`:
-    /// its user agent is a health checker's (`hosts` tells which requests are probes by their
-    /// own evidence); `now`: the stream's latest time; `pairing` counts ambiguous joins.
+    /// its user agent is a health checker's; `now`: the stream's latest time.
     pub(super) fn line(
         &mut self,
         book: &mut Book,
         a: &Access<'_>,
         (time, now): (Option<Ts>, Option<Ts>),
-        (probe_agent, hosts): (bool, &Hosts),
-        pairing: &mut Pairing,
+        probe_agent: bool,
     ) {
         self.seen = true;
         let method = method_name(a.method);
@@ -104,55 +122,52 @@ impl AccessJoin {
             (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
             _ => true,
         };
-        // Exact candidates (ended near the line, same status), then the others: oldest first.
-        let mut exact: Option<u64> = None;
-        let mut exact_n = 0;
-        let mut probe_exact: Option<u64> = None;
-        let mut fallback = None;
-        let own_probe =
-            |r: &Req| hosts.classify(r.path(), r.host(), false, r.k8s_bypass) == Class::Probe;
-        for &id in book.unlinked.get(&key).into_iter().flatten() {
-            let r = &book.reqs[&id];
-            if r.access.is_some() || r.method != method || r.path() != &*path {
-                continue;
-            }
-            match r.outcome {
-                Outcome::Answered | Outcome::Superseded if close(r.end) => {
-                    if r.app_status.is_none_or(|s| s == a.status) {
-                        exact = exact.or(Some(id));
-                        exact_n += 1;
-                        if !probe_agent {
-                            // Only a health checker's agent moves a class: the first will do.
-                            break;
-                        }
-                        if own_probe(r) {
-                            // A probe by its own evidence: the agent moves no class there.
-                            probe_exact = Some(id);
-                            break;
-                        }
-                        continue;
-                    }
-                    fallback = fallback.or(Some(id));
-                }
-                Outcome::Orphaned(_) | Outcome::Open if started_before(r.start) => {
-                    fallback = fallback.or(Some(id));
-                }
-                _ => {}
-            }
-        }
-        // Which record takes the line, and whether its agent goes with it.
-        let (best, agent) = match (probe_exact, exact, fallback) {
-            (Some(id), _, _) => (Some(id), true),
-            (None, Some(id), _) => (Some(id), exact_n == 1),
-            (None, None, Some(id)) => (Some(id), !probe_agent || own_probe(&book.reqs[&id])),
-            (None, None, None) => (None, true),
+        let mine = |r: &Req| r.access.is_none() && r.method == method && r.path() == &*path;
+        // Ended near the line with its status: the line's own request, if only one is.
+        let exact = |r: &Req| {
+            mine(r)
+                && matches!(r.outcome, Outcome::Answered | Outcome::Superseded)
+                && close(r.end)
+                && r.app_status.is_none_or(|s| s == a.status)
         };
-        if probe_agent && best.is_some() && !agent {
-            pairing.access_ambiguous += 1;
-        }
-        let probe_agent = probe_agent && agent;
+        let ids = || book.unlinked.get(&key).into_iter().flatten().copied();
+        let mut exacts = ids().filter(|id| exact(&book.reqs[id]));
+        let (first, second) = (exacts.next(), exacts.next());
+        let (best, agent) = match (first, second) {
+            (Some(id), None) => (Some(id), true),
+            (Some(first), Some(_)) => {
+                // Several could take it: the first whose own evidence agrees with the agent
+                // (a probe's line to a probe), so that the agent moves no class.
+                let agreeing = ids()
+                    .filter(|id| exact(&book.reqs[id]))
+                    .find(|id| self.own_probe(&book.reqs[id]) == probe_agent);
+                if probe_agent || agreeing != Some(first) {
+                    self.ambiguous += 1;
+                }
+                match agreeing {
+                    Some(id) => (Some(id), true),
+                    None => (Some(first), !probe_agent),
+                }
+            }
+            (None, _) => {
+                // An unanswered or mismatched request: the line's own may still be to come.
+                let fallback = ids().find(|id| {
+                    let r = &book.reqs[id];
+                    match r.outcome {
+                        Outcome::Answered | Outcome::Superseded => mine(r) && close(r.end),
+                        Outcome::Orphaned(_) | Outcome::Open => mine(r) && started_before(r.start),
+                    }
+                });
+                let agent =
+                    !probe_agent || fallback.is_some_and(|id| self.own_probe(&book.reqs[&id]));
+                if fallback.is_some() && !agent {
+                    self.ambiguous += 1;
+                }
+                (fallback, agent)
+            }
+        };
         match best {
-            Some(id) => book.link(id, a.status, probe_agent, t),
+            Some(id) => book.link(id, a.status, probe_agent && agent, t),
             None => {
                 let time = t.or(now).unwrap_or(Ts(i64::MIN));
                 let status = a.status;
@@ -168,10 +183,12 @@ impl AccessJoin {
         }
     }
 
-    /// Record `id` just ended: an access line that came first may be waiting for it.
+    /// Record `id` just ended: an access line that came first may be waiting for it. When
+    /// lines of a probe and of another client both could be its, it takes the one its own
+    /// evidence agrees with, so that no agent moves a class (and the ambiguity is counted).
     pub(super) fn claim(&mut self, book: &mut Book, id: u64) {
         let r = &book.reqs[&id];
-        let pos = self.pending.iter().position(|p| {
+        let fits = |p: &PendingAccess| {
             p.key == r.key
                 && p.method == r.method
                 && *p.path == *r.path()
@@ -179,11 +196,29 @@ impl AccessJoin {
                     Some(e) if p.time.0 != i64::MIN => (e.0 - p.time.0).abs() <= LINK_SLACK,
                     _ => true,
                 }
-        });
-        if let Some(k) = pos {
-            let p = self.pending.remove(k).expect("index");
-            book.link(id, p.status, p.probe_agent, Some(p.time));
-        }
+        };
+        let Some(first) = self.pending.iter().position(fits) else {
+            return;
+        };
+        let agent = self.pending[first].probe_agent;
+        let mixed = self
+            .pending
+            .iter()
+            .skip(first + 1)
+            .any(|p| fits(p) && p.probe_agent != agent);
+        let pos = if mixed {
+            self.ambiguous += 1;
+            let own = self.own_probe(r);
+            let agreeing = self
+                .pending
+                .iter()
+                .position(|p| fits(p) && p.probe_agent == own);
+            agreeing.unwrap_or(first)
+        } else {
+            first
+        };
+        let p = self.pending.remove(pos).expect("index");
+        book.link(id, p.status, p.probe_agent, Some(p.time));
     }
 }
 
@@ -228,7 +263,8 @@ mod tests {
         ]);
         assert_eq!(a.traffic.by_class[&Class::Probe].total, 1);
         assert_eq!(a.traffic.by_class[&Class::Health].total, 1);
-        assert_eq!(a.traffic.pairing.access_ambiguous, 0);
+        // The probe's line could have been either's: settled by evidence, and counted.
+        assert_eq!(a.traffic.pairing.access_ambiguous, 1);
     }
 
     #[test]

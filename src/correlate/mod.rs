@@ -114,10 +114,10 @@ impl Correlator {
     pub fn new(settings: Arc<Settings>) -> Correlator {
         Correlator {
             hosts: Hosts::new(settings.clone()),
+            join: AccessJoin::new(settings.clone()),
             settings,
             out: Analysis::default(),
             book: Book::default(),
-            join: AccessJoin::default(),
             workers: Workers::default(),
             errors: Errors::default(),
             tally: Tally::default(),
@@ -246,9 +246,7 @@ impl Correlator {
             Event::Access(a) => {
                 let probe_agent = self.hosts.is_probe_agent(a.user_agent);
                 let times = (time, self.now);
-                let agent = (probe_agent, &self.hosts);
-                let pairing = &mut self.out.traffic.pairing;
-                self.join.line(&mut self.book, a, times, agent, pairing);
+                self.join.line(&mut self.book, a, times, probe_agent);
             }
             Event::DisallowedHost {
                 host,

@@ -40,6 +40,7 @@ impl Correlator {
 
     /// Folds records that can no longer be linked into the counters.
     pub(super) fn flush(&mut self, all: bool) {
+        self.out.traffic.pairing.access_ambiguous += std::mem::take(&mut self.join.ambiguous);
         let horizon = self.now.map(|n| n.0 - LINK_WINDOW);
         let old = |t: Option<Ts>| all || matches!((t, horizon), (Some(t), Some(h)) if t.0 < h);
         while let Some(&id) = self.book.done.front() {

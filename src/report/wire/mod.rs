@@ -366,8 +366,9 @@ pub struct Pairing {
     /// Of those, ends that had several open candidates on a worker serving requests
     /// concurrently: the pairing may have swapped two of them.
     pub ambiguous: u64,
-    /// Access lines with a health checker's user agent that could be several requests' (or
-    /// one still to come): linked without the agent, so no request took another's class.
+    /// Access-line joins that could go several ways with a probe at stake (a health checker's
+    /// line, or a request that is a probe by its own lines): settled by the request's own
+    /// evidence, or linked without the agent, so no request took another's class.
     pub access_ambiguous: u64,
 }
 
