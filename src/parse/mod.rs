@@ -376,7 +376,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             let plain = match layouts::asctime_level(line) {
                 Ok((msg, p)) => {
                     let p = with_message(p, msg);
-                    if p.event != Event::Message {
+                    if !matches!(p.event, Event::Message) {
                         return Some(p);
                     }
                     Some(p)
