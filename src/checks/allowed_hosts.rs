@@ -25,46 +25,76 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, findings: &mut Vec<Finding>) 
     probe_host_rejected(f, findings);
 }
 
-fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
-    let a = f.analysis;
+/// `a.example ×3, b.example ×1` (at most eight, then how many more).
+fn describe(hs: &[&HostVerdict]) -> String {
+    let mut text = hs
+        .iter()
+        .take(8)
+        .map(|h| format!("{} ×{}", h.host, h.count))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if hs.len() > 8 {
+        text.push_str(&format!(" and {} more hosts", hs.len() - 8));
+    }
+    text
+}
+
+/// The rejected hosts sorted by what the logs show: the real ones, other names worth a look,
+/// and scanner noise.
+struct Sorted<'a> {
+    real: Vec<&'a HostVerdict>,
+    others: Vec<&'a HostVerdict>,
+    noise: Vec<&'a HostVerdict>,
+}
+
+fn sorted<'a>(f: &'a Facts<'_>) -> Sorted<'a> {
     let hosts = &f.hosts;
-    let total_rejections = f.total_rejections;
-    let hidden_400s = f.hidden_400s;
-    let rejected_real: Vec<&HostVerdict> = hosts.iter().filter(|h| h.real.is_some()).collect();
     // Names nothing shows to be real: noise beside a host served normally, else worth a look.
-    let served = !a.hosts.accepted.is_empty() && f.settings.public_hosts.is_empty();
+    let served = !f.analysis.hosts.accepted.is_empty() && f.settings.public_hosts.is_empty();
     let is_noise = |h: &HostVerdict| {
         h.real.is_none() && (matches!(h.kind, HostKind::Ip | HostKind::Invalid) || served)
     };
-    let other_domains: Vec<&HostVerdict> = hosts
-        .iter()
-        .filter(|h| h.real.is_none() && !is_noise(h))
-        .collect();
-    let noise: u64 = hosts.iter().filter(|h| is_noise(h)).map(|h| h.count).sum();
-    let describe = |hs: &[&HostVerdict]| {
-        let mut text = hs
+    Sorted {
+        real: hosts.iter().filter(|h| h.real.is_some()).collect(),
+        others: hosts
             .iter()
-            .take(8)
-            .map(|h| format!("{} ×{}", h.host, h.count))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if hs.len() > 8 {
-            text.push_str(&format!(" and {} more hosts", hs.len() - 8));
-        }
-        text
-    };
-    let noise_hosts: Vec<&HostVerdict> = hosts.iter().filter(|h| is_noise(h)).collect();
-    let noise_note = if noise > 0 && noise_hosts.len() < hosts.len() {
-        format!("; also scanner noise: {}", describe(&noise_hosts))
+            .filter(|h| h.real.is_none() && !is_noise(h))
+            .collect(),
+        noise: hosts.iter().filter(|h| is_noise(h)).collect(),
+    }
+}
+
+fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
+    let (status, actual) = verdict(f, &sorted(f));
+    checks.push(Check {
+        id: "allowed_hosts",
+        title: "ALLOWED_HOSTS accepts the public host",
+        expected: if f.settings.public_hosts.is_empty() {
+            "no real host name rejected".into()
+        } else {
+            format!("{} accepted", f.settings.public_hosts.join(", "))
+        },
+        actual,
+        status,
+        evidence: first_evidence(f.hosts.iter().map(|h| &h.evidence), 3),
+    });
+}
+
+/// The check's status and what it saw.
+fn verdict(f: &Facts<'_>, s: &Sorted<'_>) -> (Status, String) {
+    let a = f.analysis;
+    let noise: u64 = s.noise.iter().map(|h| h.count).sum();
+    let noise_note = if noise > 0 && s.noise.len() < f.hosts.len() {
+        format!("; also scanner noise: {}", describe(&s.noise))
     } else {
         String::new()
     };
-    let (status, actual) = if !rejected_real.is_empty() {
+    if !s.real.is_empty() {
         (
             Status::Fail,
-            format!("rejected: {}{noise_note}", describe(&rejected_real)),
+            format!("rejected: {}{noise_note}", describe(&s.real)),
         )
-    } else if !other_domains.is_empty() {
+    } else if !s.others.is_empty() {
         let unnamed = if f.settings.public_hosts.is_empty() {
             " (none shown to be the real host: name it with --public-host)"
         } else {
@@ -74,7 +104,7 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
             Status::Warn,
             format!(
                 "other names rejected: {}{unnamed}{noise_note}",
-                describe(&other_domains)
+                describe(&s.others)
             ),
         )
     } else if a.hosts.rejected_unlisted > 0 {
@@ -85,22 +115,22 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
                 a.hosts.rejected_unlisted
             ),
         )
-    } else if total_rejections > 0 {
-        let s = if a.hosts.accepted.is_empty() {
+    } else if f.total_rejections > 0 {
+        let status = if a.hosts.accepted.is_empty() {
             Status::Unknown
         } else {
             Status::Pass
         };
         (
-            s,
-            format!("only scanner noise rejected: {}", describe(&noise_hosts)),
+            status,
+            format!("only scanner noise rejected: {}", describe(&s.noise)),
         )
-    } else if hidden_400s > 0 && a.hosts.accepted.is_empty() {
+    } else if f.hidden_400s > 0 && a.hosts.accepted.is_empty() {
         (
             Status::Warn,
             format!(
                 "no DisallowedHost lines, but {} got 400 and none was accepted",
-                plural(hidden_400s, "request", "requests")
+                plural(f.hidden_400s, "request", "requests")
             ),
         )
     } else if !a.hosts.accepted.is_empty() {
@@ -114,19 +144,7 @@ fn check(f: &Facts<'_>, checks: &mut Vec<Check>) {
             Status::Unknown,
             "no request shows which hosts Django accepts".into(),
         )
-    };
-    checks.push(Check {
-        id: "allowed_hosts",
-        title: "ALLOWED_HOSTS accepts the public host",
-        expected: if f.settings.public_hosts.is_empty() {
-            "no real host name rejected".into()
-        } else {
-            format!("{} accepted", f.settings.public_hosts.join(", "))
-        },
-        actual,
-        status,
-        evidence: first_evidence(hosts.iter().map(|h| &h.evidence), 3),
-    });
+    }
 }
 
 /// The real host names Django refuses, and the ALLOWED_HOSTS value that would let them in.
