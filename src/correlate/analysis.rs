@@ -507,9 +507,9 @@ pub struct Pairing {
     /// Of those, ends that had several open candidates on a worker serving requests
     /// concurrently: the pairing may have swapped two of them.
     pub ambiguous: u64,
-    /// Access-line joins that could go several ways with a probe at stake (a health checker's
-    /// line, or a request that is a probe by its own lines): settled by the request's own
-    /// evidence, or linked without the agent, so no request took another's class.
+    /// Health checkers' access lines that could be several requests' (or one still to come)
+    /// and no request's own evidence settled whose: linked without the agent, so no request
+    /// took another's class.
     pub access_ambiguous: u64,
 }
 

@@ -9,7 +9,7 @@
 //! agrees with the agent: a probe's line to a probe. When nothing agrees, or the only request
 //! there is unanswered or mismatched while the line's own may still be to come (gunicorn 20.1
 //! writes no access line for a timed-out request), a health checker's line is linked without
-//! its agent. Every such join with a probe at stake is counted (`pairing.access_ambiguous`).
+//! its agent, and counted (`pairing.access_ambiguous`).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -71,7 +71,8 @@ pub(super) struct AccessJoin {
     pub(super) seen: bool,
     /// Which requests are probes by their own evidence (Host, K8s-bypass line).
     hosts: Hosts,
-    /// Joins that could go several ways with a probe at stake, since last taken.
+    /// Health checkers' lines linked without their agent (the join was ambiguous and no
+    /// request's own evidence agreed), since last taken.
     pub(super) ambiguous: u64,
 }
 
@@ -141,12 +142,13 @@ impl AccessJoin {
                 let agreeing = ids()
                     .filter(|id| exact(&book.reqs[id]))
                     .find(|id| self.own_probe(&book.reqs[id]) == probe_agent);
-                if probe_agent || agreeing != Some(first) {
-                    self.ambiguous += 1;
-                }
                 match agreeing {
                     Some(id) => (Some(id), true),
-                    None => (Some(first), !probe_agent),
+                    None => {
+                        // A probe's line and no probe by its own evidence: withheld, counted.
+                        self.ambiguous += u64::from(probe_agent);
+                        (Some(first), !probe_agent)
+                    }
                 }
             }
             (None, _) => {
@@ -185,7 +187,7 @@ impl AccessJoin {
 
     /// Record `id` just ended: an access line that came first may be waiting for it. When
     /// lines of a probe and of another client both could be its, it takes the one its own
-    /// evidence agrees with, so that no agent moves a class (and the ambiguity is counted).
+    /// evidence agrees with, so that no agent moves a class.
     pub(super) fn claim(&mut self, book: &mut Book, id: u64) {
         let r = &book.reqs[&id];
         let fits = |p: &PendingAccess| {
@@ -207,7 +209,7 @@ impl AccessJoin {
             .skip(first + 1)
             .any(|p| fits(p) && p.probe_agent != agent);
         let pos = if mixed {
-            self.ambiguous += 1;
+            // Both kinds wait: one agrees with the request's own evidence, whichever it is.
             let own = self.own_probe(r);
             let agreeing = self
                 .pending
@@ -263,8 +265,8 @@ mod tests {
         ]);
         assert_eq!(a.traffic.by_class[&Class::Probe].total, 1);
         assert_eq!(a.traffic.by_class[&Class::Health].total, 1);
-        // The probe's line could have been either's: settled by evidence, and counted.
-        assert_eq!(a.traffic.pairing.access_ambiguous, 1);
+        // The probe's line could have been either's: settled by the requests' own evidence.
+        assert_eq!(a.traffic.pairing.access_ambiguous, 0);
     }
 
     #[test]
