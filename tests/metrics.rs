@@ -214,6 +214,21 @@ fn assert_agrees(r: &Value, m: &[Sample], what: &str) {
             "{what} {class}"
         );
     }
+    for class in ["probe", "health", "external"] {
+        for (why, key) in [
+            ("server_error", "server_error"),
+            ("host_rejected", "host_rejected"),
+            ("orphaned", "orphaned"),
+        ] {
+            let got = value(
+                m,
+                "reqtrail_requests_failed_total",
+                &[("class", class), ("why", why)],
+            );
+            let json = q["by_class"].get(class).map_or(0.0, |c| n(&c[key]));
+            assert_eq!(got, json, "{what} {class} {why}");
+        }
+    }
     assert_eq!(sum(m, "reqtrail_requests_total"), n(&q["total"]), "{what}");
     assert_eq!(
         sum(m, "reqtrail_requests_answered_total"),

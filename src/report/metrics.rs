@@ -258,6 +258,24 @@ fn requests(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
             x.sample("reqtrail_requests_answered_total", &labels, n)?;
         }
     }
+    x.family(
+        "reqtrail_requests_failed",
+        Kind::Counter,
+        "Requests that failed whoever sent them, by class and why: server_error (answered \
+         5xx), host_rejected (refused for their Host), orphaned (never answered).",
+    )?;
+    for c in CLASSES {
+        let s = by_class(c);
+        let get = |f: fn(&super::wire::ClassStats) -> u64| s.map_or(0, f);
+        for (why, n) in [
+            ("server_error", get(|s| s.server_error)),
+            ("host_rejected", get(|s| s.host_rejected)),
+            ("orphaned", get(|s| s.orphaned)),
+        ] {
+            let labels = [("class", class_name(c)), ("why", why)];
+            x.sample("reqtrail_requests_failed_total", &labels, n)?;
+        }
+    }
     x.counters(
         "reqtrail_requests_orphaned",
         "Requests never answered, by cause (worker_timeout, worker_killed, worker_exited, \
