@@ -452,3 +452,54 @@ fn hostile_host_labels_stay_valid() {
     assert!(m.iter().any(|s| s.labels.get("host") == Some(&shown)));
     assert_agrees(&json, &m, "hostile");
 }
+
+/// A flood of distinct hosts, routes and pods (the allowed_hosts capture read as 300 pods, each
+/// with its own rejected host and its own admin route): the series stay within the caps, and
+/// what is folded into `other` still adds up to the JSON's totals.
+#[test]
+fn labels_stay_bounded_under_a_flood() {
+    let real = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/allowed_hosts/kubectl.log"),
+    )
+    .unwrap();
+    let copies = 300;
+    let mut flood = String::with_capacity(real.len() * copies);
+    for i in 0..copies {
+        flood.push_str(
+            &real
+                .replace("web-7d9f8b6c4-x2x9q", &format!("web-{i}"))
+                .replace("app.example.com", &format!("h{i}.example"))
+                .replace("/admin/", &format!("/admin{i}x/")),
+        );
+    }
+    let tmp = Tmp::new("metrics-flood");
+    let f = tmp.file("flood.log", flood.as_bytes());
+    let (json, m, om) = both(&[&f]);
+    let distinct = |name: &str, label: &str| -> usize {
+        let values: std::collections::BTreeSet<&str> = m
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.labels[label].as_str())
+            .collect();
+        values.len()
+    };
+    let hosts = json["disallowed_hosts"].as_array().unwrap();
+    assert!(hosts.len() > 300, "the flood has its hosts: {}", hosts.len());
+    assert_eq!(distinct("reqtrail_disallowed_host_rejections_total", "host"), 11);
+    let routes = json["latency"]["routes"].as_array().unwrap();
+    assert!(routes.len() > 300, "the flood has its routes: {}", routes.len());
+    assert_eq!(distinct("reqtrail_request_duration_seconds_count", "route"), 21);
+    assert_eq!(json["pods"].as_array().unwrap().len(), copies);
+    assert_eq!(distinct("reqtrail_pod_lines_total", "pod"), 51);
+    assert!(m.len() < 1000, "{} samples", m.len());
+    assert!(om.len() < 150_000, "{} bytes", om.len());
+    // What is folded still adds up.
+    let n = |v: &Value| v.as_u64().unwrap() as f64;
+    let rejected: f64 = hosts.iter().map(|h| n(&h["count"])).sum::<f64>()
+        + n(&json["disallowed_hosts_unlisted"]);
+    assert_eq!(sum(&m, "reqtrail_disallowed_host_rejections_total"), rejected);
+    let measured: f64 = routes.iter().map(|r| n(&r["count"])).sum();
+    assert_eq!(sum(&m, "reqtrail_request_duration_seconds_count"), measured);
+    assert_eq!(sum(&m, "reqtrail_pod_lines_total"), n(&json["input"]["lines"]));
+    assert_eq!(sum(&m, "reqtrail_requests_total"), n(&json["requests"]["total"]));
+}
