@@ -484,22 +484,45 @@ fn labels_stay_bounded_under_a_flood() {
         values.len()
     };
     let hosts = json["disallowed_hosts"].as_array().unwrap();
-    assert!(hosts.len() > 300, "the flood has its hosts: {}", hosts.len());
-    assert_eq!(distinct("reqtrail_disallowed_host_rejections_total", "host"), 11);
+    assert!(
+        hosts.len() > 300,
+        "the flood has its hosts: {}",
+        hosts.len()
+    );
+    assert_eq!(
+        distinct("reqtrail_disallowed_host_rejections_total", "host"),
+        11
+    );
     let routes = json["latency"]["routes"].as_array().unwrap();
-    assert!(routes.len() > 300, "the flood has its routes: {}", routes.len());
-    assert_eq!(distinct("reqtrail_request_duration_seconds_count", "route"), 21);
+    assert!(
+        routes.len() > 300,
+        "the flood has its routes: {}",
+        routes.len()
+    );
+    assert_eq!(
+        distinct("reqtrail_request_duration_seconds_count", "route"),
+        21
+    );
     assert_eq!(json["pods"].as_array().unwrap().len(), copies);
     assert_eq!(distinct("reqtrail_pod_lines_total", "pod"), 51);
     assert!(m.len() < 1000, "{} samples", m.len());
     assert!(om.len() < 150_000, "{} bytes", om.len());
     // What is folded still adds up.
     let n = |v: &Value| v.as_u64().unwrap() as f64;
-    let rejected: f64 = hosts.iter().map(|h| n(&h["count"])).sum::<f64>()
-        + n(&json["disallowed_hosts_unlisted"]);
-    assert_eq!(sum(&m, "reqtrail_disallowed_host_rejections_total"), rejected);
+    let rejected: f64 =
+        hosts.iter().map(|h| n(&h["count"])).sum::<f64>() + n(&json["disallowed_hosts_unlisted"]);
+    assert_eq!(
+        sum(&m, "reqtrail_disallowed_host_rejections_total"),
+        rejected
+    );
     let measured: f64 = routes.iter().map(|r| n(&r["count"])).sum();
     assert_eq!(sum(&m, "reqtrail_request_duration_seconds_count"), measured);
-    assert_eq!(sum(&m, "reqtrail_pod_lines_total"), n(&json["input"]["lines"]));
-    assert_eq!(sum(&m, "reqtrail_requests_total"), n(&json["requests"]["total"]));
+    assert_eq!(
+        sum(&m, "reqtrail_pod_lines_total"),
+        n(&json["input"]["lines"])
+    );
+    assert_eq!(
+        sum(&m, "reqtrail_requests_total"),
+        n(&json["requests"]["total"])
+    );
 }

@@ -279,7 +279,8 @@ fn requests(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
     x.counters(
         "reqtrail_requests_orphaned",
         "Requests never answered, by cause (worker_timeout, worker_killed, worker_exited, \
-         never_answered, open_at_end: still open past the timeout when the input ended).",
+         never_answered, open_at_end: still open past the timeout when the input ended, which a \
+         later run may find answered).",
         "cause",
         CAUSES.iter().map(|c| {
             let n = q.orphaned_by_cause.get(c).copied().unwrap_or(0);
