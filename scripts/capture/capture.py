@@ -662,6 +662,8 @@ def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
         "allowed_hosts": sc["allowed_hosts"],
         "time_zone": sc["time_zone"],
         "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
+        # scripts/capture.sh --stack NAME: the pinned stack (scripts/capture/stacks/NAME.txt)
+        **({"stack": versions["stack"]} if versions.get("stack") else {}),
     }
 
 
@@ -1245,15 +1247,18 @@ def run_edge_scenario(name, out_root, versions):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="sample-logs")
+    ap.add_argument("--stack", help="the pinned stack's name (scripts/capture/stacks/NAME.txt), "
+                    "recorded in truth.json; its default scenarios are the app ones")
     everything = [*SCENARIOS, *EDGE_SCENARIOS]
     ap.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                     help="any of: " + ", ".join(everything) + " (default: all)")
     args = ap.parse_args()
-    names = args.scenarios or everything
+    names = args.scenarios or (list(SCENARIOS) if args.stack else everything)
     unknown = [n for n in names if n not in everything]
     if unknown:
         ap.error("unknown scenario(s): " + ", ".join(unknown))
     versions = {p: metadata.version(p) for p in ("gunicorn", "Django")}
+    versions["stack"] = args.stack
     for server in sorted({EDGE_SCENARIOS[n]["server"] for n in names if n in EDGE_SCENARIOS}):
         spec = EDGE_SERVERS[server]
         if not os.access(spec["binary"], os.X_OK):
