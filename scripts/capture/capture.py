@@ -122,7 +122,9 @@ def rfc3339_micro(t):
 
 
 def send(port, spec, timeout=CLIENT_TIMEOUT):
-    """One HTTP/1.1 request over a raw socket; returns (status, error, sent_at, elapsed_ms)."""
+    """One HTTP/1.1 request over a raw socket; returns (status, error, sent_at, elapsed_ms,
+    answered_by): "django" when Django made the answer (djapp's X-Served-By), "server" when
+    something before it did (gunicorn, or an edge in front), None without an answer."""
     target = spec["path"] + ("?" + spec["query"] if spec["query"] else "")
     head = [f"{spec['method']} {target} HTTP/1.1", f"Host: {spec['host']}"]
     if spec["user_agent"]:
@@ -157,14 +159,19 @@ def send(port, spec, timeout=CLIENT_TIMEOUT):
         error = "connection closed"
     except OSError as e:
         error = f"os error: {e.strerror or e}"
+    answered_by = None
     if error is None or error == "connection closed":
-        first = buf.split(b"\r\n", 1)[0].split()
+        head_lines = buf.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        first = head_lines[0].split()
         if len(first) >= 2 and first[0].startswith(b"HTTP/") and first[1].isdigit():
             status, error = int(first[1]), None
+            # djapp's ServedByMiddleware marks Django's answers; gunicorn's own have no mark.
+            django = any(h.lower() == b"x-served-by: django" for h in head_lines[1:])
+            answered_by = "django" if django else "server"
         elif error is None:
             error = "connection closed"
     elapsed_ms = int(round((time.monotonic() - t0) * 1000))
-    return status, error, rfc3339_micro(sent_at), elapsed_ms
+    return status, error, rfc3339_micro(sent_at), elapsed_ms, answered_by
 
 
 class Client:
@@ -183,8 +190,9 @@ class Client:
             entry = {"seq": seq, **spec}
             self.results.append(entry)
         port = self.edge_port if spec.get("via") == "edge" else self.port
-        status, error, sent_at, elapsed_ms = send(port, spec)
-        entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms)
+        status, error, sent_at, elapsed_ms, answered_by = send(port, spec)
+        entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms,
+                     answered_by=answered_by)
 
     def run(self, plan):
         for step in plan:
