@@ -13,7 +13,8 @@
 # fails, saying so, when there is none. Unpinned stacks use Python 3.11 (python3.11, else the
 # newest pyenv 3.11.*, else python3 if it is 3.11). OUT_DIR defaults to
 # sample-logs/stacks/NAME; without SCENARIOs, the stack's `# scenarios:` line (all app
-# scenarios when it has none).
+# scenarios when it has none). A `# capture-args:` line passes options to capture.py (a worker
+# class, threads, how long /stuck/ hangs).
 #
 # A venv is rebuilt when its requirements file changes.
 set -euo pipefail
@@ -86,6 +87,9 @@ fi
 ARGS=(--out "$OUT")
 if [ -n "$STACK" ]; then
     ARGS+=(--stack "$STACK")
+    # `# capture-args: --worker-class gevent ...`: how this stack runs gunicorn (capture.py --help)
+    read -r -a more <<<"$(sed -n 's/^# capture-args: *//p' "$REQS" | head -n1)"
+    ARGS+=("${more[@]}")
     if [ "$#" -eq 0 ]; then
         read -r -a listed <<<"$(sed -n 's/^# scenarios: *//p' "$REQS" | head -n1)"
         set -- "${listed[@]}"

@@ -68,6 +68,7 @@ THREADS = 1
 LOG_FORMAT = "gunicorn"
 SLOW_SECONDS = "6"
 DEFAULT_TIMEOUT = 30
+STUCK_SECONDS = None  # /stuck/'s sleep (the view's default, 30 s, unless --stuck-seconds)
 POOL_MAX = 8  # client threads for one "pool" step
 CLIENT_TIMEOUT = 15.0
 POD_PREFIX = b"[pod/web-7d9f8b6c4-x2x9q/web] "
@@ -563,13 +564,16 @@ def boot_outcome(exited_on_its_own, returncode, exit_seconds):
 def gunicorn_command(sc, port):
     """gunicorn's argv and environment for scenario sc, listening on 127.0.0.1:port."""
     threads = sc.get("threads", THREADS)
+    worker_class = sc.get("worker_class", WORKER_CLASS)
+    # uvicorn's worker serves Django's ASGI app; every other class the WSGI one.
+    app = "djapp.asgi:application" if "uvicorn" in worker_class.lower() else "djapp.wsgi:application"
     cmd = [
-        sys.executable, "-m", "gunicorn", "djapp.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         "--chdir", HERE,
         "--bind", f"127.0.0.1:{port}",
         "--access-logfile", "-",
         "--workers", str(sc.get("workers", WORKERS)),
-        "--worker-class", sc.get("worker_class", WORKER_CLASS),
+        "--worker-class", worker_class,
         *(["--threads", str(threads)] if threads != THREADS else []),
         *sc["args"],
     ]
@@ -584,6 +588,7 @@ def gunicorn_command(sc, port):
         "TIME_ZONE": sc["time_zone"],
         "SLOW_SECONDS": sc.get("slow_seconds", SLOW_SECONDS),
         "LOG_FORMAT": sc.get("log_format", LOG_FORMAT),
+        **({"STUCK_SECONDS": STUCK_SECONDS} if STUCK_SECONDS else {}),
     }
     return cmd, env
 
@@ -672,6 +677,7 @@ def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
         "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
         # scripts/capture.sh --stack NAME: the pinned stack (scripts/capture/stacks/NAME.txt)
         **({"stack": versions["stack"]} if versions.get("stack") else {}),
+        **({"stuck_seconds": float(STUCK_SECONDS)} if STUCK_SECONDS else {}),
     }
 
 
@@ -1260,7 +1266,16 @@ def main():
     everything = [*SCENARIOS, *EDGE_SCENARIOS]
     ap.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                     help="any of: " + ", ".join(everything) + " (default: all)")
+    ap.add_argument("--worker-class", help="gunicorn's worker class for the scenarios that do "
+                    "not set their own (default: sync); a uvicorn worker serves djapp.asgi")
+    ap.add_argument("--threads", type=int, help="--threads for those scenarios (default: 1)")
+    ap.add_argument("--stuck-seconds", help="how long /stuck/ sleeps (default: the view's 30 s); "
+                    "for worker classes whose heartbeat outlives a hung request")
     args = ap.parse_args()
+    global WORKER_CLASS, THREADS, STUCK_SECONDS
+    WORKER_CLASS = args.worker_class or WORKER_CLASS
+    THREADS = args.threads or THREADS
+    STUCK_SECONDS = args.stuck_seconds
     names = args.scenarios or (list(SCENARIOS) if args.stack else everything)
     unknown = [n for n in names if n not in everything]
     if unknown:
