@@ -38,6 +38,11 @@ pub enum FormatArg {
     /// One JSON object per line: each finished request and each alert as it happens, then
     /// the report (for Loki, Elasticsearch, Vector).
     Ndjson,
+    /// The run's metrics in OpenMetrics text (for Prometheus; ends with `# EOF`).
+    Openmetrics,
+    /// The run's metrics in the Prometheus text format (for node_exporter's textfile
+    /// collector).
+    Prometheus,
 }
 
 /// Extra jobs that do not read logs.

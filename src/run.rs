@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::input::{expand, Progress, Source};
 use crate::read::{read_following, read_sources, Pipeline, Window};
 use crate::report::live::NoticeWriter;
+use crate::report::metrics::Flavor;
 use crate::report::{output, progress, Format, Report};
 
 /// The report's format, as the command line asked for it.
@@ -27,6 +28,8 @@ pub fn report_format(options: &Options) -> Format {
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Html => Format::Html,
         FormatArg::Ndjson => Format::Ndjson,
+        FormatArg::Openmetrics => Format::Metrics(Flavor::OpenMetrics),
+        FormatArg::Prometheus => Format::Metrics(Flavor::Prometheus),
         FormatArg::Table => output::table_for(options.output.as_deref(), options.color),
     }
 }

@@ -141,6 +141,29 @@ impl Histogram {
         self.max
     }
 
+    /// The sum of the samples, in microseconds.
+    pub fn sum(&self) -> u128 {
+        self.sum
+    }
+
+    /// Samples whose bucket starts at or below `micros`: those at or below it, and at most
+    /// one bucket's width (1/8, 12 %) above it (a bucket is never split).
+    pub fn count_at_most(&self, micros: u64) -> u64 {
+        let mut n = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            let start = if b == 0 {
+                0
+            } else {
+                bucket_top(b - 1).saturating_add(1)
+            };
+            if start > micros {
+                break;
+            }
+            n += c;
+        }
+        n
+    }
+
     pub fn mean(&self) -> u64 {
         if self.n == 0 {
             0
@@ -456,6 +479,21 @@ fn span(m: &BTreeMap<i64, Bucket>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_at_most_takes_whole_buckets_starting_at_or_below() {
+        let mut h = Histogram::default();
+        for us in [0, 5, 999_999, 1_000_000, 1_040_000, 2_000_000, 60_000_000] {
+            h.add(us);
+        }
+        assert_eq!(h.count_at_most(0), 1);
+        assert_eq!(h.count_at_most(4), 1);
+        // 1 s and 1.04 s share a bucket that starts at 0.983 s: one bucket's width above.
+        assert_eq!(h.count_at_most(1_000_000), 5);
+        assert_eq!(h.count_at_most(2_500_000), 6);
+        assert_eq!(h.count_at_most(u64::MAX), 7);
+        assert_eq!(h.sum(), 65_040_004);
+    }
 
     #[test]
     fn routes_collapse_ids() {

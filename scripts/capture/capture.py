@@ -68,6 +68,7 @@ THREADS = 1
 LOG_FORMAT = "gunicorn"
 SLOW_SECONDS = "6"
 DEFAULT_TIMEOUT = 30
+STUCK_SECONDS = None  # /stuck/'s sleep (the view's default, 30 s, unless --stuck-seconds)
 POOL_MAX = 8  # client threads for one "pool" step
 CLIENT_TIMEOUT = 15.0
 POD_PREFIX = b"[pod/web-7d9f8b6c4-x2x9q/web] "
@@ -122,7 +123,9 @@ def rfc3339_micro(t):
 
 
 def send(port, spec, timeout=CLIENT_TIMEOUT):
-    """One HTTP/1.1 request over a raw socket; returns (status, error, sent_at, elapsed_ms)."""
+    """One HTTP/1.1 request over a raw socket; returns (status, error, sent_at, elapsed_ms,
+    answered_by): "django" when Django made the answer (djapp's X-Served-By), "server" when
+    something before it did (gunicorn, or an edge in front), None without an answer."""
     target = spec["path"] + ("?" + spec["query"] if spec["query"] else "")
     head = [f"{spec['method']} {target} HTTP/1.1", f"Host: {spec['host']}"]
     if spec["user_agent"]:
@@ -157,14 +160,19 @@ def send(port, spec, timeout=CLIENT_TIMEOUT):
         error = "connection closed"
     except OSError as e:
         error = f"os error: {e.strerror or e}"
+    answered_by = None
     if error is None or error == "connection closed":
-        first = buf.split(b"\r\n", 1)[0].split()
+        head_lines = buf.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        first = head_lines[0].split()
         if len(first) >= 2 and first[0].startswith(b"HTTP/") and first[1].isdigit():
             status, error = int(first[1]), None
+            # djapp's ServedByMiddleware marks Django's answers; gunicorn's own have no mark.
+            django = any(h.lower() == b"x-served-by: django" for h in head_lines[1:])
+            answered_by = "django" if django else "server"
         elif error is None:
             error = "connection closed"
     elapsed_ms = int(round((time.monotonic() - t0) * 1000))
-    return status, error, rfc3339_micro(sent_at), elapsed_ms
+    return status, error, rfc3339_micro(sent_at), elapsed_ms, answered_by
 
 
 class Client:
@@ -183,8 +191,9 @@ class Client:
             entry = {"seq": seq, **spec}
             self.results.append(entry)
         port = self.edge_port if spec.get("via") == "edge" else self.port
-        status, error, sent_at, elapsed_ms = send(port, spec)
-        entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms)
+        status, error, sent_at, elapsed_ms, answered_by = send(port, spec)
+        entry.update(status=status, error=error, sent_at=sent_at, elapsed_ms=elapsed_ms,
+                     answered_by=answered_by)
 
     def run(self, plan):
         for step in plan:
@@ -555,13 +564,16 @@ def boot_outcome(exited_on_its_own, returncode, exit_seconds):
 def gunicorn_command(sc, port):
     """gunicorn's argv and environment for scenario sc, listening on 127.0.0.1:port."""
     threads = sc.get("threads", THREADS)
+    worker_class = sc.get("worker_class", WORKER_CLASS)
+    # uvicorn's worker serves Django's ASGI app; every other class the WSGI one.
+    app = "djapp.asgi:application" if "uvicorn" in worker_class.lower() else "djapp.wsgi:application"
     cmd = [
-        sys.executable, "-m", "gunicorn", "djapp.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         "--chdir", HERE,
         "--bind", f"127.0.0.1:{port}",
         "--access-logfile", "-",
         "--workers", str(sc.get("workers", WORKERS)),
-        "--worker-class", sc.get("worker_class", WORKER_CLASS),
+        "--worker-class", worker_class,
         *(["--threads", str(threads)] if threads != THREADS else []),
         *sc["args"],
     ]
@@ -576,6 +588,7 @@ def gunicorn_command(sc, port):
         "TIME_ZONE": sc["time_zone"],
         "SLOW_SECONDS": sc.get("slow_seconds", SLOW_SECONDS),
         "LOG_FORMAT": sc.get("log_format", LOG_FORMAT),
+        **({"STUCK_SECONDS": STUCK_SECONDS} if STUCK_SECONDS else {}),
     }
     return cmd, env
 
@@ -662,6 +675,9 @@ def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
         "allowed_hosts": sc["allowed_hosts"],
         "time_zone": sc["time_zone"],
         "boot_failed": bool(exited_on_its_own and returncode not in (0, None)),
+        # scripts/capture.sh --stack NAME: the pinned stack (scripts/capture/stacks/NAME.txt)
+        **({"stack": versions["stack"]} if versions.get("stack") else {}),
+        **({"stuck_seconds": float(STUCK_SECONDS)} if STUCK_SECONDS else {}),
     }
 
 
@@ -1245,15 +1261,27 @@ def run_edge_scenario(name, out_root, versions):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="sample-logs")
+    ap.add_argument("--stack", help="the pinned stack's name (scripts/capture/stacks/NAME.txt), "
+                    "recorded in truth.json; its default scenarios are the app ones")
     everything = [*SCENARIOS, *EDGE_SCENARIOS]
     ap.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                     help="any of: " + ", ".join(everything) + " (default: all)")
+    ap.add_argument("--worker-class", help="gunicorn's worker class for the scenarios that do "
+                    "not set their own (default: sync); a uvicorn worker serves djapp.asgi")
+    ap.add_argument("--threads", type=int, help="--threads for those scenarios (default: 1)")
+    ap.add_argument("--stuck-seconds", help="how long /stuck/ sleeps (default: the view's 30 s); "
+                    "for worker classes whose heartbeat outlives a hung request")
     args = ap.parse_args()
-    names = args.scenarios or everything
+    global WORKER_CLASS, THREADS, STUCK_SECONDS
+    WORKER_CLASS = args.worker_class or WORKER_CLASS
+    THREADS = args.threads or THREADS
+    STUCK_SECONDS = args.stuck_seconds
+    names = args.scenarios or (list(SCENARIOS) if args.stack else everything)
     unknown = [n for n in names if n not in everything]
     if unknown:
         ap.error("unknown scenario(s): " + ", ".join(unknown))
     versions = {p: metadata.version(p) for p in ("gunicorn", "Django")}
+    versions["stack"] = args.stack
     for server in sorted({EDGE_SCENARIOS[n]["server"] for n in names if n in EDGE_SCENARIOS}):
         spec = EDGE_SERVERS[server]
         if not os.access(spec["binary"], os.X_OK):

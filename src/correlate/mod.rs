@@ -104,6 +104,8 @@ pub struct Correlator {
     notices: Notices,
     /// Another stream of the same input logs request ends (set when the input ends).
     ends_logged_elsewhere: bool,
+    /// Keep the requests an edge failure can be about (once the input has shown an edge's line).
+    keep_traces: bool,
     now: Option<Ts>,
     last_flush: Option<Ts>,
 }
@@ -123,6 +125,7 @@ impl Correlator {
             tally: Tally::default(),
             notices: Notices::default(),
             ends_logged_elsewhere: false,
+            keep_traces: false,
             now: None,
             last_flush: None,
         }
@@ -131,6 +134,14 @@ impl Correlator {
     /// Asks for notices (finished requests, alerts) as they happen; `pod` names the stream.
     pub fn enable_notices(&mut self, pod: Option<Arc<str>>) {
         self.notices.enable(pod);
+    }
+
+    /// Keeps, from now on, the requests an edge failure can be about (`users.rs` pairs them
+    /// with the edge's failures). Off until an input is named an edge's or shows an edge's
+    /// line: an app-only run pays nothing for it. (An edge found only by its lines, with a clock
+    /// well ahead of the app's, can miss the app requests that settled before its first line.)
+    pub fn keep_traces(&mut self) {
+        self.keep_traces = true;
     }
 
     /// The notices gathered since the last call.

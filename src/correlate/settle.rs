@@ -126,7 +126,9 @@ impl Correlator {
         };
         self.notices.request(&r, class, outcome, cause);
         let status = r.app_status.or(access_status);
-        self.out.traffic.traces.settled(&r, status, cause, false);
+        if self.keep_traces {
+            self.out.traffic.traces.settled(&r, status, cause, false);
+        }
         match cause {
             None if r.client_gone => self.client_gone(&r, class),
             None => self.answered(&r, class, status),
@@ -259,7 +261,9 @@ impl Correlator {
             } else {
                 // In flight: counted, not judged.
                 let r = self.book.reqs.remove(&id).expect("live");
-                self.out.traffic.traces.settled(&r, None, None, true);
+                if self.keep_traces {
+                    self.out.traffic.traces.settled(&r, None, None, true);
+                }
                 let class = self.hosts.classify(r.path(), r.host(), false, r.k8s_bypass);
                 self.notices.request(&r, class, "in_flight", None);
                 self.out.traffic.total += 1;

@@ -276,18 +276,12 @@ impl LineParser {
         };
         if let Some(f) = fields {
             self.mode = Mode::Normal;
-            let parsed = from_fields(f, scratch)?;
-            if parsed.event == Event::Message && line[0] == b'{' {
-                if let Some(rec) = edge::edge_json(line) {
-                    return Ok(Parsed::edge(rec));
-                }
-            }
-            return Ok(parsed);
+            return from_fields(f, line, scratch);
         }
         if let Some(p) = prefixed(line) {
             // Access lines come from stdout and may land inside a stderr traceback.
             if !matches!(p.event, Event::Access(_)) {
-                self.mode = if p.event == Event::ConfigDumpStart {
+                self.mode = if matches!(p.event, Event::ConfigDumpStart) {
                     Mode::ConfigDump
                 } else {
                     Mode::Normal
@@ -307,13 +301,9 @@ impl LineParser {
         if let Some(event) = message(None, line) {
             return Ok(Parsed::bare(event));
         }
-        if let Some(p) = glued(line) {
-            return Ok(p);
-        }
-        Ok(match edge::edge_line(line) {
-            Some(rec) => Parsed::edge(rec),
-            None => Parsed::bare(Event::Unrecognized).with_text(line),
-        })
+        Ok(glued(line)
+            .or_else(|| edge::edge_line(line).map(Parsed::edge))
+            .unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line)))
     }
 
     fn continuation<'a>(&mut self, line: &'a [u8]) -> Option<Event<'a>> {
@@ -487,9 +477,12 @@ fn apply_custom<'a>(custom: &Patterns, parsed: Parsed<'a>) -> Parsed<'a> {
 }
 
 /// A structured record's fields as a parsed line, escaped fields decoded into `scratch`; `Err`
-/// with the record's time when some field needs decoding and there is no `scratch`.
+/// with the record's time when some field needs decoding and there is no `scratch`. A JSON
+/// `line` whose message says nothing to the app's parsers may be an edge's (Caddy, Traefik, a
+/// Google Cloud load balancer entry).
 fn from_fields<'a>(
     f: structured::Fields<'a>,
+    line: &'a [u8],
     mut scratch: Option<&'a mut Vec<u8>>,
 ) -> Result<Parsed<'a>, Option<Ts>> {
     use std::borrow::Cow;
@@ -553,6 +546,11 @@ fn from_fields<'a>(
             _ => None,
         })
         .unwrap_or(Event::Message);
+    if matches!(event, Event::Message) && line[0] == b'{' {
+        if let Some(rec) = edge::edge_json(line) {
+            return Ok(Parsed::edge(rec));
+        }
+    }
     Ok(Parsed {
         thread: f.thread,
         request_id: get(request_id),
@@ -567,11 +565,18 @@ fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
     let (rest, a) = access::access_line(line).ok()?;
     if !rest.is_empty() {
         // ingress-nginx and Traefik extend the same shape with fields gunicorn never writes.
-        if let Some(rec) = edge::extended_access(line) {
-            return Some(Parsed::edge(rec));
+        if let Some(p) = extended_access(line) {
+            return Some(p);
         }
     }
     Some(Parsed::new(a.time, None, None, Event::Access(a)))
+}
+
+/// An edge's access line of the shared shape with fields of its own after it (rare in an app's
+/// log: kept out of the common path).
+#[cold]
+fn extended_access(line: &[u8]) -> Option<Parsed<'_>> {
+    edge::extended_access(line).map(Parsed::edge)
 }
 
 /// The message part of a record: application lines first (they are the most frequent), then

@@ -84,11 +84,18 @@ impl<T> Default for ByPod<T> {
 impl<T> ByPod<T> {
     /// The index of `key`'s value, made with `make` the first time; past [`MAX_PODS`] keys,
     /// new ones share one value.
+    #[inline]
     pub(crate) fn slot(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> T) -> usize {
         // Nearly every line belongs to the previous line's pod.
         if self.items.get(self.last).is_some_and(|(k, _)| same(k, key)) {
             return self.last;
         }
+        self.other_slot(key, make)
+    }
+
+    /// [`ByPod::slot`] for a key other than the last one's.
+    #[cold]
+    fn other_slot(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> T) -> usize {
         let key = if self.index.contains_key(key) || self.items.len() < MAX_PODS {
             key
         } else {

@@ -71,6 +71,9 @@ struct Correlating {
     pods: ByPod<Correlator>,
     /// The edge's records, whatever pod or file they come from.
     edge: EdgeLog,
+    /// An edge's line was read, or an input is named an edge's: every correlator keeps its
+    /// traces for pairing from then on.
+    edge_seen: bool,
     /// A structured record's decoded fields, for the chunks' [`LineBody::Reparse`] lines.
     decoded: Vec<u8>,
     filtered: u64,
@@ -92,6 +95,7 @@ impl Pipeline {
                 files: Vec::new(),
                 pods: ByPod::default(),
                 edge: EdgeLog::default(),
+                edge_seen: false,
                 decoded: Vec::new(),
                 filtered: 0,
                 notify: false,
@@ -138,8 +142,14 @@ impl Pipeline {
         }
     }
 
-    /// Registers an input; returns its index for [`Pipeline::line`].
+    /// Registers an input; returns its index for [`Pipeline::line`]. An input whose name
+    /// already says it is an edge's makes the correlators keep their traces from the start: its
+    /// clock may run behind or ahead of the app's, so its lines may come well after the app's
+    /// requests they are about.
     pub fn add_file(&mut self, name: &str) -> usize {
+        if role_of(&self.back.settings.edges, name, "").0 == Role::Edge {
+            self.back.edge_seen = true;
+        }
         self.back.files.push(FileState {
             name: Arc::from(name),
             last_time: None,
@@ -259,9 +269,12 @@ impl Correlating {
 
     /// The correlator of `pod`, made the first time it is seen.
     fn correlator(&mut self, pod: &[u8]) -> usize {
-        let (settings, notify) = (&self.settings, self.notify);
+        let (settings, notify, edge_seen) = (&self.settings, self.notify, self.edge_seen);
         self.pods.slot(pod, |key| {
             let mut c = Correlator::new(settings.clone());
+            if edge_seen {
+                c.keep_traces();
+            }
             if notify {
                 let name = (!key.is_empty()).then(|| Arc::from(String::from_utf8_lossy(key)));
                 c.enable_notices(name);
@@ -293,32 +306,63 @@ impl Correlating {
             self.filtered += 1;
             return;
         }
-        let correlator = &mut self.pods.items[k].1;
-        if !matches!(parsed.event, Event::Access(_) | Event::Edge(_)) {
-            if !matches!(parsed.event, Event::Unrecognized | Event::Blank) {
-                f.app_lines += 1;
+        let app = match parsed.event {
+            Event::Access(_) | Event::Edge(_) => {
+                self.edge_or_app(file, pod, (line_no, raw, time), &parsed.event)
             }
-            return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
+            Event::Unrecognized | Event::Blank => true,
+            _ => {
+                f.app_lines += 1;
+                true
+            }
+        };
+        let (f, correlator) = (&self.files[file], &mut self.pods.items[k].1);
+        if app {
+            correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
+        } else {
+            correlator.count_edge_line();
         }
-        let (k, (role, why, source)) = f.role(pod, &self.settings.edges, &mut self.edge);
+    }
+
+    /// An access line or an edge's line of `pod` in input `file`: into the edge log when it is
+    /// the edge's (then `false`), else counted as the app's (`true`: the app's correlator takes
+    /// it). The first edge line makes every correlator keep its traces for pairing.
+    fn edge_or_app(
+        &mut self,
+        file: usize,
+        pod: &[u8],
+        (line_no, raw, time): (u64, &[u8], Option<Ts>),
+        event: &Event<'_>,
+    ) -> bool {
+        let f = &mut self.files[file];
+        let (slot, (role, why, source)) = f.role(pod, &self.settings.edges, &mut self.edge);
+        if !self.edge_seen && (role == Role::Edge || matches!(event, Event::Edge(_))) {
+            self.edge_seen = true;
+            for (_, c) in &mut self.pods.items {
+                c.keep_traces();
+            }
+        }
         let at = (&f.name, line_no, raw);
-        match &parsed.event {
+        match event {
             Event::Edge(rec) => {
                 if role == Role::App {
                     let (role, why) = self.edge.claim(source);
-                    f.roles.items[k].1 = (role, why, source);
+                    f.roles.items[slot].1 = (role, why, source);
                 }
                 self.edge.record(source, rec, time, at);
+                false
             }
-            Event::Access(a) if role == Role::Edge => self.edge.access_as_edge(source, a, at),
+            Event::Access(a) if role == Role::Edge => {
+                self.edge.access_as_edge(source, a, at);
+                false
+            }
             _ => {
                 if why == RoleReason::Default {
                     self.edge.app_access_line(source);
                 }
-                return correlator.feed(&f.name, line_no, raw, envelope_time, parsed);
+                true
             }
         }
-        correlator.count_edge_line();
     }
 
     /// Ends every stream; returns the analysis and the last notices (requests still open).

@@ -1,5 +1,5 @@
 //! The report: built once from the analysis and the diagnosis, then written as a table, JSON,
-//! Markdown, HTML or the closing line of an ndjson stream (and, while following, the notices).
+//! Markdown, HTML, metrics (Prometheus, OpenMetrics) or the closing line of an ndjson stream (and, while following, the notices).
 //!
 //! Only this module writes output. What the JSON says is [`wire`]'s types, field for field: a
 //! published interface, converted from the internal types here so that it changes only on
@@ -10,6 +10,7 @@ pub mod escape;
 pub mod html;
 pub mod live;
 pub mod markdown;
+pub mod metrics;
 pub mod output;
 pub mod progress;
 pub mod table;
@@ -30,6 +31,12 @@ pub use wire::{
 /// The JSON's `schema_version`: raised when a field is renamed, dropped or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The bounds (ms) of the latency histogram the JSON and the metrics publish per route
+/// (Prometheus' default buckets, and a minute for requests held to a long timeout).
+pub const LE_MS: [f64; 13] = [
+    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0, 60000.0,
+];
+
 /// Most points a timeline is drawn with; longer series are merged into wider buckets.
 pub const MAX_TIMELINE_POINTS: usize = 1440;
 
@@ -46,6 +53,11 @@ fn latency_report(l: &Latency) -> LatencyReport {
             p99_ms: ms(h.quantile(0.99)),
             max_ms: ms(h.max()),
             mean_ms: ms(h.mean()),
+            sum_ms: h.sum() as f64 / 1000.0,
+            le_counts: LE_MS
+                .iter()
+                .map(|le| h.count_at_most((le * 1000.0) as u64))
+                .collect(),
         })
         .collect();
     routes.sort_by(|a, b| b.count.cmp(&a.count).then(a.route.cmp(&b.route)));
@@ -57,6 +69,7 @@ fn latency_report(l: &Latency) -> LatencyReport {
         },
         measured: l.measured,
         routes,
+        le_ms: LE_MS.to_vec(),
         slowest: converted(&l.slowest),
     }
 }
@@ -170,6 +183,12 @@ impl Report {
                         _ => "low",
                     },
                 },
+                orphaned_by_cause: a
+                    .traffic
+                    .orphan_causes
+                    .iter()
+                    .map(|(c, n)| ((*c).into(), *n))
+                    .collect(),
             },
             orphans: converted(&a.traffic.orphans),
             in_flight: converted(&a.traffic.in_flight),
@@ -236,6 +255,8 @@ pub enum Format {
     Html,
     /// The closing report line of an ndjson stream.
     Ndjson,
+    /// The run's metrics, in the Prometheus text format or OpenMetrics.
+    Metrics(metrics::Flavor),
 }
 
 /// Writes the report. A closed pipe surfaces as `io::ErrorKind::BrokenPipe` for main to ignore.
@@ -249,6 +270,7 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result
         Format::Markdown => markdown::write(report, out)?,
         Format::Html => html::write(report, out)?,
         Format::Ndjson => live::write_report_line(report, out)?,
+        Format::Metrics(flavor) => metrics::write(report, flavor, out)?,
     }
     out.flush()
 }

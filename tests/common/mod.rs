@@ -127,3 +127,42 @@ pub fn capture_dirs(marker: &str, min: usize) -> Vec<PathBuf> {
     }
     dirs
 }
+
+/// The captures of the pinned stacks (`scripts/capture.sh --stack NAME`) with `marker` in their
+/// directory: `sample-logs/stacks/<stack>/<scenario>/` (at least `min_stacks` stacks there), then
+/// `stacks/<stack>/<scenario>/` under `REQTRAIL_CAPTURE_DIR` when CI captured some there.
+pub fn stack_capture_dirs(marker: &str, min_stacks: usize) -> Vec<PathBuf> {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/stacks");
+    let mut roots = vec![(committed, min_stacks)];
+    if let Some(fresh) = std::env::var_os("REQTRAIL_CAPTURE_DIR") {
+        roots.push((PathBuf::from(fresh).join("stacks"), 0));
+    }
+    let sorted_subdirs = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_dir())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        v.sort();
+        v
+    };
+    let mut dirs = Vec::new();
+    for (root, min) in roots {
+        let stacks = sorted_subdirs(&root);
+        assert!(
+            stacks.len() >= min,
+            "expected {min} captured stacks in {}",
+            root.display()
+        );
+        for stack in stacks {
+            dirs.extend(
+                sorted_subdirs(&stack)
+                    .into_iter()
+                    .filter(|p| p.join("truth.json").is_file() && p.join(marker).is_file()),
+            );
+        }
+    }
+    dirs
+}

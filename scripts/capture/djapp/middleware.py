@@ -63,3 +63,17 @@ class RequestLoggingMiddleware:
         response = self.get_response(request)
         logger.info("RESPONSE: %s %s -> %s", request.method, request.path, response.status_code, **kw)
         return response
+
+
+class ServedByMiddleware:
+    """Marks every answer Django made (X-Served-By: django), so the capture's client can tell
+    them from gunicorn's own (its 400 for a header it refuses, its 500 for a timed-out request):
+    truth from the server's side, not from the logs. Logs nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["X-Served-By"] = "django"
+        return response

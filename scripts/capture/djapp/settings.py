@@ -24,6 +24,7 @@ DATABASES = {}
 TEMPLATES = []
 
 MIDDLEWARE = [
+    "djapp.middleware.ServedByMiddleware",  # outermost: a header on every answer Django made
     "djapp.middleware.KubernetesInternalHostMiddleware",  # FIRST - allows 10.x.x.x
     "djapp.middleware.RequestLoggingMiddleware",  # SECOND - logs all requests
     "django.middleware.security.SecurityMiddleware",

@@ -115,6 +115,8 @@ pub struct Requests {
     pub status: BTreeMap<String, u64>,
     pub by_class: BTreeMap<Class, ClassStats>,
     pub pairing: PairingReport,
+    /// Every orphan (listed or not) by its cause: these add up to `orphaned`.
+    pub orphaned_by_cause: BTreeMap<Cause, u64>,
 }
 
 /// How requests were paired with their end, and how sure the pairing is.
@@ -136,6 +138,8 @@ pub struct LatencyReport {
     pub measured: u64,
     /// Per route (`METHOD /path/{id}/`), most requests first.
     pub routes: Vec<RouteLatency>,
+    /// The upper bounds (ms) each route's `le_counts` counts at or below.
+    pub le_ms: Vec<f64>,
     pub slowest: Vec<Slow>,
 }
 
@@ -149,6 +153,10 @@ pub struct RouteLatency {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub mean_ms: f64,
+    pub sum_ms: f64,
+    /// Requests at or below each of `latency.le_ms` (cumulative; a histogram bucket is never
+    /// split, so a count may take in requests up to 12 % above its bound).
+    pub le_counts: Vec<u64>,
 }
 
 /// Activity over time, in buckets of one width.
