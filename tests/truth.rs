@@ -189,40 +189,6 @@ const KNOWN: &[Known] = &[
         assertion: "requests.status",
         why: JOIN_20_1,
     },
-    Known {
-        stack: "g27-dj61",
-        scenario: "boot_failure",
-        assertion: "input.unrecognized",
-        why: "gunicorn 27 prints a failed worker's exception message bare after its traceback \
-              (arbiter.spawn_worker: print(\"%s\" % e)); reqtrail needs the traceback's state \
-              in parse/mod.rs to know the line",
-    },
-    Known {
-        stack: "g27-dj61",
-        scenario: "boot_failure_race",
-        assertion: "input.unrecognized",
-        why: "as boot_failure: the bare exception message after the worker's traceback",
-    },
-    Known {
-        stack: "g27-dj61",
-        scenario: "allowed_hosts",
-        assertion: "requests.total",
-        why: "gunicorn 27 refuses the Host header with ESC/BEL itself (400, `Invalid request \
-              from ip=…: Invalid HTTP Header: 'HOST'`, no access line); reqtrail does not count \
-              it as a request answered 400",
-    },
-    Known {
-        stack: "g27-dj61",
-        scenario: "allowed_hosts",
-        assertion: "requests.external",
-        why: "the same request gunicorn 27 refused itself",
-    },
-    Known {
-        stack: "g27-dj61",
-        scenario: "allowed_hosts",
-        assertion: "requests.status",
-        why: "the same request gunicorn 27 refused itself: one 400 fewer",
-    },
 ];
 
 /// The stack a capture was made on: truth.json's `stack` (scripts/capture.sh --stack), else the

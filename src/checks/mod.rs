@@ -234,7 +234,8 @@ pub struct Facts<'a> {
     pub in_flight: u64,
     /// ALLOWED_HOSTS rejections logged, of any host.
     pub total_rejections: u64,
-    /// Responses with status 400, whether or not a rejection was logged for them.
+    /// Responses with status 400 from the app, whether or not a rejection was logged for them
+    /// (gunicorn's own 400s to requests it could not read are not the app's).
     pub hidden_400s: u64,
 }
 
@@ -252,7 +253,13 @@ impl<'a> Facts<'a> {
             external: class_stats(a, Class::External),
             in_flight: a.traffic.by_class.values().map(|c| c.in_flight).sum(),
             total_rejections,
-            hidden_400s: a.traffic.status.get(&400).copied().unwrap_or(0),
+            hidden_400s: a
+                .traffic
+                .status
+                .get(&400)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(a.errors.invalid_requests),
         }
     }
 }

@@ -279,10 +279,14 @@ impl Correlator {
                     .orphan_all(&mut self.join, Cause::Shutdown, &line, time);
                 self.errors.on_event(p, &line, &mut self.out);
             }
-            Event::ErrorHandlingRequest { .. }
-            | Event::InvalidRequest { .. }
-            | Event::Message
-            | Event::DjangoRequest { .. } => self.errors.on_event(p, &line, &mut self.out),
+            Event::InvalidRequest { .. } => {
+                self.errors.on_event(p, &line, &mut self.out);
+                // gunicorn answered it 400 itself: a request no app line and no access line show.
+                self.access_only(b"", 400, false);
+            }
+            Event::ErrorHandlingRequest { .. } | Event::Message | Event::DjangoRequest { .. } => {
+                self.errors.on_event(p, &line, &mut self.out)
+            }
             Event::ExceptionLine { exc_type, message } if !workers::halts(exc_type, message) => {
                 self.errors.on_event(p, &line, &mut self.out)
             }

@@ -69,8 +69,9 @@ impl Correlator {
         }
     }
 
-    /// An access line no app line claimed: a request all the same (gunicorn answered it).
-    fn access_only(&mut self, path: &[u8], status: u16, probe_agent: bool) {
+    /// An access line no app line claimed, or a request gunicorn refused to read: a request all
+    /// the same (gunicorn answered it).
+    pub(super) fn access_only(&mut self, path: &[u8], status: u16, probe_agent: bool) {
         let class = self.hosts.classify(path, None, probe_agent, false);
         self.out.traffic.total += 1;
         self.tally.class(class).total += 1;

@@ -194,8 +194,9 @@ enum Mode {
     Normal,
     /// Inside a traceback: frames until the exception line.
     Traceback,
-    /// Just after an exception line: a chained traceback may follow.
-    AfterException,
+    /// Just after an exception line (the hash of its message): a chained traceback may follow,
+    /// or (gunicorn 24 and later, for a worker that failed to boot) the message alone again.
+    AfterException(u64),
     ConfigDump,
 }
 
@@ -313,7 +314,7 @@ impl LineParser {
                 let (_, (key, value)) = traceback::config_value(line).ok()?;
                 Some(Event::ConfigValue { key, value })
             }
-            Mode::Traceback | Mode::AfterException => {
+            Mode::Traceback | Mode::AfterException(_) => {
                 if line == traceback::TRACEBACK_START {
                     self.mode = Mode::Traceback;
                     return Some(Event::TracebackStart);
@@ -325,16 +326,29 @@ impl LineParser {
                     return (self.mode == Mode::Traceback || traceback::is_chain_separator(line))
                         .then_some(Event::TracebackLine);
                 }
-                if self.mode == Mode::Traceback {
-                    if let Ok((_, (exc_type, message))) = traceback::exception_line(line) {
-                        self.mode = Mode::AfterException;
-                        return Some(Event::ExceptionLine { exc_type, message });
+                match self.mode {
+                    Mode::Traceback => {
+                        let (_, (exc_type, message)) = traceback::exception_line(line).ok()?;
+                        self.mode = Mode::AfterException(message_key(message));
+                        Some(Event::ExceptionLine { exc_type, message })
                     }
+                    Mode::AfterException(key) if key == message_key(line) => {
+                        self.mode = Mode::Normal;
+                        Some(Event::TracebackLine)
+                    }
+                    _ => None,
                 }
-                None
             }
         }
     }
+}
+
+/// An exception message's key, to know it again when it is printed alone.
+fn message_key(message: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    message.hash(&mut h);
+    h.finish()
 }
 
 /// Lines that carry a layout of their own: gunicorn error-log prefix, access lines, runserver.
@@ -614,6 +628,27 @@ mod tests {
                 p.parse(l, Box::leak(Box::default())).event
             })
             .collect()
+    }
+
+    /// gunicorn 24 and later print a failed worker's exception message alone after its
+    /// traceback: it belongs to the traceback; another line after an exception is read for
+    /// itself.
+    #[test]
+    fn an_exception_message_printed_again_belongs_to_its_traceback() {
+        let ev = events(&[
+            b"Traceback (most recent call last):",
+            b"  File \"/app/settings.py\", line 17, in <module>",
+            b"ValueError: ALLOWED_HOSTS must be explicitly set in production",
+            b"ALLOWED_HOSTS must be explicitly set in production",
+            b"[2026-12-04 07:47:21 +0000] [29292] [INFO] Worker exiting (pid: 29292)",
+            b"Traceback (most recent call last):",
+            b"  File \"/app/settings.py\", line 17, in <module>",
+            b"ValueError: one thing",
+            b"another thing",
+        ]);
+        assert_eq!(ev[3], Event::TracebackLine);
+        assert_eq!(ev[4], Event::WorkerExiting { pid: 29292 });
+        assert_eq!(ev[8], Event::Unrecognized);
     }
 
     #[test]
