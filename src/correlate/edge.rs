@@ -322,7 +322,8 @@ impl EdgeLog {
         s.edge_lines += 1;
         s.edge = s.edge.or(Some(rec.edge));
         *f.edges.entry(rec.edge).or_default() += 1;
-        let time = rec.time.or(time);
+        // When the request ended there: what pairs with the app's lines.
+        let time = rec.ended().or(time);
         if let Some(t) = time {
             f.first = Some(f.first.map_or(t, |x| x.min(t)));
             f.last = Some(f.last.map_or(t, |x| x.max(t)));

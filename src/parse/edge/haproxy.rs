@@ -180,6 +180,7 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
         .filter(|s| (100..=599).contains(s));
     let mut record = EdgeRecord::new(Edge::HaProxy, RecordKind::Access);
     record.time = Some(time);
+    record.started = true;
     if let Some((method, path)) = request_line(request) {
         record.method = Some(Cow::Borrowed(method));
         record.path = Some(Cow::Borrowed(path));

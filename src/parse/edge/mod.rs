@@ -105,8 +105,11 @@ impl Reason {
 pub struct EdgeRecord<'a> {
     pub edge: Edge,
     pub kind: RecordKind,
-    /// When the edge logged it (for most access logs, when the request ended).
+    /// When the edge logged it (for most access logs, when the request ended; see `started`).
     pub time: Option<Ts>,
+    /// `time` is when the request started (HAProxy's accept date, Traefik's CLF timestamp):
+    /// [`EdgeRecord::ended`] adds the request's time to it.
+    pub started: bool,
     pub method: Option<Cow<'a, [u8]>>,
     /// The request URI as sent, query string included.
     pub path: Option<Cow<'a, [u8]>>,
@@ -145,6 +148,7 @@ impl<'a> EdgeRecord<'a> {
             edge,
             kind,
             time: None,
+            started: false,
             method: None,
             path: None,
             host: None,
@@ -159,6 +163,19 @@ impl<'a> EdgeRecord<'a> {
             reason: None,
             detail: None,
             upstream_name: None,
+        }
+    }
+}
+
+impl EdgeRecord<'_> {
+    /// When the request ended at the edge, as far as the line tells: its time, or for a format
+    /// that logs the start, the start plus the request's time (the start alone when that is
+    /// not logged).
+    pub fn ended(&self) -> Option<Ts> {
+        let t = self.time?;
+        match (self.started, self.request_seconds) {
+            (true, Some(s)) => Some(Ts(t.0 + (s * 1e6) as i64)),
+            _ => Some(t),
         }
     }
 }

@@ -92,6 +92,7 @@ pub fn traefik_clf(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
     };
     let mut record = EdgeRecord::new(Edge::Traefik, RecordKind::Access);
     record.time = Some(time);
+    record.started = true;
     record.method = Some(Cow::Borrowed(method));
     record.path = Some(Cow::Borrowed(path));
     record.client = Some(Cow::Borrowed(client));
@@ -167,8 +168,10 @@ pub fn traefik_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
         _ => None,
     };
     let server = present(j.ServiceAddr).or_else(|| present(url));
+    let started = j.time.is_none() && j.StartUTC.is_some();
     let time = j.time.or(j.StartUTC);
     let mut record = EdgeRecord::new(Edge::Traefik, RecordKind::Access);
+    record.started = started;
     record.time = time.and_then(|t| rfc3339(t.as_bytes()).ok().map(|r| r.1));
     record.method = Some(bytes(j.RequestMethod));
     record.path = present(j.RequestPath);
