@@ -379,6 +379,14 @@ fn verify(dir: &Path, variant: &str) -> Value {
     // Requests.
     let q = &r["requests"];
     c.eq("requests.total", q["total"].as_u64().unwrap(), e.total);
+    // The server's own hooks (lifecycle scenarios) saw every request start: the same count.
+    if let Some(started) = truth["hooks"]["requests_started"].as_u64() {
+        c.eq(
+            "requests.total.hooks",
+            q["total"].as_u64().unwrap(),
+            started,
+        );
+    }
     for kind in ["probe", "health", "external"] {
         c.eq(
             &format!("requests.{kind}"),
