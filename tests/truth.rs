@@ -63,6 +63,16 @@ struct Expected {
     public_accepted: bool,
     probes: Vec<Option<u64>>,
     boot_failed: bool,
+    /// Requests the client saw closed without an answer, cut by a signal the capture sent
+    /// (lifecycle scenarios: truth.json's `cut_by`): (path, orphan cause), sorted.
+    cut: Vec<(String, String)>,
+    /// Busy workers the capture SIGKILLed from outside (truth.json's `signals`).
+    killed_from_outside: u64,
+    /// Of those, the ones gunicorn's words leave to suspect of OOM (oom_suspected's rule: a
+    /// SIGKILL with no timeout before it): gunicorn 21+ prints `was sent SIGKILL! Perhaps out
+    /// of memory?`, 20.1 `was terminated due to signal 9`; both count. A kill during a stop
+    /// or after a timeout never does.
+    oom_worded: u64,
 }
 
 fn expected(truth: &Value) -> Expected {
@@ -85,7 +95,16 @@ fn expected(truth: &Value) -> Expected {
         public_accepted: false,
         probes: Vec::new(),
         boot_failed: truth["boot_failed"].as_bool().unwrap(),
+        cut: Vec::new(),
+        killed_from_outside: 0,
+        oom_worded: 0,
     };
+    for s in truth["signals"].as_array().into_iter().flatten() {
+        if s["target"] == "worker" && s["signal"] == "SIGKILL" {
+            e.killed_from_outside += 1;
+        }
+    }
+    e.oom_worded = e.killed_from_outside;
     for r in truth["requests"].as_array().unwrap() {
         let status = r["status"].as_u64();
         // The app saw it if the client got an HTTP answer or the connection was dropped mid-way.
@@ -109,6 +128,10 @@ fn expected(truth: &Value) -> Expected {
         if r["elapsed_ms"].as_f64().unwrap() >= timeout_ms && !by_django {
             e.timed_out.push(r["path"].as_str().unwrap().to_string());
         }
+        if let Some(cause) = r["cut_by"].as_str() {
+            e.cut
+                .push((r["path"].as_str().unwrap().to_string(), cause.to_string()));
+        }
         let host = r["host"].as_str().unwrap();
         let bypassed = kind == "probe" && status.is_some_and(|s| s < 400);
         // gunicorn's own 400 (27 refuses a Host with control bytes): Django never saw the host.
@@ -124,7 +147,27 @@ fn expected(truth: &Value) -> Expected {
         }
     }
     e.timed_out.sort();
+    e.cut.sort();
     e
+}
+
+impl Expected {
+    /// Every orphan the truth implies, (path, cause), sorted: the timed-out ones and the cut.
+    fn orphans(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = self
+            .timed_out
+            .iter()
+            .map(|p| (p.clone(), "worker_timeout".to_string()))
+            .chain(self.cut.iter().cloned())
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// A request cut by something other than the server's own stop.
+    fn cut_unplanned(&self) -> bool {
+        self.cut.iter().any(|(_, cause)| cause != "shutdown")
+    }
 }
 
 fn check_status(report: &Value, id: &str) -> String {
@@ -325,16 +368,25 @@ fn verify(dir: &Path, variant: &str) -> Value {
         server["worker_timeouts"].as_u64().unwrap(),
         e.timed_out.len() as u64,
     );
-    // A kill after a timeout is not OOM.
+    // A kill after a timeout or during a stop is not OOM; an outside SIGKILL is, as far as
+    // gunicorn's words go.
     c.eq(
         "server.oom_suspected",
         server["oom_suspected"].as_u64(),
-        Some(0),
+        Some(e.oom_worded),
     );
 
     // Requests.
     let q = &r["requests"];
     c.eq("requests.total", q["total"].as_u64().unwrap(), e.total);
+    // The server's own hooks (lifecycle scenarios) saw every request start: the same count.
+    if let Some(started) = truth["hooks"]["requests_started"].as_u64() {
+        c.eq(
+            "requests.total.hooks",
+            q["total"].as_u64().unwrap(),
+            started,
+        );
+    }
     for kind in ["probe", "health", "external"] {
         c.eq(
             &format!("requests.{kind}"),
@@ -347,20 +399,28 @@ fn verify(dir: &Path, variant: &str) -> Value {
     c.eq(
         "requests.orphaned",
         q["orphaned"].as_u64().unwrap(),
-        e.timed_out.len() as u64,
+        e.orphans().len() as u64,
     );
     c.eq("requests.in_flight", q["in_flight"].as_u64(), Some(0));
 
-    // Orphans: exactly the requests that outlived the timeout, each blamed on it.
+    // Orphans: exactly the requests that outlived the timeout, each blamed on it, and those a
+    // signal cut, each blamed on what the signal was (a stop, an outside kill).
     let orphans = r["orphans"].as_array().unwrap();
-    let mut paths: Vec<String> = orphans
+    let mut said: Vec<(String, String)> = orphans
         .iter()
-        .map(|o| o["path"].as_str().unwrap().to_string())
+        .map(|o| {
+            (
+                o["path"].as_str().unwrap().to_string(),
+                o["cause"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    paths.sort();
-    c.eq("orphans.path", &paths, &e.timed_out);
+    said.sort();
+    let want = e.orphans();
+    let paths = |v: &[(String, String)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    c.eq("orphans.path", paths(&said), paths(&want));
+    c.eq("orphans.cause", &said, &want);
     for o in orphans {
-        c.eq("orphans.cause", o["cause"].as_str(), Some("worker_timeout"));
         assert!(o["line"].as_u64().unwrap() > 0);
     }
     // What the client of a timed-out request got, from the truth: gunicorn ≥ 22 answers a
@@ -417,6 +477,7 @@ fn verify(dir: &Path, variant: &str) -> Value {
     }
 
     checklist(&mut c, &r, &e, &truth);
+    findings(&mut c, &r, &e, &truth);
 
     // The exit code follows the checks; a scenario with a problem must fail the gate.
     let any_fail = r["checks"]
@@ -425,7 +486,13 @@ fn verify(dir: &Path, variant: &str) -> Value {
         .iter()
         .any(|c| c["status"] == "FAIL");
     assert_eq!(code, if any_fail { 1 } else { 0 }, "{ctx}");
-    let troubled = e.boot_failed || e.public_rejected || !e.timed_out.is_empty();
+    let troubled = e.boot_failed
+        || e.public_rejected
+        || !e.timed_out.is_empty()
+        // Users' requests cut by a stop are lost too: a stop past --graceful-timeout fails
+        // the gate (requests_answered only warns; public_routes_answered fails on them).
+        || !e.cut.is_empty()
+        || e.oom_worded > 0;
     c.ok("exit_code", any_fail == troubled, || {
         format!(
             "reqtrail failed the gate: {any_fail}, the truth says there was trouble: {troubled}: {}",
@@ -436,6 +503,49 @@ fn verify(dir: &Path, variant: &str) -> Value {
     r
 }
 
+/// The findings a lifecycle says something about, and their order: a hang outranks an app
+/// exception; a stop is named as a stop; an outside kill is never called a timeout.
+fn findings(c: &mut Checker, r: &Value, e: &Expected, truth: &Value) {
+    let ids: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    let at = |id: &str| ids.iter().position(|&i| i == id);
+    let boom = truth["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["path"] == "/boom/" && t["status"] == 500);
+    if boom && !e.timed_out.is_empty() {
+        let (hang, error) = (at("worker_timeout"), at("server_errors"));
+        c.ok(
+            "findings.hang_before_error",
+            hang.is_some() && error.is_some() && hang < error,
+            || format!("the findings in order: {ids:?}; the truth: a hang and a 500"),
+        );
+    }
+    let stopped = e.cut.iter().any(|(_, cause)| cause == "shutdown");
+    c.eq(
+        "findings.requests_cut_by_shutdown",
+        at("requests_cut_by_shutdown").is_some(),
+        stopped,
+    );
+    c.eq(
+        "findings.oom_suspected",
+        at("oom_suspected").is_some(),
+        e.oom_worded > 0,
+    );
+    if e.killed_from_outside > 0 && e.timed_out.is_empty() {
+        c.ok(
+            "findings.no_timeout_claim",
+            at("worker_timeout").is_none(),
+            || format!("{ids:?}; the truth: a worker killed from outside, no timeout"),
+        );
+    }
+}
+
 /// The checklist, by the documented rules.
 fn checklist(c: &mut Checker, r: &Value, e: &Expected, truth: &Value) {
     let want_started = if e.boot_failed { "FAIL" } else { "PASS" };
@@ -444,7 +554,7 @@ fn checklist(c: &mut Checker, r: &Value, e: &Expected, truth: &Value) {
         check_status(r, "gunicorn_started"),
         want_started.into(),
     );
-    let want_stable = if e.boot_failed || !e.timed_out.is_empty() {
+    let want_stable = if e.boot_failed || !e.timed_out.is_empty() || e.killed_from_outside > 0 {
         "FAIL"
     } else {
         "PASS"
@@ -456,10 +566,13 @@ fn checklist(c: &mut Checker, r: &Value, e: &Expected, truth: &Value) {
     );
     let want_answered = if e.total == 0 {
         "UNKNOWN"
-    } else if e.timed_out.is_empty() {
-        "PASS"
-    } else {
+    } else if !e.timed_out.is_empty() || e.cut_unplanned() {
         "FAIL"
+    } else if !e.cut.is_empty() {
+        // Cut by the server's stop: a warning (requests_cut_by_shutdown), not a failure.
+        "WARN"
+    } else {
+        "PASS"
     };
     c.eq(
         "checks.requests_answered",

@@ -184,6 +184,12 @@ class Client:
         self.edge_port = edge_port
         self.lock = threading.Lock()
         self.results = []
+        self.background = []
+
+    def join_background(self):
+        for t in self.background:
+            t.join(CLIENT_TIMEOUT + 10)
+        self.background = []
 
     def one(self, spec):
         with self.lock:
@@ -223,6 +229,15 @@ class Client:
                         if wait > 0:
                             time.sleep(wait)
                         pool.submit(self.one, spec)
+            elif op == "bg":
+                # steps run in a thread of their own (joined, bounded, by "join" or run's end)
+                t = threading.Thread(target=self.run, args=(step[1],), daemon=True)
+                t.start()
+                self.background.append(t)
+            elif op == "join":
+                self.join_background()
+            elif op == "call":
+                step[1]()
             elif op == "until":
                 # (predicate, max_seconds): poll every 0.1 s until it holds or time is up
                 pred, limit = step[1], step[2]
@@ -373,6 +388,151 @@ def plan_json_logging():
     return [(op, {"request_id": None, **arg}) if op == "req" else (op, arg) for op, arg in plan]
 
 
+# --------------------------------------------------------------------------
+# lifecycle scenarios: signals to the master or a worker mid-traffic, truth from server hooks
+
+
+class Life:
+    """What a lifecycle plan acts on: the running master (proc), the hooks' log (hooks.py writes
+    it), and the signals sent, each recorded for truth.json."""
+
+    def __init__(self, proc, hook_log):
+        self.proc = proc
+        self.hook_log = hook_log
+        self.signals = []
+        self.kept = None
+
+    def hooks(self):
+        if self.kept is not None:
+            return self.kept
+        try:
+            with open(self.hook_log, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.endswith("\n")]
+        except OSError:
+            return []
+
+    def busy_with(self, path):
+        """Pids of the workers that started `path` and have not finished it (hooks' word)."""
+        open_ = {}
+        for h in self.hooks():
+            if h.get("path") != path:
+                continue
+            key = h["pid"]
+            open_[key] = open_.get(key, 0) + (1 if h["event"] == "request_started" else -1)
+        return sorted(pid for pid, n in open_.items() if n > 0)
+
+    def signal(self, target, sig, cause, pid=None):
+        """Send sig to the master (target "master") or a worker's pid; record it."""
+        pid = self.proc.pid if target == "master" else pid
+        if pid is None or self.proc.poll() is not None:
+            return
+        self.signals.append({"at": rfc3339_micro(time.time()), "target": target, "pid": pid,
+                             "signal": signal.Signals(sig).name, "cause": cause})
+        os.kill(pid, sig)
+
+    def kill_busy_worker(self, path):
+        pids = self.busy_with(path)
+        if pids:
+            self.signal("worker", signal.SIGKILL, "worker_killed", pids[0])
+
+    def wait_exit(self, limit):
+        for _ in range(int(limit * 10)):
+            if self.proc.poll() is not None:
+                return
+            time.sleep(0.1)
+
+
+def traffic(n, gap=0.06):
+    """n quick requests, a kube-probe every third, with gap seconds between them."""
+    pages = [public("/login/"), public("/health/", CURL_UA), public("/api/v1/reports/7/"),
+             public("/admin/", CURL_UA)]
+    steps = []
+    for i in range(n):
+        steps.append(("req", probe() if i % 3 == 0 else pages[i % len(pages)]))
+        steps.append(("sleep", gap))
+    return steps
+
+
+def plan_max_requests(life):
+    # --max-requests 5 on 2 workers: about 30 requests restart each worker a few times.
+    return [*traffic(30), ("sleep", 0.3)]
+
+
+def plan_sigterm_inflight(life):
+    # Two /stuck/ occupy both workers; the master is stopped with --graceful-timeout 1.
+    return [
+        *traffic(4),
+        ("bg", [("req", public("/stuck/", CURL_UA))]),
+        ("bg", [("req", public("/stuck/"))]),
+        ("until", lambda: len(life.busy_with("/stuck/")) >= 2, 5),
+        ("sleep", 0.2),
+        ("call", lambda: life.signal("master", signal.SIGTERM, "shutdown")),
+        ("call", lambda: life.wait_exit(8)),
+        ("join",),
+    ]
+
+
+def plan_sigkill_worker(life):
+    # The OOM-killer's pattern: a busy worker SIGKILLed from outside, no timeout before it.
+    return [
+        *traffic(4),
+        ("bg", [("req", public("/stuck/", CURL_UA))]),
+        ("until", lambda: len(life.busy_with("/stuck/")) >= 1, 5),
+        ("sleep", 0.2),
+        ("call", lambda: life.kill_busy_worker("/stuck/")),
+        ("join",),
+        ("sleep", 1.0),  # the master boots a new worker
+        *traffic(5),
+    ]
+
+
+def plan_reload_hup(life):
+    # A planned reload (SIGHUP to the master) while requests keep coming.
+    return [
+        ("bg", traffic(30, 0.08)),
+        ("sleep", 0.8),
+        ("call", lambda: life.signal("master", signal.SIGHUP, "reload")),
+        ("join",),
+        ("sleep", 0.3),
+    ]
+
+
+def plan_scale_ttin(life):
+    # Scaling up (SIGTTIN) and back down (SIGTTOU) while requests keep coming.
+    return [
+        ("bg", traffic(30, 0.08)),
+        ("sleep", 0.6),
+        ("call", lambda: life.signal("master", signal.SIGTTIN, "scale_up")),
+        ("sleep", 1.0),
+        ("call", lambda: life.signal("master", signal.SIGTTOU, "scale_down")),
+        ("join",),
+        ("sleep", 0.3),
+    ]
+
+
+def plan_error_and_hang(life):
+    # An app exception (/boom/, 500 with its traceback) and a hung /stuck/ in the same run.
+    return [
+        *traffic(4),
+        ("parallel", [(0, public("/boom/")), (0.1, public("/stuck/", CURL_UA))]),
+        ("sleep", 0.5),
+        *traffic(4),
+    ]
+
+
+def cut_by(result, signals, timeout_s):
+    """What cut a request the client saw closed without an answer before gunicorn's timeout:
+    the cause of the last signal sent before it ended (None: nothing we sent)."""
+    if result["status"] is not None or result["error"] != "connection closed":
+        return None
+    if result["elapsed_ms"] >= timeout_s * 1000:
+        return None
+    sent = datetime.strptime(result["sent_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    ended = rfc3339_micro(sent.timestamp() + result["elapsed_ms"] / 1000)
+    before = [s for s in signals if s["at"] <= ended]
+    return before[-1]["cause"] if before else None
+
+
 SCENARIOS = {
     "allowed_hosts": {
         "description": "ALLOWED_HOSTS lacks the public host: kube-probes pass via the K8s bypass "
@@ -447,6 +607,62 @@ SCENARIOS = {
         "args": [],
         "log_format": "json",
         "plan": plan_json_logging,
+    },
+    "max_requests": {
+        "description": "--max-requests 5 --max-requests-jitter 0 on 2 sync workers under steady "
+        "traffic: planned worker restarts, every request answered",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": ["--max-requests", "5", "--max-requests-jitter", "0"],
+        "lifecycle": True,
+        "plan": plan_max_requests,
+    },
+    "sigterm_inflight": {
+        "description": "--graceful-timeout 1: SIGTERM to the master while two /stuck/ requests are "
+        "in flight; the workers outlive the graceful timeout and the master kills them",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": ["--graceful-timeout", "1"],
+        "lifecycle": True,
+        "plan": plan_sigterm_inflight,
+    },
+    "sigkill_worker": {
+        "description": "An external SIGKILL of the worker busy with /stuck/ (its pid from a "
+        "pre_request hook), no timeout before it (the OOM-killer's pattern); the master boots "
+        "a new worker and traffic goes on",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": [],
+        "lifecycle": True,
+        "plan": plan_sigkill_worker,
+    },
+    "reload_hup": {
+        "description": "SIGHUP to the master mid-traffic: a planned reload (new workers, the old "
+        "ones stopped gracefully), every request answered",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": [],
+        "lifecycle": True,
+        "plan": plan_reload_hup,
+    },
+    "scale_ttin": {
+        "description": "SIGTTIN then SIGTTOU to the master mid-traffic: one worker more, then one "
+        "fewer (planned scaling), every request answered",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": [],
+        "lifecycle": True,
+        "plan": plan_scale_ttin,
+    },
+    "error_and_hang": {
+        "description": "--timeout 2: a /boom/ 500 with its traceback and a hung /stuck/ (killed by "
+        "WORKER TIMEOUT) in the same run, so the findings compete",
+        "allowed_hosts": ["app.example.com", "127.0.0.1", "localhost"],
+        "time_zone": "UTC",
+        "args": ["--timeout", "2"],
+        "timeout": 2,
+        "lifecycle": True,
+        "plan": plan_error_and_hang,
     },
 }
 
@@ -593,9 +809,13 @@ def gunicorn_command(sc, port):
     return cmd, env
 
 
-def start_gunicorn(sc, port, sink):
-    """Start gunicorn for scenario sc; its stdout and stderr go to sink as service "web"."""
+def start_gunicorn(sc, port, sink, hook_log=None):
+    """Start gunicorn for scenario sc; its stdout and stderr go to sink as service "web".
+    With hook_log, gunicorn loads hooks.py, which writes its events there."""
     cmd, env = gunicorn_command(sc, port)
+    if hook_log:
+        cmd += ["-c", os.path.join(HERE, "hooks.py")]
+        env["REQTRAIL_HOOK_LOG"] = hook_log
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env, cwd=HERE,
@@ -622,7 +842,12 @@ def capture_once(name, out_dir):
     port = free_port()
     sink = Sink(out_dir)
     t_start = time.monotonic()
-    proc, readers = start_gunicorn(sc, port, sink)
+    hook_log = None
+    if sc.get("lifecycle"):
+        fd, hook_log = tempfile.mkstemp(prefix="reqtrail-hooks-", suffix=".jsonl")
+        os.close(fd)
+    proc, readers = start_gunicorn(sc, port, sink, hook_log)
+    life = Life(proc, hook_log) if hook_log else None
 
     client = Client(port)
     exited_on_its_own = False
@@ -647,8 +872,11 @@ def capture_once(name, out_dir):
                 raise RuntimeError(f"{name}: gunicorn not listening after 10 s")
             else:
                 time.sleep(0.8)  # let the workers import Django (like initialDelaySeconds)
-        client.run(sc["plan"]())
-        if proc.poll() is not None and not sc.get("expect_exit"):
+        client.run(sc["plan"](life) if life else sc["plan"]())
+        client.join_background()
+        stopped = life is not None and any(s["target"] == "master" and s["signal"] == "SIGTERM"
+                                           for s in life.signals)
+        if proc.poll() is not None and not sc.get("expect_exit") and not stopped:
             exited_on_its_own = True
         time.sleep(0.3)  # let the last log lines arrive before the shutdown lines
     finally:
@@ -656,7 +884,10 @@ def capture_once(name, out_dir):
         for t in readers:
             t.join(5)
         sink.close()
-    return client.results, proc.returncode, exited_on_its_own, exit_seconds
+    if life:
+        life.kept = life.hooks()  # the hooks' log is a temp file, gone after this
+        os.remove(hook_log)
+    return client.results, proc.returncode, exited_on_its_own, exit_seconds, life
 
 
 def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
@@ -681,13 +912,32 @@ def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
     }
 
 
+def lifecycle_truth(sc, life, results):
+    """truth.json's side of a lifecycle scenario, from the capture and the server's hooks: the
+    signals sent; the workers born, exited and the requests each took (hooks.py); and per
+    request, what cut it when the client saw its connection closed without an answer."""
+    hooks = life.hooks()
+    count = lambda event: sum(1 for h in hooks if h["event"] == event)  # noqa: E731
+    for r in results:
+        r["cut_by"] = cut_by(r, life.signals, sc.get("timeout", DEFAULT_TIMEOUT))
+    return {
+        "signals": life.signals,
+        "hooks": {
+            "workers_born": count("worker_born"),
+            "workers_exited": count("worker_exited"),
+            "requests_started": count("request_started"),
+            "requests_done": count("request_done"),
+        },
+    }
+
+
 def run_scenario(name, out_root, versions):
     sc = SCENARIOS[name]
     out_dir = os.path.join(out_root, name)
     started = time.monotonic()
     attempts = sc.get("attempts", 1)
     for attempt in range(1, attempts + 1):
-        results, returncode, exited_on_its_own, exit_seconds = capture_once(name, out_dir)
+        results, returncode, exited_on_its_own, exit_seconds, life = capture_once(name, out_dir)
         outcome, clause = boot_outcome(exited_on_its_own, returncode, exit_seconds)
         if "want_outcome" not in sc or outcome == sc["want_outcome"]:
             break
@@ -696,6 +946,8 @@ def run_scenario(name, out_root, versions):
 
     truth = {**app_truth(name, sc, versions, clause, exited_on_its_own, returncode),
              "requests": results}
+    if life:
+        truth.update(lifecycle_truth(sc, life, results))
     with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8") as f:
         json.dump(truth, f, indent=2)
         f.write("\n")
