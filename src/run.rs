@@ -116,7 +116,10 @@ pub fn run(
     let report = report_of(&total, options, files, messages);
     if let Some(x) = &exporter {
         x.publish(&report);
-        x.serve_until(stop, !options.quiet);
+        // Nothing could be read (a log that isn't there): an error now, as without metrics.
+        if !report.input.files.is_empty() {
+            x.serve_until(stop, !options.quiet);
+        }
     }
     RunOutcome { report, errors }
 }
