@@ -12,6 +12,7 @@ use common::{interrupt, sample};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -334,4 +335,151 @@ fn hostile_scrapers_stall_neither_reading_nor_later_scrapes() {
     );
     drop(idle);
     live.stop();
+}
+
+/// A free port on 127.0.0.1 (bound, then let go for the child to take).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A real Prometheus (Debian's `prometheus`, which CI installs) scrapes reqtrail every second
+/// and evaluates the shipped rules every second: ReqtrailWorkersTimingOut fires on the
+/// worker_timeout capture, and the series queried through Prometheus' HTTP API equal
+/// reqtrail's own final exposition. Without the binary the test says so and passes, except in
+/// CI (`CI` or `REQTRAIL_NEED_PROMETHEUS` set).
+#[test]
+fn a_real_prometheus_scrapes_it_and_the_timeout_alert_fires() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        let need = std::env::var_os("CI").is_some()
+            || std::env::var_os("REQTRAIL_NEED_PROMETHEUS").is_some();
+        assert!(
+            !need,
+            "prometheus is not installed (apt-get install prometheus)"
+        );
+        eprintln!("prometheus is not installed: skipped");
+        return;
+    }
+    let tmp = common::Tmp::new("prometheus");
+    let all = lines(&sample("worker_timeout", "docker.log"));
+    let n = all.len();
+    let upto = all.iter().position(|l| l.contains("GET /stuck/")).unwrap() + 1;
+    let (live, stdin) = Live::start();
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/reqtrail.rules.yml");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
+         scrape_configs:\n  - job_name: reqtrail\n    static_configs:\n      - targets: ['{}']\n",
+        rules.display(),
+        live.addr
+    );
+    let config = tmp.file("prometheus.yml", config.as_bytes());
+    let port = free_port();
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={config}"))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            tmp.0.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let prometheus = Stopped(prometheus);
+    let api = SocketAddr::from(([127, 0, 0, 1], port));
+    let query = |q: &str| -> serde_json::Value {
+        let path = format!("/api/v1/query?query={}", encode(q));
+        match TcpStream::connect_timeout(&api, Duration::from_secs(2)) {
+            Ok(_) => serde_json::from_str(&get(api, &path, None).2).unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    };
+    let scalar = |q: &str| -> Option<f64> {
+        let v = query(q);
+        let r = v["data"]["result"].get(0)?;
+        r["value"][1].as_str()?.parse().ok()
+    };
+    // The first lines, until Prometheus has scraped them (no timeout yet), then the rest.
+    let stdin = feed(stdin, all[..upto].to_vec(), Duration::ZERO)
+        .join()
+        .unwrap();
+    let start = Instant::now();
+    while scalar("reqtrail_lines_read_total") != Some(upto as f64) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no scrape of the first lines"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let q = "reqtrail_worker_events_total{kind=\"timeout\"}";
+    assert_eq!(scalar(q), Some(0.0));
+    drop(
+        feed(stdin, all[upto..].to_vec(), Duration::ZERO)
+            .join()
+            .unwrap(),
+    );
+    live.wait_stderr("the input ended", Duration::from_secs(10));
+    let end = samples(&get(live.addr, "/metrics", None).2);
+    let start = Instant::now();
+    let firing = loop {
+        let alerts = get(api, "/api/v1/alerts", None).2;
+        let v: serde_json::Value = serde_json::from_str(&alerts).unwrap();
+        let firing: Vec<String> = v["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["state"] == "firing")
+            .map(|a| a["labels"]["alertname"].as_str().unwrap().to_string())
+            .collect();
+        if firing.iter().any(|a| a == "ReqtrailWorkersTimingOut") {
+            break firing;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "no alert: {alerts}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        firing.iter().any(|a| a == "ReqtrailOrphansRising"),
+        "{firing:?}"
+    );
+    assert_eq!(scalar("reqtrail_lines_read_total"), Some(n as f64));
+    for key in [
+        "reqtrail_worker_events_total{kind=\"timeout\"}",
+        "reqtrail_requests_orphaned_total{cause=\"worker_timeout\"}",
+        "reqtrail_requests_orphaned_total{cause=\"worker_killed\"}",
+        "reqtrail_requests_total{class=\"external\"}",
+        "reqtrail_requests_total{class=\"probe\"}",
+        "reqtrail_check_status{check=\"requests_answered\"}",
+        "reqtrail_check_status{check=\"workers_stable\"}",
+    ] {
+        assert_eq!(scalar(key), Some(end[key]), "{key}");
+    }
+    drop(prometheus);
+    live.stop();
+}
+
+/// A PromQL query as a URL's query value.
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A child stopped by its PID however the test ends.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
