@@ -2,6 +2,7 @@
 //! write it, around the [`Settings`] that say how to judge it.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use std::sync::Arc;
@@ -148,6 +149,12 @@ pub struct Args {
     #[arg(short, long)]
     pub follow: bool,
 
+    /// While following, serve live metrics for Prometheus at ADDR (`127.0.0.1:9464`, or a bare
+    /// port for 127.0.0.1): GET /metrics (OpenMetrics when the scraper asks for it) and
+    /// /healthz. After the input ends, the final metrics are served until Ctrl-C.
+    #[arg(long, value_name = "ADDR", requires = "follow", value_parser = listen_addr)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -155,6 +162,18 @@ pub struct Args {
     /// Print nothing; only the exit status tells (0 ok, 1 a check failed, 2 error).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `--metrics-listen` values: an address with its port, or a port alone (on 127.0.0.1: the
+/// metrics name the logs' hosts and routes, so they stay on this machine unless asked).
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    let t = s.trim();
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    t.parse().map_err(|_| {
+        format!("'{s}' is not an address to listen on (127.0.0.1:9464, [::1]:9464, or 9464)")
+    })
 }
 
 /// `--since` / `--until` values.
@@ -218,6 +237,8 @@ pub struct Options {
     pub follow: bool,
     /// Notices (finished requests, alerts) are wanted as they happen.
     pub notices: bool,
+    /// Serve live metrics there while following.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A host as users may paste it, a URL included (`https://app.example.com/login`): the host
@@ -339,6 +360,7 @@ impl Args {
             separate: self.separate,
             follow: self.follow,
             notices: self.follow || self.format == FormatArg::Ndjson,
+            metrics_listen: self.metrics_listen,
         })
     }
 }
@@ -350,6 +372,23 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
         Args::try_parse_from(std::iter::once("reqtrail").chain(args.iter().copied()))
             .map(|a| a.into_options().expect("valid settings"))
+    }
+
+    #[test]
+    fn metrics_listen_needs_follow_and_defaults_to_loopback() {
+        assert!(parse(&["--metrics-listen", "127.0.0.1:9464"]).is_err());
+        let c = parse(&["--follow", "--metrics-listen", "9464"]).unwrap();
+        assert_eq!(
+            c.metrics_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        let c = parse(&["-f", "--metrics-listen", "0.0.0.0:9100"]).unwrap();
+        assert_eq!(
+            c.metrics_listen,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
+        assert!(parse(&["-f", "--metrics-listen", "localhost"]).is_err());
+        assert_eq!(parse(&["-f"]).unwrap().metrics_listen, None);
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub enum Error {
     IsDirectory { path: String },
     /// Writing the report failed (a closed pipe is not reported as an error).
     Output(io::Error),
+    /// `--metrics-listen`'s address could not be listened on.
+    Listen { addr: String, source: io::Error },
 }
 
 impl fmt::Display for Error {
@@ -19,6 +21,7 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "cannot read {path}: {source}"),
             Error::IsDirectory { path } => write!(f, "cannot read {path}: it is a directory"),
             Error::Output(e) => write!(f, "cannot write the report: {e}"),
+            Error::Listen { addr, source } => write!(f, "cannot serve metrics on {addr}: {source}"),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::input::{expand, Progress, Source};
 use crate::read::{read_following, read_sources, Pipeline, Window};
 use crate::report::live::NoticeWriter;
 use crate::report::metrics::Flavor;
+use crate::report::serve::Exporter;
 use crate::report::{output, progress, Format, Report};
 
 /// The report's format, as the command line asked for it.
@@ -69,7 +70,20 @@ pub fn run(
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> RunOutcome {
-    let (sources, mut errors) = expand(&options.sources);
+    let (mut sources, mut errors) = expand(&options.sources);
+    let exporter = match options.metrics_listen {
+        Some(addr) => match Exporter::start(addr, !options.quiet) {
+            Ok(x) => Some(x),
+            Err(source) => {
+                let addr = addr.to_string();
+                errors.push(Error::Listen { addr, source });
+                // Nothing is read: a sidecar without its metrics should fail where it is seen.
+                sources.clear();
+                None
+            }
+        },
+        None => None,
+    };
     if !options.follow {
         let sizes: Option<Vec<u64>> = sources
             .iter()
@@ -80,35 +94,69 @@ pub fn run(
             .collect();
         progress.start(sizes.map(|s| s.iter().sum()));
     }
-    let (total, files, read_errors) = read_all(options, &sources, emit, stop, progress);
+    let names: Vec<String> = sources.iter().map(Source::name).collect();
+    let mut publish = |p: &Pipeline| {
+        if let Some(x) = &exporter {
+            x.publish(&report_of(
+                &p.snapshot(),
+                options,
+                names.clone(),
+                Vec::new(),
+            ));
+        }
+    };
+    let reading = (
+        exporter.is_some(),
+        &mut publish as &mut dyn FnMut(&Pipeline),
+    );
+    let (total, files, read_errors) = read_all(options, &sources, emit, stop, progress, reading);
     errors.extend(read_errors);
     progress.finish();
+    let messages = errors.iter().map(|e| e.to_string()).collect();
+    let report = report_of(&total, options, files, messages);
+    if let Some(x) = &exporter {
+        x.publish(&report);
+        // Nothing could be read (a log that isn't there): an error now, as without metrics.
+        if !report.input.files.is_empty() {
+            x.serve_until(stop, !options.quiet);
+        }
+    }
+    RunOutcome { report, errors }
+}
+
+/// The report on `total`: the timeout settled, the checks run.
+fn report_of(
+    total: &Analysis,
+    options: &Options,
+    files: Vec<String>,
+    messages: Vec<String>,
+) -> Report {
     let timeout = settle_timeout(
         options.settings.timeout,
         total.workers.timeout_from_logs,
         &total.traffic.orphans,
     );
-    let diagnosis = diagnose(&total, &options.settings, timeout);
-    let messages = errors.iter().map(|e| e.to_string()).collect();
-    let report = Report::build(
-        &total,
+    let diagnosis = diagnose(total, &options.settings, timeout);
+    Report::build(
+        total,
         diagnosis,
         files,
         messages,
         (timeout.seconds, timeout.source.to_string()),
-    );
-    RunOutcome { report, errors }
+    )
 }
 
 /// Reads `sources` as the command line asks: merged into one stream (or followed), or each on
 /// its own with `--separate`, their analyses merged. Returns the analysis, the inputs read and
-/// the errors.
+/// the errors. `(live, publish)`: while following, snapshots are wanted (`live`) and handed to
+/// `publish` at most once a second.
 fn read_all(
     options: &Options,
     sources: &[Source],
     emit: &mut dyn FnMut(&Notice),
     stop: &AtomicBool,
     progress: &dyn Progress,
+    (live, publish): (bool, &mut dyn FnMut(&Pipeline)),
 ) -> (Analysis, Vec<String>, Vec<Error>) {
     let settings = Arc::new(options.settings.clone());
     let window = Window {
@@ -159,8 +207,11 @@ fn read_all(
         (total, files, errors)
     } else {
         let mut p = new_pipeline();
+        if live {
+            p = p.with_snapshots();
+        }
         let (files, errs) = if options.follow {
-            read_following(sources, &mut p, emit, stop)
+            read_following(sources, &mut p, emit, stop, publish)
         } else {
             read_sources(sources, &mut p, emit, progress)
         };

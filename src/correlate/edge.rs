@@ -259,7 +259,7 @@ fn text(b: &Option<std::borrow::Cow<'_, [u8]>>) -> Option<String> {
 }
 
 /// The edge records of a run, as they are read.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EdgeLog {
     facts: EdgeFacts,
 }

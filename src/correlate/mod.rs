@@ -38,6 +38,7 @@ mod notices;
 mod pairing;
 mod records;
 mod settle;
+mod snapshot;
 mod tally;
 pub mod users;
 mod workers;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::{Analysis, Class, ClassStats};
 
 /// The per-class and per-status counters of one running stream.
+#[derive(Clone)]
 pub(super) struct Tally {
     by_class: [ClassStats; 3],
     /// Codes below 600; any other goes to the analysis's map at once.

@@ -20,12 +20,15 @@ enum Arrival {
 /// `--follow`: reads every source as it grows (a pipe until it closes, a file like `tail -F`:
 /// when it is rotated, what the old file still gets is read, then the new one from its start),
 /// in arrival order, ticking once a second so a request that hangs is told about even when no
-/// line comes; stops at the end of all inputs or when `stop` is set (Ctrl-C).
+/// line comes; stops at the end of all inputs or when `stop` is set (Ctrl-C). `publish` is
+/// handed the pipeline at most once a second, lines or not (`--metrics-listen` takes its
+/// snapshot there).
 pub fn read_following(
     sources: &[Source],
     pipeline: &mut Pipeline,
     emit: &mut dyn FnMut(&Notice),
     stop: &AtomicBool,
+    publish: &mut dyn FnMut(&Pipeline),
 ) -> (Vec<String>, Vec<Error>) {
     let (tx, rx) = mpsc::sync_channel::<Arrival>(4096);
     let mut names = Vec::new();
@@ -101,6 +104,7 @@ pub fn read_following(
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             pipeline.tick();
+            publish(pipeline);
             last_tick = Instant::now();
         }
         for n in pipeline.take_notices() {

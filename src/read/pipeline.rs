@@ -81,6 +81,8 @@ struct Correlating {
     notify: bool,
     /// When the last line with a time arrived, and that time: log time "now" while following.
     last_arrival: Option<(Instant, Ts)>,
+    /// Snapshots are taken while reading (`--metrics-listen`): keep `last_arrival` too.
+    live: bool,
 }
 
 impl Pipeline {
@@ -100,6 +102,7 @@ impl Pipeline {
                 filtered: 0,
                 notify: false,
                 last_arrival: None,
+                live: false,
             },
         }
     }
@@ -107,6 +110,12 @@ impl Pipeline {
     /// Asks for notices: see [`Pipeline::take_notices`].
     pub fn with_notices(mut self) -> Pipeline {
         self.back.notify = true;
+        self
+    }
+
+    /// Asks for the log's clock to be kept while reading, for [`Pipeline::snapshot`]'s ages.
+    pub fn with_snapshots(mut self) -> Pipeline {
+        self.back.live = true;
         self
     }
 
@@ -130,13 +139,18 @@ impl Pipeline {
             .collect()
     }
 
-    /// Lets the correlators alert on requests open too long, by the log's clock: the last
-    /// line's time plus the wall time since it arrived.
+    /// The log's clock while following: the last line's time plus the wall time since it
+    /// arrived.
+    fn log_now(&self) -> Option<Ts> {
+        let (at, t) = self.back.last_arrival?;
+        Some(Ts(t.0 + at.elapsed().as_micros() as i64))
+    }
+
+    /// Lets the correlators alert on requests open too long, by the log's clock.
     pub fn tick(&mut self) {
-        let Some((at, t)) = self.back.last_arrival else {
+        let Some(now) = self.log_now() else {
             return;
         };
-        let now = Ts(t.0 + at.elapsed().as_micros() as i64);
         for (_, c) in &mut self.back.pods.items {
             c.tick(now);
         }
@@ -237,6 +251,13 @@ impl Pipeline {
         chunked::pump(reader, size, &patterns, &mut consume, progress)
     }
 
+    /// The analysis of everything read so far, every stream left open (`--metrics-listen`):
+    /// each pod's [`Correlator::snapshot`], open requests aged by the log's clock, merged as
+    /// [`Pipeline::finish`] merges them, with the edge's records so far.
+    pub fn snapshot(&self) -> Analysis {
+        self.back.snapshot(self.log_now())
+    }
+
     /// Ends every stream; returns the analysis and the last notices (requests still open).
     /// Facts of the whole input are settled first, so that every pod judges its open
     /// requests alike.
@@ -298,7 +319,7 @@ impl Correlating {
         let f = &mut self.files[file];
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
-        if let (Some(t), true) = (time, self.notify) {
+        if let (Some(t), true) = (time, self.notify || self.live) {
             self.last_arrival = Some((Instant::now(), t));
         }
         // Continuation lines (tracebacks) take the time of the record above them.
@@ -365,6 +386,36 @@ impl Correlating {
         }
     }
 
+    /// See [`Pipeline::snapshot`].
+    fn snapshot(&self, now: Option<Ts>) -> Analysis {
+        let mut total = Analysis::default();
+        let named = self.pods.items.iter().any(|(k, _)| !k.is_empty());
+        for (pod, c) in &self.pods.items {
+            let mut a = c.snapshot(now);
+            let edge_only = a.input.edge > 0 && a.traffic.total == 0;
+            if named && !edge_only {
+                a.pods
+                    .push(PodSummary::of(&String::from_utf8_lossy(pod), &a));
+            }
+            total.merge(a);
+        }
+        total.input.lines += self.filtered;
+        total.input.filtered += self.filtered;
+        let mut edge = self.edge.clone();
+        for f in &self.files {
+            if f.app_lines == 0 {
+                for (_, (_, _, source)) in &f.roles.items {
+                    edge.unclear(*source);
+                }
+            }
+        }
+        total.edge = edge.finish(app_side(&total));
+        if !total.edge.is_empty() {
+            users::explain(&mut total);
+        }
+        total
+    }
+
     /// Ends every stream; returns the analysis and the last notices (requests still open).
     /// Facts of the whole input (its end, the timeout, whether ends are logged at all) are
     /// settled first, so that every pod judges its open requests alike.
@@ -416,14 +467,144 @@ impl Correlating {
                 }
             }
         }
-        let app_side = total.traffic.total > 0
-            || total.workers.booted > 0
-            || !total.workers.gunicorn_versions.is_empty()
-            || total.input.app_request_lines > 0;
-        total.edge = self.edge.finish(app_side);
+        total.edge = self.edge.finish(app_side(&total));
         if !total.edge.is_empty() {
             users::explain(&mut total);
         }
         (total, notices)
+    }
+}
+
+/// Whether the input showed the app's side at all (its requests, its workers, its lines).
+fn app_side(total: &Analysis) -> bool {
+    total.traffic.total > 0
+        || total.workers.booted > 0
+        || !total.workers.gunicorn_versions.is_empty()
+        || total.input.app_request_lines > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::correlate::{Cause, Class};
+
+    /// Every log of every capture in sample-logs/ (each read on its own, as one input).
+    fn capture_logs() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let mut logs = Vec::new();
+        for dir in std::fs::read_dir(root).unwrap() {
+            let dir = dir.unwrap().path();
+            if !dir.join("truth.json").is_file() {
+                continue;
+            }
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap().path();
+                if f.extension().is_some_and(|e| e == "log") {
+                    logs.push(f);
+                }
+            }
+        }
+        logs.sort();
+        assert!(logs.len() >= 20, "{} capture logs", logs.len());
+        logs
+    }
+
+    /// The counters a Prometheus scrape reads, which must never go down between snapshots.
+    fn counters(a: &Analysis) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::new();
+        m.insert("total".into(), a.traffic.total);
+        m.insert("orphans".into(), a.traffic.orphans_total);
+        m.insert("lines".into(), a.input.lines);
+        m.insert("unrecognized".into(), a.input.unrecognized);
+        m.insert("timeouts".into(), a.workers.timeouts);
+        for (c, s) in &a.traffic.by_class {
+            let fields = [
+                ("total", s.total),
+                ("ok", s.ok),
+                ("4xx", s.client_error),
+                ("5xx", s.server_error),
+                ("host_rejected", s.host_rejected),
+                ("orphaned", s.orphaned),
+                ("evicted", s.evicted),
+                ("unknown", s.unknown_status),
+            ];
+            for (f, n) in fields {
+                m.insert(format!("{c:?}.{f}"), n);
+            }
+        }
+        for (c, n) in &a.traffic.orphan_causes {
+            m.insert(format!("cause.{c:?}"), *n);
+        }
+        for (code, n) in &a.traffic.status {
+            m.insert(format!("status.{code}"), *n);
+        }
+        for (h, r) in &a.hosts.rejected {
+            m.insert(format!("rejected.{h}"), r.count);
+        }
+        m
+    }
+
+    fn at_most(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, what: &str) {
+        for (k, n) in before {
+            let m = after.get(k).copied().unwrap_or(0);
+            assert!(*n <= m, "{what}: {k} went from {n} to {m}");
+        }
+    }
+
+    /// A snapshot every 40 lines of each real capture: no counter ever goes down, and after
+    /// the last line the snapshot differs from the ended input's analysis only by what ending
+    /// settles (requests open or waiting for their access line, access lines waiting for theirs).
+    #[test]
+    fn snapshots_only_grow_and_end_at_the_final_counts() {
+        for log in capture_logs() {
+            let what = log.display().to_string();
+            let text = std::fs::read(&log).unwrap();
+            let mut p = Pipeline::new(Arc::new(Settings::default()), Window::default());
+            let file = p.add_file(&what);
+            let mut last = BTreeMap::new();
+            let text = text.strip_suffix(b"\n").unwrap_or(&text);
+            for (k, line) in text.split(|b| *b == b'\n').enumerate() {
+                p.line(file, k as u64 + 1, line);
+                if k % 40 == 0 {
+                    let now = counters(&p.snapshot());
+                    at_most(&last, &now, &what);
+                    last = now;
+                }
+            }
+            let snap = p.snapshot();
+            at_most(&last, &counters(&snap), &what);
+            let unsettled: u64 = p.back.pods.items.iter().map(|(_, c)| c.unsettled()).sum();
+            let open: u64 = snap.traffic.by_class.values().map(|s| s.in_flight).sum();
+            let (end, _) = p.finish();
+            at_most(&counters(&snap), &counters(&end), &what);
+            assert_eq!(end.traffic.total, snap.traffic.total + unsettled, "{what}");
+            assert!(open <= unsettled, "{what}");
+            assert_eq!(end.input.lines, snap.input.lines, "{what}");
+            assert_eq!(end.workers.timeouts, snap.workers.timeouts, "{what}");
+            assert_eq!(end.workers.booted, snap.workers.booted, "{what}");
+            let rejected = |a: &Analysis| -> Vec<(String, u64)> {
+                let hosts = a.hosts.rejected.iter();
+                hosts.map(|(h, r)| (h.clone(), r.count)).collect()
+            };
+            assert_eq!(rejected(&end), rejected(&snap), "{what}");
+            // Orphans other than those only the end makes (open at the end; never answered,
+            // which waits for the stream's other lines) are all counted already, unless their
+            // record still waited for its access line.
+            let settled_by_end: u64 = [Cause::OpenAtEnd, Cause::NeverAnswered]
+                .iter()
+                .map(|c| end.traffic.orphan_causes.get(c).copied().unwrap_or(0))
+                .sum();
+            let orphans_gained = end.traffic.orphans_total - snap.traffic.orphans_total;
+            assert!(orphans_gained <= unsettled, "{what}");
+            assert!(settled_by_end + unsettled >= orphans_gained, "{what}");
+            let external = |a: &Analysis| a.traffic.by_class.get(&Class::External).cloned();
+            let (e, s) = (external(&end), external(&snap));
+            if let (Some(e), Some(s)) = (e, s) {
+                assert!(e.total - s.total <= unsettled, "{what}");
+            }
+        }
     }
 }

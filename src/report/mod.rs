@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod output;
 pub mod progress;
+pub mod serve;
 pub mod table;
 pub mod wire;
 
