@@ -559,10 +559,15 @@ fn checklist(c: &mut Checker, r: &Value, e: &Expected, truth: &Value) {
     } else {
         "PASS"
     };
-    c.eq(
+    // A stop that cut requests may have its busy workers' kill logged (gunicorn 27 does, at
+    // times: `was sent SIGKILL!` past --graceful-timeout) or not: a kill while stopping is a
+    // warning by the check's rules, so either PASS or WARN is right there.
+    let stable = check_status(r, "workers_stable");
+    let stopped = !e.cut.is_empty() && !e.cut_unplanned();
+    c.ok(
         "checks.workers_stable",
-        check_status(r, "workers_stable"),
-        want_stable.into(),
+        stable == want_stable || (want_stable == "PASS" && stopped && stable == "WARN"),
+        || format!("reqtrail said {stable:?}, the truth says {want_stable:?}"),
     );
     let want_answered = if e.total == 0 {
         "UNKNOWN"
