@@ -68,8 +68,8 @@ impl Req {
     }
 }
 
-/// The report's view of a settled record, open until `end`.
-pub(super) fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
+/// The report's view of a record, open until `end` (settled, or live in a snapshot).
+pub(super) fn listed(r: &Req, class: Class, end: Option<Ts>) -> Listed {
     Listed {
         open_seconds: match (r.start, end) {
             (Some(s), Some(e)) => Some((e.0 - s.0) as f64 / 1e6),
@@ -80,7 +80,7 @@ pub(super) fn listed(r: Req, class: Class, end: Option<Ts>) -> Listed {
         line: r.start_line.line,
         path: lossy(r.path()),
         host: r.host().map(lossy),
-        method: r.method.into_owned(),
+        method: r.method.to_string(),
         pid: r.pid,
         class,
         start_evidence: r.start_line.evidence(),

@@ -207,7 +207,7 @@ impl Correlator {
             let end = r.end.or(self.now);
             let cause_evidence = r.cause_evidence.clone();
             self.out.traffic.orphans.push(Orphan {
-                request: listed(*r, class, end),
+                request: listed(&r, class, end),
                 cause,
                 client_status: access_status,
                 cause_evidence,
@@ -272,7 +272,7 @@ impl Correlator {
                 s.total += 1;
                 s.in_flight += 1;
                 if self.out.traffic.in_flight.len() < MAX_ORPHANS {
-                    self.out.traffic.in_flight.push(listed(*r, class, now));
+                    self.out.traffic.in_flight.push(listed(&r, class, now));
                 }
             }
         }

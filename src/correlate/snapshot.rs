@@ -11,8 +11,8 @@
 //! in-flight list, aged by the caller's `now`, whatever their age (the end of the input, not a
 //! snapshot, decides which are orphans open at the end).
 
-use super::records::{lossy, Outcome, Req};
-use super::{Analysis, Cause, Class, Correlator, Listed, Orphan, MAX_ORPHANS};
+use super::records::{listed, lossy, Outcome, Req};
+use super::{Analysis, Cause, Class, Correlator, Orphan, MAX_ORPHANS};
 use crate::parse::Ts;
 
 impl Correlator {
@@ -30,7 +30,7 @@ impl Correlator {
                 let class = self.hosts.classify(r.path(), r.host(), false, r.k8s_bypass);
                 tally.class(class).in_flight += 1;
                 if a.traffic.in_flight.len() < MAX_ORPHANS {
-                    a.traffic.in_flight.push(listed_now(r, class, now));
+                    a.traffic.in_flight.push(listed(r, class, now));
                 }
             } else if r.access.is_some() {
                 self.count_final(r, &mut a, &mut tally);
@@ -93,31 +93,12 @@ impl Correlator {
         *a.traffic.orphan_causes.entry(cause).or_default() += 1;
         if a.traffic.orphans.len() < MAX_ORPHANS {
             a.traffic.orphans.push(Orphan {
-                request: listed_now(r, class, r.end.or(self.now)),
+                request: listed(r, class, r.end.or(self.now)),
                 cause,
                 client_status: Some(access_status),
                 cause_evidence: r.cause_evidence.clone(),
             });
         }
-    }
-}
-
-/// The report's view of live record `r`, open until `end` (as `records::listed`, borrowing).
-fn listed_now(r: &Req, class: Class, end: Option<Ts>) -> Listed {
-    Listed {
-        open_seconds: match (r.start, end) {
-            (Some(s), Some(e)) => Some((e.0 - s.0) as f64 / 1e6),
-            _ => None,
-        },
-        started: r.start.map(Ts::to_rfc3339),
-        file: r.start_line.file.clone(),
-        line: r.start_line.line,
-        path: lossy(r.path()),
-        host: r.host().map(lossy),
-        method: r.method.to_string(),
-        pid: r.pid,
-        class,
-        start_evidence: r.start_line.evidence(),
     }
 }
 
