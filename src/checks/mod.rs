@@ -35,7 +35,7 @@ mod words;
 mod worker_timeout;
 mod workers_stable;
 
-pub use words::{app_cause_words, cause_words, edge_label, gunicorn_facts, reason_words};
+pub use words::{app_cause_words, cause_words, edge_label, gunicorn_facts, plural, reason_words};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {

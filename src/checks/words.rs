@@ -7,7 +7,7 @@ use crate::correlate::{Analysis, Cause, ClassStats, Evidence};
 use crate::parse::edge::{Edge, Reason};
 
 /// `3 workers`, `1 worker`: a count with its noun.
-pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

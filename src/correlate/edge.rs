@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::records::lossy;
 use super::users::route_key;
 use super::{rid_hash, Evidence, EVIDENCE_PER_KIND};
 use crate::parse::edge::{Edge, EdgeRecord, Reason, RecordKind};
@@ -254,8 +255,7 @@ fn is_failure(rec: &EdgeRecord<'_>) -> bool {
 }
 
 fn text(b: &Option<std::borrow::Cow<'_, [u8]>>) -> Option<String> {
-    b.as_deref()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+    b.as_deref().map(lossy)
 }
 
 /// The edge records of a run, as they are read.

@@ -375,26 +375,28 @@ fn from_trace(f: &EdgeFailure, t: &AppTrace, by: PairedBy, skew: i64, a: &Analys
 /// The cause when the app has no request for it: what the edge says, and what the app's log
 /// says of gunicorn at the time.
 fn without_trace(f: &EdgeFailure, a: &Analysis, app_side: bool) -> Explained {
-    let mut evidence = Vec::new();
+    let booting = a.workers.boot_failed || a.workers.boot_errors > 0;
     let cause = match f.reason {
-        Some(Reason::ConnectionRefused) => {
-            evidence.extend(a.workers.boot_evidence.first().cloned());
-            AppCause::NoWorkerAccepting
-        }
+        Some(Reason::ConnectionRefused) => AppCause::NoWorkerAccepting,
         // gunicorn's socket took the connection while its workers failed to boot, and closed
         // it when the master gave up.
-        Some(Reason::UpstreamReset | Reason::UpstreamClosed)
-            if a.workers.boot_failed || a.workers.boot_errors > 0 =>
-        {
-            evidence.extend(a.workers.boot_evidence.first().cloned());
+        Some(Reason::UpstreamReset | Reason::UpstreamClosed) if booting => {
             AppCause::NoWorkerAccepting
         }
-        Some(Reason::NoUpstream | Reason::BootTimeout) => {
-            evidence.extend(a.workers.boot_evidence.first().cloned());
-            AppCause::NoReadyEndpoint
-        }
+        Some(Reason::NoUpstream | Reason::BootTimeout) => AppCause::NoReadyEndpoint,
         _ if !app_side => AppCause::AppSideMissing,
         _ => AppCause::NeverReachedApp,
+    };
+    // Nothing took the connection: what the app's log says of gunicorn's boot tells why.
+    let evidence = match cause {
+        AppCause::NoWorkerAccepting | AppCause::NoReadyEndpoint => a
+            .workers
+            .boot_evidence
+            .first()
+            .cloned()
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
     };
     Explained {
         cause,

@@ -263,15 +263,16 @@ impl LineParser {
         if line.iter().all(|c| c.is_ascii_whitespace()) {
             return Ok(Parsed::bare(Event::Blank));
         }
-        if line.starts_with(b"at=") || line.starts_with(b"sock=") {
-            // The Heroku router's pairs without logplex's prefix: not an app's logfmt record.
-            if let Some(rec) = edge::edge_line(line) {
-                self.mode = Mode::Normal;
-                return Ok(Parsed::edge(rec));
-            }
-        }
         let fields = match line[0] {
             b'{' => structured::json_record(line),
+            // The Heroku router's pairs without logplex's prefix: not an app's logfmt record.
+            b'a' | b's' if line.starts_with(b"at=") || line.starts_with(b"sock=") => {
+                if let Some(rec) = edge::edge_line(line) {
+                    self.mode = Mode::Normal;
+                    return Ok(Parsed::edge(rec));
+                }
+                structured::logfmt_record(line)
+            }
             b'a'..=b'z' => structured::logfmt_record(line),
             _ => None,
         };

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use super::wire::edge::{self as wire_edge, EdgeReport, Failure};
 use super::wire::{Evidence, Input};
+use crate::checks::plural;
 
 /// Most failure groups listed; the rest are counted in [`EdgeSection::more`].
 pub const MAX_GROUPS: usize = 10;
@@ -127,10 +128,6 @@ pub fn section<'a>(e: &'a EdgeReport, input: &Input) -> Option<EdgeSection<'a>> 
         groups,
         more: (!more.is_empty()).then(|| more.join("; ")),
     })
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `nginx: 14 user requests, 10 answered below 500, 4 failed (504 ×2, 502 ×2); 3 error-log
