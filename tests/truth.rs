@@ -164,6 +164,20 @@ impl Expected {
         all
     }
 
+    /// 5xx answers are a tenth or more of the answers (server_errors' FAIL rule): a gevent or
+    /// uvicorn worker answers a hung request late instead of being killed, so error_and_hang's
+    /// 500 alone fails the gate there.
+    fn server_errors_fail(&self) -> bool {
+        let answered: u64 = self.status.values().sum();
+        let n5xx: u64 = self
+            .status
+            .iter()
+            .filter(|(s, _)| s.starts_with('5'))
+            .map(|(_, n)| n)
+            .sum();
+        n5xx > 0 && n5xx * 10 >= answered
+    }
+
     /// A request cut by something other than the server's own stop.
     fn cut_unplanned(&self) -> bool {
         self.cut.iter().any(|(_, cause)| cause != "shutdown")
@@ -492,7 +506,8 @@ fn verify(dir: &Path, variant: &str) -> Value {
         // Users' requests cut by a stop are lost too: a stop past --graceful-timeout fails
         // the gate (requests_answered only warns; public_routes_answered fails on them).
         || !e.cut.is_empty()
-        || e.oom_worded > 0;
+        || e.oom_worded > 0
+        || e.server_errors_fail();
     c.ok("exit_code", any_fail == troubled, || {
         format!(
             "reqtrail failed the gate: {any_fail}, the truth says there was trouble: {troubled}: {}",

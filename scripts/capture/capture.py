@@ -816,6 +816,10 @@ def start_gunicorn(sc, port, sink, hook_log=None):
     if hook_log:
         cmd += ["-c", os.path.join(HERE, "hooks.py")]
         env["REQTRAIL_HOOK_LOG"] = hook_log
+        if "uvicorn" in sc.get("worker_class", WORKER_CLASS).lower():
+            # uvicorn's worker never calls gunicorn's pre_request/post_request hooks: the
+            # app's outermost middleware writes those two events instead (djapp/middleware.py).
+            env["REQTRAIL_APP_HOOKS"] = "1"
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env, cwd=HERE,

@@ -1,5 +1,8 @@
 import ipaddress
+import json
 import logging
+import os
+import time
 import uuid
 
 from django.conf import settings
@@ -74,6 +77,23 @@ class ServedByMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        _hook_note("request_started", request.path)
         response = self.get_response(request)
         response["X-Served-By"] = "django"
+        _hook_note("request_done", request.path)
         return response
+
+
+def _hook_note(event, path):
+    """The server-side truth for a worker class that never calls gunicorn's pre_request and
+    post_request hooks (uvicorn's): the same JSON line hooks.py writes, to the same file, when
+    capture.py asks for it with REQTRAIL_APP_HOOKS=1. Logs nothing."""
+    log = os.environ.get("REQTRAIL_HOOK_LOG")
+    if not log or os.environ.get("REQTRAIL_APP_HOOKS") != "1":
+        return
+    line = json.dumps({"event": event, "at": time.time(), "pid": os.getpid(), "path": path})
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
