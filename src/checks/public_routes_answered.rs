@@ -2,6 +2,9 @@
 //! are answered below 500. FAIL when the bad ones (host rejected, 5xx, never answered) are half or
 //! more, or nothing else; WARN on fewer bad ones, or on no external request at all (UNKNOWN then if
 //! the app never booted); PASS otherwise. The finding no_external_traffic tells the no-request case.
+//! A stop is planned, not a broken deployment: when the only bad ones were cut by a stop of the
+//! server (orphan cause `shutdown`), WARN, however many; the line still counts them as never
+//! answered, and the finding requests_cut_by_shutdown says their users lost them.
 
 use super::words::requests_line;
 use super::{Check, Facts, Finding, Status};
@@ -12,6 +15,7 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
     let external = &f.external;
     let good = external.ok + external.client_error - external.host_rejected;
     let bad = external.host_rejected + external.server_error + external.orphaned;
+    let only_cut_by_stop = bad > 0 && bad == external.cut_by_shutdown;
     checks.push(Check {
         id: "public_routes_answered",
         title: "Public routes answered",
@@ -29,6 +33,8 @@ pub fn run(f: &Facts<'_>, checks: &mut Vec<Check>, _findings: &mut Vec<Finding>)
             } else {
                 Status::Warn
             }
+        } else if only_cut_by_stop {
+            Status::Warn
         } else if bad > 0 && (good == 0 || bad * 2 >= external.total) {
             Status::Fail
         } else if bad > 0 {
@@ -80,6 +86,29 @@ mod tests {
                     &[r#"127.0.0.1 - - [28/Nov/2026:03:46:59 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "Mozilla/5.0""#],
                     Status::Fail,
                     &[],
+                ),
+                case(
+                    "the only lost ones were cut by a stop of the server: planned, a warning",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /login/ HTTP/1.1" 200 149 "-" "Mozilla/5.0""#,
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET /stuck/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:54 +0000] [27068] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:55 +0000] [27064] [INFO] Handling signal: term",
+                        "[2026-11-28 03:46:56 +0000] [27064] [INFO] Shutting down: Master",
+                    ],
+                    Status::Warn,
+                    &["requests_cut_by_shutdown"],
+                ),
+                case(
+                    "cut by a stop, and a 5xx beside it: a failure as before",
+                    &[
+                        r#"127.0.0.1 - - [28/Nov/2026:03:46:53 +0000] "GET /boom/ HTTP/1.1" 500 145 "-" "Mozilla/5.0""#,
+                        "[2026-11-28 03:46:54 +0000] [27067] [INFO] INCOMING REQUEST: GET /stuck/ from 127.0.0.1 Host: app.example.com",
+                        "[2026-11-28 03:46:55 +0000] [27064] [INFO] Handling signal: term",
+                        "[2026-11-28 03:46:56 +0000] [27064] [INFO] Shutting down: Master",
+                    ],
+                    Status::Fail,
+                    &["requests_cut_by_shutdown"],
                 ),
                 case(
                     "only probes came",

@@ -29,7 +29,12 @@ pub(crate) fn requests_line(s: &ClassStats, what: &str) -> String {
     if s.server_error > 0 {
         parts.push(format!("{} 5xx", s.server_error));
     }
-    if s.orphaned > 0 {
+    if s.orphaned > 0 && s.cut_by_shutdown > 0 {
+        parts.push(format!(
+            "{} never answered ({} cut by the server's stop)",
+            s.orphaned, s.cut_by_shutdown
+        ));
+    } else if s.orphaned > 0 {
         parts.push(format!("{} never answered", s.orphaned));
     }
     if s.in_flight > 0 {

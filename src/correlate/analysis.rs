@@ -122,6 +122,9 @@ pub struct ClassStats {
     /// Its client left before the answer was written (gunicorn's `Ignoring EPIPE`): not
     /// answered, and not the server's failure.
     pub client_gone: u64,
+    /// Of `orphaned`, those cut by a stop of the server (cause `shutdown`): lost, but by a
+    /// planned stop, which the checks judge apart from a failure.
+    pub cut_by_shutdown: u64,
 }
 
 impl ClassStats {
@@ -136,6 +139,7 @@ impl ClassStats {
         self.evicted += o.evicted;
         self.unknown_status += o.unknown_status;
         self.client_gone += o.client_gone;
+        self.cut_by_shutdown += o.cut_by_shutdown;
     }
 }
 

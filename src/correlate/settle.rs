@@ -188,7 +188,9 @@ impl Correlator {
     /// A finished request that was never answered; `access_status`: what gunicorn itself
     /// told the client, if anything.
     fn orphaned(&mut self, r: Box<Req>, class: Class, cause: Cause, access_status: Option<u16>) {
-        self.tally.class(class).orphaned += 1;
+        let stats = self.tally.class(class);
+        stats.orphaned += 1;
+        stats.cut_by_shutdown += u64::from(cause == Cause::Shutdown);
         self.out
             .time
             .timeline
@@ -292,6 +294,23 @@ impl Correlator {
 mod tests {
     use super::super::*;
     use crate::parse::LineParser;
+
+    /// Requests a stop cut are counted per class apart from other orphans, so a check can tell a
+    /// planned stop from a failure (public_routes_answered warns on those alone).
+    #[test]
+    fn requests_cut_by_a_stop_are_counted_per_class() {
+        let a = run(&[
+            "[2026-11-28 03:46:53 +0000] [9] [INFO] INCOMING REQUEST: GET /stuck/ from 1.2.3.4 Host: app.example.com",
+            "[2026-11-28 03:46:53 +0000] [10] [CRITICAL] WORKER TIMEOUT (pid:11)",
+            "[2026-11-28 03:46:53 +0000] [11] [INFO] INCOMING REQUEST: GET /slow/ from 1.2.3.4 Host: app.example.com",
+            "[2026-11-28 03:46:54 +0000] [10] [CRITICAL] WORKER TIMEOUT (pid:11)",
+            "[2026-11-28 03:46:55 +0000] [10] [INFO] Handling signal: term",
+            "[2026-11-28 03:46:56 +0000] [10] [INFO] Shutting down: Master",
+        ]);
+        let ext = &a.traffic.by_class[&Class::External];
+        assert_eq!((ext.total, ext.orphaned, ext.cut_by_shutdown), (2, 2, 1));
+        assert_eq!(a.traffic.orphan_causes.get(&Cause::Shutdown), Some(&1));
+    }
 
     /// `cat app.log app.log | reqtrail`: the clock goes back at the join. Records waited for
     /// the old "now" to pass before being settled, so all later ones piled up to the 20,000

@@ -87,7 +87,9 @@ impl Correlator {
             }
             return;
         };
-        tally.class(class).orphaned += 1;
+        let stats = tally.class(class);
+        stats.orphaned += 1;
+        stats.cut_by_shutdown += u64::from(cause == Cause::Shutdown);
         tally.status_code(access_status, &mut a.traffic.status);
         a.traffic.orphans_total += 1;
         *a.traffic.orphan_causes.entry(cause).or_default() += 1;
