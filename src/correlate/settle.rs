@@ -257,6 +257,12 @@ impl Correlator {
                 r.outcome = Outcome::Answered;
                 r.end = now;
                 self.book.done.push_back(id);
+            } else if let Some(e) = self.workers.stopping() {
+                // `Handling signal: term` and the log ends before `Shutting down: Master`.
+                r.outcome = Outcome::Orphaned(Cause::Shutdown);
+                r.cause_evidence = Some(e.clone());
+                r.end = now;
+                self.book.done.push_back(id);
             } else if could_end && age.is_some_and(|a| a > timeout) {
                 r.outcome = Outcome::Orphaned(Cause::OpenAtEnd);
                 r.end = now;

@@ -18,6 +18,15 @@ pub(super) struct Workers {
     last_exit: Option<(u32, u32)>,
     /// gunicorn is stopping on purpose (TERM, INT or QUIT).
     shutting_down: bool,
+    /// The `Handling signal: term` (or int, quit) line of that stop: the evidence for requests
+    /// still open when the input ends before `Shutting down: Master`.
+    stop_evidence: Option<Evidence>,
+    /// Workers booted and not yet seen to die (their pids).
+    alive: FxHashSet<u32>,
+    /// The workers a reload (`Handling signal: hup`) replaces: those alive, or with requests
+    /// open, when it came. gunicorn SIGTERMs them once the new ones are up; what they still
+    /// have open when they go was cut by that planned stop.
+    replaced: FxHashSet<u32>,
 }
 
 /// Requests open on worker pid are orphaned, by that cause, with that evidence.
@@ -39,22 +48,47 @@ impl Workers {
         notices: &mut Notices,
         book: &Book,
     ) -> Option<Orphaning> {
+        let orphaning = self.on_life_event(event, line, out, notices, book);
+        if let Some((w, ..)) = &orphaning {
+            self.alive.remove(w);
+        }
+        orphaning
+    }
+
+    /// [`Workers::on_event`] without keeping the live workers' list.
+    fn on_life_event(
+        &mut self,
+        event: &Event<'_>,
+        line: &Line<'_>,
+        out: &mut Analysis,
+        notices: &mut Notices,
+        book: &Book,
+    ) -> Option<Orphaning> {
         let time = line.time;
         match event {
             Event::Starting { .. } => {
                 self.shutting_down = false;
+                self.stop_evidence = None;
+                self.alive.clear();
+                self.replaced.clear();
                 server_line(event, line, out);
             }
             Event::Booting { pid: w } => {
                 // A new worker may reuse the pid of one that timed out long ago.
                 self.timed_out.remove(w);
+                self.alive.insert(*w);
                 out.workers.booted += 1;
                 out.time.timeline.at(time, |b| b.worker_boots += 1);
                 self.shutting_down = false;
+                self.stop_evidence = None;
             }
             Event::HandlingSignal { signal } => {
                 if matches!(*signal, b"term" | b"int" | b"quit") {
                     self.shutting_down = true;
+                    self.stop_evidence = Some(line.evidence());
+                } else if *signal == b"hup" {
+                    self.replaced = self.alive.clone();
+                    self.replaced.extend(book.open.keys().copied());
                 }
             }
             Event::WorkerTimeout { pid: w } => {
@@ -88,6 +122,15 @@ impl Workers {
             Event::WorkerSignalled { pid: w, .. } if self.shutting_down => {
                 return Some((*w, Cause::Shutdown, line.evidence()));
             }
+            // A reload's SIGTERM to a replaced worker (23's `[ERROR] Worker (pid:N) was sent
+            // SIGTERM!` after `Handling signal: hup`): what it had open was cut by the reload.
+            Event::WorkerSignalled { pid: w, .. } if self.replaced.remove(w) => {
+                return Some((*w, Cause::Shutdown, line.evidence()));
+            }
+            // 20.1's `Worker with pid N was terminated due to signal 15` on a reload: the same.
+            Event::WorkerTerminatedBySignal { pid: w, signal: 15 } if self.replaced.remove(w) => {
+                return Some((*w, Cause::Shutdown, line.evidence()));
+            }
             // gunicorn 20.1 names the signal by number and never says "out of memory": an
             // unexplained 9 is the same suspicion.
             Event::WorkerTerminatedBySignal { pid: w, signal }
@@ -110,11 +153,11 @@ impl Workers {
                     if *code == 3 || *code == 4 {
                         keep(&mut out.workers.boot_evidence, || e.clone());
                     }
-                    return Some((*w, self.exit_cause(), e));
+                    return Some((*w, self.exit_cause(*w), e));
                 }
             }
             Event::WorkerExiting { pid: w } => {
-                return Some((*w, self.exit_cause(), line.evidence()));
+                return Some((*w, self.exit_cause(*w), line.evidence()));
             }
             Event::WorkerBootError => {
                 out.workers.boot_errors += 1;
@@ -133,10 +176,10 @@ impl Workers {
         None
     }
 
-    /// Why a worker that exits leaves its open requests unanswered: the server's stop, or the
-    /// worker's own exit.
-    fn exit_cause(&self) -> Cause {
-        if self.shutting_down {
+    /// Why a worker that exits leaves its open requests unanswered: the server's stop (or a
+    /// reload replacing it), or the worker's own exit.
+    fn exit_cause(&self, w: u32) -> Cause {
+        if self.shutting_down || self.replaced.contains(&w) {
             Cause::Shutdown
         } else {
             Cause::WorkerExited
@@ -147,6 +190,13 @@ impl Workers {
     /// was cut by the stop. (Without one, the master is giving up, which its own lines tell.)
     pub(super) fn master_down(&self, text: &[u8]) -> bool {
         self.shutting_down && text.starts_with(b"Shutting down: Master")
+    }
+
+    /// gunicorn was told to stop and nothing since says it went on (no boot, no new start):
+    /// the line that told it, for requests still open when the input ends. The stop was
+    /// under way, so they were cut by it, even without `Shutting down: Master`.
+    pub(super) fn stopping(&self) -> Option<&Evidence> {
+        self.stop_evidence.as_ref().filter(|_| self.shutting_down)
     }
 
     /// A worker died of a signal gunicorn did not send for a graceful stop.
@@ -247,6 +297,74 @@ mod tests {
         assert_eq!(a.workers.exits, 1);
         assert_eq!(a.workers.oom_suspected, 0);
         assert_eq!(a.workers.kills_after_timeout, 1);
+    }
+
+    /// A reload (gunicorn 23's lines from sample-logs/stacks/g23-dj52/reload_hup, with a
+    /// request left open on a replaced worker): the reload's SIGTERM cut it, a planned stop.
+    /// The new workers' requests and a worker that exits on its own are not the reload's.
+    #[test]
+    fn requests_open_on_a_worker_a_reload_replaces_are_cut_by_the_stop() {
+        let a = run(&[
+            "[2026-12-04 08:33:21 +0000] [22446] [INFO] Booting worker with pid: 22446",
+            "[2026-12-04 08:33:21 +0000] [22472] [INFO] Booting worker with pid: 22472",
+            "[2026-12-04 08:33:22 +0000] [22472] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+            "[2026-12-04 08:33:22 +0000] [22442] [INFO] Handling signal: hup",
+            "[2026-12-04 08:33:22 +0000] [22442] [INFO] Hang up: Master",
+            "[2026-12-04 08:33:22 +0000] [22746] [INFO] Booting worker with pid: 22746",
+            "[2026-12-04 08:33:22 +0000] [22746] [INFO] INCOMING REQUEST: GET /a/ from 127.0.0.1 Host: app.example.com",
+            "[2026-12-04 08:33:22 +0000] [22446] [INFO] Worker exiting (pid: 22446)",
+            "[2026-12-04 08:33:52 +0000] [22442] [ERROR] Worker (pid:22472) was sent SIGTERM!",
+            "[2026-12-04 08:33:52 +0000] [22442] [ERROR] Worker (pid:22446) was sent SIGTERM!",
+            "[2026-12-04 08:33:53 +0000] [22746] [INFO] Worker exiting (pid: 22746)",
+        ]);
+        let causes: Vec<(&str, Cause)> = a
+            .traffic
+            .orphans
+            .iter()
+            .map(|o| (o.request.path.as_str(), o.cause))
+            .collect();
+        assert_eq!(
+            causes,
+            [("/export/", Cause::Shutdown), ("/a/", Cause::WorkerExited)]
+        );
+        assert_eq!((a.workers.killed, a.workers.oom_suspected), (0, 0));
+        // gunicorn 20.1 words the reload's SIGTERM by number (g20-dj32/reload_hup).
+        let a = run(&[
+            "[2026-12-04 08:29:35 +0000] [24736] [INFO] Booting worker with pid: 24736",
+            "[2026-12-04 08:29:35 +0000] [24736] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+            "[2026-12-04 08:29:35 +0000] [24732] [INFO] Handling signal: hup",
+            "[2026-12-04 08:29:36 +0000] [24732] [WARNING] Worker with pid 24736 was terminated due to signal 15",
+        ]);
+        assert_eq!(a.traffic.orphans.len(), 1);
+        assert_eq!(a.traffic.orphans[0].cause, Cause::Shutdown);
+        // Without a reload, 20.1's signal 15 leaves the request to its own lines.
+        let a = run(&[
+            "[2026-12-04 08:29:35 +0000] [24736] [INFO] Booting worker with pid: 24736",
+            "[2026-12-04 08:29:35 +0000] [24736] [INFO] INCOMING REQUEST: GET /export/ from 127.0.0.1 Host: app.example.com",
+            "[2026-12-04 08:29:36 +0000] [24732] [WARNING] Worker with pid 24736 was terminated due to signal 15",
+        ]);
+        assert!(a.traffic.orphans.iter().all(|o| o.cause != Cause::Shutdown));
+    }
+
+    /// `Handling signal: term` and the log ends (the master's last lines lost, or the log cut
+    /// while it stops): what is still open was cut by the stop under way, not in flight.
+    #[test]
+    fn requests_open_at_the_end_of_a_stop_are_cut_by_it() {
+        let a = run(&[
+            "[2026-12-04 08:29:02 +0000] [24521] [INFO] INCOMING REQUEST: GET /stuck/ from 127.0.0.1 Host: app.example.com",
+            "[2026-12-04 08:29:03 +0000] [24518] [INFO] Handling signal: term",
+        ]);
+        assert_eq!(a.traffic.orphans.len(), 1);
+        assert_eq!(a.traffic.orphans[0].cause, Cause::Shutdown);
+        assert!(a.traffic.in_flight.is_empty());
+        // A boot after the signal: gunicorn went on, the request is in flight.
+        let a = run(&[
+            "[2026-12-04 08:29:02 +0000] [24521] [INFO] INCOMING REQUEST: GET /stuck/ from 127.0.0.1 Host: app.example.com",
+            "[2026-12-04 08:29:03 +0000] [24518] [INFO] Handling signal: term",
+            "[2026-12-04 08:29:04 +0000] [24600] [INFO] Starting gunicorn 23.0.0",
+        ]);
+        assert!(a.traffic.orphans.is_empty());
+        assert_eq!(a.traffic.in_flight.len(), 1);
     }
 
     #[test]
