@@ -251,6 +251,23 @@ mod tests {
         assert_eq!(a.traffic.client_gone_unpaired, 1);
     }
 
+    /// gunicorn's `Ignoring connection reset` (sync.py, gthread.py, at DEBUG) after a request:
+    /// its client reset the connection before the answer, the same outcome as `Ignoring EPIPE`.
+    #[test]
+    fn a_connection_reset_after_a_request_means_its_client_left() {
+        let a = run(&[
+            "[2026-11-28 03:46:53 +0000] [9] [DEBUG] GET /slow/",
+            "[2026-11-28 03:46:53 +0000] [9] [INFO] INCOMING REQUEST: GET /slow/ from 1.2.3.4 Host: app.example.com",
+            "[2026-11-28 03:46:55 +0000] [9] [INFO] RESPONSE: GET /slow/ -> 200",
+            r#"1.2.3.4 - - [28/Nov/2026:03:46:55 +0000] "GET /slow/ HTTP/1.1" 200 2 "-" "curl/8.5.0""#,
+            "[2026-11-28 03:46:55 +0000] [9] [DEBUG] Ignoring connection reset",
+        ]);
+        let ext = &a.traffic.by_class[&crate::correlate::Class::External];
+        assert_eq!((ext.total, ext.client_gone, ext.ok), (1, 1, 0));
+        assert_eq!(a.traffic.orphans_total, 0);
+        assert_eq!(a.traffic.status.get(&200), None);
+    }
+
     /// A path and host are kept as places in the request's kept start line; one beyond the kept
     /// part of a long line is copied. Both must pair and be reported the same.
     #[test]

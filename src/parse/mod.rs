@@ -100,8 +100,8 @@ pub enum Event<'a> {
     K8sInternal {
         ip: &'a [u8],
     },
-    /// gunicorn's `Ignoring EPIPE`: the worker's last request lost its client before the
-    /// answer was written.
+    /// gunicorn's `Ignoring EPIPE` (gthread's `Ignoring connection epipe`) or `Ignoring
+    /// connection reset`: the worker's last request lost its client before the answer was written.
     ClientGone,
     /// Django's DisallowedHost: the host as Django printed it, the domain it suggests adding.
     DisallowedHost {
@@ -600,7 +600,7 @@ fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
     django::message(msg)
         .or_else(|| {
             // Before gunicorn's templates, which read any `Ignor…` as a known message.
-            let epipe = msg.first() == Some(&b'I') && client::ignoring_epipe(msg).is_ok();
+            let epipe = msg.first() == Some(&b'I') && client::ignoring_client_gone(msg).is_ok();
             epipe.then_some(Event::ClientGone)
         })
         .or_else(|| gunicorn::message(level, msg))
