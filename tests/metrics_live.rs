@@ -35,11 +35,16 @@ impl Live {
     /// `reqtrail --follow --metrics-listen 127.0.0.1:0` on a pipe; the port it took is read
     /// from its stderr.
     fn start() -> (Live, ChildStdin) {
+        Live::start_with(Stdio::null())
+    }
+
+    /// [`Live::start`] writing its report to `stdout`.
+    fn start_with(stdout: Stdio) -> (Live, ChildStdin) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_reqtrail"))
             .args(["--color", "never", "--follow"])
             .args(["--metrics-listen", "127.0.0.1:0"])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -82,8 +87,13 @@ impl Live {
     }
 
     /// Ctrl-C, then its exit within 10 s.
-    fn stop(mut self) -> i32 {
+    fn stop(self) -> i32 {
         interrupt(&self.child);
+        self.exit()
+    }
+
+    /// Its exit status within 10 s; it must exit by itself, not by a signal.
+    fn exit(mut self) -> i32 {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -635,4 +645,41 @@ fn a_scrape_during_a_burst_answers_at_once_and_loses_nothing() {
         }
     }
     live.stop();
+}
+
+/// SIGTERM (what `docker stop` and Kubernetes send) by its PID while it follows a pipe still
+/// open: reqtrail stops reading, prints the checklist of what it read and exits with the
+/// checks' status, as on Ctrl-C; the metrics were served until then.
+#[test]
+fn sigterm_prints_the_checklist_as_ctrl_c_does() {
+    let tmp = common::Tmp::new("sigterm");
+    let out = tmp.0.join("report.txt");
+    let (live, stdin) = Live::start_with(Stdio::from(std::fs::File::create(&out).unwrap()));
+    let all = lines(&sample("worker_timeout", "kubectl.log"));
+    let n = all.len() as f64;
+    let stdin = feed(stdin, all, Duration::ZERO).join().unwrap();
+    let start = Instant::now();
+    let lines_read = |m: &BTreeMap<String, f64>| m.get("reqtrail_lines_read_total").copied();
+    while lines_read(&samples(&get(live.addr, "/metrics", None).2)) != Some(n) {
+        assert!(start.elapsed() < Duration::from_secs(15), "never scraped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = live.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    // The checks fail (worker timeouts): exit 1, by itself.
+    assert_eq!(live.exit(), 1);
+    drop(stdin);
+    let report = std::fs::read_to_string(&out).unwrap();
+    // The alerts as they happened, then the checklist.
+    assert!(
+        report.starts_with("2026-11-28T03:47:01.176Z ALERT worker_timeout"),
+        "{report}"
+    );
+    assert!(report.contains("\nreqtrail "), "{report}");
+    assert!(
+        report.contains("100 lines (100 recognised, 0 not)"),
+        "{report}"
+    );
+    assert!(report.contains("(workers_stable)"), "{report}");
 }
