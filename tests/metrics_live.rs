@@ -7,7 +7,7 @@
 //! every loop is bounded in count and time.
 
 mod common;
-use common::{interrupt, sample};
+use common::{interrupt, promtool_check, sample};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -223,6 +223,9 @@ fn scrapes_only_grow_and_end_at_the_one_shot_metrics() {
             let now = samples(&body);
             assert_grew(&last, &now, scenario);
             if !now.is_empty() {
+                if scrapes == 2 {
+                    promtool_check(&body, &format!("{scenario}, live while reading"));
+                }
                 last = now;
                 scrapes += 1;
             }
@@ -238,6 +241,7 @@ fn scrapes_only_grow_and_end_at_the_one_shot_metrics() {
         );
         live.wait_stderr("the input ended", Duration::from_secs(10));
         let (_, _, body) = get(live.addr, "/metrics", None);
+        promtool_check(&body, &format!("{scenario}, live at the end"));
         let end = samples(&body);
         assert_grew(&last, &end, scenario);
         assert_eq!(
@@ -578,6 +582,9 @@ fn a_scrape_during_a_burst_answers_at_once_and_loses_nothing() {
         let read = now.get("reqtrail_lines_read_total").copied().unwrap_or(0.0);
         if read > 0.0 && read < n as f64 {
             during += 1;
+            if during == 3 {
+                promtool_check(&body, "burst, live while reading");
+            }
         }
         if !now.is_empty() {
             last = now;

@@ -363,7 +363,9 @@ fn open_requests(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
     let past_timeout = q.orphaned_by_cause.get(&Cause::OpenAtEnd).copied();
     x.gauge(
         "reqtrail_requests_in_flight",
-        "Requests open at the end of the input (or now, live), younger than the timeout.",
+        "Requests open and not judged: at the end of the input, those younger than the worker \
+         timeout (older ones are orphans, cause open_at_end); live, every request open now, \
+         whatever its age (judged when the input ends). reqtrail_requests_open counts them all.",
         q.in_flight,
     )?;
     x.gauge(
