@@ -690,3 +690,131 @@ fn sigterm_prints_the_checklist_as_ctrl_c_does() {
     );
     assert!(report.contains("(workers_stable)"), "{report}");
 }
+
+/// The allowed_hosts capture read as `copies` pods, each copy with its own rejected host, its
+/// own admin and login routes and its own worker pids: a flood of every label and key the log
+/// gives.
+fn flood(copies: usize) -> (Vec<u8>, usize) {
+    let real = std::fs::read_to_string(sample("allowed_hosts", "kubectl.log")).unwrap();
+    let mut out = Vec::with_capacity(real.len() * copies);
+    for i in 0..copies {
+        let mut copy = real
+            .replace("web-7d9f8b6c4-x2x9q", &format!("web-{i}"))
+            .replace("app.example.com", &format!("h{i}.example"))
+            .replace("/admin/", &format!("/admin{i}x/"))
+            .replace("/login/", &format!("/login{i}x/"));
+        for (k, pid) in ["27064", "27067", "27068"].iter().enumerate() {
+            let new = 100_000 + 3 * i + k;
+            copy = copy
+                .replace(&format!("[{pid}]"), &format!("[{new}]"))
+                .replace(&format!("(pid: {pid})"), &format!("(pid: {new})"));
+        }
+        out.extend_from_slice(copy.as_bytes());
+    }
+    let n = out.iter().filter(|b| **b == b'\n').count();
+    (out, n)
+}
+
+/// How many distinct values `label` takes in family `name`'s samples.
+fn distinct(m: &BTreeMap<String, f64>, name: &str, label: &str) -> usize {
+    let values: std::collections::BTreeSet<&str> = m
+        .keys()
+        .filter(|k| k.starts_with(&format!("{name}{{")))
+        .filter_map(|k| k.split(&format!("{label}=\"")).nth(1))
+        .filter_map(|v| v.split('"').next())
+        .collect();
+    values.len()
+}
+
+/// A flood of 1,200 pods, hosts, admin and login routes and 3,600 worker pids (past reqtrail's
+/// own bounds: 1,000 pods, 1,000 hosts, 500 routes) piped as fast as the pipe takes it and
+/// scraped all the while: every scrape within a second, at most 11 hosts, 21 routes and 51
+/// pods labelled, under 1,000 samples and 150 kB, counters only growing (the values named
+/// stay named); at the end the families add up to the one-shot run's, and reqtrail's peak
+/// memory stays under 300 MB.
+#[test]
+fn a_live_flood_of_pods_hosts_routes_and_pids_stays_bounded() {
+    let copies = 1200;
+    let (flood, n) = flood(copies);
+    let tmp = common::Tmp::new("live-flood");
+    let path = tmp.file("flood.log", &flood);
+    let (live, mut stdin) = Live::start();
+    let start = Instant::now();
+    let feeder = std::thread::spawn(move || {
+        for piece in flood.chunks(64 * 1024) {
+            stdin.write_all(piece).unwrap();
+        }
+    });
+    let (mut last, mut slowest, mut largest, mut scrapes) = (BTreeMap::new(), Duration::ZERO, 0, 0);
+    let mut ended = false;
+    while !ended && start.elapsed() < Duration::from_secs(300) {
+        ended = live
+            .stderr
+            .try_iter()
+            .any(|l| l.contains("the input ended"));
+        let t = Instant::now();
+        let body = get(live.addr, "/metrics", None).2;
+        slowest = slowest.max(t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a scrape took {:?}",
+            t.elapsed()
+        );
+        largest = largest.max(body.len());
+        let now = samples(&body);
+        assert_grew(&last, &now, "flood");
+        let host = distinct(&now, "reqtrail_disallowed_host_rejections_total", "host");
+        let route = distinct(&now, "reqtrail_request_duration_seconds_count", "route");
+        let pod = distinct(&now, "reqtrail_pod_lines_total", "pod");
+        assert!(
+            host <= 11 && route <= 21 && pod <= 51,
+            "{host} {route} {pod}"
+        );
+        assert!(now.len() < 1000, "{} samples", now.len());
+        scrapes += 1;
+        last = now;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ended, "the flood was not read within 300 s");
+    feeder.join().unwrap();
+    let read_in = start.elapsed();
+    let peak = peak_memory_kb(live.child.id());
+    eprintln!(
+        "flood: {n} lines of {copies} pods read in {read_in:.1?}, {scrapes} scrapes, the \
+         slowest {slowest:?}, the largest {largest} bytes; peak memory {peak} kB"
+    );
+    assert!(largest < 150_000, "{largest} bytes");
+    assert!(peak < 300_000, "peak memory {peak} kB");
+    let end = samples(&get(live.addr, "/metrics", None).2);
+    assert_eq!(end["reqtrail_lines_read_total"], n as f64);
+    assert_eq!(distinct(&end, "reqtrail_pod_lines_total", "pod"), 51);
+    assert_eq!(
+        distinct(&end, "reqtrail_request_duration_seconds_count", "route"),
+        21
+    );
+    assert_eq!(
+        distinct(&end, "reqtrail_disallowed_host_rejections_total", "host"),
+        11
+    );
+    let sums = |m: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for (k, v) in m {
+            let family = k.split('{').next().unwrap();
+            let le = k.split(",le=").nth(1).unwrap_or("");
+            *out.entry(format!("{family} {le}")).or_insert(0.0) += v;
+        }
+        out
+    };
+    assert_eq!(sums(&end), sums(&samples(&one_shot(&path))));
+    live.stop();
+}
+
+/// The peak resident memory of process `pid` (Linux's VmHWM), in kB; 0 elsewhere.
+fn peak_memory_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
