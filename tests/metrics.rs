@@ -292,6 +292,7 @@ fn assert_agrees(r: &Value, m: &[Sample], what: &str) {
         ("timeout", "worker_timeouts"),
         ("killed", "workers_killed"),
         ("exited", "worker_exits"),
+        ("planned_restart", "planned_restarts"),
     ];
     for (kind, key) in workers {
         let got = value(m, "reqtrail_worker_events_total", &[("kind", kind)]);

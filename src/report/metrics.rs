@@ -397,13 +397,14 @@ fn workers(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
     x.counters(
         "reqtrail_worker_events",
         "gunicorn worker events by kind: booted, timeout (WORKER TIMEOUT), killed (by a \
-         signal), exited.",
+         signal), exited (non-zero), planned_restart (after max_requests).",
         "kind",
         [
             ("booted", s.workers_booted),
             ("timeout", s.worker_timeouts),
             ("killed", s.workers_killed),
             ("exited", s.worker_exits),
+            ("planned_restart", s.planned_restarts),
         ],
     )?;
     x.counter(
