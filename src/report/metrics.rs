@@ -706,6 +706,19 @@ mod tests {
     }
 
     #[test]
+    fn values_named_once_stay_named_and_a_full_cap_takes_no_more() {
+        let mut kept = Vec::new();
+        keep(&mut kept, ["b", "a"], 3);
+        assert_eq!(kept, ["b", "a"]);
+        // "c" climbs above both: it joins while there is room, "d" finds none.
+        keep(&mut kept, ["c", "a", "b", "d"], 3);
+        assert_eq!(kept, ["b", "a", "c"]);
+        keep(&mut kept, ["d", "e", "c"], 3);
+        assert_eq!(kept, ["b", "a", "c"]);
+        assert!(named(&kept, "a") && !named(&kept, "d"));
+    }
+
+    #[test]
     fn floats_are_written_as_the_format_reads_them() {
         assert_eq!(float(0.25), "0.25");
         assert_eq!(float(30.0), "30");
