@@ -3,8 +3,11 @@
 //! input has ended, the exposition equals the one-shot `--format prometheus` of the same input;
 //! the oldest open request's age grows while a worker hangs and no line comes; scrapers that
 //! hold every connection open, or send their request a byte at a time, stall neither reading
-//! nor, once the server has closed them, the next scrape. Every process is stopped by its PID,
-//! every loop is bounded in count and time.
+//! nor, once the server has closed them, the next scrape. A burst of a million lines of 200
+//! pods, and a flood of distinct pods, hosts, routes and pids past reqtrail's own bounds, are
+//! scraped all the while: each scrape within a second, the labels within their caps, nothing
+//! lost or counted twice. promtool checks live scrapes; SIGTERM prints the checklist as
+//! Ctrl-C does. Every process is stopped by its PID, every loop is bounded in count and time.
 
 mod common;
 use common::{interrupt, promtool_check, sample};
