@@ -25,7 +25,8 @@ fn main() -> ExitCode {
     };
     static STOP: AtomicBool = AtomicBool::new(false);
     if options.follow {
-        // First Ctrl-C: stop reading and print the checklist; a second one: leave now.
+        // First Ctrl-C (or SIGTERM, what `docker stop` and Kubernetes send, or SIGHUP): stop
+        // reading and print the checklist; a second one: leave now.
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);

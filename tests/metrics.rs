@@ -5,12 +5,10 @@
 //! histogram's counts and the edge's. A Host header with `"`, `\` and ESC must come out valid.
 
 mod common;
-use common::{capture_dirs, run, Tmp};
+use common::{capture_dirs, promtool_check, run, Tmp};
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use reqtrail::report::escape::for_terminal;
 use serde_json::Value;
@@ -144,41 +142,6 @@ fn sum(samples: &[Sample], name: &str) -> f64 {
         .filter(|s| s.name == name)
         .map(|s| s.value)
         .sum()
-}
-
-/// `promtool check metrics` on the text: must pass where promtool is installed; absent, the
-/// check is skipped with a message, except in CI (`CI` or `REQTRAIL_NEED_PROMTOOL` set), where
-/// .ci/run installs it.
-fn promtool_check(text: &str, what: &str) {
-    let in_ci =
-        std::env::var_os("CI").is_some() || std::env::var_os("REQTRAIL_NEED_PROMTOOL").is_some();
-    let spawned = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) if !in_ci => {
-            eprintln!("promtool not found ({e}): `promtool check metrics` skipped (apt-get install prometheus)");
-            return;
-        }
-        Err(e) => panic!("promtool is needed in CI: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics, {what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs reqtrail on `args` as json, openmetrics and prometheus: the JSON and the samples (the
@@ -329,6 +292,7 @@ fn assert_agrees(r: &Value, m: &[Sample], what: &str) {
         ("timeout", "worker_timeouts"),
         ("killed", "workers_killed"),
         ("exited", "worker_exits"),
+        ("planned_restart", "planned_restarts"),
     ];
     for (kind, key) in workers {
         let got = value(m, "reqtrail_worker_events_total", &[("kind", kind)]);

@@ -271,6 +271,8 @@ pub struct WorkerFacts {
     pub oom_suspected: u64,
     /// Non-zero exits (twin lines counted once).
     pub exits: u64,
+    /// Workers gunicorn restarted on purpose after `max_requests` (`Autorestarting worker`).
+    pub planned_restarts: u64,
     pub boot_errors: u64,
     pub boot_failed: bool,
     pub boot_exceptions: Vec<String>,
@@ -295,6 +297,7 @@ impl WorkerFacts {
             kills_during_shutdown,
             oom_suspected,
             exits,
+            planned_restarts,
             boot_errors,
             boot_failed,
             boot_exceptions,
@@ -315,6 +318,7 @@ impl WorkerFacts {
         self.kills_during_shutdown += kills_during_shutdown;
         self.oom_suspected += oom_suspected;
         self.exits += exits;
+        self.planned_restarts += planned_restarts;
         self.boot_errors += boot_errors;
         self.boot_failed |= boot_failed;
         self.boot_exceptions.extend(boot_exceptions);

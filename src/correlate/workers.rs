@@ -159,6 +159,7 @@ impl Workers {
             Event::WorkerExiting { pid: w } => {
                 return Some((*w, self.exit_cause(*w), line.evidence()));
             }
+            Event::WorkerAutorestart => out.workers.planned_restarts += 1,
             Event::WorkerBootError => {
                 out.workers.boot_errors += 1;
                 keep(&mut out.workers.boot_evidence, || line.evidence());

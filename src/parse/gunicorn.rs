@@ -85,6 +85,12 @@ fn worker_exiting(i: &[u8]) -> PResult<'_, Event<'_>> {
     Ok((i, Event::WorkerExiting { pid }))
 }
 
+/// `Autorestarting worker after current request.` (the worker served `max_requests`).
+fn autorestarting(i: &[u8]) -> PResult<'_, Event<'_>> {
+    let (i, _) = tag("Autorestarting worker after current request.").parse(i)?;
+    Ok((i, Event::WorkerAutorestart))
+}
+
 /// `Worker (pid:37) exited with code 1` and its 21–23 twin with a trailing period;
 /// `Worker (pid:37) was sent SIGKILL!`, optionally followed by ` Perhaps out of memory?`.
 fn worker_pid_status(i: &[u8]) -> PResult<'_, Event<'_>> {
@@ -182,7 +188,6 @@ fn other_known(i: &[u8]) -> PResult<'_, Event<'_>> {
         tag("Shutting down: "),
         tag("Parent changed, shutting down: "),
         tag("Hang up: "),
-        tag("Autorestarting worker after current request."),
         tag("Worker reloading: "),
         tag("Worker graceful timeout "),
         tag("Socket error processing request."),
@@ -237,6 +242,7 @@ pub fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
         ))
         .parse(msg),
         b'R' => reason(msg),
+        b'A' => alt((autorestarting, other_known)).parse(msg),
         b'H' => alt((handling_signal, other_known)).parse(msg),
         b'E' => {
             if msg == b"Exception in worker process" {
@@ -332,6 +338,13 @@ mod tests {
             Some(Event::WorkerBootError)
         );
         assert_eq!(msg("Current configuration:"), Some(Event::ConfigDumpStart));
+        let (rest, e) = autorestarting(b"Autorestarting worker after current request.").unwrap();
+        assert_eq!((rest, e), (&b""[..], Event::WorkerAutorestart));
+        assert_eq!(
+            msg("Autorestarting worker after current request."),
+            Some(Event::WorkerAutorestart)
+        );
+        assert!(autorestarting(b"Autorestarting worker").is_err());
         assert_eq!(msg("1 workers"), Some(Event::Message));
     }
 

@@ -59,6 +59,9 @@ pub enum Event<'a> {
     WorkerExiting {
         pid: u32,
     },
+    /// `Autorestarting worker after current request.`: the worker served `max_requests` and
+    /// gunicorn restarts it on purpose (its `Worker exiting` follows, then a new one boots).
+    WorkerAutorestart,
     /// `Exception in worker process` (a worker failed while booting; a traceback follows).
     WorkerBootError,
     /// `Reason: Worker failed to boot.` / `Reason: App failed to load.`

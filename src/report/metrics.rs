@@ -13,13 +13,19 @@
 //! with the most lines, the rest as `pod="other"`. Log-borne label values are shown as the
 //! table shows them (`escape::for_terminal`: control and bidi characters as `\x1b`, `\n` as
 //! `\x0a`), then escaped as the format asks (`\\`, `\"`).
+//!
+//! Live (`--metrics-listen`), the values named past a cap are kept from one publication to the
+//! next ([`Named`]): a value named once stays named, and once a cap is full the rest stay in
+//! `other`, so every series' counter only grows, `other`'s too. The end of a live run can then
+//! name other values than a one-shot run of the same input, which ranks them afresh; every
+//! family's sum is the same.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::io::{self, Write};
 
 use super::escape::for_terminal;
-use super::wire::{Cause, Class, HostKind, Status};
+use super::wire::{Cause, Class, HostKind, HostVerdict, Status};
 use super::Report;
 
 /// Rejected hosts other than the public ones given their own series (most rejections first).
@@ -139,8 +145,48 @@ fn float(v: f64) -> String {
     }
 }
 
-/// Writes the report's metrics in `flavor`.
+/// Which log-borne label values (hosts, routes, pods) past their caps have series of their own.
+/// Ranked afresh each time, a value climbing out of `other` would take its count along, and
+/// `other`'s counter would go down; so one `Named` kept across publications keeps every value
+/// it named, and adds one only while its cap has room (a value is folded into `other` only
+/// once the cap is full, and then for good). A fresh one names the top ones of the report.
+#[derive(Debug, Default)]
+pub struct Named {
+    hosts: Vec<String>,
+    routes: Vec<String>,
+    pods: Vec<String>,
+}
+
+/// Adds to `kept`, while it holds fewer than `cap`, the `ranked` values it lacks, best first.
+fn keep<'a>(kept: &mut Vec<String>, ranked: impl IntoIterator<Item = &'a str>, cap: usize) {
+    for v in ranked {
+        if kept.len() >= cap {
+            return;
+        }
+        if !kept.iter().any(|k| k == v) {
+            kept.push(v.to_string());
+        }
+    }
+}
+
+/// Whether `kept` names `v`.
+fn named(kept: &[String], v: &str) -> bool {
+    kept.iter().any(|k| k == v)
+}
+
+/// Writes the report's metrics in `flavor`, the top hosts, routes and pods named.
 pub fn write(report: &Report, flavor: Flavor, out: &mut dyn Write) -> io::Result<()> {
+    write_named(report, flavor, out, &mut Named::default())
+}
+
+/// [`write`], naming hosts, routes and pods as `names` did before (and adding to it while a cap
+/// has room): the live exporter's, whose counters must only grow from one scrape to the next.
+pub fn write_named(
+    report: &Report,
+    flavor: Flavor,
+    out: &mut dyn Write,
+    names: &mut Named,
+) -> io::Result<()> {
     let mut x = Exposition { out, flavor };
     x.family(
         "reqtrail_build_info",
@@ -156,11 +202,11 @@ pub fn write(report: &Report, flavor: Flavor, out: &mut dyn Write) -> io::Result
     requests(report, &mut x)?;
     open_requests(report, &mut x)?;
     workers(report, &mut x)?;
-    hosts(report, &mut x)?;
+    hosts(report, &mut x, &mut names.hosts)?;
     checks(report, &mut x)?;
-    durations(report, &mut x)?;
+    durations(report, &mut x, &mut names.routes)?;
     edge(report, &mut x)?;
-    pods(report, &mut x)?;
+    pods(report, &mut x, &mut names.pods)?;
     if flavor == Flavor::OpenMetrics {
         writeln!(x.out, "# EOF")?;
     }
@@ -317,7 +363,9 @@ fn open_requests(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
     let past_timeout = q.orphaned_by_cause.get(&Cause::OpenAtEnd).copied();
     x.gauge(
         "reqtrail_requests_in_flight",
-        "Requests open at the end of the input (or now, live), younger than the timeout.",
+        "Requests open and not judged: at the end of the input, those younger than the worker \
+         timeout (older ones are orphans, cause open_at_end); live, every request open now, \
+         whatever its age (judged when the input ends). reqtrail_requests_open counts them all.",
         q.in_flight,
     )?;
     x.gauge(
@@ -349,13 +397,14 @@ fn workers(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
     x.counters(
         "reqtrail_worker_events",
         "gunicorn worker events by kind: booted, timeout (WORKER TIMEOUT), killed (by a \
-         signal), exited.",
+         signal), exited (non-zero), planned_restart (after max_requests).",
         "kind",
         [
             ("booted", s.workers_booted),
             ("timeout", s.worker_timeouts),
             ("killed", s.workers_killed),
             ("exited", s.worker_exits),
+            ("planned_restart", s.planned_restarts),
         ],
     )?;
     x.counter(
@@ -390,7 +439,7 @@ fn host_kind(k: HostKind) -> &'static str {
     }
 }
 
-fn hosts(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
+fn hosts(r: &Report, x: &mut Exposition<'_>, kept: &mut Vec<String>) -> io::Result<()> {
     x.family(
         "reqtrail_disallowed_host_rejections",
         Kind::Counter,
@@ -406,18 +455,19 @@ fn hosts(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
             .then(b.count.cmp(&a.count))
             .then(a.host.cmp(&b.host))
     });
-    let publics = listed.iter().filter(|h| h.kind == HostKind::Public).count();
-    let shown = publics + TOP_HOSTS;
+    let others = listed.iter().filter(|h| h.kind != HostKind::Public);
+    keep(kept, others.map(|h| h.host.as_str()), TOP_HOSTS);
+    let shown = |h: &HostVerdict| h.kind == HostKind::Public || named(kept, &h.host);
     let name = "reqtrail_disallowed_host_rejections_total";
-    for h in listed.iter().take(shown) {
+    for h in listed.iter().filter(|h| shown(h)) {
         x.sample(
             name,
             &[("host", &h.host), ("kind", host_kind(h.kind))],
             h.count,
         )?;
     }
-    let rest: u64 =
-        listed.iter().skip(shown).map(|h| h.count).sum::<u64>() + r.disallowed_hosts_unlisted;
+    let folded = listed.iter().filter(|h| !shown(h)).map(|h| h.count);
+    let rest: u64 = folded.sum::<u64>() + r.disallowed_hosts_unlisted;
     x.sample(name, &[("host", OTHER), ("kind", OTHER)], rest)
 }
 
@@ -464,7 +514,7 @@ impl RouteHist<'_> {
     }
 }
 
-fn durations(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
+fn durations(r: &Report, x: &mut Exposition<'_>, kept: &mut Vec<String>) -> io::Result<()> {
     let l = &r.latency;
     x.family(
         "reqtrail_request_duration_seconds",
@@ -482,8 +532,14 @@ fn durations(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
         sum_ms: 0.0,
     };
     // `routes` is sorted by count already, most first.
-    for (k, route) in l.routes.iter().enumerate() {
-        let h = if k < TOP_ROUTES && route.route != crate::stats::OTHER_ROUTES {
+    let templates = l.routes.iter().map(|r| r.route.as_str());
+    keep(
+        kept,
+        templates.filter(|r| *r != crate::stats::OTHER_ROUTES),
+        TOP_ROUTES,
+    );
+    for route in &l.routes {
+        let h = if named(kept, &route.route) {
             hists.push(RouteHist {
                 route: &route.route,
                 le_counts: zero(),
@@ -548,12 +604,14 @@ fn edge(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
 
 /// Per-pod series, for input that names pods (kubectl --prefix, compose): the busiest
 /// [`TOP_PODS`] by lines, the rest summed as `pod="other"`.
-fn pods(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
+fn pods(r: &Report, x: &mut Exposition<'_>, kept: &mut Vec<String>) -> io::Result<()> {
     if r.pods.is_empty() {
         return Ok(());
     }
     let mut pods: Vec<_> = r.pods.iter().collect();
     pods.sort_by(|a, b| b.lines.cmp(&a.lines).then(a.pod.cmp(&b.pod)));
+    keep(kept, pods.iter().map(|p| p.pod.as_str()), TOP_PODS);
+    let (pods, folded): (Vec<_>, Vec<_>) = pods.into_iter().partition(|p| named(kept, &p.pod));
     type Field = fn(&super::wire::PodSummary) -> u64;
     let families: [(&str, &str, Field); 6] = [
         ("reqtrail_pod_lines", "Log lines read, per pod.", |p| {
@@ -584,14 +642,13 @@ fn pods(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
         ),
     ];
     for (name, help, field) in families {
-        let rest: u64 = pods.iter().skip(TOP_PODS).map(|p| field(p)).sum();
-        let others = (pods.len() > TOP_PODS).then_some((OTHER, rest));
+        let rest: u64 = folded.iter().map(|p| field(p)).sum();
+        let others = (!folded.is_empty()).then_some((OTHER, rest));
         x.counters(
             name,
             help,
             "pod",
             pods.iter()
-                .take(TOP_PODS)
                 .map(|p| (p.pod.as_str(), field(p)))
                 .chain(others),
         )?;
@@ -601,15 +658,15 @@ fn pods(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
         Kind::Gauge,
         "1 when the pod's gunicorn or a worker failed to boot, else 0 (pod=\"other\": any).",
     )?;
-    for p in pods.iter().take(TOP_PODS) {
+    for p in &pods {
         x.sample(
             "reqtrail_pod_boot_failed",
             &[("pod", &p.pod)],
             u8::from(p.boot_failed),
         )?;
     }
-    if pods.len() > TOP_PODS {
-        let any = pods.iter().skip(TOP_PODS).any(|p| p.boot_failed);
+    if !folded.is_empty() {
+        let any = folded.iter().any(|p| p.boot_failed);
         x.sample("reqtrail_pod_boot_failed", &[("pod", OTHER)], u8::from(any))?;
     }
     Ok(())
@@ -646,6 +703,19 @@ mod tests {
             assert!(text.contains(" An x.\\nTwo lines \\\\ one.\n"), "{text}");
             assert!(text.ends_with("\nreqtrail_x_total 3\n"), "{text}");
         }
+    }
+
+    #[test]
+    fn values_named_once_stay_named_and_a_full_cap_takes_no_more() {
+        let mut kept = Vec::new();
+        keep(&mut kept, ["b", "a"], 3);
+        assert_eq!(kept, ["b", "a"]);
+        // "c" climbs above both: it joins while there is room, "d" finds none.
+        keep(&mut kept, ["c", "a", "b", "d"], 3);
+        assert_eq!(kept, ["b", "a", "c"]);
+        keep(&mut kept, ["d", "e", "c"], 3);
+        assert_eq!(kept, ["b", "a", "c"]);
+        assert!(named(&kept, "a") && !named(&kept, "d"));
     }
 
     #[test]

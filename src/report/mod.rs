@@ -147,6 +147,7 @@ impl Report {
                 kills_during_shutdown: a.workers.kills_during_shutdown,
                 oom_suspected: a.workers.oom_suspected,
                 worker_exits: a.workers.exits,
+                planned_restarts: a.workers.planned_restarts,
                 request_errors: a.errors.request_errors,
                 invalid_requests: a.errors.invalid_requests,
                 boot_failed: a.workers.boot_failed,

@@ -29,7 +29,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{oneshot, Semaphore};
 
-use super::metrics::{self, Flavor};
+use super::metrics::{self, Flavor, Named};
 use super::Report;
 
 /// Most connections served at once.
@@ -54,6 +54,8 @@ type Shared = Arc<Mutex<Rendered>>;
 /// The metrics server: its thread answers scrapes until it is dropped.
 pub struct Exporter {
     current: Shared,
+    /// The hosts, routes and pods named so far, kept so that counters only grow.
+    names: Mutex<Named>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -97,6 +99,7 @@ impl Exporter {
             })?;
         Ok(Exporter {
             current,
+            names: Mutex::default(),
             addr,
             stop: Some(stop),
             thread: Some(thread),
@@ -108,12 +111,14 @@ impl Exporter {
         self.addr
     }
 
-    /// Renders `report` and makes it what scrapes get from now on.
+    /// Renders `report` and makes it what scrapes get from now on, naming the hosts, routes and
+    /// pods it named before ([`Named`]).
     pub fn publish(&self, report: &Report) {
         let (mut prometheus, mut openmetrics) = (Vec::new(), Vec::new());
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         // Writing to a Vec fails only if memory does.
-        let _ = metrics::write(report, Flavor::Prometheus, &mut prometheus);
-        let _ = metrics::write(report, Flavor::OpenMetrics, &mut openmetrics);
+        let _ = metrics::write_named(report, Flavor::Prometheus, &mut prometheus, &mut names);
+        let _ = metrics::write_named(report, Flavor::OpenMetrics, &mut openmetrics, &mut names);
         let r = Rendered {
             prometheus: prometheus.into(),
             openmetrics: openmetrics.into(),

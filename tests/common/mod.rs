@@ -166,3 +166,40 @@ pub fn stack_capture_dirs(marker: &str, min_stacks: usize) -> Vec<PathBuf> {
     }
     dirs
 }
+
+/// `promtool check metrics` on the text: must pass where promtool is installed; absent, the
+/// check is skipped with a message, except in CI (`CI` or `REQTRAIL_NEED_PROMTOOL` set), where
+/// .ci/run installs it.
+pub fn promtool_check(text: &str, what: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let in_ci =
+        std::env::var_os("CI").is_some() || std::env::var_os("REQTRAIL_NEED_PROMTOOL").is_some();
+    let spawned = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) if !in_ci => {
+            eprintln!("promtool not found ({e}): `promtool check metrics` skipped (apt-get install prometheus)");
+            return;
+        }
+        Err(e) => panic!("promtool is needed in CI: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics, {what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

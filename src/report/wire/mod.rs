@@ -83,6 +83,9 @@ pub struct Server {
     pub kills_during_shutdown: u64,
     pub oom_suspected: u64,
     pub worker_exits: u64,
+    /// Workers restarted on purpose after `max_requests` (`Autorestarting worker after current
+    /// request.`).
+    pub planned_restarts: u64,
     /// `Error handling request`: exceptions gunicorn caught around a request.
     pub request_errors: u64,
     /// `Invalid request from ip=`: malformed HTTP, mostly scanners.
