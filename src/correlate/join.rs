@@ -123,13 +123,16 @@ impl AccessJoin {
             (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
             _ => true,
         };
+        // The route's queue holds the records of this method and path (but for a collision of
+        // their hash): the numbers are compared first, the bytes last.
         let mine = |r: &Req| r.access.is_none() && r.method == method && r.path() == &*path;
         // Ended near the line with its status: the line's own request, if only one is.
         let exact = |r: &Req| {
-            mine(r)
+            r.access.is_none()
                 && matches!(r.outcome, Outcome::Answered | Outcome::Superseded)
                 && close(r.end)
                 && r.app_status.is_none_or(|s| s == a.status)
+                && mine(r)
         };
         let ids = || book.unlinked.get(&key).into_iter().flatten().copied();
         let mut exacts = ids().filter(|id| exact(&book.reqs[id]));
@@ -156,8 +159,8 @@ impl AccessJoin {
                 let fallback = ids().find(|id| {
                     let r = &book.reqs[id];
                     match r.outcome {
-                        Outcome::Answered | Outcome::Superseded => mine(r) && close(r.end),
-                        Outcome::Orphaned(_) | Outcome::Open => mine(r) && started_before(r.start),
+                        Outcome::Answered | Outcome::Superseded => close(r.end) && mine(r),
+                        Outcome::Orphaned(_) | Outcome::Open => started_before(r.start) && mine(r),
                     }
                 });
                 let agent =
