@@ -37,15 +37,22 @@ pub(super) struct PendingAccess {
 /// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
 /// URI as Django's `request.path` would show it.
 pub(super) fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, [u8]> {
-    let end = if keep_query {
-        None
-    } else {
-        memchr::memchr(b'?', uri)
+    // One pass over the (short) URI up to its query or first escape, not two searches.
+    let stop = uri
+        .iter()
+        .position(|&c| c == b'%' || (c == b'?' && !keep_query));
+    let path = match stop {
+        None => return Cow::Borrowed(uri),
+        Some(k) if uri[k] == b'?' => return Cow::Borrowed(&uri[..k]),
+        Some(k) => {
+            let end = if keep_query {
+                None
+            } else {
+                memchr::memchr(b'?', &uri[k..]).map(|q| k + q)
+            };
+            &uri[..end.unwrap_or(uri.len())]
+        }
     };
-    let path = &uri[..end.unwrap_or(uri.len())];
-    if !path.contains(&b'%') {
-        return Cow::Borrowed(path);
-    }
     let mut out = Vec::with_capacity(path.len());
     let mut k = 0;
     while k < path.len() {
