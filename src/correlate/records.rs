@@ -366,7 +366,7 @@ pub(super) struct Book {
 }
 
 /// Most settled records' boxes kept for reuse.
-const SPARE_RECORDS: usize = 64;
+const SPARE_RECORDS: usize = 1024;
 
 impl Book {
     /// A new open record for a request on `pid`, started by `line` (not yet admitted).
