@@ -199,6 +199,9 @@ impl AccessJoin {
     /// lines of a probe and of another client both could be its, it takes the one its own
     /// evidence agrees with, so that no agent moves a class.
     pub(super) fn claim(&mut self, book: &mut Book, id: u64) {
+        if self.pending.is_empty() {
+            return; // the usual case: access lines come after their request's end
+        }
         let r = &book.reqs[&id];
         let fits = |p: &PendingAccess| {
             p.key == r.key
