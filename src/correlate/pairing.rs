@@ -38,7 +38,7 @@ impl Book {
                 })
             });
             if let Some(id) = twin {
-                let bypass = self.k8s_pending.remove(&(p, line.thread));
+                let bypass = self.take_k8s_pending((p, line.thread));
                 let r = self.reqs.get_mut(&id).expect("open ids are live");
                 r.incoming = true;
                 r.host = host.map(|h| Part::Own(h.into()));
@@ -70,7 +70,7 @@ impl Book {
         req.host = host.map(|h| req.start_line.part(line.raw, h));
         req.start = line.time;
         req.incoming = incoming;
-        req.k8s_bypass = incoming && self.k8s_pending.remove(&(p, line.thread));
+        req.k8s_bypass = incoming && self.take_k8s_pending((p, line.thread));
         req.rid = line.rid;
         req.start_precision = line.precision;
         let id = self.admit(req);

@@ -476,6 +476,12 @@ impl Book {
         }
     }
 
+    /// Whether the K8s-bypass line of `worker` (pid, thread) waited for its request; it waits
+    /// no more. Most requests have none, and an empty set is not hashed into.
+    pub(super) fn take_k8s_pending(&mut self, worker: (u32, Option<u64>)) -> bool {
+        !self.k8s_pending.is_empty() && self.k8s_pending.remove(&worker)
+    }
+
     /// Removes record `id` from the table and from the request id index.
     pub(super) fn take(&mut self, id: u64) -> Box<Req> {
         let r = self.reqs.remove(&id).expect("live");
