@@ -137,7 +137,8 @@ impl Correlator {
         match cause {
             None if r.client_gone => self.client_gone(&r, class),
             None => self.answered(&r, class, status),
-            Some(cause) => self.orphaned(&r, class, cause, access_status),
+            // Few records are orphans: their boxes are not kept.
+            Some(cause) => return self.orphaned(r, class, cause, access_status),
         }
         self.book.recycle(r);
     }
@@ -192,7 +193,7 @@ impl Correlator {
 
     /// A finished request that was never answered; `access_status`: what gunicorn itself
     /// told the client, if anything.
-    fn orphaned(&mut self, r: &Req, class: Class, cause: Cause, access_status: Option<u16>) {
+    fn orphaned(&mut self, r: Box<Req>, class: Class, cause: Cause, access_status: Option<u16>) {
         self.tally.class(class).orphaned += 1;
         self.out
             .time
@@ -212,7 +213,7 @@ impl Correlator {
             let end = r.end.or(self.now);
             let cause_evidence = r.cause_evidence.clone();
             self.out.traffic.orphans.push(Orphan {
-                request: listed(r, class, end),
+                request: listed(&r, class, end),
                 cause,
                 client_status: access_status,
                 cause_evidence,
