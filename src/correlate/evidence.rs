@@ -61,6 +61,11 @@ impl Text {
                 bytes[..b.len()].copy_from_slice(b);
                 *len = n;
             }
+            (text, Ok(n)) if b.len() <= INLINE_TEXT => {
+                let mut bytes = [0; INLINE_TEXT];
+                bytes[..b.len()].copy_from_slice(b);
+                *text = Text::Inline(n, bytes);
+            }
             (text, _) => *text = Text::Heap(b.into()),
         }
     }
@@ -81,6 +86,14 @@ impl RawLine {
             line,
             raw: Text::Inline(0, [0; INLINE_TEXT]),
         }
+    }
+
+    /// Makes this line `line` of `file` again, its text not kept yet (a record's box reused).
+    pub(super) fn reset(&mut self, file: &Arc<str>, line: u64) {
+        if !Arc::ptr_eq(&self.file, file) {
+            self.file = file.clone();
+        }
+        self.line = line;
     }
 
     /// Keeps `raw` (as much of it as evidence ever shows).

@@ -55,6 +55,9 @@ pub(super) struct Hosts {
     settings: Arc<Settings>,
     /// The settings' health paths without their trailing `/`.
     health_paths: FxHashSet<Box<[u8]>>,
+    /// Bit `n` set: some health path is `n` bytes long (bit 63: 63 or more). Most paths are
+    /// no health path's length, and skip hashing.
+    health_lengths: u64,
     /// The settings' public hosts as hosts are compared (lower-case, no port).
     public_hosts: Vec<String>,
 }
@@ -74,11 +77,13 @@ impl Hosts {
                 };
                 format!("{slash}{h}").into_bytes().into()
             })
-            .collect();
+            .collect::<FxHashSet<Box<[u8]>>>();
+        let health_lengths = health_paths.iter().fold(0, |m, p| m | length_bit(p));
         let public_hosts = settings.public_hosts.iter().map(|h| domain_of(h)).collect();
         Hosts {
             settings,
             health_paths,
+            health_lengths,
             public_hosts,
         }
     }
@@ -116,7 +121,7 @@ impl Hosts {
         while let [rest @ .., b'/'] = path {
             path = rest;
         }
-        if self.health_paths.contains(path) {
+        if self.health_lengths & length_bit(path) != 0 && self.health_paths.contains(path) {
             return Class::Health;
         }
         Class::External
@@ -165,6 +170,11 @@ impl Hosts {
         keep(&mut entry.evidence, || line.evidence());
         host
     }
+}
+
+/// A path's bit in [`Hosts`]' `health_lengths`.
+fn length_bit(path: &[u8]) -> u64 {
+    1 << path.len().min(63)
 }
 
 /// Counts one more request the app accepted with Host `host` (listed while under

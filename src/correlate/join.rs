@@ -37,15 +37,22 @@ pub(super) struct PendingAccess {
 /// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
 /// URI as Django's `request.path` would show it.
 pub(super) fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, [u8]> {
-    let end = if keep_query {
-        None
-    } else {
-        memchr::memchr(b'?', uri)
+    // One pass over the (short) URI up to its query or first escape, not two searches.
+    let stop = uri
+        .iter()
+        .position(|&c| c == b'%' || (c == b'?' && !keep_query));
+    let path = match stop {
+        None => return Cow::Borrowed(uri),
+        Some(k) if uri[k] == b'?' => return Cow::Borrowed(&uri[..k]),
+        Some(k) => {
+            let end = if keep_query {
+                None
+            } else {
+                memchr::memchr(b'?', &uri[k..]).map(|q| k + q)
+            };
+            &uri[..end.unwrap_or(uri.len())]
+        }
     };
-    let path = &uri[..end.unwrap_or(uri.len())];
-    if !path.contains(&b'%') {
-        return Cow::Borrowed(path);
-    }
     let mut out = Vec::with_capacity(path.len());
     let mut k = 0;
     while k < path.len() {
@@ -123,13 +130,16 @@ impl AccessJoin {
             (Some(x), Some(t)) => x.0 <= t.0 + LINK_SLACK,
             _ => true,
         };
+        // The route's queue holds the records of this method and path (but for a collision of
+        // their hash): the numbers are compared first, the bytes last.
         let mine = |r: &Req| r.access.is_none() && r.method == method && r.path() == &*path;
         // Ended near the line with its status: the line's own request, if only one is.
         let exact = |r: &Req| {
-            mine(r)
+            r.access.is_none()
                 && matches!(r.outcome, Outcome::Answered | Outcome::Superseded)
                 && close(r.end)
                 && r.app_status.is_none_or(|s| s == a.status)
+                && mine(r)
         };
         let ids = || book.unlinked.get(&key).into_iter().flatten().copied();
         let mut exacts = ids().filter(|id| exact(&book.reqs[id]));
@@ -156,8 +166,8 @@ impl AccessJoin {
                 let fallback = ids().find(|id| {
                     let r = &book.reqs[id];
                     match r.outcome {
-                        Outcome::Answered | Outcome::Superseded => mine(r) && close(r.end),
-                        Outcome::Orphaned(_) | Outcome::Open => mine(r) && started_before(r.start),
+                        Outcome::Answered | Outcome::Superseded => close(r.end) && mine(r),
+                        Outcome::Orphaned(_) | Outcome::Open => started_before(r.start) && mine(r),
                     }
                 });
                 let agent =
@@ -189,6 +199,9 @@ impl AccessJoin {
     /// lines of a probe and of another client both could be its, it takes the one its own
     /// evidence agrees with, so that no agent moves a class.
     pub(super) fn claim(&mut self, book: &mut Book, id: u64) {
+        if self.pending.is_empty() {
+            return; // the usual case: access lines come after their request's end
+        }
         let r = &book.reqs[&id];
         let fits = |p: &PendingAccess| {
             p.key == r.key

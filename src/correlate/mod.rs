@@ -350,7 +350,7 @@ impl Correlator {
                 status,
             } => {
                 self.book.has_response = true;
-                self.book.k8s_pending.remove(&worker);
+                self.book.take_k8s_pending(worker);
                 let (id, made) = self.book.pair_end(line, (method, path), &mut self.out);
                 if made {
                     self.enforce_cap();

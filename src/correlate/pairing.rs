@@ -7,6 +7,10 @@ use super::join::AccessJoin;
 use super::records::{dequeue, method_name, route_key, Book, Outcome, Req};
 use super::{Analysis, Line, Part};
 
+/// Longest open queue of a pid searched directly for a RESPONSE's record (longer ones: the
+/// route's queue instead).
+const SHORT_OPEN_QUEUE: usize = 8;
+
 impl Book {
     /// Whether worker `pid` serves one request at a time: a sync worker (the default when no
     /// `Using worker:` line says otherwise), unless it was seen doing more.
@@ -34,7 +38,7 @@ impl Book {
                 })
             });
             if let Some(id) = twin {
-                let bypass = self.k8s_pending.remove(&(p, line.thread));
+                let bypass = self.take_k8s_pending((p, line.thread));
                 let r = self.reqs.get_mut(&id).expect("open ids are live");
                 r.incoming = true;
                 r.host = host.map(|h| Part::Own(h.into()));
@@ -62,11 +66,11 @@ impl Book {
                 self.done.push_back(id);
             }
         }
-        let mut req = Book::record(line, pid, method, path);
+        let mut req = self.record(line, pid, method, path);
         req.host = host.map(|h| req.start_line.part(line.raw, h));
         req.start = line.time;
         req.incoming = incoming;
-        req.k8s_bypass = incoming && self.k8s_pending.remove(&(p, line.thread));
+        req.k8s_bypass = incoming && self.take_k8s_pending((p, line.thread));
         req.rid = line.rid;
         req.start_precision = line.precision;
         let id = self.admit(req);
@@ -92,25 +96,30 @@ impl Book {
             });
         let method_s = method_name(method);
         let same_route = |r: &Req| r.method == method_s && r.path() == path;
-        // Candidates come from the route's own queue (oldest first), so a pid with thousands
-        // of other requests open costs nothing here.
-        let key = route_key(&method_s, path);
+        // Candidates come from the pid's open queue while it is short (a sync worker's holds
+        // one record: no hashing of the route at all), else from the route's own queue, so a
+        // pid with thousands of other requests open costs nothing here. Both hold the pid's
+        // open records of the route oldest first, so either finds the same ones.
+        let mine = self
+            .open
+            .get(&p)
+            .filter(|ids| ids.len() <= SHORT_OPEN_QUEUE);
+        let route = || self.unlinked.get(&route_key(&method_s, path));
         // The oldest matching record, and whether there is another one (looked for only when
         // `more` asks: the rest of a busy route's queue is long).
         let on_route = |want: Outcome, thread: Option<u64>, more: bool| -> (Option<u64>, bool) {
-            let mut found = self
-                .unlinked
-                .get(&key)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|id| {
-                    let r = &self.reqs[id];
+            let queue = match mine {
+                Some(ids) if want == Outcome::Open => Some(ids),
+                _ => route(),
+            };
+            let mut found = queue.into_iter().flatten().copied().filter(|id| {
+                self.reqs.get(id).is_some_and(|r| {
                     r.outcome == want
                         && r.pid.unwrap_or(0) == p
-                        && same_route(r)
                         && (thread.is_none() || r.thread == thread)
-                });
+                        && same_route(r)
+                })
+            });
             let first = found.next();
             (first, more && first.is_some() && found.next().is_some())
         };
@@ -153,7 +162,7 @@ impl Book {
             None => {
                 // The start is not in the input (it began mid-request): still a request.
                 out.traffic.unmatched_responses += 1;
-                let req = Book::record(line, line.pid, method_s, path);
+                let req = self.record(line, line.pid, method_s, path);
                 (self.admit(req), true)
             }
         }
@@ -172,7 +181,9 @@ impl Book {
         self.done.push_back(id);
         if linked {
             // Its access line came first; it waited on the route's queue only for this.
-            self.unlink(key, id);
+            if std::mem::take(&mut r.queued) {
+                self.unlink(key, id);
+            }
         } else {
             join.claim(self, id);
         }

@@ -55,9 +55,90 @@ pub(super) struct Req {
     /// How precise its start and end times are.
     pub(super) start_precision: Precision,
     pub(super) end_precision: Precision,
+    /// It waits on its route's queue ([`Book::unlinked`]): settling it has it to leave.
+    pub(super) queued: bool,
 }
 
 impl Req {
+    fn blank(file: &std::sync::Arc<str>) -> Req {
+        Req {
+            key: 0,
+            method: Method::Borrowed(""),
+            path: Part::At(0, 0),
+            host: None,
+            pid: None,
+            start: None,
+            end: None,
+            incoming: true,
+            k8s_bypass: false,
+            app_status: None,
+            access: None,
+            outcome: Outcome::Open,
+            rejected_host: None,
+            client_gone: false,
+            start_line: RawLine::empty(file, 0),
+            cause_evidence: None,
+            thread: None,
+            alerted: false,
+            rid: None,
+            start_precision: Precision::Seconds,
+            end_precision: Precision::Seconds,
+            queued: false,
+        }
+    }
+
+    /// Makes this a new open record for a request on `pid` started by `line`, in place (its
+    /// start line's text, path and key are the caller's to set).
+    fn reset(&mut self, line: &Line<'_>, new_pid: Option<u32>, new_method: Method) {
+        // Every field named, so that a new one cannot be forgotten here.
+        let Req {
+            method,
+            path,
+            host,
+            pid,
+            start,
+            end,
+            incoming,
+            k8s_bypass,
+            app_status,
+            access,
+            outcome,
+            rejected_host,
+            client_gone,
+            start_line,
+            cause_evidence,
+            key,
+            thread,
+            alerted,
+            rid,
+            start_precision,
+            end_precision,
+            queued,
+        } = self;
+        *method = new_method;
+        *path = Part::At(0, 0);
+        *host = None;
+        *pid = new_pid;
+        *start = None;
+        *end = None;
+        *incoming = true;
+        *k8s_bypass = false;
+        *app_status = None;
+        *access = None;
+        *outcome = Outcome::Open;
+        *rejected_host = None;
+        *client_gone = false;
+        start_line.reset(line.file, line.no);
+        *cause_evidence = None;
+        *key = 0;
+        *thread = line.thread;
+        *alerted = false;
+        *rid = None;
+        *start_precision = Precision::Seconds;
+        *end_precision = Precision::Seconds;
+        *queued = false;
+    }
+
     /// As logged (bytes: compared as they are, made text only for the report).
     pub(super) fn path(&self) -> &[u8] {
         self.start_line.get(&self.path)
@@ -272,51 +353,50 @@ pub(super) struct Book {
     pub(super) has_incoming: bool,
     /// gunicorn's DEBUG request-start lines are in this stream.
     pub(super) has_debug_starts: bool,
+    /// Settled records' boxes, for the next ones: no allocation per request (boxes, because
+    /// the ring files records boxed).
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Req>>,
 }
+
+/// Most settled records' boxes kept for reuse.
+const SPARE_RECORDS: usize = 1024;
 
 impl Book {
     /// A new open record for a request on `pid`, started by `line` (not yet admitted).
     pub(super) fn record(
+        &mut self,
         line: &Line<'_>,
         pid: Option<u32>,
         method: Method,
         path: &[u8],
     ) -> Box<Req> {
-        // Made on the heap at once, its line copied in there: a record is a few hundred
-        // bytes, which each move copied.
-        let mut req = Box::new(Req {
-            key: route_key(&method, path),
-            method,
-            path: Part::At(0, 0),
-            host: None,
-            pid,
-            start: None,
-            end: None,
-            incoming: true,
-            k8s_bypass: false,
-            app_status: None,
-            access: None,
-            outcome: Outcome::Open,
-            rejected_host: None,
-            client_gone: false,
-            start_line: RawLine::empty(line.file, line.no),
-            cause_evidence: None,
-            thread: line.thread,
-            alerted: false,
-            rid: None,
-            start_precision: Precision::Seconds,
-            end_precision: Precision::Seconds,
-        });
+        // A settled record's box when there is one, else a new one; filled in place, its
+        // line copied in there: a record is a few hundred bytes, which each move copied.
+        let mut req = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Box::new(Req::blank(line.file)));
+        req.reset(line, pid, method);
         req.start_line.keep(line.raw);
         req.path = req.start_line.part(line.raw, path);
+        req.key = route_key(&req.method, path);
         req
     }
 
+    /// Keeps the box of a settled record for the next one.
+    pub(super) fn recycle(&mut self, r: Box<Req>) {
+        if self.spare.len() < SPARE_RECORDS {
+            self.spare.push(r);
+        }
+    }
+
     /// Files `req` under a new id: in the table, its route's queue, and by request id.
-    pub(super) fn admit(&mut self, req: Box<Req>) -> u64 {
+    pub(super) fn admit(&mut self, mut req: Box<Req>) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.unlinked.entry(req.key).or_default().push_back(id);
+        req.queued = true;
         if let Some(rid) = req.rid {
             self.by_rid.insert(rid, id);
         }
@@ -349,7 +429,8 @@ impl Book {
             _ => {}
         }
         // An open record stays on its route's queue: that is where its RESPONSE looks for it.
-        if r.outcome != Outcome::Open {
+        if r.outcome != Outcome::Open && r.queued {
+            r.queued = false;
             self.unlink(key, id);
         }
     }
@@ -389,6 +470,12 @@ impl Book {
         }
     }
 
+    /// Whether the K8s-bypass line of `worker` (pid, thread) waited for its request; it waits
+    /// no more. Most requests have none, and an empty set is not hashed into.
+    pub(super) fn take_k8s_pending(&mut self, worker: (u32, Option<u64>)) -> bool {
+        !self.k8s_pending.is_empty() && self.k8s_pending.remove(&worker)
+    }
+
     /// Removes record `id` from the table and from the request id index.
     pub(super) fn take(&mut self, id: u64) -> Box<Req> {
         let r = self.reqs.remove(&id).expect("live");
@@ -420,7 +507,7 @@ mod tests {
                 rid: None,
                 precision: Precision::Seconds,
             };
-            Book::record(&line, Some(1), "GET".into(), format!("/{n}").as_bytes())
+            Book::default().record(&line, Some(1), "GET".into(), format!("/{n}").as_bytes())
         };
         let mut t = Records::default();
         let n = RING_SLOTS as u64 + 10;

@@ -25,7 +25,9 @@ impl Correlator {
                 self.book.by_rid.remove(&rid);
             }
             dequeue(&mut self.book.open, r.pid.unwrap_or(0), id);
-            self.book.unlink(r.key, id);
+            if r.queued {
+                self.book.unlink(r.key, id);
+            }
             let class = self.hosts.classify(r.path(), r.host(), false, r.k8s_bypass);
             self.out.traffic.total += 1;
             let s = self.tally.class(class);
@@ -82,7 +84,9 @@ impl Correlator {
     /// Settles record `id`: it is counted, listed if orphaned, and forgotten.
     fn settle_record(&mut self, id: u64) {
         let r = self.book.take(id);
-        self.book.unlink(r.key, id);
+        if r.queued {
+            self.book.unlink(r.key, id);
+        }
         let probe_agent = r.access.is_some_and(|a| a.1);
         let class = self
             .hosts
@@ -133,8 +137,10 @@ impl Correlator {
         match cause {
             None if r.client_gone => self.client_gone(&r, class),
             None => self.answered(&r, class, status),
-            Some(cause) => self.orphaned(r, class, cause, access_status),
+            // Few records are orphans: their boxes are not kept.
+            Some(cause) => return self.orphaned(r, class, cause, access_status),
         }
+        self.book.recycle(r);
     }
 
     /// A finished request whose client left before the answer was written: counted as that,
