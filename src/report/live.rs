@@ -22,6 +22,7 @@ pub struct NoticeWriter {
     ndjson: io::BufWriter<io::Stdout>,
     /// The ndjson line being written, kept from notice to notice.
     line: Vec<u8>,
+    file_name: ndjson::FileName,
 }
 
 impl NoticeWriter {
@@ -33,6 +34,7 @@ impl NoticeWriter {
             stream,
             ndjson: io::BufWriter::with_capacity(64 << 10, io::stdout()),
             line: Vec::new(),
+            file_name: None,
         }
     }
 
@@ -42,7 +44,7 @@ impl NoticeWriter {
             None => Ok(()),
             Some(Format::Ndjson) => {
                 self.line.clear();
-                ndjson::notice_line(n, &mut self.line);
+                ndjson::line(n, &mut self.line, &mut self.file_name);
                 self.ndjson.write_all(&self.line)?;
                 if self.stream {
                     self.ndjson.flush()?;

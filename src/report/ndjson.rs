@@ -14,6 +14,15 @@ use crate::correlate::Notice;
 /// Appends `n` as one JSON object and `\n` to `out`, byte for byte as serde_json writes
 /// [`wire::Notice`].
 pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
+    line(n, out, &mut None);
+}
+
+/// The last input named, and its name as a JSON string: every notice names its input, and
+/// most name the one the notice before did.
+pub type FileName = Option<(Arc<str>, Vec<u8>)>;
+
+/// [`notice_line`], with the name of the input `file` names kept from the last call.
+pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
     match n {
         Notice::Request {
             time,
@@ -62,7 +71,7 @@ pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
             }
             out.extend_from_slice(b",\"resolution\":");
             opt_str(*resolution, out);
-            place(file, *line, out);
+            place((file, file_name), *line, out);
             out.extend_from_slice(b"}\n");
         }
         Notice::Alert {
@@ -82,7 +91,7 @@ pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
             out.extend_from_slice(alert_name((*alert).into()).as_bytes());
             out.extend_from_slice(b"\",\"message\":");
             string(message, out);
-            place(file, *line, out);
+            place((file, file_name), *line, out);
             out.extend_from_slice(b",\"text\":");
             string(text, out);
             out.extend_from_slice(b"}\n");
@@ -91,9 +100,17 @@ pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
 }
 
 /// The `file` and `line` fields.
-fn place(file: &Arc<str>, line: u64, out: &mut Vec<u8>) {
+fn place((file, named): (&Arc<str>, &mut FileName), line: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"file\":");
-    string(file, out);
+    match named {
+        Some((name, json)) if Arc::ptr_eq(name, file) => out.extend_from_slice(json),
+        _ => {
+            let mut json = Vec::new();
+            string(file, &mut json);
+            out.extend_from_slice(&json);
+            *named = Some((file.clone(), json));
+        }
+    }
     out.extend_from_slice(b",\"line\":");
     number(line, out);
 }
@@ -105,17 +122,24 @@ fn opt_num(n: Option<u64>, out: &mut Vec<u8>) {
     }
 }
 
-/// `n` in decimal.
+/// `n` in decimal, two digits at a time.
 fn number(mut n: u64, out: &mut Vec<u8>) {
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while n >= 100 {
+        let k = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[k..k + 2]);
+    }
+    if n >= 10 {
+        let k = n as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[k..k + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -262,7 +286,36 @@ mod tests {
         let mut v = b"left as it was".to_vec();
         let before = v.len();
         notice_line(n, &mut v);
+        // With the input's name kept: from a notice of another input, then of the same one.
+        let (mut kept, mut other, mut same) = (None, Vec::new(), Vec::new());
+        line(&request("other", None, None), &mut other, &mut kept);
+        line(n, &mut other, &mut kept);
+        line(n, &mut same, &mut kept);
+        assert!(other.ends_with(&same) && same == v[before..], "{n:?}");
         v.split_off(before)
+    }
+
+    #[test]
+    fn numbers_in_decimal() {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            42,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            65535,
+            1234567,
+            u64::MAX,
+        ] {
+            let mut v = Vec::new();
+            number(n, &mut v);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
     }
 
     fn request(text: &str, cause: Option<correlate::Cause>, ms: Option<f64>) -> Notice {
