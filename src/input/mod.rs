@@ -613,6 +613,28 @@ mod tests {
         }
     }
 
+    /// A read that fails after whole lines: they are handed out first, the error next, as
+    /// the lines read before a failure were.
+    #[test]
+    fn in_place_lines_before_a_failed_read_come_first() {
+        struct Failing(Option<&'static [u8]>);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let Some(data) = self.0.take() else {
+                    return Err(io::Error::other("disk gone"));
+                };
+                buf[..data.len()].copy_from_slice(data);
+                Ok(data.len())
+            }
+        }
+        let mut reader = LineReader::new(Box::new(Failing(Some(b"one\ntwo\nthr"))));
+        let mut buf = Vec::new();
+        let n = reader.read_lines_in_place(&mut buf, 1 << 20).unwrap();
+        assert_eq!(&buf[..n], b"one\ntwo\n");
+        let e = reader.read_lines_in_place(&mut buf, 1 << 20).unwrap_err();
+        assert_eq!(e.to_string(), "disk gone");
+    }
+
     #[test]
     fn offsets_of_slices_not_of_copies() {
         let line = b"GET /health/ from 10.0.0.1".to_vec();
