@@ -6,6 +6,11 @@
 # with its own profile (scripts/pgo.sh, as a shipped binary would be); the plain build is timed too.
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
+#   PGO=0 times the plain release build alone (no scripts/pgo.sh: quicker, for a small try).
+#   CALLGRIND=1 (with valgrind installed) counts instructions per line too, on the log's first
+#   20 MB with RAYON_NUM_THREADS=1: the README's two figures come from this one script.
+# Besides wall time, each command's CPU (user + sys of it and its children, from wait4) is
+# printed as CPU-seconds per GiB of log, and reqtrail's as a ratio to mawk's.
 # Needs: python3, mawk, ripgrep (Debian packages: mawk ripgrep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +24,11 @@ for tool in mawk rg python3; do
 done
 cargo build --release --quiet
 # What the figures are for: the release build optimised with its own profile (scripts/pgo.sh).
-BIN=$(bash scripts/pgo.sh | tail -1)
+if [ "${PGO:-1}" = 0 ]; then
+    BIN=$PLAIN
+else
+    BIN=$(bash scripts/pgo.sh | tail -1)
+fi
 mkdir -p target/bench
 if [ ! -s "$LOG" ]; then
     echo "bench: generating $LOG ($MB MiB) with $SHARED/perf/gen.py" >&2
@@ -67,8 +76,9 @@ PY
 echo "== time: the commands run in turn, round after round (the machine's speed drifts over"
 echo "   minutes, so each ratio is the median of its rounds' ratios, not a ratio of medians)"
 python3 - "$LOG" "$SHARED" "$BIN" "$PLAIN" "${RUNS:-5}" <<'PY'
-import json, statistics, subprocess, sys, time
+import json, os, statistics, subprocess, sys, time
 log, shared, reqtrail, plain, runs = sys.argv[1:]
+gib = os.path.getsize(log) / 2**30
 commands = {
     "rg": f"rg -c 'INCOMING REQUEST' {log}",
     "mawk": f"mawk -f {shared}/perf/pair.awk {log}",
@@ -78,26 +88,50 @@ commands = {
     "2 files": f"{reqtrail} --format json {log}.part.aa {log}.part.ab",
 }
 def run(command):
+    """Wall seconds, and CPU seconds (user + sys of the shell and all it waited for, from wait4)."""
     t = time.perf_counter()
-    subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    p = subprocess.Popen(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
 for command in commands.values():  # warm-up: the page cache
     run(command)
 times = {name: [] for name in commands}
+cpu = {name: [] for name in commands}
 for _ in range(int(runs)):
     for name, command in commands.items():
-        times[name].append(run(command))
-json.dump(times, open("target/bench/times.json", "w"), indent=1)
+        wall, used = run(command)
+        times[name].append(wall)
+        cpu[name].append(used)
+json.dump({"wall": times, "cpu": cpu}, open("target/bench/times.json", "w"), indent=1)
 med = {name: statistics.median(t) for name, t in times.items()}
-def ratio(a, b):
-    return statistics.median(x / y for x, y in zip(times[a], times[b]))
+def ratio(a, b, of=times):
+    return statistics.median(x / y for x, y in zip(of[a], of[b]))
 print(f"rg -c          {med['rg']:.3f} s")
 print(f"mawk pair.awk  {med['mawk']:.3f} s")
 print(f"reqtrail file  {med['file']:.3f} s   = {ratio('file', 'rg'):.2f} x rg (target <= 3), {ratio('file', 'mawk'):.2f} x mawk (target <= 0.25)")
 print(f"  without PGO  {med['plain']:.3f} s   = {ratio('plain', 'rg'):.2f} x rg, {ratio('plain', 'mawk'):.2f} x mawk (plain cargo build --release)")
 print(f"reqtrail pipe  {med['pipe']:.3f} s   = {ratio('pipe', 'file'):.2f} x file (target <= 1.5)")
 print(f"2 files        {med['2 files']:.3f} s   = {ratio('2 files', 'file'):.2f} x one file (merged by time)")
+print(f"== CPU (user + sys from wait4, median of {runs} runs) per GiB of log ({gib:.3f} GiB)")
+for name in commands:
+    print(f"  {name:12} {statistics.median(cpu[name]) / gib:6.2f} CPU-s/GiB")
+print(f"reqtrail file CPU = {ratio('file', 'mawk', cpu):.2f} x mawk's (plain build {ratio('plain', 'mawk', cpu):.2f} x); pipe CPU (cat included) = {ratio('pipe', 'file', cpu):.2f} x file's")
 PY
+if [ "${CALLGRIND:-0}" = 1 ]; then
+    if command -v valgrind >/dev/null; then
+        # The first 20 MB, cut at a line; one thread, so that the count is the work itself.
+        SLICE=target/bench/slice-20.log
+        head -c 20000000 "$LOG" | python3 -c 'import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d[:d.rfind(b"\n") + 1])' > "$SLICE"
+        lines=$(wc -l < "$SLICE")
+        # reqtrail exits 1 when it finds something wrong: only the count matters here.
+        refs=$(RAYON_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=target/bench/callgrind.out \
+            "$PLAIN" --format json "$SLICE" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d ,) || true
+        echo "== callgrind ($PLAIN, RAYON_NUM_THREADS=1, first 20 MB: $lines lines): $refs instructions, $((refs / lines)) per line"
+    else
+        echo "== callgrind: valgrind is missing, no instruction count" >&2
+    fi
+fi
 echo "== peak memory through a pipe (target <= 64 MiB whatever the size)"
 for copies in 1 2; do
     for _ in $(seq "$copies"); do cat "$LOG"; done |

@@ -116,6 +116,9 @@ pub struct LineReader<'r> {
     widest: usize,
     /// The file it reads, as it was when opened (see [`LineReader::is_stale`]).
     opened: Option<FileId>,
+    /// A read failed after whole lines [`LineReader::read_lines_in_place`] handed out: the
+    /// next call returns it.
+    failed: Option<io::Error>,
 }
 
 /// Which file a path named, and when: another file by that name later (rotated by renaming, or
@@ -172,6 +175,7 @@ impl<'r> LineReader<'r> {
             taken: Arc::default(),
             widest: size,
             opened: None,
+            failed: None,
         }
     }
 
@@ -315,6 +319,94 @@ impl LineReader<'_> {
             out.push(b'\n');
         }
         Ok(out.len() - before)
+    }
+}
+
+impl LineReader<'_> {
+    /// As [`LineReader::read_lines_into`], without copying the input once more: reads straight
+    /// into `buf` and returns `n`, the bytes of whole lines (each followed by `\n`) now at
+    /// `buf[..n]` (0: the end). `buf` is room, kept at its length from call to call so that it
+    /// is zeroed only when it grows; what lies past `n` means nothing. The lines end at or
+    /// before `target` bytes (the last line cut in two waits for the next call), unless the
+    /// first line alone is longer.
+    pub fn read_lines_in_place(&mut self, buf: &mut Vec<u8>, target: usize) -> io::Result<usize> {
+        let target = target.max(1);
+        if self.waiting {
+            // A line cut short while following: the copying way finishes it.
+            return self.line_by_copy(buf);
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if buf.len() < target {
+            buf.resize(target, 0);
+        }
+        // What the last call read past its last line comes first.
+        let held = (self.len - self.pos).min(target);
+        buf[..held].copy_from_slice(&self.buf[self.pos..self.pos + held]);
+        self.pos += held;
+        let mut n = held;
+        let mut read = false;
+        while n < target && !self.eof && self.pos == self.len {
+            let end = target.min(n + self.size);
+            match self.reader.read(&mut buf[n..end]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => {
+                    n += k;
+                    read = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // The whole lines read before it are handed out first.
+                    let whole = memchr::memrchr(b'\n', &buf[..n]).map_or(0, |k| k + 1);
+                    self.hold(&buf[whole..n], read);
+                    if whole == 0 {
+                        return Err(e);
+                    }
+                    self.failed = Some(e);
+                    return Ok(whole);
+                }
+            }
+        }
+        let whole = memchr::memrchr(b'\n', &buf[..n]).map_or(0, |k| k + 1);
+        self.hold(&buf[whole..n], read);
+        if whole > 0 {
+            return Ok(whole);
+        }
+        // Not one whole line in `target` bytes (or the last line has no newline): that line
+        // alone, the way lines that cross the buffer's end are taken.
+        self.line_by_copy(buf)
+    }
+
+    /// Keeps `rest`, bytes taken but not handed out, to come first next time: they were read
+    /// from the source just now (`read`), or they are the end of what was held.
+    fn hold(&mut self, rest: &[u8], read: bool) {
+        if !read {
+            self.pos -= rest.len();
+        } else {
+            if rest.len() > self.buf.len() {
+                // None made yet, or a line longer than it: `fill` makes it again at its size.
+                self.buf = vec![0; rest.len().max(self.size)].into_boxed_slice();
+            }
+            self.buf[..rest.len()].copy_from_slice(rest);
+            (self.pos, self.len) = (0, rest.len());
+        }
+    }
+
+    /// One line taken as [`LineReader::next_line`] takes it (cut at `MAX_LINE + 1` bytes),
+    /// written with its `\n` at the start of `buf`; returns its length with the `\n` (0: the
+    /// end).
+    fn line_by_copy(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let Some(line) = self.next_untrimmed()? else {
+            return Ok(0);
+        };
+        let n = line.len() + 1;
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        buf[..n - 1].copy_from_slice(line);
+        buf[n - 1] = b'\n';
+        Ok(n)
     }
 }
 
@@ -505,8 +597,42 @@ mod tests {
                     split_lines(&out, &mut |l| chunked.push(l.to_vec()));
                 }
                 assert_eq!(chunked, collect_split(data), "{target}: {data:?}");
+                // Read in place, through a buffer kept from chunk to chunk.
+                let mut reader = LineReader::new(Box::new(io::Cursor::new(data.to_vec())));
+                let (mut in_place, mut buf) = (Vec::new(), Vec::new());
+                loop {
+                    let n = reader.read_lines_in_place(&mut buf, target).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    assert!(buf[..n].ends_with(b"\n"), "whole lines only");
+                    split_lines(&buf[..n], &mut |l| in_place.push(l.to_vec()));
+                }
+                assert_eq!(in_place, collect_split(data), "{target}: {data:?}");
             }
         }
+    }
+
+    /// A read that fails after whole lines: they are handed out first, the error next, as
+    /// the lines read before a failure were.
+    #[test]
+    fn in_place_lines_before_a_failed_read_come_first() {
+        struct Failing(Option<&'static [u8]>);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let Some(data) = self.0.take() else {
+                    return Err(io::Error::other("disk gone"));
+                };
+                buf[..data.len()].copy_from_slice(data);
+                Ok(data.len())
+            }
+        }
+        let mut reader = LineReader::new(Box::new(Failing(Some(b"one\ntwo\nthr"))));
+        let mut buf = Vec::new();
+        let n = reader.read_lines_in_place(&mut buf, 1 << 20).unwrap();
+        assert_eq!(&buf[..n], b"one\ntwo\n");
+        let e = reader.read_lines_in_place(&mut buf, 1 << 20).unwrap_err();
+        assert_eq!(e.to_string(), "disk gone");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use self_cell::self_cell;
 use super::line::{parse_payload, Decoding, InputState, LineBody, ParsedLine};
 use super::{report_taken, ByPod};
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{offset_in, trim_line, LineReader, Progress, MAX_LINE};
+use crate::input::{offset_in, trim_line, LineReader, Progress};
 use crate::parse::{LineParser, Ts};
 use crate::settings::Patterns;
 
@@ -60,7 +60,9 @@ struct StrippedLine {
 /// A chunk's bytes and what stripping them made: whole lines, each followed by `\n`.
 #[derive(Debug)]
 pub struct StrippedChunk {
+    /// Lines in `data[..len]`; the rest is room kept for a later chunk.
     data: Vec<u8>,
+    len: usize,
     arena: Vec<u8>,
     lines: Vec<StrippedLine>,
     /// The stripper as it stands after the chunk's last line.
@@ -72,7 +74,9 @@ pub struct StrippedChunk {
 /// allocator holding tens of megabytes more (and cost a page fault per fresh page).
 #[derive(Default)]
 struct ChunkBuffers {
+    /// Lines in `data[..len]`; the rest is room, zeroed once, for a later chunk.
     data: Vec<u8>,
+    len: usize,
     arena: Vec<u8>,
     lines: Vec<StrippedLine>,
     parsed: Vec<ParsedLine<'static>>,
@@ -81,7 +85,7 @@ struct ChunkBuffers {
 impl StrippedChunk {
     /// Strips every line of `data` with `unwrapper`, into `arena` and `lines` (emptied).
     fn strip(
-        data: Vec<u8>,
+        (data, len): (Vec<u8>, usize),
         mut arena: Vec<u8>,
         mut lines: Vec<StrippedLine>,
         mut unwrapper: Unwrapper,
@@ -90,7 +94,7 @@ impl StrippedChunk {
         lines.clear();
         let mut scratch = Vec::new();
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', &data) {
+        for nl in memchr::memchr_iter(b'\n', &data[..len]) {
             let raw = trim_line(&data[start..nl]);
             // A piece that is not a slice of the line was rebuilt: copy it to the arena.
             let place = |piece: &[u8], arena: &mut Vec<u8>| match offset_in(raw, piece) {
@@ -124,6 +128,7 @@ impl StrippedChunk {
         }
         StrippedChunk {
             data,
+            len,
             arena,
             lines,
             unwrapper,
@@ -160,7 +165,12 @@ impl Chunk {
             unwrapper,
             mut parsers,
         } = state;
-        let stripped = StrippedChunk::strip(buffers.data, buffers.arena, buffers.lines, unwrapper);
+        let stripped = StrippedChunk::strip(
+            (buffers.data, buffers.len),
+            buffers.arena,
+            buffers.lines,
+            unwrapper,
+        );
         Chunk::new(stripped, |chunk| {
             let mut parsed: Vec<ParsedLine<'_>> = buffers.parsed;
             parsed.clear();
@@ -201,6 +211,7 @@ impl Chunk {
         let stripped = self.into_owner();
         ChunkBuffers {
             data: stripped.data,
+            len: stripped.len,
             arena: stripped.arena,
             lines: stripped.lines,
             parsed,
@@ -290,19 +301,15 @@ impl Batch {
         let mut error = None;
         for _ in 0..n {
             let mut buffers = free.pop().unwrap_or_default();
-            buffers.data.clear();
-            // Room for the line that crosses `size`, so that it never reallocates (up to a
-            // chunk's worth: small chunks, as many inputs merged get, would be mostly room
-            // otherwise).
-            buffers.data.reserve(size + size.min(MAX_LINE) + 2);
-            match reader.read_lines_into(&mut buffers.data, size) {
+            // Read straight into the chunk's buffer (the lines read before a failure came
+            // with the call before it).
+            match reader.read_lines_in_place(&mut buffers.data, size) {
                 Ok(0) => break,
-                Ok(_) => read.push(buffers),
+                Ok(n) => {
+                    buffers.len = n;
+                    read.push(buffers);
+                }
                 Err(e) => {
-                    // The lines read before the failure are analysed all the same.
-                    if !buffers.data.is_empty() {
-                        read.push(buffers);
-                    }
                     error = Some(e);
                     break;
                 }

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::escape::for_terminal as esc;
-use super::wire::{self, AlertKind};
+use super::ndjson;
+use super::wire::AlertKind;
 use super::{Format, Report};
 use crate::correlate::Notice;
 
@@ -19,6 +20,9 @@ pub struct NoticeWriter {
     /// time of `--format ndjson`); those of a stream, line by line as they happen.
     stream: bool,
     ndjson: io::BufWriter<io::Stdout>,
+    /// The ndjson line being written, kept from notice to notice.
+    line: Vec<u8>,
+    file_name: ndjson::FileName,
 }
 
 impl NoticeWriter {
@@ -29,6 +33,8 @@ impl NoticeWriter {
             style: format,
             stream,
             ndjson: io::BufWriter::with_capacity(64 << 10, io::stdout()),
+            line: Vec::new(),
+            file_name: None,
         }
     }
 
@@ -36,7 +42,15 @@ impl NoticeWriter {
     pub fn write(&mut self, n: &Notice) -> io::Result<()> {
         match self.style {
             None => Ok(()),
-            Some(Format::Ndjson) => write_ndjson(n, &mut self.ndjson, self.stream),
+            Some(Format::Ndjson) => {
+                self.line.clear();
+                ndjson::line(n, &mut self.line, &mut self.file_name);
+                self.ndjson.write_all(&self.line)?;
+                if self.stream {
+                    self.ndjson.flush()?;
+                }
+                Ok(())
+            }
             Some(Format::Table { .. }) => write_alert_line(n, &mut io::stdout().lock()),
             Some(_) => write_alert_line(n, &mut io::stderr().lock()),
         }
@@ -52,9 +66,9 @@ impl NoticeWriter {
 /// One notice as a JSON line (finished requests and alerts alike), in its wire form (which
 /// borrows it); `flush`: at once, for a reader waiting on a stream.
 pub fn write_ndjson(n: &Notice, out: &mut impl Write, flush: bool) -> io::Result<()> {
-    // Generic, not `dyn Write`: serde writes a notice in some forty pieces.
-    serde_json::to_writer(&mut *out, &wire::Notice::from(n)).map_err(io::Error::from)?;
-    out.write_all(b"\n")?;
+    let mut line = Vec::new();
+    ndjson::notice_line(n, &mut line);
+    out.write_all(&line)?;
     if flush {
         out.flush()?;
     }

@@ -11,6 +11,7 @@ pub mod html;
 pub mod live;
 pub mod markdown;
 pub mod metrics;
+pub mod ndjson;
 pub mod output;
 pub mod progress;
 pub mod serve;

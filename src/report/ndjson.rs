@@ -1,0 +1,413 @@
+//! `--format ndjson`'s notice lines, written by hand: one is written per request, and serde
+//! wrote each in some forty calls through the writer, a quarter of a run's instructions (the
+//! `wire::Notice` derive stays the schema: the tests check that both write the same bytes).
+//!
+//! A line is appended to a buffer the caller keeps, so writing one allocates nothing.
+
+use std::sync::Arc;
+
+use super::wire;
+#[cfg(test)]
+use crate::correlate;
+use crate::correlate::Notice;
+
+/// Appends `n` as one JSON object and `\n` to `out`, byte for byte as serde_json writes
+/// [`wire::Notice`].
+pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
+    line(n, out, &mut None);
+}
+
+/// The last input named, and its name as a JSON string: every notice names its input, and
+/// most name the one the notice before did.
+pub type FileName = Option<(Arc<str>, Vec<u8>)>;
+
+/// [`notice_line`], with the name of the input `file` names kept from the last call.
+pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
+    match n {
+        Notice::Request {
+            time,
+            pod,
+            method,
+            path,
+            host,
+            pid,
+            class,
+            outcome,
+            cause,
+            status,
+            latency_ms,
+            resolution,
+            file,
+            line,
+        } => {
+            out.extend_from_slice(b"{\"type\":\"request\",\"time\":");
+            opt_str(time.as_deref(), out);
+            out.extend_from_slice(b",\"pod\":");
+            opt_str(pod.as_deref(), out);
+            out.extend_from_slice(b",\"method\":");
+            string(method, out);
+            out.extend_from_slice(b",\"path\":");
+            string(path, out);
+            out.extend_from_slice(b",\"host\":");
+            opt_str(host.as_deref(), out);
+            out.extend_from_slice(b",\"pid\":");
+            opt_num(pid.map(u64::from), out);
+            out.extend_from_slice(b",\"class\":\"");
+            out.extend_from_slice(class_name((*class).into()).as_bytes());
+            out.extend_from_slice(b"\",\"outcome\":");
+            string(outcome, out);
+            out.extend_from_slice(b",\"cause\":");
+            match cause {
+                Some(c) => quoted(cause_name((*c).into()), out),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b",\"status\":");
+            opt_num(status.map(u64::from), out);
+            out.extend_from_slice(b",\"latency_ms\":");
+            match latency_ms {
+                // Floats as serde_json writes them (shortest form; not finite: null).
+                Some(ms) => drop(serde_json::to_writer(&mut *out, ms)),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b",\"resolution\":");
+            opt_str(*resolution, out);
+            place((file, file_name), *line, out);
+            out.extend_from_slice(b"}\n");
+        }
+        Notice::Alert {
+            time,
+            pod,
+            alert,
+            message,
+            file,
+            line,
+            text,
+        } => {
+            out.extend_from_slice(b"{\"type\":\"alert\",\"time\":");
+            opt_str(time.as_deref(), out);
+            out.extend_from_slice(b",\"pod\":");
+            opt_str(pod.as_deref(), out);
+            out.extend_from_slice(b",\"alert\":\"");
+            out.extend_from_slice(alert_name((*alert).into()).as_bytes());
+            out.extend_from_slice(b"\",\"message\":");
+            string(message, out);
+            place((file, file_name), *line, out);
+            out.extend_from_slice(b",\"text\":");
+            string(text, out);
+            out.extend_from_slice(b"}\n");
+        }
+    }
+}
+
+/// The `file` and `line` fields.
+fn place((file, named): (&Arc<str>, &mut FileName), line: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"file\":");
+    match named {
+        Some((name, json)) if Arc::ptr_eq(name, file) => out.extend_from_slice(json),
+        _ => {
+            let mut json = Vec::new();
+            string(file, &mut json);
+            out.extend_from_slice(&json);
+            *named = Some((file.clone(), json));
+        }
+    }
+    out.extend_from_slice(b",\"line\":");
+    number(line, out);
+}
+
+fn opt_num(n: Option<u64>, out: &mut Vec<u8>) {
+    match n {
+        Some(n) => number(n, out),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// `n` in decimal, two digits at a time.
+fn number(mut n: u64, out: &mut Vec<u8>) {
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    while n >= 100 {
+        let k = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[k..k + 2]);
+    }
+    if n >= 10 {
+        let k = n as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[k..k + 2]);
+    } else {
+        at -= 1;
+        digits[at] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn opt_str(s: Option<&str>, out: &mut Vec<u8>) {
+    match s {
+        Some(s) => string(s, out),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A name that needs no escaping, in quotes.
+fn quoted(name: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether a byte is escaped in a JSON string (as serde_json escapes: quotes, backslashes
+/// and control characters below 0x20).
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn string(s: &str, out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    if plain(bytes) {
+        out.extend_from_slice(bytes);
+    } else {
+        escape(bytes, out);
+    }
+    out.push(b'"');
+}
+
+/// Whether none of eight bytes is escaped.
+fn word_plain(word: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |w: u64| w.wrapping_sub(ONES) & !w & TOPS;
+    let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+    let low = w.wrapping_sub(ONES * 0x20) & !w & TOPS;
+    low | zero_in(w ^ (ONES * b'"' as u64)) | zero_in(w ^ (ONES * b'\\' as u64)) == 0
+}
+
+/// Whether no byte of `bytes` is escaped: most text, tested eight bytes at a time (a byte
+/// below 0x20, or equal to `"` or `\\`, sets the top bit of its lane).
+fn plain(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    if !words.by_ref().all(word_plain) {
+        return false;
+    }
+    match bytes.len() {
+        // The last eight bytes again (overlapping the words tested), rather than byte by byte.
+        8.. => word_plain(&bytes[bytes.len() - 8..]),
+        _ => !words.remainder().iter().any(|&b| escaped(b)),
+    }
+}
+
+#[cold]
+fn escape(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (k, &b) in bytes.iter().enumerate() {
+        if !escaped(b) {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..k]);
+        start = k + 1;
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]),
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+fn class_name(c: wire::Class) -> &'static str {
+    match c {
+        wire::Class::Probe => "probe",
+        wire::Class::Health => "health",
+        wire::Class::External => "external",
+    }
+}
+
+fn cause_name(c: wire::Cause) -> &'static str {
+    match c {
+        wire::Cause::WorkerTimeout => "worker_timeout",
+        wire::Cause::WorkerKilled => "worker_killed",
+        wire::Cause::WorkerExited => "worker_exited",
+        wire::Cause::NeverAnswered => "never_answered",
+        wire::Cause::OpenAtEnd => "open_at_end",
+        wire::Cause::Shutdown => "shutdown",
+    }
+}
+
+fn alert_name(k: wire::AlertKind) -> &'static str {
+    match k {
+        wire::AlertKind::RequestOpenTooLong => "request_open_too_long",
+        wire::AlertKind::WorkerTimeout => "worker_timeout",
+        wire::AlertKind::WorkerKilled => "worker_killed",
+        wire::AlertKind::BootFailure => "boot_failure",
+        wire::AlertKind::NewDisallowedHost => "new_disallowed_host",
+    }
+}
+
+/// The correlator's kinds, for the tests: every one of them.
+#[cfg(test)]
+const CAUSES: [correlate::Cause; 6] = [
+    correlate::Cause::WorkerTimeout,
+    correlate::Cause::WorkerKilled,
+    correlate::Cause::WorkerExited,
+    correlate::Cause::NeverAnswered,
+    correlate::Cause::OpenAtEnd,
+    correlate::Cause::Shutdown,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by_serde(n: &Notice) -> Vec<u8> {
+        let mut v = serde_json::to_vec(&wire::Notice::from(n)).unwrap();
+        v.push(b'\n');
+        v
+    }
+
+    fn by_hand(n: &Notice) -> Vec<u8> {
+        let mut v = b"left as it was".to_vec();
+        let before = v.len();
+        notice_line(n, &mut v);
+        // With the input's name kept: from a notice of another input, then of the same one.
+        let (mut kept, mut other, mut same) = (None, Vec::new(), Vec::new());
+        line(&request("other", None, None), &mut other, &mut kept);
+        line(n, &mut other, &mut kept);
+        line(n, &mut same, &mut kept);
+        assert!(other.ends_with(&same) && same == v[before..], "{n:?}");
+        v.split_off(before)
+    }
+
+    #[test]
+    fn numbers_in_decimal() {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            42,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            65535,
+            1234567,
+            u64::MAX,
+        ] {
+            let mut v = Vec::new();
+            number(n, &mut v);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
+    }
+
+    fn request(text: &str, cause: Option<correlate::Cause>, ms: Option<f64>) -> Notice {
+        Notice::Request {
+            time: Some("2025-10-16T08:00:00.000Z".into()),
+            pod: (!text.is_empty()).then(|| Arc::from(text)),
+            method: "GET".into(),
+            path: format!("/p/{text}"),
+            host: Some(text.into()),
+            pid: Some(36),
+            class: correlate::Class::External,
+            outcome: "answered",
+            cause,
+            status: Some(200),
+            latency_ms: ms,
+            resolution: Some("sub-second"),
+            file: Arc::from(format!("{text}.log")),
+            line: 1234567,
+        }
+    }
+
+    /// Every field, every kind, strings that need each escape, floats of every shape: the
+    /// same bytes as the serde derive writes.
+    #[test]
+    fn the_same_bytes_as_serde() {
+        let texts = [
+            "",
+            "plain",
+            "q\"uote\\back",
+            "ctl \u{1}\u{8}\u{c}\n\r\t\u{1f}\u{7f} end",
+            "héllo ☃ and a longer text past sixteen bytes \"",
+        ];
+        let floats = [
+            None,
+            Some(0.0),
+            Some(1.5),
+            Some(1e21),
+            Some(0.001),
+            Some(f64::NAN),
+            Some(123456.789),
+        ];
+        let mut notices = Vec::new();
+        for (k, text) in texts.iter().enumerate() {
+            for ms in floats {
+                notices.push(request(text, None, ms));
+            }
+            for cause in CAUSES {
+                notices.push(request(text, Some(cause), Some(k as f64)));
+            }
+            for alert in [
+                correlate::AlertKind::RequestOpenTooLong,
+                correlate::AlertKind::WorkerTimeout,
+                correlate::AlertKind::WorkerKilled,
+                correlate::AlertKind::BootFailure,
+                correlate::AlertKind::NewDisallowedHost,
+            ] {
+                notices.push(Notice::Alert {
+                    time: (k % 2 == 0).then(|| text.to_string()),
+                    pod: (k % 2 == 1).then(|| Arc::from(*text)),
+                    alert,
+                    message: text.to_string(),
+                    file: Arc::from(*text),
+                    line: k as u64,
+                    text: text.to_string(),
+                });
+            }
+        }
+        let mut bare = request("x", None, None);
+        if let Notice::Request {
+            time,
+            host,
+            pid,
+            status,
+            resolution,
+            class,
+            ..
+        } = &mut bare
+        {
+            (*time, *host, *pid, *status, *resolution) = (None, None, None, None, None);
+            *class = correlate::Class::Probe;
+        }
+        notices.push(bare.clone());
+        if let Notice::Request { class, .. } = &mut bare {
+            *class = correlate::Class::Health;
+        }
+        notices.push(bare);
+        for n in &notices {
+            assert_eq!(
+                String::from_utf8_lossy(&by_hand(n)),
+                String::from_utf8_lossy(&by_serde(n)),
+                "{n:?}"
+            );
+        }
+    }
+}
