@@ -273,6 +273,10 @@ pub struct WorkerFacts {
     pub exits: u64,
     /// Workers gunicorn restarted on purpose after `max_requests` (`Autorestarting worker`).
     pub planned_restarts: u64,
+    /// `Handling signal: hup`: reloads, each replacing every worker.
+    pub reloads: u64,
+    /// `Handling signal: term` (or `int`, `quit`): the server told to stop.
+    pub stops: u64,
     pub boot_errors: u64,
     pub boot_failed: bool,
     pub boot_exceptions: Vec<String>,
@@ -298,6 +302,8 @@ impl WorkerFacts {
             oom_suspected,
             exits,
             planned_restarts,
+            reloads,
+            stops,
             boot_errors,
             boot_failed,
             boot_exceptions,
@@ -319,6 +325,8 @@ impl WorkerFacts {
         self.oom_suspected += oom_suspected;
         self.exits += exits;
         self.planned_restarts += planned_restarts;
+        self.reloads += reloads;
+        self.stops += stops;
         self.boot_errors += boot_errors;
         self.boot_failed |= boot_failed;
         self.boot_exceptions.extend(boot_exceptions);

@@ -84,9 +84,11 @@ impl Workers {
             }
             Event::HandlingSignal { signal } => {
                 if matches!(*signal, b"term" | b"int" | b"quit") {
+                    out.workers.stops += 1;
                     self.shutting_down = true;
                     self.stop_evidence = Some(line.evidence());
                 } else if *signal == b"hup" {
+                    out.workers.reloads += 1;
                     self.replaced = self.alive.clone();
                     self.replaced.extend(book.open.keys().copied());
                 }
@@ -329,6 +331,7 @@ mod tests {
             [("/export/", Cause::Shutdown), ("/a/", Cause::WorkerExited)]
         );
         assert_eq!((a.workers.killed, a.workers.oom_suspected), (0, 0));
+        assert_eq!((a.workers.reloads, a.workers.stops), (1, 0));
         // gunicorn 20.1 words the reload's SIGTERM by number (g20-dj32/reload_hup).
         let a = run(&[
             "[2026-12-04 08:29:35 +0000] [24736] [INFO] Booting worker with pid: 24736",

@@ -408,6 +408,16 @@ fn workers(r: &Report, x: &mut Exposition<'_>) -> io::Result<()> {
         ],
     )?;
     x.counter(
+        "reqtrail_server_reloads",
+        "Reloads gunicorn was asked for (Handling signal: hup), each replacing every worker.",
+        s.reloads,
+    )?;
+    x.counter(
+        "reqtrail_server_stops",
+        "Times gunicorn was told to stop (Handling signal: term, int or quit).",
+        s.stops,
+    )?;
+    x.counter(
         "reqtrail_worker_kills_planned",
         "Worker kills during a shutdown or restart gunicorn was asked for (planned).",
         s.kills_during_shutdown,

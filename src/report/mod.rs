@@ -149,6 +149,8 @@ impl Report {
                 oom_suspected: a.workers.oom_suspected,
                 worker_exits: a.workers.exits,
                 planned_restarts: a.workers.planned_restarts,
+                reloads: a.workers.reloads,
+                stops: a.workers.stops,
                 request_errors: a.errors.request_errors,
                 invalid_requests: a.errors.invalid_requests,
                 boot_failed: a.workers.boot_failed,

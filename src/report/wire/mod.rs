@@ -86,6 +86,10 @@ pub struct Server {
     /// Workers restarted on purpose after `max_requests` (`Autorestarting worker after current
     /// request.`).
     pub planned_restarts: u64,
+    /// Reloads (`Handling signal: hup`), each replacing every worker.
+    pub reloads: u64,
+    /// Times the server was told to stop (`Handling signal: term`, `int` or `quit`).
+    pub stops: u64,
     /// `Error handling request`: exceptions gunicorn caught around a request.
     pub request_errors: u64,
     /// `Invalid request from ip=`: malformed HTTP, mostly scanners.
@@ -106,10 +110,11 @@ pub struct Requests {
     pub evicted: u64,
     /// RESPONSE lines whose start is not in the input (it began before the logs do).
     pub unmatched_responses: u64,
-    /// Requests whose client left before the answer was written (gunicorn's `Ignoring
-    /// EPIPE`): not answered, not orphaned.
+    /// Requests whose client left before the answer was written (gunicorn's DEBUG `Ignoring
+    /// EPIPE`, `Ignoring connection epipe` or `Ignoring connection reset`): not answered, not
+    /// orphaned.
     pub client_gone: u64,
-    /// `Ignoring EPIPE` lines with no request of their worker in the logs to put them on.
+    /// Such lines with no request of their worker in the logs to put them on.
     pub client_gone_unpaired: u64,
     pub probe: u64,
     pub health: u64,
@@ -344,7 +349,7 @@ pub struct ClassStats {
     pub evicted: u64,
     /// Finished, but no line says with which status.
     pub unknown_status: u64,
-    /// Its client left before the answer was written (gunicorn's `Ignoring EPIPE`).
+    /// Its client left before the answer was written (gunicorn's `Ignoring EPIPE` and kin).
     pub client_gone: u64,
 }
 
