@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Compare the reports of two reqtrail binaries byte for byte: every bundled sample in every
-# format (each file alone, each scenario's files merged, all of them kept apart), read from a
+# Compare the reports of two reqtrail binaries byte for byte: every bundled sample (the version
+# matrix's under sample-logs/stacks/ too) in every format (each file alone, each scenario's files merged, all of them kept apart), read from a
 # file and from a pipe, and a generated perf workload. For refactors that must change nothing.
 #
 #   bash scripts/same-reports.sh OLD_BINARY NEW_BINARY [MEGABYTES]
@@ -46,8 +46,11 @@ piped() {
 }
 
 formats=(table json ndjson markdown html)
-for dir in sample-logs/*/; do
-    scenario=$(basename "$dir")
+shopt -s nullglob
+for dir in sample-logs/*/ sample-logs/stacks/*/*/; do
+    [ "$dir" = sample-logs/stacks/ ] && continue
+    scenario=${dir#sample-logs/}
+    scenario=${scenario%/}
     for log in "$dir"*.log; do
         for f in "${formats[@]}"; do
             same "$log $f" --color never --format "$f" "$log"
