@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::checks::diagnose;
 use crate::cli::{FormatArg, Options};
-use crate::correlate::{settle_timeout, Analysis, Notice};
+use crate::correlate::{settle_timeout, Analysis, Notice, PodSummary};
 use crate::error::Error;
 use crate::input::{expand, Progress, Source};
 use crate::read::{read_following, read_sources, Pipeline, Window};
@@ -146,6 +146,17 @@ fn report_of(
     )
 }
 
+/// An input read on its own (`--separate`: another server's logs) keeps its share of the
+/// figures apart, like a pod: named by the input, unless its lines name pods themselves or it
+/// holds only an edge's lines.
+fn apart(mut a: Analysis, source: &Source) -> Analysis {
+    let edge_only = a.input.edge > 0 && a.traffic.total == 0;
+    if a.pods.is_empty() && !edge_only {
+        a.pods.push(PodSummary::of(&source.name(), &a));
+    }
+    a
+}
+
 /// Reads `sources` as the command line asks: merged into one stream (or followed), or each on
 /// its own with `--separate`, their analyses merged. Returns the analysis, the inputs read and
 /// the errors. `(live, publish)`: while following, snapshots are wanted (`live`) and handed to
@@ -180,7 +191,7 @@ fn read_all(
                 let mut p = new_pipeline();
                 let (names, errs) =
                     read_sources(std::slice::from_ref(s), &mut p, &mut |_| {}, progress);
-                (p.finish().0, names, errs)
+                (apart(p.finish().0, s), names, errs)
             })
             .collect();
         let mut total = Analysis::default();
@@ -200,7 +211,7 @@ fn read_all(
             let (names, errs) = read_sources(std::slice::from_ref(s), &mut p, emit, progress);
             let (a, last) = p.finish();
             last.iter().for_each(&mut *emit);
-            total.merge(a);
+            total.merge(apart(a, s));
             files.extend(names);
             errors.extend(errs);
         }

@@ -383,6 +383,46 @@ fn metrics_equal_the_json_on_the_app_captures() {
     }
 }
 
+/// Logs of different servers read apart (`--separate`): each input gets its own per-pod
+/// series, named by its path, and they add up to the whole run's; each equals that input read
+/// alone.
+#[test]
+fn inputs_read_apart_are_exposed_apart() {
+    let files: Vec<String> = capture_dirs("docker.log", 3)
+        .iter()
+        .map(|d| d.join("docker.log").to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["--separate"];
+    args.extend(files.iter().map(String::as_str));
+    let (json, m, _) = both(&args);
+    assert_agrees(&json, &m, "--separate");
+    for f in &files {
+        let (alone, _, _) = both(&[f]);
+        let pod = [("pod", f.as_str())];
+        for (family, field) in [
+            ("reqtrail_pod_lines_total", &alone["input"]["lines"]),
+            ("reqtrail_pod_requests_total", &alone["requests"]["total"]),
+            (
+                "reqtrail_pod_orphaned_total",
+                &alone["requests"]["orphaned"],
+            ),
+        ] {
+            assert_eq!(
+                value(&m, family, &pod),
+                field.as_u64().unwrap() as f64,
+                "{family} {f}"
+            );
+        }
+    }
+    assert_eq!(
+        sum(&m, "reqtrail_pod_lines_total"),
+        json["input"]["lines"].as_u64().unwrap() as f64
+    );
+    // Read as one stream (one server's files), no input is a pod.
+    let (_, merged, _) = both(&args[1..]);
+    assert_eq!(sum(&merged, "reqtrail_pod_lines_total"), 0.0);
+}
+
 /// The edge's captures (the app and nginx or HAProxy as `docker compose logs` gives them).
 #[test]
 fn metrics_equal_the_json_on_the_edge_captures() {

@@ -174,7 +174,8 @@ pub struct Analysis {
     pub errors: ErrorFacts,
     /// When: the first and last times, latencies, the timeline.
     pub time: TimeFacts,
-    /// Per pod, when the input names pods (kubectl --prefix, compose); at most 1,000.
+    /// Per pod, when the input names pods (kubectl --prefix, compose), or per input read apart
+    /// (`--separate`); at most 1,000.
     pub pods: Vec<PodSummary>,
     /// What the edge (proxy, load balancer, router) logged: what users got.
     pub edge: EdgeFacts,

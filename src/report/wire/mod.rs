@@ -37,7 +37,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub latency: LatencyReport,
     pub timeline: TimelineReport,
-    /// Per pod (or compose service) when the input names them: each correlated on its own.
+    /// Per pod (or compose service) when the input names them, or per input read apart
+    /// (`--separate`): each correlated on its own.
     pub pods: Vec<PodSummary>,
     /// What users got at the edge (nginx, a load balancer, a platform router), when its log
     /// was read, each failure explained from the app's side.
