@@ -9,6 +9,7 @@ pub mod atoms;
 pub mod client;
 pub mod django;
 pub mod edge;
+mod fast;
 pub mod gunicorn;
 pub mod layouts;
 pub mod structured;
@@ -414,7 +415,13 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
 
 /// A line in gunicorn's error-log layout (both date forms), message read.
 fn gunicorn_record(line: &[u8]) -> Option<Parsed<'_>> {
-    let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
+    let (time, pid, level, msg) = match fast::error_log_prefix(line) {
+        Some(read) => read,
+        None => {
+            let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
+            (time, pid, level, msg)
+        }
+    };
     let prefix = layouts::Prefix {
         time: Some(time),
         pid: Some(pid),
@@ -576,6 +583,9 @@ fn from_fields<'a>(
 }
 
 fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
+    if let Some(a) = fast::access_line(line) {
+        return Some(Parsed::new(a.time, None, None, Event::Access(a)));
+    }
     memchr::memchr(b'"', line)?;
     let (rest, a) = access::access_line(line).ok()?;
     if !rest.is_empty() {
@@ -597,7 +607,8 @@ fn extended_access(line: &[u8]) -> Option<Parsed<'_>> {
 /// The message part of a record: application lines first (they are the most frequent), then
 /// gunicorn's templates, then an access line written through a logging prefix.
 fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
-    django::message(msg)
+    fast::app_message(msg)
+        .or_else(|| django::message(msg))
         .or_else(|| {
             // Before gunicorn's templates, which read any `Ignor…` as a known message.
             let epipe = msg.first() == Some(&b'I') && client::ignoring_epipe(msg).is_ok();
