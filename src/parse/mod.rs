@@ -249,11 +249,68 @@ impl LineParser {
         line: &'a [u8],
         scratch: Option<&'a mut Vec<u8>>,
     ) -> Result<Parsed<'a>, Option<Ts>> {
+        if let Some(parsed) = self.common(line) {
+            return Ok(parsed);
+        }
+        self.parse_general(line, scratch)
+    }
+
+    /// [`LineParser::parse_with`] without the fast path for the common shapes: the reference
+    /// it must agree with.
+    fn parse_general<'a>(
+        &mut self,
+        line: &'a [u8],
+        scratch: Option<&'a mut Vec<u8>>,
+    ) -> Result<Parsed<'a>, Option<Ts>> {
         let parsed = self.parse_builtin(line, scratch)?;
         if self.custom.is_empty() || !matches!(parsed.event, Event::Message | Event::Unrecognized) {
             return Ok(parsed);
         }
         Ok(apply_custom(&self.custom, parsed))
+    }
+
+    /// The two shapes nearly every line has, gunicorn's error-log record and its access line,
+    /// ahead of the general dispatch (which answers alike for them): `None` for any other line
+    /// and for a message left to a team's own patterns.
+    #[inline]
+    fn common<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
+        match *line.first()? {
+            b'[' => {
+                let (time, pid, level, msg) = fast::error_log_prefix(line)?;
+                let Some(event) = fast::app_message(msg) else {
+                    let prefix = layouts::Prefix {
+                        time: Some(time),
+                        pid: Some(pid),
+                        thread: None,
+                        level: Some(level),
+                    };
+                    return self.known(with_message(prefix, msg));
+                };
+                self.mode = Mode::Normal;
+                Some(Parsed {
+                    text: msg,
+                    ..Parsed::new(Some(time), Some(pid), Some(level), event)
+                })
+            }
+            b'0'..=b'9' if !atoms::may_start_with_date(line) => {
+                let a = fast::access_line(line)?;
+                Some(Parsed::new(a.time, None, None, Event::Access(a)))
+            }
+            _ => None,
+        }
+    }
+
+    /// `parsed`, a gunicorn record, with the parser's state moved on as the general path
+    /// moves it; `None` for a message left to a team's own patterns.
+    #[inline]
+    fn known<'a>(&mut self, parsed: Parsed<'a>) -> Option<Parsed<'a>> {
+        match parsed.event {
+            Event::Message => return None,
+            Event::Access(_) => {}
+            Event::ConfigDumpStart => self.mode = Mode::ConfigDump,
+            _ => self.mode = Mode::Normal,
+        }
+        Some(parsed)
     }
 
     fn parse_builtin<'a>(
