@@ -39,7 +39,7 @@ fn pid_in_brackets(i: &[u8]) -> Option<(u32, &[u8])> {
     let mut pid = 0u32;
     for (k, &c) in i.iter().enumerate().take(10) {
         match c {
-            b'0'..=b'9' => pid = pid * 10 + u32::from(c - b'0'),
+            b'0'..=b'9' if k < 9 => pid = pid * 10 + u32::from(c - b'0'),
             b']' if (1..=9).contains(&k) => return Some((pid, &i[k + 1..])),
             _ => return None,
         }
@@ -273,6 +273,7 @@ mod tests {
         for other in [
             &b"2015-11-12 17:23:50 [17027] [INFO] x"[..],
             b"[2025-10-16 08:00:00 +0000] [1234567890] [INFO] x",
+            b"[2025-10-16 08:00:00 +0000] [9999999999] [INFO] x",
             b"[2025-10-16 08:00:00 +0000] [36] [NOTICE] x",
             b"[2025-10-16 08:00:00 +0000] [] [INFO] x",
         ] {
