@@ -84,6 +84,15 @@ fn compose_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&line[..name_len], rest.strip_prefix(b" ").unwrap_or(rest)))
 }
 
+/// Whether [`compose_prefix`] may find a name in `line`: only if the byte after its first
+/// space is another space or compose's `|` (a cheap test before the full one).
+fn may_be_compose(line: &[u8]) -> bool {
+    match line.iter().position(|&c| c == b' ') {
+        Some(p) => matches!(line.get(p + 1), Some(b' ' | b'|')) && compose_prefix(line).is_some(),
+        None => false,
+    }
+}
+
 /// journald / syslog: `Jul 05 09:13:44 webapps wsgi.sh[3129704]: ` (no year: the time is left
 /// to the line itself).
 fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
@@ -174,6 +183,16 @@ impl Unwrapper {
     pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
         // gunicorn's own lines (`[2025-…`) start like no envelope but kubectl's `[pod/…`.
         if raw.first() == Some(&b'[') && !raw.starts_with(b"[pod/") {
+            return Stripped::Line(Unwrapped {
+                time: None,
+                stream: None,
+                source: None,
+                payload: Cow::Borrowed(raw),
+            });
+        }
+        // Nor do access lines (`10.0.0.1 - - […`), but for compose's `name | `.
+        let first = raw.first().copied().unwrap_or(b' ');
+        if first.is_ascii_digit() && !may_start_with_date(raw) && !may_be_compose(raw) {
             return Stripped::Line(Unwrapped {
                 time: None,
                 stream: None,
@@ -316,6 +335,23 @@ mod tests {
     }
 
     const G: &str = "[2025-10-16 08:00:00 +0000] [36] [INFO] Booting worker with pid: 36";
+
+    #[test]
+    fn access_lines_are_left_alone_but_a_compose_name_may_start_with_a_digit() {
+        let access =
+            r#"10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 2 "-" "a | b""#;
+        let named = format!("1web  | {access}");
+        let spaced = format!("2 | {G}");
+        assert_eq!(
+            strip_all(&[access.as_bytes(), named.as_bytes(), spaced.as_bytes(), b"9"]),
+            [
+                (None, None, None, access.to_string()),
+                (None, None, Some("1web".to_string()), access.to_string()),
+                (None, None, Some("2".to_string()), G.to_string()),
+                (None, None, None, "9".to_string()),
+            ]
+        );
+    }
 
     #[test]
     fn plain_line_untouched() {

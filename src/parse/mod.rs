@@ -9,6 +9,7 @@ pub mod atoms;
 pub mod client;
 pub mod django;
 pub mod edge;
+mod fast;
 pub mod gunicorn;
 pub mod layouts;
 pub mod structured;
@@ -251,11 +252,68 @@ impl LineParser {
         line: &'a [u8],
         scratch: Option<&'a mut Vec<u8>>,
     ) -> Result<Parsed<'a>, Option<Ts>> {
+        if let Some(parsed) = self.common(line) {
+            return Ok(parsed);
+        }
+        self.parse_general(line, scratch)
+    }
+
+    /// [`LineParser::parse_with`] without the fast path for the common shapes: the reference
+    /// it must agree with.
+    fn parse_general<'a>(
+        &mut self,
+        line: &'a [u8],
+        scratch: Option<&'a mut Vec<u8>>,
+    ) -> Result<Parsed<'a>, Option<Ts>> {
         let parsed = self.parse_builtin(line, scratch)?;
         if self.custom.is_empty() || !matches!(parsed.event, Event::Message | Event::Unrecognized) {
             return Ok(parsed);
         }
         Ok(apply_custom(&self.custom, parsed))
+    }
+
+    /// The two shapes nearly every line has, gunicorn's error-log record and its access line,
+    /// ahead of the general dispatch (which answers alike for them): `None` for any other line
+    /// and for a message left to a team's own patterns.
+    #[inline]
+    fn common<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
+        match *line.first()? {
+            b'[' => {
+                let (time, pid, level, msg) = fast::error_log_prefix(line)?;
+                let Some(event) = fast::app_message(msg) else {
+                    let prefix = layouts::Prefix {
+                        time: Some(time),
+                        pid: Some(pid),
+                        thread: None,
+                        level: Some(level),
+                    };
+                    return self.known(with_message(prefix, msg));
+                };
+                self.mode = Mode::Normal;
+                Some(Parsed {
+                    text: msg,
+                    ..Parsed::new(Some(time), Some(pid), Some(level), event)
+                })
+            }
+            b'0'..=b'9' if !atoms::may_start_with_date(line) => {
+                let a = fast::access_line(line)?;
+                Some(Parsed::new(a.time, None, None, Event::Access(a)))
+            }
+            _ => None,
+        }
+    }
+
+    /// `parsed`, a gunicorn record, with the parser's state moved on as the general path
+    /// moves it; `None` for a message left to a team's own patterns.
+    #[inline]
+    fn known<'a>(&mut self, parsed: Parsed<'a>) -> Option<Parsed<'a>> {
+        match parsed.event {
+            Event::Message => return None,
+            Event::Access(_) => {}
+            Event::ConfigDumpStart => self.mode = Mode::ConfigDump,
+            _ => self.mode = Mode::Normal,
+        }
+        Some(parsed)
     }
 
     fn parse_builtin<'a>(
@@ -417,7 +475,13 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
 
 /// A line in gunicorn's error-log layout (both date forms), message read.
 fn gunicorn_record(line: &[u8]) -> Option<Parsed<'_>> {
-    let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
+    let (time, pid, level, msg) = match fast::error_log_prefix(line) {
+        Some(read) => read,
+        None => {
+            let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
+            (time, pid, level, msg)
+        }
+    };
     let prefix = layouts::Prefix {
         time: Some(time),
         pid: Some(pid),
@@ -579,6 +643,9 @@ fn from_fields<'a>(
 }
 
 fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
+    if let Some(a) = fast::access_line(line) {
+        return Some(Parsed::new(a.time, None, None, Event::Access(a)));
+    }
     memchr::memchr(b'"', line)?;
     let (rest, a) = access::access_line(line).ok()?;
     if !rest.is_empty() {
@@ -600,7 +667,8 @@ fn extended_access(line: &[u8]) -> Option<Parsed<'_>> {
 /// The message part of a record: application lines first (they are the most frequent), then
 /// gunicorn's templates, then an access line written through a logging prefix.
 fn message(level: Option<Level>, msg: &[u8]) -> Option<Event<'_>> {
-    django::message(msg)
+    fast::app_message(msg)
+        .or_else(|| django::message(msg))
         .or_else(|| {
             // Before gunicorn's templates, which read any `Ignor…` as a known message.
             let epipe = msg.first() == Some(&b'I') && client::ignoring_client_gone(msg).is_ok();

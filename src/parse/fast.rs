@@ -1,0 +1,426 @@
+//! The two shapes nearly every line of a gunicorn + Django deployment has, read with a few
+//! byte tests before the general layout machinery: gunicorn's error-log prefix
+//! `[2025-10-16 08:00:00 +0000] [36] [INFO] ` and its default access line
+//! `10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] "GET / HTTP/1.1" 200 61 "-" "curl/8"`.
+//!
+//! The general parsers (nom, one function per grammar piece) walk such lines byte by byte
+//! through alternatives; this reads their fixed punctuation at once. Each function here
+//! answers only for a line in the exact shape, and then exactly what its general parser
+//! answers for that line ([`crate::parse::gunicorn::error_log_prefix`],
+//! [`crate::parse::access::access_line`]); any other line is `None` and goes the general way.
+//! The tests below hold both to that on every line of the captures and on mutations of them.
+
+use super::access::Access;
+use std::cell::Cell;
+
+use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, Ts};
+use super::Event;
+
+/// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
+/// after it, as [`super::gunicorn::error_log_prefix`] reads it.
+#[inline]
+pub fn error_log_prefix(line: &[u8]) -> Option<(Ts, u32, Level, &[u8])> {
+    // `[2025-10-16 08:00:00 +0000] [`: the date's own width, then the pid's bracket.
+    if line.len() < 34 || line[0] != b'[' || line[26] != b']' || line[27..29] != *b" [" {
+        return None;
+    }
+    let time = log_time(line)?;
+    let rest = &line[29..];
+    let (pid, rest) = pid_in_brackets(rest)?;
+    let rest = rest.strip_prefix(b" [")?;
+    let (level, rest) = level_in_brackets(rest)?;
+    let msg = rest.strip_prefix(b" ").unwrap_or(rest);
+    Some((time, pid, level, msg))
+}
+
+/// `36] …` → 36 and the rest after `]`: 1 to 9 digits, as `atoms::number` takes them.
+#[inline]
+fn pid_in_brackets(i: &[u8]) -> Option<(u32, &[u8])> {
+    let mut pid = 0u32;
+    for (k, &c) in i.iter().enumerate().take(10) {
+        match c {
+            b'0'..=b'9' if k < 9 => pid = pid * 10 + u32::from(c - b'0'),
+            b']' if (1..=9).contains(&k) => return Some((pid, &i[k + 1..])),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// `INFO] …` → the level and the rest after `]`, the names `atoms::level_name` knows.
+#[inline]
+fn level_in_brackets(i: &[u8]) -> Option<(Level, &[u8])> {
+    let (level, len) = match i {
+        [b'I', b'N', b'F', b'O', b']', ..] => (Level::Info, 4),
+        [b'D', b'E', b'B', b'U', b'G', b']', ..] => (Level::Debug, 5),
+        [b'W', b'A', b'R', b'N', b']', ..] => (Level::Warning, 4),
+        [b'W', b'A', b'R', b'N', b'I', b'N', b'G', b']', ..] => (Level::Warning, 7),
+        [b'E', b'R', b'R', b'O', b'R', b']', ..] => (Level::Error, 5),
+        [b'F', b'A', b'T', b'A', b'L', b']', ..] => (Level::Critical, 5),
+        [b'C', b'R', b'I', b'T', b'I', b'C', b'A', b'L', b']', ..] => (Level::Critical, 8),
+        _ => return None,
+    };
+    Some((level, &i[len + 1..]))
+}
+
+thread_local! {
+    /// The last error-log and access-log time stamps read on this thread, as their bytes.
+    static LOG_STAMP: Cell<([u8; 27], Ts)> = const { Cell::new(([0; 27], Ts(0))) };
+    static ACCESS_STAMP: Cell<([u8; 28], Ts)> = const { Cell::new(([0; 28], Ts(0))) };
+}
+
+/// The time of `[2025-10-16 08:00:00 +0000]` at the start of `line`, when the stamp is all of
+/// its first 27 bytes: decoded once per second of log, then known again by its bytes.
+#[inline]
+fn log_time(line: &[u8]) -> Option<Ts> {
+    let head: [u8; 27] = line.get(..27)?.try_into().ok()?;
+    let (last, ts) = LOG_STAMP.get();
+    if last == head {
+        return Some(ts);
+    }
+    let (rest, ts) = bracketed_log_time(line).ok()?;
+    if line.len() - rest.len() != head.len() {
+        return None;
+    }
+    LOG_STAMP.set((head, ts));
+    Some(ts)
+}
+
+/// [`log_time`] for the access log's `[16/Oct/2025:08:00:00 +0000]`.
+#[inline]
+fn access_time(i: &[u8]) -> Option<Ts> {
+    let head: [u8; 28] = i.get(..28)?.try_into().ok()?;
+    let (last, ts) = ACCESS_STAMP.get();
+    if last == head {
+        return Some(ts);
+    }
+    let (rest, ts) = access_log_time(i).ok()?;
+    if i.len() - rest.len() != head.len() {
+        return None;
+    }
+    ACCESS_STAMP.set((head, ts));
+    Some(ts)
+}
+
+/// The request-logging middleware's two messages, `INCOMING REQUEST: GET /a from 10.0.0.1
+/// Host: h` and `RESPONSE: GET /a -> 200`, as [`super::django::message`] reads them.
+#[inline]
+pub fn app_message(msg: &[u8]) -> Option<Event<'_>> {
+    match msg.first()? {
+        b'R' => response(msg.strip_prefix(b"RESPONSE: ")?),
+        b'I' => incoming(msg.strip_prefix(b"INCOMING REQUEST: ")?),
+        b'K' => k8s_internal(msg.strip_prefix(b"K8s internal request from ")?),
+        _ => None,
+    }
+}
+
+/// `10.96.27.85 - bypassing ALLOWED_HOSTS`, anything after it ignored.
+#[inline]
+fn k8s_internal(i: &[u8]) -> Option<Event<'_>> {
+    let end = i.iter().position(|&c| c == b' ')?;
+    if end == 0 || !i[end..].starts_with(b" - bypassing ALLOWED_HOSTS") {
+        return None;
+    }
+    Some(Event::K8sInternal { ip: &i[..end] })
+}
+
+/// `GET …` → the method and the rest after its space (`atoms::http_method` and a space).
+#[inline]
+fn method(i: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = i
+        .iter()
+        .take(17)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    if !(1..=16).contains(&len) || i.get(len) != Some(&b' ') {
+        return None;
+    }
+    Some((&i[..len], &i[len + 1..]))
+}
+
+/// `GET /a -> 200` with nothing after the status.
+#[inline]
+fn response(i: &[u8]) -> Option<Event<'_>> {
+    let (method, i) = method(i)?;
+    let at = i.len().checked_sub(7)?;
+    let status = match i[at..] {
+        [b' ', b'-', b'>', b' ', a @ b'1'..=b'5', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            let n = |d: u8| u16::from(d - b'0');
+            n(a) * 100 + n(b) * 10 + n(c)
+        }
+        _ => return None,
+    };
+    Some(Event::Response {
+        method,
+        path: &i[..at],
+        status,
+    })
+}
+
+/// `GET /a from 10.0.0.1 Host: h` whose first `H` starts the ` Host: ` that ends the path
+/// (else the general parser looks further).
+#[inline]
+fn incoming(i: &[u8]) -> Option<Event<'_>> {
+    let (method, i) = method(i)?;
+    let h = memchr::memchr(b'H', i)?;
+    if h == 0 || i[h - 1] != b' ' || !i[h..].starts_with(b"Host: ") {
+        return None;
+    }
+    let at = h - 1;
+    let mut start = at;
+    while start > 0 && (i[start - 1].is_ascii_hexdigit() || matches!(i[start - 1], b'.' | b':')) {
+        start -= 1;
+    }
+    let from = start.checked_sub(6)?;
+    if i[from..start] != *b" from " {
+        return None;
+    }
+    Some(Event::Incoming {
+        method,
+        path: &i[..from],
+        client: &i[start..at],
+        host: &i[h + 6..],
+    })
+}
+
+/// gunicorn's default access line, `%(h)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"` with
+/// nothing after it, as [`super::access::access_line`] reads it (leaving no input).
+#[inline]
+pub fn access_line(line: &[u8]) -> Option<Access<'_>> {
+    let end = line.iter().position(|&c| matches!(c, b' ' | b'"' | b'['))?;
+    let (client, rest) = line.split_at(end);
+    let rest = rest.strip_prefix(b" - - [")?;
+    // The time parser wants its bracket.
+    let time = access_time(&line[line.len() - rest.len() - 1..])?;
+    let (method, uri, rest) = request(rest.get(27..)?.strip_prefix(b" \"")?)?;
+    let (status, rest) = status(rest)?;
+    let rest = size(rest)?;
+    // The referer, most often `"-"`, then the user agent, which ends the line.
+    let rest = match rest.strip_prefix(b" \"-\" \"") {
+        Some(rest) => rest,
+        None => quoted(&rest[1..]).ok()?.0.strip_prefix(b" \"")?,
+    };
+    let agent = rest.strip_suffix(b"\"")?;
+    if memchr::memchr2(b'"', b'\\', agent).is_some() {
+        return None;
+    }
+    Some(Access {
+        client,
+        time: Some(time),
+        method,
+        uri,
+        status,
+        user_agent: Some(agent),
+    })
+}
+
+/// `GET /a?b HTTP/1.1"` (after the opening quote) → the method, the URI and the rest after
+/// the closing quote, when no quote or backslash comes before it.
+#[inline]
+fn request(i: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (method, i) = method(i)?;
+    let end = i.iter().position(|&c| matches!(c, b' ' | b'"' | b'\\'))?;
+    if end == 0 {
+        return None;
+    }
+    let (uri, after) = i.split_at(end);
+    let rest = after
+        .strip_prefix(b" HTTP/1.1\"")
+        .or_else(|| after.strip_prefix(b" HTTP/1.0\""))?;
+    Some((method, uri, rest))
+}
+
+/// ` 200` → 200 (100 to 599, three digits) and the rest.
+#[inline]
+fn status(i: &[u8]) -> Option<(u16, &[u8])> {
+    match i {
+        [b' ', a @ b'1'..=b'5', b @ b'0'..=b'9', c @ b'0'..=b'9', rest @ ..] => {
+            let n = |d: &u8| u16::from(d - b'0');
+            Some((n(a) * 100 + n(b) * 10 + n(c), rest))
+        }
+        _ => None,
+    }
+}
+
+/// ` 61` or ` -` (the size) → the rest, which must go on with a space.
+#[inline]
+fn size(i: &[u8]) -> Option<&[u8]> {
+    let i = i.strip_prefix(b" ")?;
+    let digits = i.iter().take(10).take_while(|c| c.is_ascii_digit()).count();
+    let rest = match digits {
+        0 => i.strip_prefix(b"-")?,
+        1..=9 => &i[digits..],
+        _ => return None,
+    };
+    rest.starts_with(b" ").then_some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::envelope::{Stripped, Unwrapper};
+    use crate::parse::{access, django, gunicorn, LineParser};
+
+    #[test]
+    fn reads_the_prefix_and_leaves_the_message() {
+        let line = b"[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET / -> 200";
+        let (time, pid, level, msg) = error_log_prefix(line).unwrap();
+        assert_eq!(
+            (pid, level, msg),
+            (36, Level::Info, &b"RESPONSE: GET / -> 200"[..])
+        );
+        assert_eq!(time.to_rfc3339(), "2025-10-16T08:00:00.000Z");
+        for other in [
+            &b"2015-11-12 17:23:50 [17027] [INFO] x"[..],
+            b"[2025-10-16 08:00:00 +0000] [1234567890] [INFO] x",
+            b"[2025-10-16 08:00:00 +0000] [9999999999] [INFO] x",
+            b"[2025-10-16 08:00:00 +0000] [36] [NOTICE] x",
+            b"[2025-10-16 08:00:00 +0000] [] [INFO] x",
+        ] {
+            assert_eq!(error_log_prefix(other), None);
+        }
+    }
+
+    #[test]
+    fn reads_the_default_access_line_whole() {
+        let line =
+            br#"10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] "GET /a?b HTTP/1.1" 304 - "-" "curl/8""#;
+        let a = access_line(line).unwrap();
+        assert_eq!(
+            (a.client, a.method, a.uri),
+            (&b"10.0.0.1"[..], &b"GET"[..], &b"/a?b"[..])
+        );
+        assert_eq!((a.status, a.user_agent), (304, Some(&b"curl/8"[..])));
+        // Fields after the user agent (ingress-nginx) are not the default shape.
+        let longer = [&line[..], b" 512 0.003"].concat();
+        assert_eq!(access_line(&longer), None);
+    }
+
+    /// What the general parsers make of `line`, when the fast ones answer: the same; and the
+    /// same parse by a fresh parser with its fast path and without.
+    fn agrees(line: &[u8]) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        assert_eq!(
+            LineParser::default().parse_with(line, Some(&mut a)),
+            LineParser::default().parse_general(line, Some(&mut b)),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+        if let Some((time, pid, level, msg)) = error_log_prefix(line) {
+            let general = gunicorn::error_log_prefix(line).ok();
+            assert_eq!(
+                general,
+                Some((msg, (time, pid, level))),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        let msg = error_log_prefix(line).map_or(line, |(.., msg)| msg);
+        if let Some(e) = app_message(msg) {
+            let general = django::message(msg);
+            assert_eq!(general, Some(e), "{}", String::from_utf8_lossy(line));
+        }
+        if let Some(a) = access_line(line) {
+            let general = access::access_line(line).ok();
+            assert_eq!(
+                general,
+                Some((&b""[..], a)),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    /// Every payload of every capture in sample-logs/, file by file.
+    fn capture_files() -> Vec<Vec<Vec<u8>>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "log") {
+                    files.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for file in files {
+            let text = std::fs::read(file).unwrap();
+            let mut unwrapper = Unwrapper::default();
+            let mut lines = Vec::new();
+            for raw in text.split(|&c| c == b'\n') {
+                if let Stripped::Line(u) = unwrapper.strip(raw, &mut Vec::new()) {
+                    lines.push(u.payload.into_owned());
+                }
+            }
+            out.push(lines);
+        }
+        out
+    }
+
+    /// A parser with the fast path and one without read every capture file line by line: the
+    /// same parse of every line, the same state after it (tracebacks and config dumps).
+    #[test]
+    fn the_parser_answers_alike_with_and_without_its_fast_path() {
+        for lines in capture_files() {
+            let (mut fast, mut general) = (LineParser::default(), LineParser::default());
+            for line in &lines {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let with = fast.parse_with(line, Some(&mut a));
+                let without = general.parse_general(line, Some(&mut b));
+                assert_eq!(with, without, "{}", String::from_utf8_lossy(line));
+                assert!(
+                    fast.same_state(&general),
+                    "{}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+    }
+
+    /// The captures' lines, and one in eight of them with one byte changed, dropped or
+    /// doubled at every place in its first 48 bytes and around its quotes, brackets and digits.
+    #[test]
+    fn fast_and_general_agree_on_captures_and_their_mutations() {
+        let mut lines: Vec<_> = capture_files().into_iter().flatten().collect();
+        lines.sort();
+        lines.dedup();
+        let (mut prefixes, mut accesses) = (0, 0);
+        for (n, line) in lines.iter().enumerate() {
+            agrees(line);
+            prefixes += usize::from(error_log_prefix(line).is_some());
+            accesses += usize::from(access_line(line).is_some());
+            if n % 8 != 0 {
+                continue;
+            }
+            let places = (0..line.len()).filter(|&k| {
+                k < 48
+                    || matches!(
+                        line[k],
+                        b'"' | b'[' | b']' | b' ' | b'0'..=b'9' | b'-' | b'H' | b'>'
+                    )
+            });
+            for k in places {
+                for b in [
+                    b' ', b'"', b'[', b']', b'-', b'0', b'9', b'x', b'\\', b'H', b'>',
+                ] {
+                    let mut m = line.clone();
+                    m[k] = b;
+                    agrees(&m);
+                }
+                let mut dropped = line.clone();
+                dropped.remove(k);
+                agrees(&dropped);
+                let mut doubled = line.clone();
+                doubled.insert(k, line[k]);
+                agrees(&doubled);
+                agrees(&line[..k]);
+            }
+        }
+        // The captures hold both shapes in numbers: the test compared something.
+        assert!(prefixes > 500 && accesses > 500, "{prefixes} {accesses}");
+    }
+}
