@@ -56,6 +56,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib import metadata
@@ -916,6 +917,27 @@ def app_truth(name, sc, versions, clause, exited_on_its_own, returncode):
     }
 
 
+def never_started(results, hooks):
+    """Marks the dropped connections no worker began to handle: a gthread or gevent worker
+    accepts a connection before it handles the request, and a stop may close it still queued
+    (the client sees it closed, the app never saw it). The hooks count the requests of each path
+    that started; the dropped ones of a path past that count, the last sent, never reached the
+    app (`reaches_app` false, `never_started` true)."""
+    started = Counter(h["path"] for h in hooks if h["event"] == "request_started")
+    answered = Counter(r["path"] for r in results if r["status"] is not None)
+    dropped = sorted(
+        (r for r in results
+         if r["status"] is None and r["error"] == "connection closed" and r["reaches_app"]),
+        key=lambda r: r["sent_at"])
+    room = {path: started[path] - answered[path] for path in {r["path"] for r in dropped}}
+    for r in dropped:
+        if room[r["path"]] > 0:
+            room[r["path"]] -= 1
+        else:
+            r["reaches_app"] = False
+            r["never_started"] = True
+
+
 def lifecycle_truth(sc, life, results):
     """truth.json's side of a lifecycle scenario, from the capture and the server's hooks: the
     signals sent; the workers born, exited and the requests each took (hooks.py); and per
@@ -924,6 +946,7 @@ def lifecycle_truth(sc, life, results):
     count = lambda event: sum(1 for h in hooks if h["event"] == event)  # noqa: E731
     for r in results:
         r["cut_by"] = cut_by(r, life.signals, sc.get("timeout", DEFAULT_TIMEOUT))
+    never_started(results, hooks)
     return {
         "signals": life.signals,
         "hooks": {
