@@ -13,7 +13,7 @@
 use super::access::Access;
 use std::cell::Cell;
 
-use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, Ts};
+use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, PResult, Ts};
 use super::Event;
 
 /// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
@@ -63,43 +63,48 @@ fn level_in_brackets(i: &[u8]) -> Option<(Level, &[u8])> {
     Some((level, &i[len + 1..]))
 }
 
+/// The last stamp of one kind read on this thread, as its bytes, with its time (none yet).
+type Stamp<const N: usize> = Cell<Option<([u8; N], Ts)>>;
+
 thread_local! {
-    /// The last error-log and access-log time stamps read on this thread, as their bytes.
-    static LOG_STAMP: Cell<([u8; 27], Ts)> = const { Cell::new(([0; 27], Ts(0))) };
-    static ACCESS_STAMP: Cell<([u8; 28], Ts)> = const { Cell::new(([0; 28], Ts(0))) };
+    /// The last error-log and access-log time stamps read on this thread.
+    static LOG_STAMP: Stamp<27> = const { Cell::new(None) };
+    static ACCESS_STAMP: Stamp<28> = const { Cell::new(None) };
 }
 
 /// The time of `[2025-10-16 08:00:00 +0000]` at the start of `line`, when the stamp is all of
 /// its first 27 bytes: decoded once per second of log, then known again by its bytes.
 #[inline]
 fn log_time(line: &[u8]) -> Option<Ts> {
-    let head: [u8; 27] = line.get(..27)?.try_into().ok()?;
-    let (last, ts) = LOG_STAMP.get();
-    if last == head {
-        return Some(ts);
-    }
-    let (rest, ts) = bracketed_log_time(line).ok()?;
-    if line.len() - rest.len() != head.len() {
-        return None;
-    }
-    LOG_STAMP.set((head, ts));
-    Some(ts)
+    LOG_STAMP.with(|last| stamp(line, last, bracketed_log_time))
 }
 
 /// [`log_time`] for the access log's `[16/Oct/2025:08:00:00 +0000]`.
 #[inline]
-fn access_time(i: &[u8]) -> Option<Ts> {
-    let head: [u8; 28] = i.get(..28)?.try_into().ok()?;
-    let (last, ts) = ACCESS_STAMP.get();
-    if last == head {
-        return Some(ts);
+fn access_time(line: &[u8]) -> Option<Ts> {
+    ACCESS_STAMP.with(|last| stamp(line, last, access_log_time))
+}
+
+/// The time of the `N`-byte stamp `decode` reads at the start of `line`: the `last` one's
+/// when the bytes are the same, else decoded (and kept in `last`) when it takes exactly `N`.
+#[inline]
+fn stamp<const N: usize>(
+    line: &[u8],
+    last: &Stamp<N>,
+    decode: fn(&[u8]) -> PResult<'_, Ts>,
+) -> Option<Ts> {
+    let head: [u8; N] = line.get(..N)?.try_into().ok()?;
+    match last.get() {
+        Some((bytes, ts)) if bytes == head => Some(ts),
+        _ => {
+            let (rest, ts) = decode(line).ok()?;
+            if line.len() - rest.len() != N {
+                return None;
+            }
+            last.set(Some((head, ts)));
+            Some(ts)
+        }
     }
-    let (rest, ts) = access_log_time(i).ok()?;
-    if i.len() - rest.len() != head.len() {
-        return None;
-    }
-    ACCESS_STAMP.set((head, ts));
-    Some(ts)
 }
 
 /// The request-logging middleware's two messages, `INCOMING REQUEST: GET /a from 10.0.0.1
@@ -260,6 +265,25 @@ mod tests {
     use super::*;
     use crate::input::envelope::{Stripped, Unwrapper};
     use crate::parse::{access, django, gunicorn, LineParser};
+
+    #[test]
+    /// A stamp's bytes are only known again once read: before any, a line of NUL bytes where
+    /// the stamp would be is no time (the cache starts empty, not as 27 zero bytes).
+    fn a_stamp_is_known_again_only_once_read() {
+        let mut line = vec![0u8; 28];
+        line.extend_from_slice(b"[36] [INFO] RESPONSE: GET / -> 200");
+        std::thread::spawn(move || {
+            assert_eq!(log_time(&line), None);
+            assert_eq!(access_time(&line), None);
+            assert_eq!(error_log_prefix(&line), None);
+            let real = b"[2025-10-16 08:00:00 +0000] [36] [INFO] x";
+            let first = log_time(real).unwrap();
+            assert_eq!(log_time(real), Some(first));
+            assert_eq!(log_time(&line), None);
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn reads_the_prefix_and_leaves_the_message() {
