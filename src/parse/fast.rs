@@ -10,9 +10,9 @@
 //! [`crate::parse::access::access_line`]); any other line is `None` and goes the general way.
 //! The tests below hold both to that on every line of the captures and on mutations of them.
 
-use super::access::Access;
 use std::cell::Cell;
 
+use super::access::Access;
 use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, PResult, Ts};
 use super::Event;
 
