@@ -2,6 +2,7 @@
 //! happen. Gathered only when asked for ([`Notices::enable`]); otherwise each call is a check
 //! of one `Option`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::records::{lossy, Req};
@@ -14,9 +15,10 @@ use crate::time::Precision;
 pub enum Notice {
     /// A request reached its end (answered or orphaned), or the input ended with it open.
     Request {
-        time: Option<String>,
+        /// When it ended (or began, if it did not end): reports write it as RFC 3339.
+        time: Option<Ts>,
         pod: Option<Arc<str>>,
-        method: String,
+        method: Cow<'static, str>,
         path: String,
         host: Option<String>,
         pid: Option<u32>,
@@ -34,7 +36,7 @@ pub enum Notice {
     },
     /// Something went wrong just now.
     Alert {
-        time: Option<String>,
+        time: Option<Ts>,
         pod: Option<Arc<str>>,
         alert: AlertKind,
         message: String,
@@ -76,9 +78,14 @@ impl Notices {
         self.list.is_some()
     }
 
-    /// The notices gathered since the last call.
+    /// The notices gathered since the last call. The list left behind has the room the last
+    /// one had: requests settle in batches, and growing the list anew for each batch copied
+    /// it over and over.
     pub(super) fn take(&mut self) -> Vec<Notice> {
-        self.list.as_mut().map(std::mem::take).unwrap_or_default()
+        match &mut self.list {
+            Some(n) if !n.is_empty() => std::mem::replace(n, Vec::with_capacity(n.capacity())),
+            _ => Vec::new(),
+        }
     }
 
     pub(super) fn alert(
@@ -90,7 +97,7 @@ impl Notices {
     ) {
         if let Some(n) = &mut self.list {
             n.push(Notice::Alert {
-                time: time.map(Ts::to_rfc3339),
+                time,
                 pod: self.pod.clone(),
                 alert,
                 message,
@@ -120,9 +127,9 @@ impl Notices {
             Precision::Seconds => "whole seconds",
         });
         n.push(Notice::Request {
-            time: r.end.or(r.start).map(Ts::to_rfc3339),
+            time: r.end.or(r.start),
             pod: self.pod.clone(),
-            method: r.method.to_string(),
+            method: r.method.clone(),
             path: lossy(r.path()),
             host: r.host().map(lossy),
             pid: r.pid,

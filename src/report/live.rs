@@ -10,6 +10,7 @@ use super::ndjson;
 use super::wire::AlertKind;
 use super::{Format, Report};
 use crate::correlate::Notice;
+use crate::time::Ts;
 
 /// Where a run's notices go, as they happen, by the format of its report: `--format ndjson`
 /// writes each as a JSON line on stdout; the table writes alerts as lines on stdout above it;
@@ -19,10 +20,10 @@ pub struct NoticeWriter {
     /// Notices of inputs that are all there go out in blocks (a write per line was half the
     /// time of `--format ndjson`); those of a stream, line by line as they happen.
     stream: bool,
-    ndjson: io::BufWriter<io::Stdout>,
-    /// The ndjson line being written, kept from notice to notice.
-    line: Vec<u8>,
-    file_name: ndjson::FileName,
+    /// The ndjson lines not yet written: they are written in place here, and go out when
+    /// there are [`BLOCK`] bytes of them (a line at once, for a stream).
+    ndjson: Vec<u8>,
+    kept: ndjson::Kept,
 }
 
 impl NoticeWriter {
@@ -32,9 +33,8 @@ impl NoticeWriter {
         NoticeWriter {
             style: format,
             stream,
-            ndjson: io::BufWriter::with_capacity(64 << 10, io::stdout()),
-            line: Vec::new(),
-            file_name: None,
+            ndjson: Vec::new(),
+            kept: ndjson::Kept::default(),
         }
     }
 
@@ -43,11 +43,9 @@ impl NoticeWriter {
         match self.style {
             None => Ok(()),
             Some(Format::Ndjson) => {
-                self.line.clear();
-                ndjson::line(n, &mut self.line, &mut self.file_name);
-                self.ndjson.write_all(&self.line)?;
-                if self.stream {
-                    self.ndjson.flush()?;
+                ndjson::line(n, &mut self.ndjson, &mut self.kept);
+                if self.stream || self.ndjson.len() >= BLOCK {
+                    self.write_out()?;
                 }
                 Ok(())
             }
@@ -59,9 +57,19 @@ impl NoticeWriter {
     /// Writes out the notices held back, before the report. A reader gone shows when the
     /// report is written.
     pub fn flush(&mut self) {
-        let _ = self.ndjson.flush();
+        let _ = self.write_out();
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        out.write_all(&self.ndjson)?;
+        self.ndjson.clear();
+        out.flush()
     }
 }
+
+/// The bytes of ndjson lines written to stdout at once.
+const BLOCK: usize = 64 << 10;
 
 /// One notice as a JSON line (finished requests and alerts alike), in its wire form (which
 /// borrows it); `flush`: at once, for a reader waiting on a stream.
@@ -96,7 +104,7 @@ pub fn write_alert_line(n: &Notice, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{} ALERT {kind}{}: {} ({}:{line})",
-        time.as_deref().unwrap_or("-"),
+        time.map_or_else(|| "-".to_string(), Ts::to_rfc3339),
         pod.as_deref()
             .map(|p| format!(" [{}]", esc(p)))
             .unwrap_or_default(),

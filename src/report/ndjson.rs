@@ -10,19 +10,27 @@ use super::wire;
 #[cfg(test)]
 use crate::correlate;
 use crate::correlate::Notice;
+use crate::time::Ts;
 
 /// Appends `n` as one JSON object and `\n` to `out`, byte for byte as serde_json writes
 /// [`wire::Notice`].
 pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
-    line(n, out, &mut None);
+    line(n, out, &mut Kept::default());
 }
 
-/// The last input named, and its name as a JSON string: every notice names its input, and
-/// most name the one the notice before did.
-pub type FileName = Option<(Arc<str>, Vec<u8>)>;
+/// What one notice line has in common with the one before, kept to be copied, not written
+/// again: the input named (every notice names its input, most the one the notice before
+/// did) and the second of its time (notices come in batches that settled together).
+#[derive(Default)]
+pub struct Kept {
+    /// The input, and its name as a JSON string.
+    file: Option<(Arc<str>, Vec<u8>)>,
+    /// A second since the epoch, and its RFC 3339 text up to the milliseconds.
+    second: Option<(i64, [u8; 20])>,
+}
 
-/// [`notice_line`], with the name of the input `file` names kept from the last call.
-pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
+/// [`notice_line`], with what the last line had in common with this one `kept`.
+pub fn line(n: &Notice, out: &mut Vec<u8>, kept: &mut Kept) {
     match n {
         Notice::Request {
             time,
@@ -41,7 +49,7 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
             line,
         } => {
             out.extend_from_slice(b"{\"type\":\"request\",\"time\":");
-            opt_str(time.as_deref(), out);
+            opt_time(*time, out, kept);
             out.extend_from_slice(b",\"pod\":");
             opt_str(pod.as_deref(), out);
             out.extend_from_slice(b",\"method\":");
@@ -55,7 +63,7 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
             out.extend_from_slice(b",\"class\":\"");
             out.extend_from_slice(class_name((*class).into()).as_bytes());
             out.extend_from_slice(b"\",\"outcome\":");
-            string(outcome, out);
+            quoted(outcome, out);
             out.extend_from_slice(b",\"cause\":");
             match cause {
                 Some(c) => quoted(cause_name((*c).into()), out),
@@ -71,7 +79,7 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
             }
             out.extend_from_slice(b",\"resolution\":");
             opt_str(*resolution, out);
-            place((file, file_name), *line, out);
+            place(file, *line, out, kept);
             out.extend_from_slice(b"}\n");
         }
         Notice::Alert {
@@ -84,14 +92,14 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
             text,
         } => {
             out.extend_from_slice(b"{\"type\":\"alert\",\"time\":");
-            opt_str(time.as_deref(), out);
+            opt_time(*time, out, kept);
             out.extend_from_slice(b",\"pod\":");
             opt_str(pod.as_deref(), out);
             out.extend_from_slice(b",\"alert\":\"");
             out.extend_from_slice(alert_name((*alert).into()).as_bytes());
             out.extend_from_slice(b"\",\"message\":");
             string(message, out);
-            place((file, file_name), *line, out);
+            place(file, *line, out, kept);
             out.extend_from_slice(b",\"text\":");
             string(text, out);
             out.extend_from_slice(b"}\n");
@@ -100,15 +108,15 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, file_name: &mut FileName) {
 }
 
 /// The `file` and `line` fields.
-fn place((file, named): (&Arc<str>, &mut FileName), line: u64, out: &mut Vec<u8>) {
+fn place(file: &Arc<str>, line: u64, out: &mut Vec<u8>, kept: &mut Kept) {
     out.extend_from_slice(b",\"file\":");
-    match named {
+    match &mut kept.file {
         Some((name, json)) if Arc::ptr_eq(name, file) => out.extend_from_slice(json),
         _ => {
             let mut json = Vec::new();
             string(file, &mut json);
             out.extend_from_slice(&json);
-            *named = Some((file.clone(), json));
+            kept.file = Some((file.clone(), json));
         }
     }
     out.extend_from_slice(b",\"line\":");
@@ -142,6 +150,40 @@ fn number(mut n: u64, out: &mut Vec<u8>) {
         digits[at] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[at..]);
+}
+
+/// A time as its RFC 3339 string (nothing in it is escaped), or `null`. The text of the
+/// second is `kept`; only the milliseconds change within it.
+fn opt_time(t: Option<Ts>, out: &mut Vec<u8>, kept: &mut Kept) {
+    let Some(t) = t else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let second = t.0.div_euclid(1_000_000);
+    out.push(b'"');
+    match kept.second {
+        Some((s, text)) if s == second => {
+            out.extend_from_slice(&text);
+            let millis = t.0.rem_euclid(1_000_000) / 1000;
+            out.extend_from_slice(&[
+                b'0' + (millis / 100) as u8,
+                b'0' + (millis / 10 % 10) as u8,
+                b'0' + (millis % 10) as u8,
+                b'Z',
+            ]);
+        }
+        _ => {
+            let at = out.len();
+            t.write_rfc3339(out);
+            // Years 0–9999 (the hand-written form) only: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+            kept.second = out[at..]
+                .get(..20)
+                .filter(|_| out.len() - at == 24)
+                .and_then(|text| text.try_into().ok())
+                .map(|text| (second, text));
+        }
+    }
+    out.push(b'"');
 }
 
 fn opt_str(s: Option<&str>, out: &mut Vec<u8>) {
@@ -287,12 +329,32 @@ mod tests {
         let before = v.len();
         notice_line(n, &mut v);
         // With the input's name kept: from a notice of another input, then of the same one.
-        let (mut kept, mut other, mut same) = (None, Vec::new(), Vec::new());
+        let (mut kept, mut other, mut same) = (Kept::default(), Vec::new(), Vec::new());
         line(&request("other", None, None), &mut other, &mut kept);
         line(n, &mut other, &mut kept);
         line(n, &mut same, &mut kept);
         assert!(other.ends_with(&same) && same == v[before..], "{n:?}");
         v.split_off(before)
+    }
+
+    /// Times written from the second kept are the times written afresh: within a second,
+    /// across seconds, and around the years written by chrono (not kept).
+    #[test]
+    fn times_from_the_second_kept() {
+        let mut kept = Kept::default();
+        for t in TIMES
+            .iter()
+            .flat_map(|&t| [t, t + 1_000, t + 999_999, t - 1, t + 1_000_000])
+        {
+            let (mut once, mut again) = (Vec::new(), Vec::new());
+            opt_time(Some(Ts(t)), &mut once, &mut kept);
+            opt_time(Some(Ts(t)), &mut again, &mut kept);
+            let fresh = format!("\"{}\"", Ts(t).to_rfc3339());
+            assert_eq!(
+                (once, again),
+                (fresh.clone().into_bytes(), fresh.into_bytes())
+            );
+        }
     }
 
     #[test]
@@ -318,9 +380,17 @@ mod tests {
         }
     }
 
+    /// Times of every shape: this century, before 1970, after 9999 (chrono's own form).
+    const TIMES: [i64; 4] = [
+        1_760_601_600_123_456,
+        -1,
+        -62_167_219_200_000_001,
+        253_402_300_800_000_000,
+    ];
+
     fn request(text: &str, cause: Option<correlate::Cause>, ms: Option<f64>) -> Notice {
         Notice::Request {
-            time: Some("2025-10-16T08:00:00.000Z".into()),
+            time: Some(Ts(TIMES[text.len() % TIMES.len()])),
             pod: (!text.is_empty()).then(|| Arc::from(text)),
             method: "GET".into(),
             path: format!("/p/{text}"),
@@ -373,7 +443,7 @@ mod tests {
                 correlate::AlertKind::NewDisallowedHost,
             ] {
                 notices.push(Notice::Alert {
-                    time: (k % 2 == 0).then(|| text.to_string()),
+                    time: (k % 2 == 0).then(|| Ts(TIMES[k % TIMES.len()])),
                     pod: (k % 2 == 1).then(|| Arc::from(*text)),
                     alert,
                     message: text.to_string(),

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::checks;
 use crate::correlate;
 use crate::stats;
+use crate::time::Ts;
 
 pub mod edge;
 
@@ -650,14 +651,14 @@ impl From<correlate::AlertKind> for AlertKind {
 }
 
 /// One ndjson line while following (`--format ndjson`): a finished request or an alert,
-/// tagged by `type`. It borrows the correlator's notice: one is written per request, and
-/// making it costs no allocation.
+/// tagged by `type`: the schema [`super::ndjson`] writes by hand. It borrows the correlator's
+/// notice (its time written out).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Notice<'a> {
     /// A request reached its end (answered or orphaned), or the input ended with it open.
     Request {
-        time: Option<&'a str>,
+        time: Option<String>,
         pod: Option<&'a str>,
         method: &'a str,
         path: &'a str,
@@ -678,7 +679,7 @@ pub enum Notice<'a> {
     },
     /// Something went wrong just now.
     Alert {
-        time: Option<&'a str>,
+        time: Option<String>,
         pod: Option<&'a str>,
         alert: AlertKind,
         message: &'a str,
@@ -707,7 +708,7 @@ impl<'a> From<&'a correlate::Notice> for Notice<'a> {
                 file,
                 line,
             } => Notice::Request {
-                time: time.as_deref(),
+                time: time.map(Ts::to_rfc3339),
                 pod: pod.as_deref(),
                 method,
                 path,
@@ -731,7 +732,7 @@ impl<'a> From<&'a correlate::Notice> for Notice<'a> {
                 line,
                 text,
             } => Notice::Alert {
-                time: time.as_deref(),
+                time: time.map(Ts::to_rfc3339),
                 pod: pod.as_deref(),
                 alert: (*alert).into(),
                 message,
