@@ -49,22 +49,20 @@ impl Ts {
 
     /// RFC 3339 in UTC with millisecond precision, for reports: `2025-10-16T08:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
-        let mut text = Vec::with_capacity(24);
-        self.write_rfc3339(&mut text);
-        String::from_utf8(text).unwrap_or_default()
+        match self.rfc3339_text() {
+            Some(text) => text.iter().map(|&b| char::from(b)).collect(),
+            None => self.to_rfc3339_by_chrono(),
+        }
     }
 
-    /// Appends [`Ts::to_rfc3339`]'s text (ASCII, nothing a JSON string escapes) to `out`.
-    /// Written by hand for years 0–9999 (`--format ndjson` writes one per request, and
-    /// chrono's formatting machinery was a twentieth of such a run); other years as chrono
-    /// writes them.
-    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+    /// [`Ts::to_rfc3339`]'s text, written by hand for years 0–9999 (`--format ndjson` writes
+    /// one per request, and chrono's formatting machinery was a twentieth of such a run);
+    /// `None` for other years, which chrono writes.
+    fn rfc3339_text(self) -> Option<[u8; 24]> {
         let secs = self.0.div_euclid(Self::MICROS_PER_SEC);
-        let millis = (self.0.rem_euclid(Self::MICROS_PER_SEC) / 1000) as u32;
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-        let Ok(year @ 0..=9999) = u32::try_from(year) else {
-            out.extend_from_slice(self.to_rfc3339_by_chrono().as_bytes());
-            return;
+        let year @ 0..=9999 = u32::try_from(year).ok()? else {
+            return None;
         };
         let of_day = secs.rem_euclid(86_400) as u32;
         let mut text = *b"0000-00-00T00:00:00.000Z";
@@ -79,9 +77,15 @@ impl Ts {
         two(11, of_day / 3600);
         two(14, of_day / 60 % 60);
         two(17, of_day % 60);
-        two(20, millis / 10);
-        text[22] = b'0' + (millis % 10) as u8;
-        out.extend_from_slice(&text);
+        text[20..].copy_from_slice(&self.millis_text());
+        Some(text)
+    }
+
+    /// The end of [`Ts::to_rfc3339`]'s text: the milliseconds' three digits and `Z`.
+    fn millis_text(self) -> [u8; 4] {
+        let millis = (self.0.rem_euclid(Self::MICROS_PER_SEC) / 1000) as u16;
+        let digit = |n: u16| b'0' + (n % 10) as u8;
+        [digit(millis / 100), digit(millis / 10), digit(millis), b'Z']
     }
 
     /// [`Ts::to_rfc3339`] by chrono, for the years it does not write by hand.
@@ -91,6 +95,35 @@ impl Ts {
         match chrono::DateTime::from_timestamp(secs, nanos) {
             Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             None => String::from("invalid time"),
+        }
+    }
+}
+
+/// Writes times one after another as [`Ts::to_rfc3339`] does, keeping the text of the last
+/// second written: times written in order mostly fall in the second of the time before, and
+/// then only their milliseconds are new.
+#[derive(Debug, Default)]
+pub struct Rfc3339Writer {
+    /// A second since the epoch, and its text up to the milliseconds.
+    second: Option<(i64, [u8; 20])>,
+}
+
+impl Rfc3339Writer {
+    /// Appends `t`'s text (ASCII, nothing a JSON string escapes) to `out`.
+    pub fn write(&mut self, t: Ts, out: &mut Vec<u8>) {
+        let second = t.0.div_euclid(Ts::MICROS_PER_SEC);
+        match self.second {
+            Some((s, head)) if s == second => {
+                out.extend_from_slice(&head);
+                out.extend_from_slice(&t.millis_text());
+            }
+            _ => match t.rfc3339_text() {
+                Some(text) => {
+                    out.extend_from_slice(&text);
+                    self.second = text.first_chunk().map(|head| (second, *head));
+                }
+                None => out.extend_from_slice(t.to_rfc3339_by_chrono().as_bytes()),
+            },
         }
     }
 }
@@ -248,6 +281,34 @@ mod tests {
         }
         for t in instants {
             assert_eq!(Ts(t).to_rfc3339(), Ts(t).to_rfc3339_by_chrono(), "{t}");
+        }
+    }
+
+    /// Times written from the second kept are the times written afresh: within a second,
+    /// across seconds, and around the years chrono writes (not kept).
+    #[test]
+    fn times_written_from_the_second_kept() {
+        let mut writer = Rfc3339Writer::default();
+        let bases = [
+            1_760_601_600_123_456,
+            -1,
+            -62_167_219_200_000_001,
+            253_402_300_800_000_000,
+        ];
+        for base in bases {
+            for t in [
+                base,
+                base + 1_000,
+                base + 999_999,
+                base - 1,
+                base + 1_000_000,
+            ] {
+                for _ in 0..2 {
+                    let mut out = b"before ".to_vec();
+                    writer.write(Ts(t), &mut out);
+                    assert_eq!(out, format!("before {}", Ts(t).to_rfc3339()).into_bytes());
+                }
+            }
         }
     }
 

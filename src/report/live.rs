@@ -71,18 +71,6 @@ impl NoticeWriter {
 /// The bytes of ndjson lines written to stdout at once.
 const BLOCK: usize = 64 << 10;
 
-/// One notice as a JSON line (finished requests and alerts alike), in its wire form (which
-/// borrows it); `flush`: at once, for a reader waiting on a stream.
-pub fn write_ndjson(n: &Notice, out: &mut impl Write, flush: bool) -> io::Result<()> {
-    let mut line = Vec::new();
-    ndjson::notice_line(n, &mut line);
-    out.write_all(&line)?;
-    if flush {
-        out.flush()?;
-    }
-    Ok(())
-}
-
 /// One alert as a line of text; finished requests are not printed.
 pub fn write_alert_line(n: &Notice, out: &mut dyn Write) -> io::Result<()> {
     let Notice::Alert {

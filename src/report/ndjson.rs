@@ -10,7 +10,7 @@ use super::wire;
 #[cfg(test)]
 use crate::correlate;
 use crate::correlate::Notice;
-use crate::time::Ts;
+use crate::time::{Rfc3339Writer, Ts};
 
 /// Appends `n` as one JSON object and `\n` to `out`, byte for byte as serde_json writes
 /// [`wire::Notice`].
@@ -25,8 +25,8 @@ pub fn notice_line(n: &Notice, out: &mut Vec<u8>) {
 pub struct Kept {
     /// The input, and its name as a JSON string.
     file: Option<(Arc<str>, Vec<u8>)>,
-    /// A second since the epoch, and its RFC 3339 text up to the milliseconds.
-    second: Option<(i64, [u8; 20])>,
+    /// The text of the last second written.
+    times: Rfc3339Writer,
 }
 
 /// [`notice_line`], with what the last line had in common with this one `kept`.
@@ -152,38 +152,16 @@ fn number(mut n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// A time as its RFC 3339 string (nothing in it is escaped), or `null`. The text of the
-/// second is `kept`; only the milliseconds change within it.
+/// A time as its RFC 3339 string (nothing in it is escaped), or `null`.
 fn opt_time(t: Option<Ts>, out: &mut Vec<u8>, kept: &mut Kept) {
-    let Some(t) = t else {
-        out.extend_from_slice(b"null");
-        return;
-    };
-    let second = t.0.div_euclid(1_000_000);
-    out.push(b'"');
-    match kept.second {
-        Some((s, text)) if s == second => {
-            out.extend_from_slice(&text);
-            let millis = t.0.rem_euclid(1_000_000) / 1000;
-            out.extend_from_slice(&[
-                b'0' + (millis / 100) as u8,
-                b'0' + (millis / 10 % 10) as u8,
-                b'0' + (millis % 10) as u8,
-                b'Z',
-            ]);
+    match t {
+        Some(t) => {
+            out.push(b'"');
+            kept.times.write(t, out);
+            out.push(b'"');
         }
-        _ => {
-            let at = out.len();
-            t.write_rfc3339(out);
-            // Years 0–9999 (the hand-written form) only: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-            kept.second = out[at..]
-                .get(..20)
-                .filter(|_| out.len() - at == 24)
-                .and_then(|text| text.try_into().ok())
-                .map(|text| (second, text));
-        }
+        None => out.extend_from_slice(b"null"),
     }
-    out.push(b'"');
 }
 
 fn opt_str(s: Option<&str>, out: &mut Vec<u8>) {
@@ -335,26 +313,6 @@ mod tests {
         line(n, &mut same, &mut kept);
         assert!(other.ends_with(&same) && same == v[before..], "{n:?}");
         v.split_off(before)
-    }
-
-    /// Times written from the second kept are the times written afresh: within a second,
-    /// across seconds, and around the years written by chrono (not kept).
-    #[test]
-    fn times_from_the_second_kept() {
-        let mut kept = Kept::default();
-        for t in TIMES
-            .iter()
-            .flat_map(|&t| [t, t + 1_000, t + 999_999, t - 1, t + 1_000_000])
-        {
-            let (mut once, mut again) = (Vec::new(), Vec::new());
-            opt_time(Some(Ts(t)), &mut once, &mut kept);
-            opt_time(Some(Ts(t)), &mut again, &mut kept);
-            let fresh = format!("\"{}\"", Ts(t).to_rfc3339());
-            assert_eq!(
-                (once, again),
-                (fresh.clone().into_bytes(), fresh.into_bytes())
-            );
-        }
     }
 
     #[test]
