@@ -109,11 +109,11 @@ def ratio(a, b, of=times):
     return statistics.median(x / y for x, y in zip(of[a], of[b]))
 print(f"rg -c          {med['rg']:.3f} s")
 print(f"mawk pair.awk  {med['mawk']:.3f} s")
-print(f"reqtrail file  {med['file']:.3f} s   = {ratio('file', 'rg'):.2f} x rg (target <= 3), {ratio('file', 'mawk'):.2f} x mawk (target <= 0.25)")
+print(f"reqtrail file  {med['file']:.3f} s   = {ratio('file', 'rg'):.2f} x rg (target <= 2, issue #20), {ratio('file', 'mawk'):.2f} x mawk")
 print(f"  without PGO  {med['plain']:.3f} s   = {ratio('plain', 'rg'):.2f} x rg, {ratio('plain', 'mawk'):.2f} x mawk (plain cargo build --release)")
-print(f"reqtrail pipe  {med['pipe']:.3f} s   = {ratio('pipe', 'file'):.2f} x file (target <= 1.5)")
+print(f"reqtrail pipe  {med['pipe']:.3f} s   = {ratio('pipe', 'file'):.2f} x file (target <= 1.2, issue #20)")
 print(f"2 files        {med['2 files']:.3f} s   = {ratio('2 files', 'file'):.2f} x one file (merged by time)")
-print(f"== CPU (user + sys from wait4, median of {runs} runs) per GiB of log ({gib:.3f} GiB)")
+print(f"== CPU (user + sys from wait4, median of {runs} runs) per GiB of log ({gib:.3f} GiB; target for reqtrail file <= 1.2, issue #20)")
 for name in commands:
     print(f"  {name:12} {statistics.median(cpu[name]) / gib:6.2f} CPU-s/GiB")
 print(f"reqtrail file CPU = {ratio('file', 'mawk', cpu):.2f} x mawk's (plain build {ratio('plain', 'mawk', cpu):.2f} x); pipe CPU (cat included) = {ratio('pipe', 'file', cpu):.2f} x file's")
@@ -127,7 +127,7 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
         # reqtrail exits 1 when it finds something wrong: only the count matters here.
         refs=$(RAYON_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=target/bench/callgrind.out \
             "$PLAIN" --format json "$SLICE" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d ,) || true
-        echo "== callgrind ($PLAIN, RAYON_NUM_THREADS=1, first 20 MB: $lines lines): $refs instructions, $((refs / lines)) per line"
+        echo "== callgrind ($PLAIN, RAYON_NUM_THREADS=1, first 20 MB: $lines lines): $refs instructions, $((refs / lines)) per line (target <= 1,000, issue #20)"
     else
         echo "== callgrind: valgrind is missing, no instruction count" >&2
     fi
