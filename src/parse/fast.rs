@@ -192,7 +192,7 @@ fn incoming(i: &[u8]) -> Option<Event<'_>> {
 /// nothing after it, as [`super::access::access_line`] reads it (leaving no input).
 #[inline]
 pub fn access_line(line: &[u8]) -> Option<Access<'_>> {
-    let end = line.iter().position(|&c| matches!(c, b' ' | b'"' | b'['))?;
+    let end = memchr::memchr3(b' ', b'"', b'[', line)?;
     let (client, rest) = line.split_at(end);
     let rest = rest.strip_prefix(b" - - [")?;
     // The time parser wants its bracket.
@@ -224,7 +224,7 @@ pub fn access_line(line: &[u8]) -> Option<Access<'_>> {
 #[inline]
 fn request(i: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let (method, i) = method(i)?;
-    let end = i.iter().position(|&c| matches!(c, b' ' | b'"' | b'\\'))?;
+    let end = memchr::memchr3(b' ', b'"', b'\\', i)?;
     if end == 0 {
         return None;
     }
