@@ -60,11 +60,13 @@ impl NoticeWriter {
         let _ = self.write_out();
     }
 
+    /// Writes the lines held to stdout. They are dropped even when that fails: a reader gone
+    /// (`| head`) does not stop reading a file, and what was held must not grow with it.
     fn write_out(&mut self) -> io::Result<()> {
         let mut out = io::stdout().lock();
-        out.write_all(&self.ndjson)?;
+        let written = out.write_all(&self.ndjson).and_then(|()| out.flush());
         self.ndjson.clear();
-        out.flush()
+        written
     }
 }
 
