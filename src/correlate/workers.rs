@@ -16,11 +16,10 @@ pub(super) struct Workers {
     timed_out: FxHashSet<u32>,
     /// The last `exited with code` (pid, code): gunicorn logs some twice.
     last_exit: Option<(u32, u32)>,
-    /// gunicorn is stopping on purpose (TERM, INT or QUIT).
-    shutting_down: bool,
-    /// The `Handling signal: term` (or int, quit) line of that stop: the evidence for requests
-    /// still open when the input ends before `Shutting down: Master`.
-    stop_evidence: Option<Evidence>,
+    /// gunicorn is stopping on purpose: the `Handling signal: term` (or int, quit) line that
+    /// told it, the evidence for requests still open when the input ends before `Shutting
+    /// down: Master`. A boot or a new start after it ends the stop.
+    stopping: Option<Evidence>,
     /// Workers booted and not yet seen to die (their pids).
     alive: FxHashSet<u32>,
     /// The workers a reload (`Handling signal: hup`) replaces: those alive, or with requests
@@ -67,8 +66,7 @@ impl Workers {
         let time = line.time;
         match event {
             Event::Starting { .. } => {
-                self.shutting_down = false;
-                self.stop_evidence = None;
+                self.stopping = None;
                 self.alive.clear();
                 self.replaced.clear();
                 server_line(event, line, out);
@@ -79,14 +77,12 @@ impl Workers {
                 self.alive.insert(*w);
                 out.workers.booted += 1;
                 out.time.timeline.at(time, |b| b.worker_boots += 1);
-                self.shutting_down = false;
-                self.stop_evidence = None;
+                self.stopping = None;
             }
             Event::HandlingSignal { signal } => {
                 if matches!(*signal, b"term" | b"int" | b"quit") {
                     out.workers.stops += 1;
-                    self.shutting_down = true;
-                    self.stop_evidence = Some(line.evidence());
+                    self.stopping = Some(line.evidence());
                 } else if *signal == b"hup" {
                     out.workers.reloads += 1;
                     self.replaced = self.alive.clone();
@@ -118,15 +114,12 @@ impl Workers {
                 let signal = lossy(signal);
                 return Some(self.killed(*w, (signal, kill, *oom_hint), line, out, notices));
             }
-            // gunicorn 23's `[ERROR] Worker (pid:N) was sent SIGTERM!` while it stops: what
-            // the worker had open was cut by the stop. (On a reload it is no death either, and
-            // its requests are left to their own lines.)
-            Event::WorkerSignalled { pid: w, .. } if self.shutting_down => {
-                return Some((*w, Cause::Shutdown, line.evidence()));
-            }
-            // A reload's SIGTERM to a replaced worker (23's `[ERROR] Worker (pid:N) was sent
-            // SIGTERM!` after `Handling signal: hup`): what it had open was cut by the reload.
-            Event::WorkerSignalled { pid: w, .. } if self.replaced.remove(w) => {
+            // gunicorn 23's `[ERROR] Worker (pid:N) was sent SIGTERM!` while it stops, or to a
+            // worker a reload replaces: what the worker had open was cut by that planned stop.
+            // (Otherwise it is no death either, and its requests are left to their own lines.)
+            Event::WorkerSignalled { pid: w, .. }
+                if self.stopping.is_some() || self.replaced.remove(w) =>
+            {
                 return Some((*w, Cause::Shutdown, line.evidence()));
             }
             // 20.1's `Worker with pid N was terminated due to signal 15` on a reload: the same.
@@ -182,7 +175,7 @@ impl Workers {
     /// Why a worker that exits leaves its open requests unanswered: the server's stop (or a
     /// reload replacing it), or the worker's own exit.
     fn exit_cause(&self, w: u32) -> Cause {
-        if self.shutting_down || self.replaced.contains(&w) {
+        if self.stopping.is_some() || self.replaced.contains(&w) {
             Cause::Shutdown
         } else {
             Cause::WorkerExited
@@ -192,14 +185,14 @@ impl Workers {
     /// gunicorn's `Shutting down: Master`: after a signal to stop, every request still open
     /// was cut by the stop. (Without one, the master is giving up, which its own lines tell.)
     pub(super) fn master_down(&self, text: &[u8]) -> bool {
-        self.shutting_down && text.starts_with(b"Shutting down: Master")
+        self.stopping.is_some() && text.starts_with(b"Shutting down: Master")
     }
 
     /// gunicorn was told to stop and nothing since says it went on (no boot, no new start):
     /// the line that told it, for requests still open when the input ends. The stop was
     /// under way, so they were cut by it, even without `Shutting down: Master`.
     pub(super) fn stopping(&self) -> Option<&Evidence> {
-        self.stop_evidence.as_ref().filter(|_| self.shutting_down)
+        self.stopping.as_ref()
     }
 
     /// A worker died of a signal gunicorn did not send for a graceful stop.
@@ -216,7 +209,7 @@ impl Workers {
         if sigkill && self.timed_out.contains(&w) {
             out.workers.kills_after_timeout += 1;
             out.workers.killed += 1;
-        } else if sigkill && self.shutting_down {
+        } else if sigkill && self.stopping.is_some() {
             // A request outlived graceful_timeout while gunicorn was stopping: the stop cut
             // it, whatever gunicorn's `Perhaps out of memory?` says.
             out.workers.kills_during_shutdown += 1;
