@@ -194,9 +194,7 @@ impl Correlator {
     /// A finished request that was never answered; `access_status`: what gunicorn itself
     /// told the client, if anything.
     fn orphaned(&mut self, r: Box<Req>, class: Class, cause: Cause, access_status: Option<u16>) {
-        let stats = self.tally.class(class);
-        stats.orphaned += 1;
-        stats.cut_by_shutdown += u64::from(cause == Cause::Shutdown);
+        self.tally.orphaned(class, cause);
         self.out
             .time
             .timeline

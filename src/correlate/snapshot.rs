@@ -87,9 +87,7 @@ impl Correlator {
             }
             return;
         };
-        let stats = tally.class(class);
-        stats.orphaned += 1;
-        stats.cut_by_shutdown += u64::from(cause == Cause::Shutdown);
+        tally.orphaned(class, cause);
         tally.status_code(access_status, &mut a.traffic.status);
         a.traffic.orphans_total += 1;
         *a.traffic.orphan_causes.entry(cause).or_default() += 1;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Analysis, Class, ClassStats};
+use super::{Analysis, Cause, Class, ClassStats};
 
 /// The per-class and per-status counters of one running stream.
 #[derive(Clone)]
@@ -34,6 +34,13 @@ impl Tally {
             Some(n) => *n += 1,
             None => *overflow.entry(status).or_default() += 1,
         }
+    }
+
+    /// A request of `class` never answered, for `cause` (a stop's cut counted apart).
+    pub(super) fn orphaned(&mut self, class: Class, cause: Cause) {
+        let s = self.class(class);
+        s.orphaned += 1;
+        s.cut_by_shutdown += u64::from(cause == Cause::Shutdown);
     }
 
     /// A request of `class` answered with `status` (None: no line says which).
