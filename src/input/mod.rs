@@ -358,13 +358,8 @@ impl LineReader<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // The whole lines read before it are handed out first.
-                    let whole = memchr::memrchr(b'\n', &buf[..n]).map_or(0, |k| k + 1);
-                    self.hold(&buf[whole..n], read);
-                    if whole == 0 {
-                        return Err(e);
-                    }
                     self.failed = Some(e);
-                    return Ok(whole);
+                    break;
                 }
             }
         }
@@ -372,6 +367,9 @@ impl LineReader<'_> {
         self.hold(&buf[whole..n], read);
         if whole > 0 {
             return Ok(whole);
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
         }
         // Not one whole line in `target` bytes (or the last line has no newline): that line
         // alone, the way lines that cross the buffer's end are taken.
