@@ -87,7 +87,7 @@ fn compose_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// Whether [`compose_prefix`] may find a name in `line`: only if the byte after its first
 /// space is another space or compose's `|` (a cheap test before the full one).
 fn may_be_compose(line: &[u8]) -> bool {
-    match line.iter().position(|&c| c == b' ') {
+    match memchr::memchr(b' ', line) {
         Some(p) => matches!(line.get(p + 1), Some(b' ' | b'|')) && compose_prefix(line).is_some(),
         None => false,
     }
@@ -181,18 +181,14 @@ impl Unwrapper {
 
     /// Strips every envelope from `raw`; `scratch` holds the payload when it has to be rebuilt.
     pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
-        // gunicorn's own lines (`[2025-…`) start like no envelope but kubectl's `[pod/…`.
-        if raw.first() == Some(&b'[') && !raw.starts_with(b"[pod/") {
-            return Stripped::Line(Unwrapped {
-                time: None,
-                stream: None,
-                source: None,
-                payload: Cow::Borrowed(raw),
-            });
-        }
-        // Nor do access lines (`10.0.0.1 - - […`), but for compose's `name | `.
-        let first = raw.first().copied().unwrap_or(b' ');
-        if first.is_ascii_digit() && !may_start_with_date(raw) && !may_be_compose(raw) {
+        // gunicorn's own lines (`[2025-…`) start like no envelope but kubectl's `[pod/…`, nor
+        // do access lines (`10.0.0.1 - - […`) but for compose's `name | `.
+        let bare = match raw.first() {
+            Some(b'[') => !raw.starts_with(b"[pod/"),
+            Some(c) if c.is_ascii_digit() => !may_start_with_date(raw) && !may_be_compose(raw),
+            _ => false,
+        };
+        if bare {
             return Stripped::Line(Unwrapped {
                 time: None,
                 stream: None,
