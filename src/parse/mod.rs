@@ -279,21 +279,14 @@ impl LineParser {
     fn common<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
         match *line.first()? {
             b'[' => {
-                let (time, pid, level, msg) = fast::error_log_prefix(line)?;
-                let Some(event) = fast::app_message(msg) else {
-                    let prefix = layouts::Prefix {
-                        time: Some(time),
-                        pid: Some(pid),
-                        thread: None,
-                        level: Some(level),
-                    };
-                    return self.known(with_message(prefix, msg));
-                };
-                self.mode = Mode::Normal;
-                Some(Parsed {
-                    text: msg,
-                    ..Parsed::new(Some(time), Some(pid), Some(level), event)
-                })
+                let record = fast::error_log_prefix(line)?;
+                match fast::app_message(record.3) {
+                    Some(event) => {
+                        self.mode = Mode::Normal;
+                        Some(gunicorn_parsed(record, Some(event)))
+                    }
+                    None => self.known(gunicorn_parsed(record, None)),
+                }
             }
             b'0'..=b'9' if !atoms::may_start_with_date(line) => {
                 let a = fast::access_line(line)?;
@@ -475,20 +468,33 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
 
 /// A line in gunicorn's error-log layout (both date forms), message read.
 fn gunicorn_record(line: &[u8]) -> Option<Parsed<'_>> {
-    let (time, pid, level, msg) = match fast::error_log_prefix(line) {
+    let record = match fast::error_log_prefix(line) {
         Some(read) => read,
         None => {
             let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
             (time, pid, level, msg)
         }
     };
+    Some(gunicorn_parsed(record, None))
+}
+
+/// A gunicorn record, its (time, pid, level) prefix and message read: `event` when the
+/// message is known already, else what the message says.
+#[inline]
+fn gunicorn_parsed<'a>(
+    (time, pid, level, msg): (Ts, u32, Level, &'a [u8]),
+    event: Option<Event<'a>>,
+) -> Parsed<'a> {
     let prefix = layouts::Prefix {
         time: Some(time),
         pid: Some(pid),
         thread: None,
         level: Some(level),
     };
-    Some(with_message(prefix, msg))
+    match event {
+        Some(event) => Parsed::with_prefix(prefix, event).with_text(msg),
+        None => with_message(prefix, msg),
+    }
 }
 
 fn with_message(p: layouts::Prefix, msg: &[u8]) -> Parsed<'_> {
