@@ -163,7 +163,7 @@ fn keep<'a>(kept: &mut Vec<String>, ranked: impl IntoIterator<Item = &'a str>, c
         if kept.len() >= cap {
             return;
         }
-        if !kept.iter().any(|k| k == v) {
+        if !named(kept, v) {
             kept.push(v.to_string());
         }
     }
