@@ -11,7 +11,8 @@ import os
 import time
 
 
-def _note(event, **fields):
+def note(event, **fields):
+    """Appends one JSON line for `event` to $REQTRAIL_HOOK_LOG (djapp/middleware.py uses it too)."""
     path = os.environ.get("REQTRAIL_HOOK_LOG")
     if not path:
         return
@@ -25,16 +26,16 @@ def _note(event, **fields):
 
 
 def post_fork(server, worker):
-    _note("worker_born", pid=worker.pid)
+    note("worker_born", pid=worker.pid)
 
 
 def child_exit(server, worker):
-    _note("worker_exited", pid=worker.pid)
+    note("worker_exited", pid=worker.pid)
 
 
 def pre_request(worker, req):
-    _note("request_started", pid=os.getpid(), path=req.path)
+    note("request_started", pid=os.getpid(), path=req.path)
 
 
 def post_request(worker, req, environ, resp):
-    _note("request_done", pid=os.getpid(), path=req.path)
+    note("request_done", pid=os.getpid(), path=req.path)

@@ -1,8 +1,6 @@
 import ipaddress
-import json
 import logging
 import os
-import time
 import uuid
 
 from django.conf import settings
@@ -77,23 +75,20 @@ class ServedByMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        _hook_note("request_started", request.path)
+        _hook_note("request_started", request)
         response = self.get_response(request)
         response["X-Served-By"] = "django"
-        _hook_note("request_done", request.path)
+        _hook_note("request_done", request)
         return response
 
 
-def _hook_note(event, path):
+def _hook_note(event, request):
     """The server-side truth for a worker class that never calls gunicorn's pre_request and
-    post_request hooks (uvicorn's): the same JSON line hooks.py writes, to the same file, when
-    capture.py asks for it with REQTRAIL_APP_HOOKS=1. Logs nothing."""
-    log = os.environ.get("REQTRAIL_HOOK_LOG")
-    if not log or os.environ.get("REQTRAIL_APP_HOOKS") != "1":
+    post_request hooks (uvicorn's): the line hooks.py writes, by hooks.py's own writer, when
+    capture.py asks for it with REQTRAIL_APP_HOOKS=1."""
+    if os.environ.get("REQTRAIL_APP_HOOKS") != "1":
         return
-    line = json.dumps({"event": event, "at": time.time(), "pid": os.getpid(), "path": path})
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
+    # capture.py runs gunicorn in scripts/capture, where hooks.py sits beside djapp.
+    from hooks import note
+
+    note(event, pid=os.getpid(), path=request.path)
