@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::records::{lossy, Req};
+use super::records::Req;
 use super::{Cause, Class, Evidence};
 use crate::parse::Ts;
 use crate::time::Precision;
@@ -19,8 +19,9 @@ pub enum Notice {
         time: Option<Ts>,
         pod: Option<Arc<str>>,
         method: Cow<'static, str>,
-        path: String,
-        host: Option<String>,
+        /// The path and Host as logged: made text (invalid UTF-8 replaced) only when written.
+        path: Vec<u8>,
+        host: Option<Vec<u8>>,
         pid: Option<u32>,
         class: Class,
         /// `answered`, `orphaned` or `in_flight`.
@@ -130,8 +131,8 @@ impl Notices {
             time: r.end.or(r.start),
             pod: self.pod.clone(),
             method: r.method.clone(),
-            path: lossy(r.path()),
-            host: r.host().map(lossy),
+            path: r.path().to_vec(),
+            host: r.host().map(<[u8]>::to_vec),
             pid: r.pid,
             class,
             outcome,

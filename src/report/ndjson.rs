@@ -4,6 +4,7 @@
 //!
 //! A line is appended to a buffer the caller keeps, so writing one allocates nothing.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::wire;
@@ -53,11 +54,18 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, kept: &mut Kept) {
             out.extend_from_slice(b",\"pod\":");
             opt_str(pod.as_deref(), out);
             out.extend_from_slice(b",\"method\":");
-            string(method, out);
+            match method {
+                // A method the correlator knows by name: nothing in it is escaped.
+                Cow::Borrowed(m) => quoted(m, out),
+                Cow::Owned(m) => string(m, out),
+            }
             out.extend_from_slice(b",\"path\":");
-            string(path, out);
+            logged(path, out);
             out.extend_from_slice(b",\"host\":");
-            opt_str(host.as_deref(), out);
+            match host {
+                Some(h) => logged(h, out),
+                None => out.extend_from_slice(b"null"),
+            }
             out.extend_from_slice(b",\"pid\":");
             opt_num(pid.map(u64::from), out);
             out.extend_from_slice(b",\"class\":\"");
@@ -73,12 +81,14 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, kept: &mut Kept) {
             opt_num(status.map(u64::from), out);
             out.extend_from_slice(b",\"latency_ms\":");
             match latency_ms {
-                // Floats as serde_json writes them (shortest form; not finite: null).
-                Some(ms) => drop(serde_json::to_writer(&mut *out, ms)),
+                Some(ms) => millis(*ms, out),
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"resolution\":");
-            opt_str(*resolution, out);
+            match resolution {
+                Some(r) => quoted(r, out),
+                None => out.extend_from_slice(b"null"),
+            }
             place(file, *line, out, kept);
             out.extend_from_slice(b"}\n");
         }
@@ -121,6 +131,20 @@ fn place(file: &Arc<str>, line: u64, out: &mut Vec<u8>, kept: &mut Kept) {
     }
     out.extend_from_slice(b",\"line\":");
     number(line, out);
+}
+
+/// A latency in milliseconds as serde_json writes an `f64` (shortest form; not finite: null).
+/// Whole numbers, all that whole-second stamps give, are their digits and `.0` without it.
+fn millis(ms: f64, out: &mut Vec<u8>) {
+    if ms.fract() == 0.0 && ms.abs() < 1e15 {
+        if ms.is_sign_negative() {
+            out.push(b'-');
+        }
+        number(ms.abs() as u64, out);
+        out.extend_from_slice(b".0");
+    } else {
+        drop(serde_json::to_writer(&mut *out, &ms));
+    }
 }
 
 fn opt_num(n: Option<u64>, out: &mut Vec<u8>) {
@@ -189,7 +213,7 @@ fn string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if plain(bytes) {
+    if plain::<false>(bytes) {
         out.extend_from_slice(bytes);
     } else {
         escape(bytes, out);
@@ -197,27 +221,45 @@ fn string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Whether none of eight bytes is escaped.
-fn word_plain(word: &[u8]) -> bool {
+/// Bytes of a log line (invalid UTF-8 replaced, as `String::from_utf8_lossy`) as a JSON
+/// string: ASCII with nothing to escape, nearly all of them, is copied as it is.
+fn logged(bytes: &[u8], out: &mut Vec<u8>) {
+    if plain::<true>(bytes) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        string(&String::from_utf8_lossy(bytes), out);
+    }
+}
+
+/// Whether none of eight bytes is escaped (nor, if `ASCII`, above 0x7f).
+fn word_plain<const ASCII: bool>(word: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
     let zero_in = |w: u64| w.wrapping_sub(ONES) & !w & TOPS;
     let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
     let low = w.wrapping_sub(ONES * 0x20) & !w & TOPS;
-    low | zero_in(w ^ (ONES * b'"' as u64)) | zero_in(w ^ (ONES * b'\\' as u64)) == 0
+    let high = if ASCII { w & TOPS } else { 0 };
+    low | high | zero_in(w ^ (ONES * b'"' as u64)) | zero_in(w ^ (ONES * b'\\' as u64)) == 0
 }
 
-/// Whether no byte of `bytes` is escaped: most text, tested eight bytes at a time (a byte
-/// below 0x20, or equal to `"` or `\\`, sets the top bit of its lane).
-fn plain(bytes: &[u8]) -> bool {
+/// Whether no byte of `bytes` is escaped (nor, if `ASCII`, above 0x7f): most text, tested
+/// eight bytes at a time (a byte below 0x20, or equal to `"` or `\\`, sets the top bit of its
+/// lane).
+fn plain<const ASCII: bool>(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
-    if !words.by_ref().all(word_plain) {
+    if !words.by_ref().all(word_plain::<ASCII>) {
         return false;
     }
     match bytes.len() {
         // The last eight bytes again (overlapping the words tested), rather than byte by byte.
-        8.. => word_plain(&bytes[bytes.len() - 8..]),
-        _ => !words.remainder().iter().any(|&b| escaped(b)),
+        8.. => word_plain::<ASCII>(&bytes[bytes.len() - 8..]),
+        _ => !words
+            .remainder()
+            .iter()
+            .any(|&b| escaped(b) || (ASCII && !b.is_ascii())),
     }
 }
 
@@ -338,6 +380,37 @@ mod tests {
         }
     }
 
+    /// Whole milliseconds take the short way; every float comes out as serde_json writes it.
+    #[test]
+    fn milliseconds_as_serde_writes_them() {
+        let mut floats = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -2.25,
+            1e15,
+            1e15 - 1.0,
+            -1e15 + 1.0,
+            1e16,
+            1e21,
+        ];
+        floats.extend((0..=15).map(|e| 10f64.powi(e)));
+        floats.extend((0..200_000).step_by(997).map(|ms| ms as f64));
+        floats.extend((0..2_000).map(|k| -(k as f64) * 1000.0));
+        floats.extend([
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+        ]);
+        for ms in floats {
+            let mut v = Vec::new();
+            millis(ms, &mut v);
+            let want = serde_json::to_string(&ms).unwrap();
+            assert_eq!(String::from_utf8_lossy(&v), want, "{ms:?}");
+        }
+    }
+
     /// Times of every shape: this century, before 1970, after 9999 (chrono's own form).
     const TIMES: [i64; 4] = [
         1_760_601_600_123_456,
@@ -351,8 +424,8 @@ mod tests {
             time: Some(Ts(TIMES[text.len() % TIMES.len()])),
             pod: (!text.is_empty()).then(|| Arc::from(text)),
             method: "GET".into(),
-            path: format!("/p/{text}"),
-            host: Some(text.into()),
+            path: format!("/p/{text}").into_bytes(),
+            host: Some(text.as_bytes().to_vec()),
             pid: Some(36),
             class: correlate::Class::External,
             outcome: "answered",
@@ -424,6 +497,16 @@ mod tests {
         {
             (*time, *host, *pid, *status, *resolution) = (None, None, None, None, None);
             *class = correlate::Class::Probe;
+        }
+        notices.push(bare.clone());
+        if let Notice::Request {
+            method, path, host, ..
+        } = &mut bare
+        {
+            // A method no list knows, with a byte to escape; a path and a Host not UTF-8.
+            *method = "BREW\"".to_string().into();
+            *path = b"/caf\xe9/\xff\xfe\"/long enough for a word".to_vec();
+            *host = Some(b"h\xc3".to_vec());
         }
         notices.push(bare.clone());
         if let Notice::Request { class, .. } = &mut bare {

@@ -8,6 +8,7 @@
 //! freely; renaming or dropping one needs a new `schema_version` and a README note
 //! (tests/schema.rs pins every key path).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -661,8 +662,8 @@ pub enum Notice<'a> {
         time: Option<String>,
         pod: Option<&'a str>,
         method: &'a str,
-        path: &'a str,
-        host: Option<&'a str>,
+        path: Cow<'a, str>,
+        host: Option<Cow<'a, str>>,
         pid: Option<u32>,
         class: Class,
         /// `answered`, `client_gone` (the client left before the answer), `orphaned` or
@@ -711,8 +712,8 @@ impl<'a> From<&'a correlate::Notice> for Notice<'a> {
                 time: time.map(Ts::to_rfc3339),
                 pod: pod.as_deref(),
                 method,
-                path,
-                host: host.as_deref(),
+                path: String::from_utf8_lossy(path),
+                host: host.as_deref().map(String::from_utf8_lossy),
                 pid: *pid,
                 class: (*class).into(),
                 outcome,
