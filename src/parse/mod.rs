@@ -243,10 +243,12 @@ impl LineParser {
     /// fields need unescaping is `Err` with its time (the parser's state moved on all the same):
     /// parse it with [`LineParser::parse`], with any parser (such records parse alike in every
     /// state).
+    #[inline]
     pub fn parse_in_place<'a>(&mut self, line: &'a [u8]) -> Result<Parsed<'a>, Option<Ts>> {
         self.parse_with(line, None)
     }
 
+    #[inline]
     fn parse_with<'a>(
         &mut self,
         line: &'a [u8],

@@ -109,6 +109,7 @@ pub(crate) fn strip_and_parse<R>(
 
 /// Parses a stripped line's `payload` with the parser of `pod` in `parsers` (made with
 /// `patterns` the first time), decoding as `decoding` allows.
+#[inline]
 pub(crate) fn parse_payload<'a>(
     parsers: &mut ByPod<LineParser>,
     patterns: &Arc<Patterns>,
