@@ -218,8 +218,8 @@ fn read_all(
         (total, files, errors)
     } else {
         let mut p = new_pipeline();
-        if live {
-            p = p.with_snapshots();
+        if live || options.follow {
+            p = p.with_clock();
         }
         let (files, errs) = if options.follow {
             read_following(sources, &mut p, emit, stop, publish)

@@ -81,8 +81,9 @@ struct Correlating {
     notify: bool,
     /// When the last line with a time arrived, and that time: log time "now" while following.
     last_arrival: Option<(Instant, Ts)>,
-    /// Snapshots are taken while reading (`--metrics-listen`): keep `last_arrival` too.
-    live: bool,
+    /// Keep `last_arrival` (while following, and for snapshots taken while reading): reading the
+    /// wall clock at every line costs a run over files more than it tells.
+    clock: bool,
 }
 
 impl Pipeline {
@@ -102,7 +103,7 @@ impl Pipeline {
                 filtered: 0,
                 notify: false,
                 last_arrival: None,
-                live: false,
+                clock: false,
             },
         }
     }
@@ -113,9 +114,10 @@ impl Pipeline {
         self
     }
 
-    /// Asks for the log's clock to be kept while reading, for [`Pipeline::snapshot`]'s ages.
-    pub fn with_snapshots(mut self) -> Pipeline {
-        self.back.live = true;
+    /// Asks for the log's clock to be kept while reading, for [`Pipeline::tick`]'s alerts and
+    /// [`Pipeline::snapshot`]'s ages.
+    pub fn with_clock(mut self) -> Pipeline {
+        self.back.clock = true;
         self
     }
 
@@ -324,7 +326,7 @@ impl Correlating {
         let f = &mut self.files[file];
         let time = envelope_time.or(parsed.time);
         f.last_time = time.or(f.last_time);
-        if let (Some(t), true) = (time, self.notify || self.live) {
+        if let (Some(t), true) = (time, self.clock) {
             self.last_arrival = Some((Instant::now(), t));
         }
         // Continuation lines (tracebacks) take the time of the record above them.
