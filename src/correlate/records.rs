@@ -309,18 +309,13 @@ pub(super) fn route_key(method: &str, path: &[u8]) -> u64 {
 pub(super) type Method = Cow<'static, str>;
 
 pub(super) fn method_name(b: &[u8]) -> Method {
-    Method::Borrowed(match b {
-        b"GET" => "GET",
-        b"POST" => "POST",
-        b"HEAD" => "HEAD",
-        b"PUT" => "PUT",
-        b"PATCH" => "PATCH",
-        b"DELETE" => "DELETE",
-        b"OPTIONS" => "OPTIONS",
-        b"CONNECT" => "CONNECT",
-        b"TRACE" => "TRACE",
-        _ => return Method::Owned(lossy(b)),
-    })
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|m| m.as_bytes() == b) {
+        Some(m) => Method::Borrowed(m),
+        None => Method::Owned(lossy(b)),
+    }
 }
 
 /// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator
