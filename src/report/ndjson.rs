@@ -2,7 +2,8 @@
 //! wrote each in some forty calls through the writer, a quarter of a run's instructions (the
 //! `wire::Notice` derive stays the schema: the tests check that both write the same bytes).
 //!
-//! A line is appended to a buffer the caller keeps, so writing one allocates nothing.
+//! A line is appended to a buffer the caller keeps, so writing one allocates nothing (but a
+//! path or Host that is not UTF-8, made text first).
 
 use std::borrow::Cow;
 use std::sync::Arc;
