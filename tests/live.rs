@@ -120,27 +120,13 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str, limit: Duration) -> Vec<Str
 }
 
 fn now_prefix() -> String {
-    let t = std::time::SystemTime::now()
+    let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let (d, s) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Civil date from days (H. Hinnant), to write gunicorn's own timestamp.
-    let z = d + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "[{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} +0000]",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    // gunicorn's own timestamp, from the report's RFC 3339 text (`2025-10-16T08:00:00.000Z`).
+    let text = reqtrail::time::Ts(secs * 1_000_000).to_rfc3339();
+    format!("[{} {} +0000]", &text[..10], &text[11..19])
 }
 
 /// A stream read without `--follow` (`kubectl logs -f … | reqtrail --format ndjson`): each
