@@ -196,10 +196,10 @@ fn opt_str(s: Option<&str>, out: &mut Vec<u8>) {
     }
 }
 
-/// A name that needs no escaping, in quotes.
-fn quoted(name: &str, out: &mut Vec<u8>) {
+/// A name (or text) that needs no escaping, in quotes.
+fn quoted(name: impl AsRef<[u8]>, out: &mut Vec<u8>) {
     out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(name.as_ref());
     out.push(b'"');
 }
 
@@ -226,10 +226,7 @@ fn string(s: &str, out: &mut Vec<u8>) {
 /// string: ASCII with nothing to escape, nearly all of them, is copied as it is.
 fn logged(bytes: &[u8], out: &mut Vec<u8>) {
     if plain::<true>(bytes) {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        quoted(bytes, out);
     } else {
         string(&String::from_utf8_lossy(bytes), out);
     }
