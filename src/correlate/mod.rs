@@ -307,6 +307,11 @@ impl Correlator {
     /// The stream's clock moves to `t` (a line's time): records too old to be linked now
     /// are settled, once a second of log time.
     fn advance_clock(&mut self, t: Ts) {
+        // Most lines carry the time the clock already stands at (gunicorn logs whole
+        // seconds): then the first and last times and the last flush stay as they are.
+        if self.now == Some(t) {
+            return;
+        }
         if self.now.is_some_and(|n| t.0 < n.0 - LINK_WINDOW) {
             // The clock went back (logs concatenated out of order, a container restarted
             // with another clock): nothing of the later time will link to what waits now,
