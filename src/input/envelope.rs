@@ -173,6 +173,17 @@ fn strip_sgr(line: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Whether `raw` starts like no envelope: gunicorn's own lines (`[2025-…`) start like none
+/// but kubectl's `[pod/…`, nor do access lines (`10.0.0.1 - - […`) but for compose's `name | `.
+#[inline]
+fn is_bare(raw: &[u8]) -> bool {
+    match raw.first() {
+        Some(b'[') => !raw.starts_with(b"[pod/"),
+        Some(c) if c.is_ascii_digit() => !may_start_with_date(raw) && !may_be_compose(raw),
+        _ => false,
+    }
+}
+
 impl Unwrapper {
     /// No partial record is waiting: the next line strips as it would for a fresh stripper.
     pub fn is_idle(&self) -> bool {
@@ -180,22 +191,24 @@ impl Unwrapper {
     }
 
     /// Strips every envelope from `raw`; `scratch` holds the payload when it has to be rebuilt.
+    /// Inlined for the bare line, which nearly every line of a plain log is; the envelopes are
+    /// looked for out of line.
+    #[inline]
     pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
-        // gunicorn's own lines (`[2025-…`) start like no envelope but kubectl's `[pod/…`, nor
-        // do access lines (`10.0.0.1 - - […`) but for compose's `name | `.
-        let bare = match raw.first() {
-            Some(b'[') => !raw.starts_with(b"[pod/"),
-            Some(c) if c.is_ascii_digit() => !may_start_with_date(raw) && !may_be_compose(raw),
-            _ => false,
-        };
-        if bare {
-            return Stripped::Line(Unwrapped {
-                time: None,
-                stream: None,
-                source: None,
-                payload: Cow::Borrowed(raw),
-            });
+        if !is_bare(raw) {
+            return self.strip_envelopes(raw, scratch);
         }
+        Stripped::Line(Unwrapped {
+            time: None,
+            stream: None,
+            source: None,
+            payload: Cow::Borrowed(raw),
+        })
+    }
+
+    /// [`Unwrapper::strip`] for a line that may have an envelope.
+    #[inline(never)]
+    fn strip_envelopes<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
         let mut scratch = Some(scratch);
         let mut line: &'a [u8] = raw;
         if line.starts_with(b"\x1b[") {
