@@ -48,7 +48,8 @@ fn pid_in_brackets(i: &[u8]) -> Option<(u32, &[u8])> {
 }
 
 /// `INFO] …` → the level and the rest after `]`, the names `atoms::level_name` knows.
-#[inline]
+/// Always inlined: as a call, passing its pair back through memory cost more than the compare.
+#[inline(always)]
 fn level_in_brackets(i: &[u8]) -> Option<(Level, &[u8])> {
     let (level, len) = match i {
         [b'I', b'N', b'F', b'O', b']', ..] => (Level::Info, 4),
