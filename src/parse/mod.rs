@@ -450,15 +450,15 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             }
         }
         b'A'..=b'Z' => {
-            let parsed = layouts::django_verbose(line)
-                .or_else(|_| layouts::level_logger(line))
-                .or_else(|_| layouts::uvicorn_level(line))
-                .or_else(|_| {
-                    // A level first, or it is no such layout (a traceback's lines come here).
-                    atoms::level_name(line)?;
-                    layouts::python_layout(line)
-                })
-                .or_else(|_| layouts::level_space(line));
+            // Each of these layouts opens with a level: a line that does not (a traceback's
+            // `Traceback (most recent call last):`, `ValueError: …`) is read for none of them.
+            let parsed = atoms::level_name(line).and_then(|_| {
+                layouts::django_verbose(line)
+                    .or_else(|_| layouts::level_logger(line))
+                    .or_else(|_| layouts::uvicorn_level(line))
+                    .or_else(|_| layouts::python_layout(line))
+                    .or_else(|_| layouts::level_space(line))
+            });
             match parsed {
                 Ok((msg, p)) => Some(with_message(p, msg)),
                 Err(_) => access_event(line),
