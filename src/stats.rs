@@ -188,15 +188,19 @@ pub struct Slow {
 /// Latency per route, and the slowest requests.
 #[derive(Debug, Clone, Default)]
 pub struct Latency {
-    /// By route (a hash map: looked up once per request; reports sort the routes anyway).
-    pub routes: FxHashMap<String, Histogram>,
+    /// By route, in the order first seen (reports sort them). At most [`MAX_ROUTES`] and
+    /// [`OTHER_ROUTES`], which takes the requests of the routes past the cap.
+    pub routes: Vec<(String, Histogram)>,
+    /// Where each route's histogram is in `routes`.
+    slots: FxHashMap<String, usize>,
     pub slowest: Vec<Slow>,
     pub measured: u64,
     /// Of those, latencies measured between sub-second timestamps.
     pub sub_second: u64,
-    /// The route key of recent (method, path) pairs, by a hash of the pair: working the route
-    /// out of the path (`push_route`) was an eighth of correlating.
-    keys: FxHashMap<u64, (String, Box<[u8]>, String)>,
+    /// The route slot of recent (method, path) pairs, by a hash of the pair: working the
+    /// route out of the path (`push_route`) was an eighth of correlating, and finding its
+    /// histogram by the route's text a sixth of settling a request.
+    keys: FxHashMap<u64, (String, Box<[u8]>, usize)>,
 }
 
 /// Most (method, path) pairs whose route key is remembered.
@@ -223,28 +227,22 @@ impl Latency {
             .keys
             .get(&hash)
             .filter(|(m, p, _)| m == method && **p == *path);
-        let key = match known {
-            Some((_, _, key)) => key.as_str(),
+        let slot = match known {
+            Some(&(_, _, slot)) => slot,
             None => {
                 let mut key = format!("{method} ");
                 push_route(&mut key, &String::from_utf8_lossy(path));
+                // Once the cap is reached no route is added: a slot remembered stays right.
+                let slot = self.slot(key);
                 if self.keys.len() >= MAX_KEYS {
                     self.keys.clear();
                 }
-                let pair = (method.to_string(), path.into(), key);
-                &self.keys.entry(hash).insert_entry(pair).into_mut().2
+                self.keys
+                    .insert(hash, (method.to_string(), path.into(), slot));
+                slot
             }
         };
-        let full = self.routes.len() >= MAX_ROUTES;
-        match self.routes.get_mut(key) {
-            Some(h) => h.add(micros),
-            None if full => self
-                .routes
-                .entry(OTHER_ROUTES.to_string())
-                .or_default()
-                .add(micros),
-            None => self.routes.entry(key.to_string()).or_default().add(micros),
-        }
+        self.routes[slot].1.add(micros);
         let fastest_kept = self.slowest.last().map(|s| s.seconds);
         if self.slowest.len() < SLOWEST || fastest_kept.is_some_and(|f| (micros as f64 / 1e6) > f) {
             let s = slow();
@@ -254,17 +252,36 @@ impl Latency {
         }
     }
 
+    /// Where route `key`'s histogram is, made if the cap leaves room, else [`OTHER_ROUTES`]'s.
+    fn slot(&mut self, key: String) -> usize {
+        if let Some(&slot) = self.slots.get(&key) {
+            return slot;
+        }
+        let key = if self.routes.len() < MAX_ROUTES {
+            key
+        } else {
+            OTHER_ROUTES.to_string()
+        };
+        let next = self.routes.len();
+        let slot = *self.slots.entry(key.clone()).or_insert(next);
+        if slot == next {
+            self.routes.push((key, Histogram::default()));
+        }
+        slot
+    }
+
+    /// Route `key`'s histogram, if it has one.
+    pub fn route(&self, key: &str) -> Option<&Histogram> {
+        self.slots.get(key).map(|&slot| &self.routes[slot].1)
+    }
+
     pub fn merge(&mut self, o: Latency) {
         // In key order, so that which routes fit under the cap does not depend on hashing.
-        let mut routes: Vec<(String, Histogram)> = o.routes.into_iter().collect();
+        let mut routes = o.routes;
         routes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (k, h) in routes {
-            let k = if self.routes.contains_key(&k) || self.routes.len() < MAX_ROUTES {
-                k
-            } else {
-                OTHER_ROUTES.to_string()
-            };
-            self.routes.entry(k).or_default().merge(&h);
+            let slot = self.slot(k);
+            self.routes[slot].1.merge(&h);
         }
         for s in o.slowest {
             let at = self.slowest.partition_point(|x| x.seconds >= s.seconds);
@@ -508,9 +525,9 @@ mod tests {
         assert_eq!(route_of("/v1/x?y=1"), "/v1/x");
     }
 
-    #[test]
-    fn route_keys_are_remembered_per_pair_not_per_hash() {
-        let slow = || Slow {
+    /// A slow request's record, for the tests that only count.
+    fn slow() -> Slow {
+        Slow {
             method: "GET".into(),
             path: "/".into(),
             seconds: 0.0,
@@ -518,7 +535,50 @@ mod tests {
             status: None,
             file: "t.log".into(),
             line: 1,
-        };
+        }
+    }
+
+    /// `n` requests of `GET /r{from}x/` .. `GET /r{from + n - 1}x/` (a letter in each segment: ids
+    /// would collapse into one route), each of 1 ms.
+    fn routes(from: usize, n: usize) -> Latency {
+        let mut l = Latency::default();
+        for k in from..from + n {
+            let path = format!("/r{k}x/");
+            l.add(
+                ("GET", path.as_bytes(), k as u64),
+                1000,
+                Precision::Seconds,
+                slow,
+            );
+        }
+        l
+    }
+
+    #[test]
+    fn routes_past_the_cap_are_counted_together_added_or_merged() {
+        let l = routes(0, MAX_ROUTES + 5);
+        assert_eq!(l.routes.len(), MAX_ROUTES + 1);
+        assert_eq!(l.route(OTHER_ROUTES).map(Histogram::count), Some(5));
+        assert_eq!(l.route("GET /r0x/").map(Histogram::count), Some(1));
+        assert!(l.route(&format!("GET /r{MAX_ROUTES}x/")).is_none());
+        // A route already kept still takes its requests once the cap is reached.
+        let mut l = l;
+        l.add(("GET", b"/r0x/", 0), 1000, Precision::Seconds, slow);
+        assert_eq!(l.route("GET /r0x/").map(Histogram::count), Some(2));
+
+        // Merged: the other side's routes in key order, while there is room.
+        let mut a = routes(0, MAX_ROUTES - 2);
+        a.merge(routes(MAX_ROUTES - 4, 10));
+        assert_eq!(a.routes.len(), MAX_ROUTES + 1);
+        let twice = format!("GET /r{}x/", MAX_ROUTES - 3);
+        assert_eq!(a.route(&twice).map(Histogram::count), Some(2));
+        let total: u64 = a.routes.iter().map(|(_, h)| h.count()).sum();
+        assert_eq!(total, (MAX_ROUTES - 2 + 10) as u64);
+        assert_eq!(a.route(OTHER_ROUTES).map(Histogram::count), Some(6));
+    }
+
+    #[test]
+    fn route_keys_are_remembered_per_pair_not_per_hash() {
         let mut l = Latency::default();
         l.add(("GET", b"/a/1/", 7), 1000, Precision::SubSecond, slow);
         // The same hash for another pair (a collision) must not borrow the first one's route.
@@ -534,7 +594,7 @@ mod tests {
                 slow,
             );
         }
-        let count = |k: &str| l.routes.get(k).map_or(0, Histogram::count);
+        let count = |k: &str| l.route(k).map_or(0, Histogram::count);
         assert_eq!(count("GET /a/{id}/"), 3);
         assert_eq!(count("GET /b/"), 1);
         assert_eq!(count("POST /x/{id}/"), MAX_KEYS as u64 + 10);

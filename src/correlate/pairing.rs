@@ -307,8 +307,8 @@ mod tests {
             .time
             .latency
             .routes
-            .keys()
-            .any(|k| k.starts_with("GET /xxxx")));
+            .iter()
+            .any(|(k, _)| k.starts_with("GET /xxxx")));
     }
 
     #[test]
