@@ -18,7 +18,7 @@ use crate::settings::{domain_of, Settings};
 pub fn host_ip(host: &[u8]) -> Option<IpAddr> {
     // A name (no port, not ending in a digit) is no IP: the usual case skips the parsers, and
     // the UTF-8 check before them.
-    if !host.contains(&b':') && !host.last().is_some_and(u8::is_ascii_digit) {
+    if !host.last().is_some_and(u8::is_ascii_digit) && memchr::memchr(b':', host).is_none() {
         return None;
     }
     let host = std::str::from_utf8(host).ok()?;
