@@ -3,8 +3,12 @@
 //! request id, else by thread, else by pid, method and path. A sync worker that starts another
 //! request has dropped what it had open.
 
+use std::collections::VecDeque;
+
 use super::join::AccessJoin;
-use super::records::{dequeue, method_name, route_key, Book, Outcome, Req};
+use super::records::{
+    dequeue, forget_if_emptied, method_is, method_name, route_key, Book, Outcome, Records, Req,
+};
 use super::{Analysis, Line, Part};
 
 /// Longest open queue of a pid searched directly for a RESPONSE's record (longer ones: the
@@ -46,26 +50,9 @@ impl Book {
                 return;
             }
         }
-        // A sync worker (or one thread of a threaded one) serves one request at a time:
-        // whatever it still had open was dropped.
-        let thread = line.thread;
+        // A sync worker (or one thread of a threaded one) serves one request at a time.
         let one_at_a_time =
-            pid.is_some() && (self.one_at_a_time(worker_class, p) || thread.is_some());
-        if let (Some(ids), true) = (self.open.get_mut(&p), one_at_a_time) {
-            for _ in 0..ids.len() {
-                let id = ids.pop_front().expect("counted");
-                let Some(r) = self.reqs.get_mut(&id) else {
-                    continue;
-                };
-                if thread.is_some() && r.thread != thread {
-                    ids.push_back(id);
-                    continue;
-                }
-                r.outcome = Outcome::Superseded;
-                r.end = line.time;
-                self.done.push_back(id);
-            }
-        }
+            pid.is_some() && (self.one_at_a_time(worker_class, p) || line.thread.is_some());
         let mut req = self.record(line, pid, method, path);
         req.host = host.map(|h| req.start_line.part(line.raw, h));
         req.start = line.time;
@@ -74,7 +61,42 @@ impl Book {
         req.rid = line.rid;
         req.start_precision = line.precision;
         let id = self.admit(req);
-        self.open.entry(p).or_default().push_back(id);
+        // One lookup of the pid's queue serves both what it drops and what it adds.
+        let ids = self.open.entry(p).or_default();
+        if one_at_a_time {
+            supersede(ids, (&mut self.reqs, &mut self.done), line);
+        }
+        ids.push_back(id);
+    }
+
+    /// The common case of a RESPONSE: its pid has one request open, and of its route. That one
+    /// is what the search of [`Book::pair_end`] would find, by thread or else by pid and path,
+    /// and the only one it could: it is taken off the pid's queue at once.
+    fn pair_sole_open(
+        &mut self,
+        line: &Line<'_>,
+        (method, path): (&[u8], &[u8]),
+        out: &mut Analysis,
+    ) -> Option<u64> {
+        let p = line.pid.unwrap_or(0);
+        let ids = self.open.get_mut(&p).filter(|ids| ids.len() == 1)?;
+        let id = ids[0];
+        let r = self.reqs.get(&id)?;
+        let fits = r.outcome == Outcome::Open
+            && r.pid.unwrap_or(0) == p
+            && method_is(&r.method, method)
+            && r.path() == path;
+        if !fits {
+            return None;
+        }
+        let pairing = &mut out.traffic.pairing;
+        match line.thread {
+            Some(_) if r.thread == line.thread => pairing.by_thread += 1,
+            _ => pairing.by_pid_path += 1,
+        }
+        ids.clear();
+        forget_if_emptied(&mut self.open, p, true);
+        Some(id)
     }
 
     /// The record a RESPONSE line ends, and whether it had to be made (its start is not in
@@ -94,6 +116,11 @@ impl Book {
                     .get(id)
                     .is_some_and(|r| r.outcome == Outcome::Open)
             });
+        if by_rid.is_none() {
+            if let Some(id) = self.pair_sole_open(line, (method, path), out) {
+                return (id, false);
+            }
+        }
         let method_s = method_name(method);
         let same_route = |r: &Req| r.method == method_s && r.path() == path;
         // Candidates come from the pid's open queue while it is short (a sync worker's holds
@@ -231,6 +258,29 @@ impl Book {
         if let Some(r) = newest.and_then(|id| self.reqs.get_mut(&id)) {
             r.rejected_host = Some(host);
         }
+    }
+}
+
+/// A new request on the worker (or thread) of `line`, which serves one at a time: whatever
+/// it still had open in `ids` was dropped, and is done.
+fn supersede(
+    ids: &mut VecDeque<u64>,
+    (reqs, done): (&mut Records, &mut VecDeque<u64>),
+    line: &Line<'_>,
+) {
+    let thread = line.thread;
+    for _ in 0..ids.len() {
+        let id = ids.pop_front().expect("counted");
+        let Some(r) = reqs.get_mut(&id) else {
+            continue;
+        };
+        if thread.is_some() && r.thread != thread {
+            ids.push_back(id);
+            continue;
+        }
+        r.outcome = Outcome::Superseded;
+        r.end = line.time;
+        done.push_back(id);
     }
 }
 

@@ -292,7 +292,17 @@ pub(super) fn dequeue<K: Hash + Eq>(map: &mut FxHashMap<K, VecDeque<u64>>, key: 
         return;
     };
     take_id(v, id);
-    if v.is_empty() && map.len() > KEEP_EMPTY_QUEUES {
+    let emptied = v.is_empty();
+    forget_if_emptied(map, key, emptied);
+}
+
+/// Drops the queue of `key` when it was `emptied` and too many queues are kept.
+pub(super) fn forget_if_emptied<K: Hash + Eq>(
+    map: &mut FxHashMap<K, VecDeque<u64>>,
+    key: K,
+    emptied: bool,
+) {
+    if emptied && map.len() > KEEP_EMPTY_QUEUES {
         map.remove(&key);
     }
 }
@@ -308,14 +318,27 @@ pub(super) fn route_key(method: &str, path: &[u8]) -> u64 {
 /// An HTTP method: the standard ones need no allocation.
 pub(super) type Method = Cow<'static, str>;
 
+/// The method `b` names. A `match` on the bytes (a switch on the length, then a compare or
+/// two), where a search of a list of the known names compared nine slices.
 pub(super) fn method_name(b: &[u8]) -> Method {
-    const KNOWN: [&str; 9] = [
-        "GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    match KNOWN.iter().find(|m| m.as_bytes() == b) {
-        Some(m) => Method::Borrowed(m),
-        None => Method::Owned(lossy(b)),
-    }
+    Method::Borrowed(match b {
+        b"GET" => "GET",
+        b"POST" => "POST",
+        b"HEAD" => "HEAD",
+        b"PUT" => "PUT",
+        b"PATCH" => "PATCH",
+        b"DELETE" => "DELETE",
+        b"OPTIONS" => "OPTIONS",
+        b"CONNECT" => "CONNECT",
+        b"TRACE" => "TRACE",
+        _ => return Method::Owned(lossy(b)),
+    })
+}
+
+/// Whether `m` is what [`method_name`] makes of `b`, without making it: the bytes compared,
+/// unless `b` is not UTF-8 (then its replaced text is).
+pub(super) fn method_is(m: &str, b: &[u8]) -> bool {
+    m.as_bytes() == b || (!b.is_ascii() && m == lossy_cow(b))
 }
 
 /// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator
@@ -492,6 +515,33 @@ impl Book {
 mod tests {
     use super::*;
     use crate::correlate::Line;
+
+    #[test]
+    fn method_is_agrees_with_method_name() {
+        let names: [&[u8]; 8] = [
+            b"GET",
+            b"POST",
+            b"TRACE",
+            b"get",
+            b"PROPFIND",
+            b"",
+            b"G\xffT",
+            b"G\xfeT",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(
+                    method_is(&method_name(a), b),
+                    method_name(a) == method_name(b)
+                );
+            }
+        }
+        assert!(matches!(
+            method_name(b"OPTIONS"),
+            Method::Borrowed("OPTIONS")
+        ));
+        assert!(matches!(method_name(b"PROPFIND"), Method::Owned(_)));
+    }
 
     #[test]
     fn records_outlive_the_ring_and_stay_in_order() {
