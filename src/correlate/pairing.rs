@@ -82,11 +82,7 @@ impl Book {
         let ids = self.open.get_mut(&p).filter(|ids| ids.len() == 1)?;
         let id = ids[0];
         let r = self.reqs.get(&id)?;
-        let fits = r.outcome == Outcome::Open
-            && r.pid.unwrap_or(0) == p
-            && method_is(&r.method, method)
-            && r.path() == path;
-        if !fits {
+        if !ends(r, (Outcome::Open, p, None), (method, path)) {
             return None;
         }
         let pairing = &mut out.traffic.pairing;
@@ -122,7 +118,6 @@ impl Book {
             }
         }
         let method_s = method_name(method);
-        let same_route = |r: &Req| r.method == method_s && r.path() == path;
         // Candidates come from the pid's open queue while it is short (a sync worker's holds
         // one record: no hashing of the route at all), else from the route's own queue, so a
         // pid with thousands of other requests open costs nothing here. Both hold the pid's
@@ -140,12 +135,9 @@ impl Book {
                 _ => route(),
             };
             let mut found = queue.into_iter().flatten().copied().filter(|id| {
-                self.reqs.get(id).is_some_and(|r| {
-                    r.outcome == want
-                        && r.pid.unwrap_or(0) == p
-                        && (thread.is_none() || r.thread == thread)
-                        && same_route(r)
-                })
+                self.reqs
+                    .get(id)
+                    .is_some_and(|r| ends(r, (want, p, thread), (method, path)))
             });
             let first = found.next();
             (first, more && first.is_some() && found.next().is_some())
@@ -259,6 +251,20 @@ impl Book {
             r.rejected_host = Some(host);
         }
     }
+}
+
+/// Whether a RESPONSE of `method` and `path` on worker `p` (and `thread`, when given) can end
+/// record `r`, whose outcome must be `want`.
+fn ends(
+    r: &Req,
+    (want, p, thread): (Outcome, u32, Option<u64>),
+    (method, path): (&[u8], &[u8]),
+) -> bool {
+    r.outcome == want
+        && r.pid.unwrap_or(0) == p
+        && (thread.is_none() || r.thread == thread)
+        && method_is(&r.method, method)
+        && r.path() == path
 }
 
 /// A new request on the worker (or thread) of `line`, which serves one at a time: whatever
