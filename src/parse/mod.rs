@@ -198,9 +198,13 @@ enum Mode {
     Normal,
     /// Inside a traceback: frames until the exception line.
     Traceback,
-    /// Just after an exception line (the hash of its message): a chained traceback may follow,
-    /// or (gunicorn 24 and later, for a worker that failed to boot) the message alone again.
-    AfterException(u64),
+    /// Just after an exception line (the hash and length of its message): a chained traceback
+    /// may follow, or (gunicorn 24 and later, for a worker that failed to boot) the message
+    /// alone again.
+    AfterException {
+        key: u64,
+        len: usize,
+    },
     ConfigDump,
 }
 
@@ -371,7 +375,7 @@ impl LineParser {
                 let (_, (key, value)) = traceback::config_value(line).ok()?;
                 Some(Event::ConfigValue { key, value })
             }
-            Mode::Traceback | Mode::AfterException(_) => {
+            Mode::Traceback | Mode::AfterException { .. } => {
                 if line == traceback::TRACEBACK_START {
                     self.mode = Mode::Traceback;
                     return Some(Event::TracebackStart);
@@ -386,11 +390,13 @@ impl LineParser {
                 match self.mode {
                     Mode::Traceback => {
                         let (_, (exc_type, message)) = traceback::exception_line(line).ok()?;
-                        self.mode = Mode::AfterException(message_key(message));
+                        self.mode = Mode::AfterException {
+                            key: message_key(message),
+                            len: message.len(),
+                        };
                         Some(Event::ExceptionLine { exc_type, message })
                     }
-                    Mode::AfterException(key) if key == message_key(line) => {
-                        self.mode = Mode::Normal;
+                    Mode::AfterException { key, len } if is_message_again(line, key, len) => {
                         Some(Event::TracebackLine)
                     }
                     _ => None,
@@ -406,6 +412,17 @@ fn message_key(message: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     message.hash(&mut h);
     h.finish()
+}
+
+/// Whether `line` is the exception's message printed alone, once or more. The message and
+/// its newline are written separately, so workers that fail together (as they do when the
+/// settings raise) can leave their messages side by side on one line, and each worker's on a
+/// line of its own after both tracebacks.
+fn is_message_again(line: &[u8], key: u64, len: usize) -> bool {
+    len > 0
+        && line.len() % len == 0
+        && line.chunks(len).all(|c| c == &line[..len])
+        && message_key(&line[..len]) == key
 }
 
 /// Lines that carry a layout of their own: gunicorn error-log prefix, access lines, runserver.
@@ -711,8 +728,8 @@ mod tests {
     }
 
     /// gunicorn 24 and later print a failed worker's exception message alone after its
-    /// traceback: it belongs to the traceback; another line after an exception is read for
-    /// itself.
+    /// traceback: it belongs to the traceback, also when two workers' messages share a line;
+    /// another line after an exception is read for itself.
     #[test]
     fn an_exception_message_printed_again_belongs_to_its_traceback() {
         let ev = events(&[
@@ -724,11 +741,18 @@ mod tests {
             b"Traceback (most recent call last):",
             b"  File \"/app/settings.py\", line 17, in <module>",
             b"ValueError: one thing",
+            b"one thingone thing",
+            b"one thing",
+            b"one thingone thin",
             b"another thing",
         ]);
         assert_eq!(ev[3], Event::TracebackLine);
         assert_eq!(ev[4], Event::WorkerExiting { pid: 29292 });
-        assert_eq!(ev[8], Event::Unrecognized);
+        // Two workers' messages side by side, then one on its own line.
+        assert_eq!(ev[8], Event::TracebackLine);
+        assert_eq!(ev[9], Event::TracebackLine);
+        assert_eq!(ev[10], Event::Unrecognized);
+        assert_eq!(ev[11], Event::Unrecognized);
     }
 
     #[test]
