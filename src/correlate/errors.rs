@@ -73,19 +73,12 @@ impl Errors {
     }
 
     /// After every line: a structured record's traceback field, and which record a
-    /// traceback that follows belongs to.
+    /// traceback that follows belongs to. Inlined: it runs for every line, and most lines
+    /// only set `attach`.
+    #[inline]
     pub(super) fn after_line(&mut self, p: &Parsed<'_>, out: &mut Analysis) {
-        // A structured record may carry its traceback in a field.
         if let Some(exc) = p.exception {
-            match &p.event {
-                Event::WorkerBootError if out.workers.boot_exceptions.len() < EVIDENCE_PER_KIND => {
-                    out.workers.boot_exceptions.push(lossy(exc));
-                }
-                Event::ErrorHandlingRequest { .. } | Event::DjangoRequest { status: 500.., .. } => {
-                    *out.errors.exception_types.entry(lossy(exc)).or_default() += 1;
-                }
-                _ => {}
-            }
+            field_exception(&p.event, exc, out);
         }
         match &p.event {
             Event::WorkerBootError => self.attach = Attach::BootError,
@@ -100,6 +93,20 @@ impl Errors {
             | Event::Blank => {}
             _ => self.attach = Attach::None,
         }
+    }
+}
+
+/// A structured record may carry its traceback in a field (`exc`, its exception's type).
+#[inline(never)]
+fn field_exception(event: &Event<'_>, exc: &[u8], out: &mut Analysis) {
+    match event {
+        Event::WorkerBootError if out.workers.boot_exceptions.len() < EVIDENCE_PER_KIND => {
+            out.workers.boot_exceptions.push(lossy(exc));
+        }
+        Event::ErrorHandlingRequest { .. } | Event::DjangoRequest { status: 500.., .. } => {
+            *out.errors.exception_types.entry(lossy(exc)).or_default() += 1;
+        }
+        _ => {}
     }
 }
 
