@@ -111,13 +111,14 @@ impl AccessJoin {
         let method = method_name(a.method);
         let mut path = app_path(a.uri, false);
         let mut key = route_key(&method, &path);
-        let waiting = |k: &u64| book.unlinked.get(k).is_some_and(|v| !v.is_empty());
-        if !waiting(&key) && a.uri.contains(&b'?') {
+        let waiting = |k: &u64| book.unlinked.get(k).filter(|v| !v.is_empty());
+        let mut queue = waiting(&key);
+        if queue.is_none() && a.uri.contains(&b'?') {
             // Some apps log the query string as part of the path.
             let full = app_path(a.uri, true);
             let full_key = route_key(&method, &full);
-            if waiting(&full_key) {
-                (path, key) = (full, full_key);
+            if let Some(q) = waiting(&full_key) {
+                (path, key, queue) = (full, full_key, Some(q));
             }
         }
         // The envelope's time when there is one, else the access line's completion time.
@@ -141,7 +142,7 @@ impl AccessJoin {
                 && r.app_status.is_none_or(|s| s == a.status)
                 && mine(r)
         };
-        let ids = || book.unlinked.get(&key).into_iter().flatten().copied();
+        let ids = || queue.into_iter().flatten().copied();
         let mut exacts = ids().filter(|id| exact(&book.reqs[id]));
         let (first, second) = (exacts.next(), exacts.next());
         let (best, agent) = match (first, second) {
