@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::hosts::Hosts;
 use super::records::{method_name, route_key, Book, Method, Outcome, Req};
 use super::Class;
-use crate::parse::{Access, Ts};
+use crate::parse::{find_short, Access, Ts};
 use crate::settings::Settings;
 
 /// How far apart (µs) an access line's time and its request's end may be.
@@ -37,10 +37,12 @@ pub(super) struct PendingAccess {
 /// Decodes `%XX` escapes and, unless `keep_query`, drops the query string: the access line's
 /// URI as Django's `request.path` would show it.
 pub(super) fn app_path(uri: &[u8], keep_query: bool) -> Cow<'_, [u8]> {
-    // One pass over the (short) URI up to its query or first escape, not two searches.
-    let stop = uri
-        .iter()
-        .position(|&c| c == b'%' || (c == b'?' && !keep_query));
+    // One pass over the (short) URI, a word at a time, up to its query or first escape.
+    let stop = if keep_query {
+        find_short(uri, [b'%'])
+    } else {
+        find_short(uri, [b'%', b'?'])
+    };
     let path = match stop {
         None => return Cow::Borrowed(uri),
         Some(k) if uri[k] == b'?' => return Cow::Borrowed(&uri[..k]),

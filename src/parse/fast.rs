@@ -287,7 +287,7 @@ fn size(i: &[u8]) -> Option<&[u8]> {
 /// Where the first of `needles` is in `hay`, eight bytes at a time: the fields it ends (an
 /// address, a URI, a path) are a few words long, where a memchr call costs more than the scan.
 #[inline(always)]
-fn find_short<const K: usize>(hay: &[u8], needles: [u8; K]) -> Option<usize> {
+pub(crate) fn find_short<const K: usize>(hay: &[u8], needles: [u8; K]) -> Option<usize> {
     const LOW: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     let mut words = hay.chunks_exact(8);
