@@ -199,14 +199,34 @@ enum Mode {
     Normal,
     /// Inside a traceback: frames until the exception line.
     Traceback,
-    /// Just after an exception line (the hash and length of its message): a chained traceback
-    /// may follow, or (gunicorn 24 and later, for a worker that failed to boot) the message
-    /// alone again.
-    AfterException {
-        key: u64,
-        len: usize,
-    },
+    /// Just after an exception line: a chained traceback may follow.
+    AfterException,
     ConfigDump,
+}
+
+/// How many lines after an exception its message printed alone is still known as its echo.
+const ECHO_LINES: u8 = 32;
+
+/// An exception's message, remembered for [`ECHO_LINES`] lines: gunicorn 24 and later print
+/// a failed worker's message again, alone, after its traceback. Other processes' lines (the
+/// master's, another worker's) may come between, and the message and its newline are written
+/// apart, so workers failing together can leave their messages side by side on one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Echo {
+    key: u64,
+    len: usize,
+    lines_left: u8,
+}
+
+impl Echo {
+    /// Whether `line` is the message once or more.
+    fn heard_in(&self, line: &[u8]) -> bool {
+        let len = self.len;
+        len > 0
+            && line.len() % len == 0
+            && line.chunks(len).all(|c| c == &line[..len])
+            && message_key(&line[..len]) == self.key
+    }
 }
 
 /// Parses the lines of one stream in order, remembering whether a traceback or config dump
@@ -214,6 +234,7 @@ enum Mode {
 #[derive(Debug, Default, Clone)]
 pub struct LineParser {
     mode: Mode,
+    echo: Option<Echo>,
     custom: Arc<Patterns>,
 }
 
@@ -222,6 +243,7 @@ impl LineParser {
     pub fn with_patterns(custom: Arc<Patterns>) -> LineParser {
         LineParser {
             mode: Mode::Normal,
+            echo: None,
             custom,
         }
     }
@@ -229,12 +251,12 @@ impl LineParser {
     /// No traceback or config dump is under way: the next line parses as it would for a fresh
     /// parser.
     pub fn is_idle(&self) -> bool {
-        self.mode == Mode::Normal
+        self.mode == Mode::Normal && self.echo.is_none()
     }
 
     /// Whether the next line parses alike with `other` as with this parser.
     pub fn same_state(&self, other: &LineParser) -> bool {
-        self.mode == other.mode
+        self.mode == other.mode && self.echo == other.echo
     }
 
     /// Parses one line. `scratch` holds decoded text when a structured record's fields carry
@@ -259,15 +281,38 @@ impl LineParser {
         line: &'a [u8],
         scratch: Option<&'a mut Vec<u8>>,
     ) -> Result<Parsed<'a>, Option<Ts>> {
+        self.count_down_echo();
         if let Some(parsed) = self.common(line) {
             return Ok(parsed);
         }
-        self.parse_general(line, scratch)
+        self.general(line, scratch)
     }
 
     /// [`LineParser::parse_with`] without the fast path for the common shapes: the reference
     /// it must agree with.
+    #[cfg(test)]
     fn parse_general<'a>(
+        &mut self,
+        line: &'a [u8],
+        scratch: Option<&'a mut Vec<u8>>,
+    ) -> Result<Parsed<'a>, Option<Ts>> {
+        self.count_down_echo();
+        self.general(line, scratch)
+    }
+
+    /// One line more since the last exception: its echo is forgotten after [`ECHO_LINES`].
+    #[inline]
+    fn count_down_echo(&mut self) {
+        if let Some(echo) = &mut self.echo {
+            match echo.lines_left.checked_sub(1) {
+                Some(n) => echo.lines_left = n,
+                None => self.echo = None,
+            }
+        }
+    }
+
+    /// The general dispatch, then a team's own patterns.
+    fn general<'a>(
         &mut self,
         line: &'a [u8],
         scratch: Option<&'a mut Vec<u8>>,
@@ -356,6 +401,9 @@ impl LineParser {
             return Ok(Parsed::bare(event));
         }
         self.mode = Mode::Normal;
+        if self.echo.is_some_and(|e| e.heard_in(line)) {
+            return Ok(Parsed::bare(Event::TracebackLine));
+        }
         if line == traceback::TRACEBACK_START {
             self.mode = Mode::Traceback;
             return Ok(Parsed::bare(Event::TracebackStart));
@@ -376,7 +424,7 @@ impl LineParser {
                 let (_, (key, value)) = traceback::config_value(line).ok()?;
                 Some(Event::ConfigValue { key, value })
             }
-            Mode::Traceback | Mode::AfterException { .. } => {
+            Mode::Traceback | Mode::AfterException => {
                 if line == traceback::TRACEBACK_START {
                     self.mode = Mode::Traceback;
                     return Some(Event::TracebackStart);
@@ -388,20 +436,21 @@ impl LineParser {
                     return (self.mode == Mode::Traceback || traceback::is_chain_separator(line))
                         .then_some(Event::TracebackLine);
                 }
-                match self.mode {
-                    Mode::Traceback => {
-                        let (_, (exc_type, message)) = traceback::exception_line(line).ok()?;
-                        self.mode = Mode::AfterException {
-                            key: message_key(message),
-                            len: message.len(),
-                        };
-                        Some(Event::ExceptionLine { exc_type, message })
-                    }
-                    Mode::AfterException { key, len } if is_message_again(line, key, len) => {
-                        Some(Event::TracebackLine)
-                    }
-                    _ => None,
+                if self.mode != Mode::Traceback {
+                    return None;
                 }
+                let Ok((_, (exc_type, message))) = traceback::exception_line(line) else {
+                    // Another worker's echo, written into this traceback, which goes on.
+                    let echo = self.echo.is_some_and(|e| e.heard_in(line));
+                    return echo.then_some(Event::TracebackLine);
+                };
+                self.mode = Mode::AfterException;
+                self.echo = Some(Echo {
+                    key: message_key(message),
+                    len: message.len(),
+                    lines_left: ECHO_LINES,
+                });
+                Some(Event::ExceptionLine { exc_type, message })
             }
         }
     }
@@ -413,17 +462,6 @@ fn message_key(message: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     message.hash(&mut h);
     h.finish()
-}
-
-/// Whether `line` is the exception's message printed alone, once or more. The message and
-/// its newline are written separately, so workers that fail together (as they do when the
-/// settings raise) can leave their messages side by side on one line, and each worker's on a
-/// line of its own after both tracebacks.
-fn is_message_again(line: &[u8], key: u64, len: usize) -> bool {
-    len > 0
-        && line.len() % len == 0
-        && line.chunks(len).all(|c| c == &line[..len])
-        && message_key(&line[..len]) == key
 }
 
 /// Lines that carry a layout of their own: gunicorn error-log prefix, access lines, runserver.
@@ -729,31 +767,54 @@ mod tests {
     }
 
     /// gunicorn 24 and later print a failed worker's exception message alone after its
-    /// traceback: it belongs to the traceback, also when two workers' messages share a line;
-    /// another line after an exception is read for itself.
+    /// traceback: it belongs to the traceback, also when other processes' lines come between
+    /// and when two workers' messages share a line; past [`ECHO_LINES`] lines, or a line
+    /// that is not the message, is read for itself.
     #[test]
     fn an_exception_message_printed_again_belongs_to_its_traceback() {
-        let ev = events(&[
+        let master: &[u8] =
+            b"[2026-12-04 07:47:21 +0000] [29290] [ERROR] Worker (pid:29291) exited with code 3.";
+        let mut lines: Vec<&[u8]> = vec![
             b"Traceback (most recent call last):",
             b"  File \"/app/settings.py\", line 17, in <module>",
             b"ValueError: ALLOWED_HOSTS must be explicitly set in production",
             b"ALLOWED_HOSTS must be explicitly set in production",
             b"[2026-12-04 07:47:21 +0000] [29292] [INFO] Worker exiting (pid: 29292)",
+            master,
+            b"ALLOWED_HOSTS must be explicitly set in production",
             b"Traceback (most recent call last):",
+            b"  File \"/app/settings.py\", line 17, in <module>",
+            b"ValueError: one thing",
+            b"Traceback (most recent call last):",
+            b"one thing",
             b"  File \"/app/settings.py\", line 17, in <module>",
             b"ValueError: one thing",
             b"one thingone thing",
             b"one thing",
             b"one thingone thin",
             b"another thing",
-        ]);
+        ];
+        // The last line the echo of `ValueError: one thing` (line 13) is heard on, and the next.
+        let heard = 13 + usize::from(ECHO_LINES);
+        lines.resize(heard, master);
+        lines.extend([&b"one thing"[..], b"one thing"]);
+        let ev = events(&lines);
         assert_eq!(ev[3], Event::TracebackLine);
         assert_eq!(ev[4], Event::WorkerExiting { pid: 29292 });
+        // After the master's line: still the traceback's.
+        assert_eq!(ev[6], Event::TracebackLine);
+        // Inside another traceback, which goes on.
+        assert_eq!(ev[11], Event::TracebackLine);
+        assert_eq!(ev[12], Event::TracebackLine);
+        assert!(matches!(ev[13], Event::ExceptionLine { .. }));
         // Two workers' messages side by side, then one on its own line.
-        assert_eq!(ev[8], Event::TracebackLine);
-        assert_eq!(ev[9], Event::TracebackLine);
-        assert_eq!(ev[10], Event::Unrecognized);
-        assert_eq!(ev[11], Event::Unrecognized);
+        assert_eq!(ev[14], Event::TracebackLine);
+        assert_eq!(ev[15], Event::TracebackLine);
+        assert_eq!(ev[16], Event::Unrecognized);
+        assert_eq!(ev[17], Event::Unrecognized);
+        // Then the echo is forgotten: the message is read for itself.
+        assert_eq!(ev[heard], Event::TracebackLine);
+        assert_eq!(ev[heard + 1], Event::Unrecognized);
     }
 
     #[test]
