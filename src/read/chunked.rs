@@ -79,7 +79,7 @@ struct ChunkBuffers {
     len: usize,
     arena: Vec<u8>,
     lines: Vec<StrippedLine>,
-    parsed: Vec<ParsedLine<'static>>,
+    bodies: Vec<LineBody<'static>>,
 }
 
 impl StrippedChunk {
@@ -141,11 +141,23 @@ impl StrippedChunk {
             Span::Arena(a, b) => &self.arena[a as usize..b as usize],
         }
     }
+
+    /// Stripped line `l` of the chunk, with its parse.
+    #[inline]
+    fn line<'c>(&'c self, l: &StrippedLine, body: &'c LineBody<'c>) -> ParsedLine<'c> {
+        ParsedLine {
+            raw: &self.data[l.raw.start as usize..l.raw.end as usize],
+            pod: self.piece(l.pod),
+            time: l.time,
+            body,
+        }
+    }
 }
 
-/// A chunk's parsed lines, and its parsers as they stand after the last line.
+/// The parses of a chunk's lines, one for each of its stripped lines, and its parsers as they
+/// stand after the last line.
 pub struct ParsedChunk<'a> {
-    pub lines: Vec<ParsedLine<'a>>,
+    bodies: Vec<LineBody<'a>>,
     pub(crate) parsers: ByPod<LineParser>,
 }
 
@@ -172,40 +184,28 @@ impl Chunk {
             unwrapper,
         );
         Chunk::new(stripped, |chunk| {
-            let mut parsed: Vec<ParsedLine<'_>> = buffers.parsed;
-            parsed.clear();
-            parsed.extend(chunk.lines.iter().map(|l| {
-                let pod = chunk.piece(l.pod);
-                let body = match l.payload {
-                    None => LineBody::Partial,
-                    Some(p) => {
-                        let payload = chunk.piece(p);
-                        parse_payload(&mut parsers, patterns, pod, payload, Decoding::InPlace)
-                    }
-                };
-                ParsedLine {
-                    raw: &chunk.data[l.raw.start as usize..l.raw.end as usize],
-                    pod,
-                    time: l.time,
-                    body,
+            let mut bodies: Vec<LineBody<'_>> = buffers.bodies;
+            bodies.clear();
+            bodies.extend(chunk.lines.iter().map(|l| match l.payload {
+                None => LineBody::Partial,
+                Some(p) => {
+                    let (pod, payload) = (chunk.piece(l.pod), chunk.piece(p));
+                    parse_payload(&mut parsers, patterns, pod, payload, Decoding::InPlace)
                 }
             }));
-            ParsedChunk {
-                lines: parsed,
-                parsers,
-            }
+            ParsedChunk { bodies, parsers }
         })
     }
 
     /// The chunk's buffers, emptied, for another chunk.
     fn recycle(mut self) -> ChunkBuffers {
-        let parsed = self.with_dependent_mut(|_, d| {
-            let mut parsed = std::mem::take(&mut d.lines);
-            parsed.clear();
+        let bodies = self.with_dependent_mut(|_, d| {
+            let mut bodies = std::mem::take(&mut d.bodies);
+            bodies.clear();
             // Empty, it borrows nothing: collected in place, it keeps its allocation.
-            parsed
+            bodies
                 .into_iter()
-                .map(|_| -> ParsedLine<'static> { unreachable!("emptied above") })
+                .map(|_| -> LineBody<'static> { unreachable!("emptied above") })
                 .collect()
         });
         let stripped = self.into_owner();
@@ -214,7 +214,7 @@ impl Chunk {
             len: stripped.len,
             arena: stripped.arena,
             lines: stripped.lines,
-            parsed,
+            bodies,
         }
     }
 
@@ -237,7 +237,7 @@ impl Chunk {
     ) -> Chunk {
         self.with_dependent_mut(|chunk, parsed| {
             let mut fresh: ByPod<LineParser> = ByPod::default();
-            for (l, line) in chunk.lines.iter().zip(parsed.lines.iter_mut()) {
+            for (l, body) in chunk.lines.iter().zip(parsed.bodies.iter_mut()) {
                 if agree(&parsers, &fresh) {
                     return;
                 }
@@ -246,7 +246,7 @@ impl Chunk {
                 };
                 let (payload, pod) = (chunk.piece(p), chunk.piece(l.pod));
                 parse_payload(&mut fresh, patterns, pod, payload, Decoding::InPlace);
-                line.body = parse_payload(&mut parsers, patterns, pod, payload, Decoding::InPlace);
+                *body = parse_payload(&mut parsers, patterns, pod, payload, Decoding::InPlace);
             }
             if !agree(&parsers, &fresh) {
                 // Never the same: every line was parsed again, and the chunk ends as they do.
@@ -258,6 +258,19 @@ impl Chunk {
 
     pub fn parsed(&self) -> &ParsedChunk<'_> {
         self.borrow_dependent()
+    }
+
+    /// The chunk's lines, in order.
+    pub fn lines(&self) -> impl Iterator<Item = ParsedLine<'_>> {
+        let (stripped, parsed) = (self.borrow_owner(), self.borrow_dependent());
+        let lines = stripped.lines.iter().zip(&parsed.bodies);
+        lines.map(|(l, body)| stripped.line(l, body))
+    }
+
+    /// Line `k` of the chunk (from 0).
+    pub fn line(&self, k: usize) -> Option<ParsedLine<'_>> {
+        let (stripped, parsed) = (self.borrow_owner(), self.borrow_dependent());
+        Some(stripped.line(stripped.lines.get(k)?, parsed.bodies.get(k)?))
     }
 
     /// The stripper as it stands after the chunk's last line.
@@ -707,7 +720,7 @@ mod tests {
         let mut input = ChunkReader::new(reader, &pool);
         let (mut lines, mut chunks) = (Vec::new(), 0);
         while let Some(chunk) = input.next_chunk(alone, &Silent) {
-            lines.extend(chunk.parsed().lines.iter().map(|l| l.raw.to_vec()));
+            lines.extend(chunk.lines().map(|l| l.raw.to_vec()));
             input.recycle(chunk);
             chunks += 1;
             if chunks <= 3 {

@@ -12,19 +12,20 @@ use crate::parse::{LineParser, Parsed, Ts};
 use crate::settings::Patterns;
 
 /// What the front half made of one line: the line as read, the pod its envelope named (empty
-/// when none), the envelope's time, and the parse.
+/// when none), the envelope's time, and the parse. A view: a chunk keeps the parses apart
+/// from its stripped lines, so that a parse is not copied once more into a line of its own.
 pub struct ParsedLine<'a> {
     pub raw: &'a [u8],
     pub pod: &'a [u8],
     /// The envelope's time.
     pub time: Option<Ts>,
-    pub body: LineBody<'a>,
+    pub body: &'a LineBody<'a>,
 }
 
 impl ParsedLine<'_> {
     /// The time the line sorts by when inputs are merged: its envelope's, else its text's.
     pub fn order_time(&self) -> Option<Ts> {
-        self.time.or(match self.body {
+        self.time.or(match *self.body {
             LineBody::Parsed(ref p) => p.time,
             LineBody::Reparse(_, time) => time,
             LineBody::Partial => None,
@@ -86,7 +87,7 @@ pub(crate) fn strip_and_parse<R>(
             raw,
             pod: b"",
             time: None,
-            body: LineBody::Partial,
+            body: &LineBody::Partial,
         }),
         Stripped::Line(u) => {
             let pod = u.source.unwrap_or(b"");
@@ -101,7 +102,7 @@ pub(crate) fn strip_and_parse<R>(
                 raw,
                 pod,
                 time: u.time,
-                body,
+                body: &body,
             })
         }
     }
@@ -150,7 +151,7 @@ mod tests {
         let mut out = Vec::new();
         for raw in lines {
             strip_and_parse(&mut state, &patterns, raw.as_bytes(), &mut buffers, |l| {
-                let pid = match l.body {
+                let pid = match *l.body {
                     LineBody::Parsed(ref p) => Some(p.pid),
                     LineBody::Partial => None,
                     LineBody::Reparse(..) => unreachable!("decoded into a buffer"),

@@ -41,8 +41,8 @@ struct Head<'n> {
 }
 
 impl Head<'_> {
-    fn line(&self) -> Option<&ParsedLine<'_>> {
-        self.chunk.as_ref()?.parsed().lines.get(self.at)
+    fn line(&self) -> Option<ParsedLine<'_>> {
+        self.chunk.as_ref()?.line(self.at)
     }
 
     /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
@@ -199,7 +199,7 @@ pub(super) fn merge_chunked<'n>(
             taken += 1;
         }
         if let Some(line) = h.line() {
-            pipeline.take(h.file, h.line_no, line);
+            pipeline.take(h.file, h.line_no, &line);
             if pipeline.notifies() {
                 after_line(pipeline);
             }

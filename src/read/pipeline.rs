@@ -231,9 +231,9 @@ impl Pipeline {
         after_line: &mut dyn FnMut(&mut Pipeline),
     ) -> Chunk {
         let chunk = self.enter(file, chunk);
-        for line in &chunk.parsed().lines {
+        for line in chunk.lines() {
             *line_no += 1;
-            self.back.take(file, *line_no, line);
+            self.back.take(file, *line_no, &line);
             if self.back.notify {
                 after_line(self);
             }
@@ -277,7 +277,7 @@ impl Correlating {
     /// Line `line_no` of input `file`, parsed, into its pod's correlator.
     fn take(&mut self, file: usize, line_no: u64, line: &ParsedLine<'_>) {
         let (raw, pod, time) = (line.raw, line.pod, line.time);
-        match line.body {
+        match *line.body {
             LineBody::Partial => self.partial(),
             LineBody::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
             LineBody::Reparse(payload, _) => {
