@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use super::join::AccessJoin;
 use super::records::{
-    dequeue, forget_if_emptied, method_is, method_name, route_key, Book, Outcome, Records, Req,
+    dequeue, forget_emptied, method_is, method_name, route_key, Book, Outcome, Records, Req,
 };
 use super::{Analysis, Line, Part};
 
@@ -91,7 +91,7 @@ impl Book {
             _ => pairing.by_pid_path += 1,
         }
         ids.clear();
-        forget_if_emptied(&mut self.open, p, true);
+        forget_emptied(&mut self.open, p);
         Some(id)
     }
 

@@ -292,17 +292,14 @@ pub(super) fn dequeue<K: Hash + Eq>(map: &mut FxHashMap<K, VecDeque<u64>>, key: 
         return;
     };
     take_id(v, id);
-    let emptied = v.is_empty();
-    forget_if_emptied(map, key, emptied);
+    if v.is_empty() {
+        forget_emptied(map, key);
+    }
 }
 
-/// Drops the queue of `key` when it was `emptied` and too many queues are kept.
-pub(super) fn forget_if_emptied<K: Hash + Eq>(
-    map: &mut FxHashMap<K, VecDeque<u64>>,
-    key: K,
-    emptied: bool,
-) {
-    if emptied && map.len() > KEEP_EMPTY_QUEUES {
+/// Drops the queue of `key`, just emptied, when too many queues are kept.
+pub(super) fn forget_emptied<K: Hash + Eq>(map: &mut FxHashMap<K, VecDeque<u64>>, key: K) {
+    if map.len() > KEEP_EMPTY_QUEUES {
         map.remove(&key);
     }
 }
