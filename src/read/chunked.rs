@@ -149,6 +149,7 @@ impl StrippedChunk {
             raw: &self.data[l.raw.start as usize..l.raw.end as usize],
             pod: self.piece(l.pod),
             time: l.time,
+            payload: l.payload.map_or(&[][..], |p| self.piece(p)),
             body,
         }
     }

@@ -12,13 +12,17 @@ use crate::parse::{LineParser, Parsed, Ts};
 use crate::settings::Patterns;
 
 /// What the front half made of one line: the line as read, the pod its envelope named (empty
-/// when none), the envelope's time, and the parse. A view: a chunk keeps the parses apart
-/// from its stripped lines, so that a parse is not copied once more into a line of its own.
+/// when none), the envelope's time, the payload, and the parse. A view: a chunk keeps the
+/// parses apart from its stripped lines, so that a parse is not copied once more into a line
+/// of its own.
 pub struct ParsedLine<'a> {
     pub raw: &'a [u8],
     pub pod: &'a [u8],
     /// The envelope's time.
     pub time: Option<Ts>,
+    /// What the envelope wrapped (empty for a partial record): a record left to decode is
+    /// parsed again from it.
+    pub payload: &'a [u8],
     pub body: &'a LineBody<'a>,
 }
 
@@ -26,8 +30,8 @@ impl ParsedLine<'_> {
     /// The time the line sorts by when inputs are merged: its envelope's, else its text's.
     pub fn order_time(&self) -> Option<Ts> {
         self.time.or(match *self.body {
-            LineBody::Parsed(ref p) => p.time,
-            LineBody::Reparse(_, time) => time,
+            LineBody::Parsed(Ok(ref p)) => p.time,
+            LineBody::Parsed(Err(time)) => time,
             LineBody::Partial => None,
         })
     }
@@ -37,19 +41,19 @@ impl ParsedLine<'_> {
 pub enum LineBody<'a> {
     /// A CRI partial record: its text waits for the rest of the line.
     Partial,
-    Parsed(Parsed<'a>),
-    /// Parsed in place (`Decoding::InPlace`), a structured record whose fields had to be
-    /// unescaped, and its time: it is parsed again, into a buffer, when consumed (a structured
-    /// record parses alike in any parser state).
-    Reparse(&'a [u8], Option<Ts>),
+    /// The parser's answer as it gave it, so that it is written in place, not copied into
+    /// another shape. `Err`: parsed in place (`Decoding::InPlace`), a structured record whose
+    /// fields had to be unescaped, with its time: it is parsed again from the line's payload,
+    /// into a buffer, when consumed (a structured record parses alike in any parser state).
+    Parsed(Result<Parsed<'a>, Option<Ts>>),
 }
 
 /// Where a parse may put text it has to decode (a structured record's escaped fields).
 pub(crate) enum Decoding<'s> {
-    /// Into this buffer: the parse may borrow it, and is always [`LineBody::Parsed`].
+    /// Into this buffer: the parse may borrow it, and is always an `Ok` [`LineBody::Parsed`].
     Into(&'s mut Vec<u8>),
     /// Nowhere: the parse borrows only the payload, and a record that needs decoding is
-    /// [`LineBody::Reparse`] (chunks: their parses outlive any one buffer).
+    /// an `Err` [`LineBody::Parsed`] (chunks: their parses outlive any one buffer).
     InPlace,
 }
 
@@ -87,6 +91,7 @@ pub(crate) fn strip_and_parse<R>(
             raw,
             pod: b"",
             time: None,
+            payload: b"",
             body: &LineBody::Partial,
         }),
         Stripped::Line(u) => {
@@ -102,6 +107,7 @@ pub(crate) fn strip_and_parse<R>(
                 raw,
                 pod,
                 time: u.time,
+                payload: &u.payload,
                 body: &body,
             })
         }
@@ -121,16 +127,13 @@ pub(crate) fn parse_payload<'a>(
     let k = parsers.slot(pod, |_| LineParser::with_patterns(patterns.clone()));
     let parser = &mut parsers.items[k].1;
     match decoding {
-        Decoding::Into(buffer) => LineBody::Parsed(parser.parse(payload, buffer)),
-        Decoding::InPlace => match parser.parse_in_place(payload) {
-            Ok(parsed) => LineBody::Parsed(parsed),
-            Err(time) => LineBody::Reparse(payload, time),
-        },
+        Decoding::Into(buffer) => LineBody::Parsed(Ok(parser.parse(payload, buffer))),
+        Decoding::InPlace => LineBody::Parsed(parser.parse_in_place(payload)),
     }
 }
 
-/// Parses a [`LineBody::Reparse`] line's payload again, into `buffer`: with a fresh parser, as
-/// such a record parses alike in any parser state.
+/// Parses the payload of a line left to decode (an `Err` [`LineBody::Parsed`]) again, into
+/// `buffer`: with a fresh parser, as such a record parses alike in any parser state.
 pub(crate) fn reparse<'a>(
     patterns: &Arc<Patterns>,
     payload: &'a [u8],
@@ -152,9 +155,9 @@ mod tests {
         for raw in lines {
             strip_and_parse(&mut state, &patterns, raw.as_bytes(), &mut buffers, |l| {
                 let pid = match *l.body {
-                    LineBody::Parsed(ref p) => Some(p.pid),
+                    LineBody::Parsed(Ok(ref p)) => Some(p.pid),
                     LineBody::Partial => None,
-                    LineBody::Reparse(..) => unreachable!("decoded into a buffer"),
+                    LineBody::Parsed(Err(_)) => unreachable!("decoded into a buffer"),
                 };
                 let pod = String::from_utf8_lossy(l.pod).into_owned();
                 out.push((pod, l.time.is_some(), pid));
@@ -195,11 +198,11 @@ mod tests {
         let patterns = Arc::default();
         let mut parsers = ByPod::default();
         let body = parse_payload(&mut parsers, &patterns, b"", record, Decoding::InPlace);
-        assert!(matches!(body, LineBody::Reparse(payload, _) if payload == record));
+        assert!(matches!(body, LineBody::Parsed(Err(None))));
         let mut buffer = Vec::new();
         let decoded = Decoding::Into(&mut buffer);
         match parse_payload(&mut parsers, &patterns, b"", record, decoded) {
-            LineBody::Parsed(p) => assert_eq!(p.text, br#"say "hi""#),
+            LineBody::Parsed(Ok(p)) => assert_eq!(p.text, br#"say "hi""#),
             _ => panic!("decoded into the buffer"),
         }
         assert_eq!(

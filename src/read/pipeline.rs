@@ -74,7 +74,7 @@ struct Correlating {
     /// An edge's line was read, or an input is named an edge's: every correlator keeps its
     /// traces for pairing from then on.
     edge_seen: bool,
-    /// A structured record's decoded fields, for the chunks' [`LineBody::Reparse`] lines.
+    /// A structured record's decoded fields, for the chunks' lines left to decode.
     decoded: Vec<u8>,
     filtered: u64,
     /// Hand out notices (finished requests, alerts) as they happen.
@@ -279,10 +279,10 @@ impl Correlating {
         let (raw, pod, time) = (line.raw, line.pod, line.time);
         match *line.body {
             LineBody::Partial => self.partial(),
-            LineBody::Parsed(ref p) => self.parsed(file, line_no, raw, pod, time, p),
-            LineBody::Reparse(payload, _) => {
+            LineBody::Parsed(Ok(ref p)) => self.parsed(file, line_no, raw, pod, time, p),
+            LineBody::Parsed(Err(_)) => {
                 let mut decoded = take(&mut self.decoded);
-                let p = reparse(&self.settings.patterns, payload, &mut decoded);
+                let p = reparse(&self.settings.patterns, line.payload, &mut decoded);
                 self.parsed(file, line_no, raw, pod, time, &p);
                 self.decoded = decoded;
             }
