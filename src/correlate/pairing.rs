@@ -269,6 +269,7 @@ fn ends(
 
 /// A new request on the worker (or thread) of `line`, which serves one at a time: whatever
 /// it still had open in `ids` was dropped, and is done.
+#[inline]
 fn supersede(
     ids: &mut VecDeque<u64>,
     (reqs, done): (&mut Records, &mut VecDeque<u64>),

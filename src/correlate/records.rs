@@ -334,6 +334,7 @@ pub(super) fn method_name(b: &[u8]) -> Method {
 
 /// Whether `m` is what [`method_name`] makes of `b`, without making it: the bytes compared,
 /// unless `b` is not UTF-8 (then its replaced text is).
+#[inline]
 pub(super) fn method_is(m: &str, b: &[u8]) -> bool {
     m.as_bytes() == b || (!b.is_ascii() && m == lossy_cow(b))
 }

@@ -2,8 +2,7 @@
 //! come) are folded into the analysis's counters and lists, and forgotten; at the end of the
 //! stream, requests still open become orphans or are counted in flight.
 
-use super::hosts::count_accepted;
-use super::records::{dequeue, listed, lossy, lossy_cow, Outcome, Req, MAX_TRACKED};
+use super::records::{dequeue, listed, lossy, Outcome, Req, MAX_TRACKED};
 use super::{Analysis, Cause, Class, Correlator, Orphan, StreamEnd, LINK_WINDOW, MAX_ORPHANS};
 use crate::parse::Ts;
 use crate::stats::Slow;
@@ -149,8 +148,8 @@ impl Correlator {
         self.tally.class(class).client_gone += 1;
         let accepted = r.rejected_host.is_none() && r.app_status.is_some_and(|s| s < 400);
         if accepted && !r.k8s_bypass {
-            if let Some(h) = r.host().map(lossy_cow) {
-                count_accepted(&mut self.out.hosts.accepted, h);
+            if let Some(h) = r.host() {
+                self.tally.accepted(h);
             }
         }
     }
@@ -185,8 +184,8 @@ impl Correlator {
             });
         }
         if r.rejected_host.is_none() && status.is_some_and(|s| s < 400) && !r.k8s_bypass {
-            if let Some(h) = r.host().map(lossy_cow) {
-                count_accepted(&mut out.hosts.accepted, h);
+            if let Some(h) = r.host() {
+                self.tally.accepted(h);
             }
         }
     }

@@ -21,6 +21,8 @@ impl Correlator {
     pub fn snapshot(&self, now: Option<Ts>) -> Analysis {
         let mut a = self.out.clone();
         let mut tally = self.tally.clone();
+        // The hosts settled so far come first, as they would in the analysis.
+        tally.settle_hosts(&mut a);
         let now = now.max(self.out.time.last);
         for id in self.book.reqs.ids() {
             let Some(r) = self.book.reqs.get(&id) else {
