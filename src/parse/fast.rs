@@ -18,7 +18,7 @@ use super::Event;
 
 /// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
 /// after it, as [`super::gunicorn::error_log_prefix`] reads it.
-#[inline]
+#[inline(always)]
 pub fn error_log_prefix(line: &[u8]) -> Option<(Ts, u32, Level, &[u8])> {
     // `[2025-10-16 08:00:00 +0000] [`: the date's own width, then the pid's bracket.
     if line.len() < 34 || line[0] != b'[' || line[26] != b']' || line[27..29] != *b" [" {
@@ -110,7 +110,7 @@ fn stamp<const N: usize>(
 
 /// The request-logging middleware's two messages, `INCOMING REQUEST: GET /a from 10.0.0.1
 /// Host: h` and `RESPONSE: GET /a -> 200`, as [`super::django::message`] reads them.
-#[inline]
+#[inline(always)]
 pub fn app_message(msg: &[u8]) -> Option<Event<'_>> {
     match msg.first()? {
         b'R' => response(msg.strip_prefix(b"RESPONSE: ")?),
