@@ -187,6 +187,12 @@ impl Chunk {
         Chunk::new(stripped, |chunk| {
             let mut bodies: Vec<LineBody<'_>> = buffers.bodies;
             bodies.clear();
+            let n = chunk.lines.len();
+            if bodies.capacity() < n {
+                // Made anew, a quarter over the lines: grown, the empty list's old block would
+                // be copied, and doubled, a megabyte more of parses would sit in each chunk.
+                bodies = Vec::with_capacity(n + n / 4);
+            }
             bodies.extend(chunk.lines.iter().map(|l| match l.payload {
                 None => LineBody::Partial,
                 Some(p) => {
