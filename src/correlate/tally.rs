@@ -1,6 +1,7 @@
-//! Request counters per class, per status code and per accepted Host, kept in flat arrays
-//! while a stream runs and added to the analysis's maps when it ends: two ordered-map lookups
-//! per request were ~4% of correlating, and a Host's text and its ordered-map lookup ~1%.
+//! Request counters per class, per status code and per accepted Host, kept in flat arrays (the
+//! hosts in a list found by their bytes) while a stream runs and added to the analysis's maps
+//! when it ends: two ordered-map lookups per request were ~4% of correlating, and a Host's
+//! text and its ordered-map lookup ~1%.
 
 use std::collections::BTreeMap;
 
