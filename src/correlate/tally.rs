@@ -3,11 +3,12 @@
 //! when it ends: two ordered-map lookups per request were ~4% of correlating, and a Host's
 //! text and its ordered-map lookup ~1%.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::records::lossy;
+use super::records::lossy_cow;
 use super::{Analysis, Cause, Class, ClassStats, MAX_HOSTS};
 
 /// The per-class, per-status and per-Host counters of one running stream.
@@ -55,14 +56,20 @@ impl AcceptedHosts {
             self.last = k;
             return;
         }
-        // Not valid UTF-8, or not listed yet: its text may be listed (made of other bytes).
-        let text = lossy(host);
-        if let Some(&k) = self.by_text.get(text.as_bytes()) {
+        // Not listed by its bytes: valid UTF-8 is not listed at all, and other bytes may read
+        // as a listed text. Its text is made only to be listed (not for every request of a
+        // flood of hosts past the cap).
+        let text = lossy_cow(host);
+        let listed = match &text {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(t) => self.by_text.get(t.as_bytes()).copied(),
+        };
+        if let Some(k) = listed {
             self.listed[k].1 += 1;
         } else if self.listed.len() < MAX_HOSTS {
             self.last = self.listed.len();
             self.by_text.insert(text.as_bytes().into(), self.last);
-            self.listed.push((text, 1));
+            self.listed.push((text.into_owned(), 1));
         }
     }
 
@@ -160,7 +167,6 @@ impl Tally {
 mod tests {
     use super::*;
     use crate::correlate::hosts::count_accepted;
-    use crate::correlate::records::lossy_cow;
 
     /// Hosts as scanners and proxies send them: repeats, runs, invalid UTF-8 that reads the
     /// same as other bytes (and as valid text), more distinct ones than are listed.

@@ -753,6 +753,24 @@ mod tests {
         }
     }
 
+    /// A record whose fields must be unescaped is left to decode in a chunk, and its line
+    /// carries the payload it is parsed again from.
+    #[test]
+    fn a_record_left_to_decode_keeps_its_payload() {
+        let record = br#"{"level": "INFO", "message": "say \"hi\""}"#;
+        let data = [&record[..], b"\n"].concat();
+        let buffers = ChunkBuffers {
+            len: data.len(),
+            data,
+            ..ChunkBuffers::default()
+        };
+        let chunk = Chunk::make(buffers, &Arc::default(), InputState::default());
+        let lines: Vec<ParsedLine<'_>> = chunk.lines().collect();
+        assert_eq!(lines.len(), 1);
+        assert!(matches!(lines[0].body, LineBody::Parsed(Err(None))));
+        assert_eq!(lines[0].payload, record);
+    }
+
     /// A chunk reader holds one chunk until its lines are all taken; then it reads each batch while
     /// the one before it is taken: with a producer thread when it is taken alone, by pool jobs
     /// when not or on a pool thread. The chunks come in order.

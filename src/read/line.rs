@@ -193,6 +193,21 @@ mod tests {
     }
 
     #[test]
+    fn a_line_carries_the_payload_its_envelope_wrapped() {
+        let boot = "[2025-10-16 08:00:00 +0000] [36] [INFO] Booting worker with pid: 36";
+        let kubectl = format!("[pod/web-1/web] 2025-10-16T08:00:00.000000000Z {boot}");
+        let (mut state, mut buffers) = (InputState::default(), LineBuffers::default());
+        let payload = strip_and_parse(
+            &mut state,
+            &Arc::default(),
+            kubectl.as_bytes(),
+            &mut buffers,
+            |l| l.payload.to_vec(),
+        );
+        assert_eq!(payload, boot.as_bytes());
+    }
+
+    #[test]
     fn in_place_a_record_to_decode_is_parsed_again_later() {
         let record = br#"{"level": "INFO", "message": "say \"hi\""}"#;
         let patterns = Arc::default();
