@@ -4,7 +4,7 @@
 //! line-family parsers read as the format strings they mirror. The timestamp grammar they share
 //! with the envelopes (dates, clocks, offsets, RFC 3339) is in `crate::time`.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use nom::bytes::complete::{tag, take, take_while, take_while1};
 use nom::character::complete::{char, one_of};
@@ -70,8 +70,8 @@ impl Stamp {
 }
 
 thread_local! {
-    static LOG_TIME: Cell<Stamp> = const { Cell::new(NO_STAMP) };
-    static ACCESS_TIME: Cell<Stamp> = const { Cell::new(NO_STAMP) };
+    static LOG_TIME: RefCell<Stamp> = const { RefCell::new(NO_STAMP) };
+    static ACCESS_TIME: RefCell<Stamp> = const { RefCell::new(NO_STAMP) };
 }
 
 /// `parse`, remembering its last result per thread: consecutive lines nearly always carry the
@@ -80,22 +80,22 @@ thread_local! {
 /// digits are, every byte before them being of fixed width.
 fn remembered<'a>(
     i: &'a [u8],
-    last: &'static std::thread::LocalKey<Cell<Stamp>>,
+    last: &'static std::thread::LocalKey<RefCell<Stamp>>,
     parse: fn(&[u8]) -> PResult<'_, Ts>,
     seconds: usize,
 ) -> PResult<'a, Ts> {
-    let mut s = last.get();
-    if s.starts(i) {
-        return Ok((&i[s.len..], s.ts));
-    }
-    if let Some(ts) = s.next_second(i, seconds) {
-        last.set(s);
-        return Ok((&i[s.len..], ts));
+    // Read where it lies, as `fast::stamp` does, not copied out first.
+    let known = last.with_borrow_mut(|s| match s.starts(i) {
+        true => Some((s.len, s.ts)),
+        false => s.next_second(i, seconds).map(|ts| (s.len, ts)),
+    });
+    if let Some((len, ts)) = known {
+        return Ok((&i[len..], ts));
     }
     let (rest, ts) = parse(i)?;
     let len = i.len() - rest.len();
     if len <= 32 {
-        s = Stamp {
+        let mut s = Stamp {
             len,
             ts,
             ..NO_STAMP
