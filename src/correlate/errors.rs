@@ -24,6 +24,7 @@ pub(super) struct Errors {
 
 impl Errors {
     /// An error line, a traceback's exception line, or a message nobody recognised.
+    #[cold]
     pub(super) fn on_event(&mut self, p: &Parsed<'_>, line: &Line<'_>, out: &mut Analysis) {
         match &p.event {
             Event::ErrorHandlingRequest { .. } => {

@@ -129,6 +129,7 @@ impl Hosts {
 
     /// A DisallowedHost line: counts the rejection (listed while under [`MAX_HOSTS`] hosts,
     /// or the host is public) and returns the host, for the request it rejected.
+    #[cold]
     pub(super) fn rejected(
         &self,
         line: &Line<'_>,

@@ -212,6 +212,7 @@ impl Book {
     /// before the answer was written. That is the newest finished record of the pid (its end
     /// lines come before gunicorn's line), else its oldest open one (the end is still to come:
     /// stdout's access line may lag stderr). Whether a record was found.
+    #[cold]
     pub(super) fn client_gone(&mut self, line: &Line<'_>) -> bool {
         let pid = line.pid.unwrap_or(0);
         let thread = line.thread;
@@ -237,6 +238,7 @@ impl Book {
 
     /// Marks the request a DisallowedHost line rejected: by request id, else the newest on its
     /// thread, else the newest on its pid.
+    #[cold]
     pub(super) fn mark_rejected(&mut self, line: &Line<'_>, host: String) {
         let by_rid = line.rid.and_then(|rid| self.by_rid.get(&rid).copied());
         let newest = by_rid.or_else(|| {

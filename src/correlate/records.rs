@@ -150,6 +150,7 @@ impl Req {
 }
 
 /// The report's view of a record, open until `end` (settled, or live in a snapshot).
+#[cold]
 pub(super) fn listed(r: &Req, class: Class, end: Option<Ts>) -> Listed {
     Listed {
         open_seconds: match (r.start, end) {
@@ -457,6 +458,7 @@ impl Book {
     }
 
     /// Orphans every request open on worker `w` (an access line waiting for one links now).
+    #[cold]
     pub(super) fn orphan_pid(
         &mut self,
         join: &mut AccessJoin,
@@ -477,6 +479,7 @@ impl Book {
     }
 
     /// Orphans every request open on any worker, for `cause` (the server stopped).
+    #[cold]
     pub(super) fn orphan_all(
         &mut self,
         join: &mut AccessJoin,

@@ -10,7 +10,16 @@ use crate::stats::Slow;
 impl Correlator {
     /// Keeps the record table bounded: past [`MAX_TRACKED`], the oldest record is settled now
     /// (finished ones are counted as they are; open ones are counted as evicted).
+    #[inline]
     pub(super) fn enforce_cap(&mut self) {
+        if self.book.reqs.len() > MAX_TRACKED || self.join.pending.len() > MAX_TRACKED {
+            self.shed();
+        }
+    }
+
+    /// [`Correlator::enforce_cap`]'s work, when there is some.
+    #[cold]
+    fn shed(&mut self) {
         while self.book.reqs.len() > MAX_TRACKED {
             let Some((id, r)) = self.book.reqs.first() else {
                 return;
@@ -72,6 +81,7 @@ impl Correlator {
 
     /// An access line no app line claimed, or a request gunicorn refused to read: a request all
     /// the same (gunicorn answered it).
+    #[cold]
     pub(super) fn access_only(&mut self, path: &[u8], status: u16, probe_agent: bool) {
         let class = self.hosts.classify(path, None, probe_agent, false);
         self.out.traffic.total += 1;
@@ -144,6 +154,7 @@ impl Correlator {
 
     /// A finished request whose client left before the answer was written: counted as that,
     /// not as answered (no status reached anyone); the Host Django accepted still counts.
+    #[cold]
     fn client_gone(&mut self, r: &Req, class: Class) {
         self.tally.class(class).client_gone += 1;
         let accepted = r.rejected_host.is_none() && r.app_status.is_some_and(|s| s < 400);
@@ -192,6 +203,7 @@ impl Correlator {
 
     /// A finished request that was never answered; `access_status`: what gunicorn itself
     /// told the client, if anything.
+    #[cold]
     fn orphaned(&mut self, r: Box<Req>, class: Class, cause: Cause, access_status: Option<u16>) {
         self.tally.orphaned(class, cause);
         self.out

@@ -73,6 +73,7 @@ pub struct AppTraces {
 impl AppTraces {
     /// A request of the app has settled (answered with `status`, or not for `cause`, or still
     /// open at the end): kept if an edge failure can be about it, sampled for the clocks.
+    #[cold]
     pub(super) fn settled(
         &mut self,
         r: &Req,

@@ -39,6 +39,7 @@ pub(super) fn halts(exc_type: &[u8], message: &[u8]) -> bool {
 impl Workers {
     /// A line of gunicorn's arbiter or of a worker's life (other events are ignored). Returns
     /// the worker whose open requests the line orphans.
+    #[cold]
     pub(super) fn on_event(
         &mut self,
         event: &Event<'_>,

@@ -134,6 +134,7 @@ pub(crate) fn parse_payload<'a>(
 
 /// Parses the payload of a line left to decode (an `Err` [`LineBody::Parsed`]) again, into
 /// `buffer`: with a fresh parser, as such a record parses alike in any parser state.
+#[cold]
 pub(crate) fn reparse<'a>(
     patterns: &Arc<Patterns>,
     payload: &'a [u8],

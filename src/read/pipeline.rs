@@ -290,6 +290,7 @@ impl Correlating {
     }
 
     /// Counts a CRI partial record (its text waits for the rest of the line).
+    #[cold]
     fn partial(&mut self) {
         let k = self.correlator(b"");
         self.pods.items[k].1.count_partial();
