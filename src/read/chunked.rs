@@ -22,7 +22,7 @@ use self_cell::self_cell;
 use super::line::{parse_payload, Decoding, InputState, LineBody, ParsedLine};
 use super::{report_taken, ByPod};
 use crate::input::envelope::{Stripped, Unwrapper};
-use crate::input::{offset_in, trim_line, LineReader, Progress};
+use crate::input::{newlines, offset_in, trim_line, LineReader, Progress};
 use crate::parse::{LineParser, Ts};
 use crate::settings::Patterns;
 
@@ -94,7 +94,7 @@ impl StrippedChunk {
         lines.clear();
         let mut scratch = Vec::new();
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', &data[..len]) {
+        for nl in newlines(&data[..len]) {
             let raw = trim_line(&data[start..nl]);
             // A piece that is not a slice of the line was rebuilt: copy it to the arena.
             let place = |piece: &[u8], arena: &mut Vec<u8>| match offset_in(raw, piece) {
