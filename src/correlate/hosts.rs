@@ -12,13 +12,14 @@ use rustc_hash::FxHashSet;
 use super::notices::{AlertKind, Notices};
 use super::records::lossy;
 use super::{keep, Analysis, Class, HostRejections, Line, MAX_HOSTS};
+use crate::parse::find_short;
 use crate::settings::{domain_of, Settings};
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.
 pub fn host_ip(host: &[u8]) -> Option<IpAddr> {
     // A name (no port, not ending in a digit) is no IP: the usual case skips the parsers, and
-    // the UTF-8 check before them.
-    if !host.last().is_some_and(u8::is_ascii_digit) && memchr::memchr(b':', host).is_none() {
+    // the UTF-8 check before them. A Host is a few words: scanned in line, not by memchr.
+    if !host.last().is_some_and(u8::is_ascii_digit) && find_short(host, [b':']).is_none() {
         return None;
     }
     let host = std::str::from_utf8(host).ok()?;

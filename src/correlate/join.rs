@@ -144,7 +144,9 @@ impl AccessJoin {
                 && r.app_status.is_none_or(|s| s == a.status)
                 && mine(r)
         };
-        let ids = || queue.into_iter().flatten().copied();
+        let none = VecDeque::new();
+        let queue = queue.unwrap_or(&none);
+        let ids = || queue.iter().copied();
         let mut exacts = ids().filter(|id| exact(&book.reqs[id]));
         let (first, second) = (exacts.next(), exacts.next());
         let (best, agent) = match (first, second) {
