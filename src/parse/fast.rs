@@ -34,7 +34,7 @@ pub fn error_log_prefix(line: &[u8]) -> Option<(Ts, u32, Level, &[u8])> {
 }
 
 /// `36] …` → 36 and the rest after `]`: 1 to 9 digits, as `atoms::number` takes them.
-#[inline]
+#[inline(always)]
 fn pid_in_brackets(i: &[u8]) -> Option<(u32, &[u8])> {
     let mut pid = 0u32;
     for (k, &c) in i.iter().enumerate().take(10) {
