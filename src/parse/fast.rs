@@ -356,9 +356,9 @@ mod tests {
     }
 
     #[test]
-    /// The block-wise test finds a quote or backslash wherever memchr2 does: in a short field,
-    /// at either edge of a block, in the overlapping last block, or nowhere.
-    fn holds_either_is_memchr2() {
+    /// The block-wise test finds a quote or backslash wherever it is: in a short field, at
+    /// either edge of a block, in the overlapping last block; and none in a field without.
+    fn holds_either_finds_a_quote_anywhere() {
         for len in [0, 1, 7, 31, 32, 33, 63, 64, 65, 100, 129] {
             let plain = vec![b'a'; len];
             assert!(!holds_either(&plain, b'"', b'\\'), "{len}");
@@ -366,8 +366,7 @@ mod tests {
                 for c in [b'"', b'\\'] {
                     let mut v = plain.clone();
                     v[at] = c;
-                    let want = memchr::memchr2(b'"', b'\\', &v).is_some();
-                    assert_eq!(holds_either(&v, b'"', b'\\'), want, "{len} {at}");
+                    assert!(holds_either(&v, b'"', b'\\'), "{len} {at}");
                 }
             }
         }
