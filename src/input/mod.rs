@@ -81,14 +81,28 @@ pub fn offset_in(whole: &[u8], piece: &[u8]) -> Option<usize> {
     (k + piece.len() <= whole.len()).then_some(k)
 }
 
+/// Bit `k` set: `block[k]` is one of `needles`. The 32 bytes are compared at once (`wide`'s
+/// vector compares), for scans of whole blocks where a memchr call per line or field costs
+/// more in set-up than the scan.
+#[inline]
+pub fn bytes_mask<const K: usize>(block: &[u8; 32], needles: [u8; K]) -> u32 {
+    use wide::u8x32;
+    let v = u8x32::new(*block);
+    let hits = needles.map(|n| v.simd_eq(u8x32::splat(n)));
+    hits.into_iter()
+        .reduce(|x, y| x | y)
+        .map_or(0, |h| h.to_bitmask())
+}
+
 /// Where the newlines of `data` are, in order: as `memchr::memchr_iter(b'\n', data)`, found a
 /// block of 64 bytes at a time (a mask of its newlines, then a bit per line), where memchr's
 /// search, begun again for each line of ~100 bytes, cost ~95 instructions a line.
 pub fn newlines(data: &[u8]) -> Newlines<'_> {
+    let blocks = data.chunks_exact(64);
     Newlines {
-        blocks: data.chunks_exact(64),
+        tail: blocks.remainder(),
+        blocks,
         next: 0,
-        base: 0,
         mask: 0,
     }
 }
@@ -96,24 +110,19 @@ pub fn newlines(data: &[u8]) -> Newlines<'_> {
 /// The iterator [`newlines`] returns.
 pub struct Newlines<'a> {
     blocks: std::slice::ChunksExact<'a, u8>,
-    /// Offset of the next block to read (the bytes past the last whole block are one too).
+    /// The bytes past the last whole block (emptied once read).
+    tail: &'a [u8],
+    /// Offset of the next block to read: `mask` is of the block 64 bytes before.
     next: usize,
-    /// Offset of the block `mask` is of.
-    base: usize,
     /// That block's newlines not yet handed out: bit `k` for its byte `k`.
     mask: u64,
 }
 
-/// Bit `k` set: `block[k]` is a newline.
+/// Bit `k` set: `block[k]` is a newline (`block` is 64 bytes).
 #[inline]
-fn newline_mask(block: &[u8; 64]) -> u64 {
-    let nl = wide::u8x32::splat(b'\n');
-    let (lo, hi) = block.split_at(32);
-    let half = |h: &[u8]| {
-        let bytes: [u8; 32] = h.try_into().unwrap_or_default();
-        u64::from(wide::u8x32::new(bytes).simd_eq(nl).to_bitmask())
-    };
-    half(lo) | half(hi) << 32
+fn newline_mask(block: &[u8]) -> u64 {
+    let half = |h: &[u8]| h.first_chunk().map_or(0, |h| bytes_mask(h, [b'\n']));
+    u64::from(half(block)) | u64::from(half(&block[32..])) << 32
 }
 
 impl Iterator for Newlines<'_> {
@@ -122,18 +131,14 @@ impl Iterator for Newlines<'_> {
     #[inline]
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
-            self.base = self.next;
             self.mask = match self.blocks.next() {
-                Some(block) => newline_mask(block.try_into().unwrap_or(&[0; 64])),
+                Some(block) => newline_mask(block),
+                None if self.tail.is_empty() => return None,
                 None => {
                     // The last bytes, once: padded to a block.
-                    let rest = self.blocks.remainder();
-                    if rest.is_empty() {
-                        return None;
-                    }
                     let mut block = [0; 64];
-                    block[..rest.len()].copy_from_slice(rest);
-                    self.blocks = [].chunks_exact(64);
+                    block[..self.tail.len()].copy_from_slice(self.tail);
+                    self.tail = &[];
                     newline_mask(&block)
                 }
             };
@@ -141,14 +146,14 @@ impl Iterator for Newlines<'_> {
         }
         let k = self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
-        Some(self.base + k)
+        Some(self.next - 64 + k)
     }
 }
 
 /// Calls `f` with each line of `data`.
 pub fn split_lines(data: &[u8], f: &mut dyn FnMut(&[u8])) {
     let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', data) {
+    for nl in newlines(data) {
         f(trim_line(&data[start..nl]));
         start = nl + 1;
     }

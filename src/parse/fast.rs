@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use super::access::Access;
 use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, PResult, Ts};
 use super::Event;
+use crate::input::bytes_mask;
 
 /// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
 /// after it, as [`super::gunicorn::error_log_prefix`] reads it.
@@ -290,17 +291,12 @@ fn size(i: &[u8]) -> Option<&[u8]> {
 /// one before), where memchr2's set-up costs more than the scan of a user agent.
 #[inline]
 fn holds_either(hay: &[u8], a: u8, b: u8) -> bool {
-    use wide::u8x32;
-    if hay.len() < 32 {
+    let Some(last) = hay.last_chunk::<32>() else {
         return find_short(hay, [a, b]).is_some();
-    }
-    let (a, b) = (u8x32::splat(a), u8x32::splat(b));
-    let block = |k: usize| {
-        let bytes: [u8; 32] = hay[k..k + 32].try_into().unwrap_or_default();
-        let v = u8x32::new(bytes);
-        (v.simd_eq(a) | v.simd_eq(b)).any()
     };
-    (0..(hay.len() - 1) / 32).any(|w| block(w * 32)) || block(hay.len() - 32)
+    let hit = |block: &[u8; 32]| bytes_mask(block, [a, b]) != 0;
+    let mut blocks = hay.chunks_exact(32).filter_map(<[u8]>::first_chunk);
+    blocks.any(hit) || hit(last)
 }
 
 /// Where the first of `needles` is in `hay`, eight bytes at a time: the fields it ends (an
