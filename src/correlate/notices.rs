@@ -130,7 +130,7 @@ impl Notices {
         n.push(Notice::Request {
             time: r.end.or(r.start),
             pod: self.pod.clone(),
-            method: r.method.clone(),
+            method: r.method.to_cow(),
             path: r.path().to_vec(),
             host: r.host().map(<[u8]>::to_vec),
             pid: r.pid,

@@ -63,7 +63,7 @@ impl Req {
     fn blank(file: &std::sync::Arc<str>) -> Req {
         Req {
             key: 0,
-            method: Method::Borrowed(""),
+            method: Method::Other("".into()),
             path: Part::At(0, 0),
             host: None,
             pid: None,
@@ -306,38 +306,85 @@ pub(super) fn forget_emptied<K: Hash + Eq>(map: &mut FxHashMap<K, VecDeque<u64>>
 }
 
 /// Hash of (method, path): the index under which records wait for their access line.
-pub(super) fn route_key(method: &str, path: &[u8]) -> u64 {
+pub(super) fn route_key(method: &Method, path: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     method.hash(&mut h);
     path.hash(&mut h);
     h.finish()
 }
 
-/// An HTTP method: the standard ones need no allocation.
-pub(super) type Method = Cow<'static, str>;
+/// The methods [`Method::Standard`] numbers, in its order.
+const STANDARD_METHODS: [&str; 9] = [
+    "GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
 
-/// The method `b` names. A `match` on the bytes (a switch on the length, then a compare or
-/// two), where a search of a list of the known names compared nine slices.
-pub(super) fn method_name(b: &[u8]) -> Method {
-    Method::Borrowed(match b {
-        b"GET" => "GET",
-        b"POST" => "POST",
-        b"HEAD" => "HEAD",
-        b"PUT" => "PUT",
-        b"PATCH" => "PATCH",
-        b"DELETE" => "DELETE",
-        b"OPTIONS" => "OPTIONS",
-        b"CONNECT" => "CONNECT",
-        b"TRACE" => "TRACE",
-        _ => return Method::Owned(lossy(b)),
+/// An HTTP method: a standard one by its number (comparing or hashing it is a byte's work,
+/// where its text took a memcmp call), any other by its text, invalid UTF-8 replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Method {
+    Standard(u8),
+    Other(Box<str>),
+}
+
+impl Method {
+    pub(super) fn as_str(&self) -> &str {
+        match self {
+            Method::Standard(k) => STANDARD_METHODS[usize::from(*k)],
+            Method::Other(text) => text,
+        }
+    }
+
+    /// As the notices publish it.
+    pub(super) fn to_cow(&self) -> Cow<'static, str> {
+        match self {
+            Method::Standard(k) => Cow::Borrowed(STANDARD_METHODS[usize::from(*k)]),
+            Method::Other(text) => Cow::Owned(text.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The number of the standard method `b` is, if it is one. A `match` on the bytes (a switch
+/// on the length, then a compare or two), where a search of the list compared nine slices.
+#[inline]
+fn standard_method(b: &[u8]) -> Option<u8> {
+    Some(match b {
+        b"GET" => 0,
+        b"POST" => 1,
+        b"HEAD" => 2,
+        b"PUT" => 3,
+        b"PATCH" => 4,
+        b"DELETE" => 5,
+        b"OPTIONS" => 6,
+        b"CONNECT" => 7,
+        b"TRACE" => 8,
+        _ => return None,
     })
 }
 
-/// Whether `m` is what [`method_name`] makes of `b`, without making it: the bytes compared,
-/// unless `b` is not UTF-8 (then its replaced text is).
+/// The method `b` names.
 #[inline]
-pub(super) fn method_is(m: &str, b: &[u8]) -> bool {
-    m.as_bytes() == b || (!b.is_ascii() && m == lossy_cow(b))
+pub(super) fn method_name(b: &[u8]) -> Method {
+    match standard_method(b) {
+        Some(k) => Method::Standard(k),
+        None => Method::Other(lossy(b).into()),
+    }
+}
+
+/// Whether `m` is what [`method_name`] makes of `b`, without making it: a standard one by
+/// its number, another by its text (`b`'s, invalid UTF-8 replaced).
+#[inline]
+pub(super) fn method_is(m: &Method, b: &[u8]) -> bool {
+    match (m, standard_method(b)) {
+        (Method::Standard(k), Some(n)) => *k == n,
+        (Method::Other(text), None) => **text == *lossy_cow(b),
+        _ => false,
+    }
 }
 
 /// `b` as text, invalid UTF-8 replaced. Valid text (nearly all) takes the fast validator
@@ -537,11 +584,14 @@ mod tests {
                 );
             }
         }
-        assert!(matches!(
-            method_name(b"OPTIONS"),
-            Method::Borrowed("OPTIONS")
-        ));
-        assert!(matches!(method_name(b"PROPFIND"), Method::Owned(_)));
+        for name in STANDARD_METHODS {
+            let m = method_name(name.as_bytes());
+            assert!(matches!(m, Method::Standard(_)));
+            assert_eq!(m.as_str(), name);
+            assert_eq!(m.to_cow(), name);
+        }
+        assert_eq!(method_name(b"PROPFIND"), Method::Other("PROPFIND".into()));
+        assert_eq!(method_name(b"G\xffT").as_str(), "G\u{fffd}T");
     }
 
     #[test]
@@ -558,7 +608,12 @@ mod tests {
                 rid: None,
                 precision: Precision::Seconds,
             };
-            Book::default().record(&line, Some(1), "GET".into(), format!("/{n}").as_bytes())
+            Book::default().record(
+                &line,
+                Some(1),
+                method_name(b"GET"),
+                format!("/{n}").as_bytes(),
+            )
         };
         let mut t = Records::default();
         let n = RING_SLOTS as u64 + 10;

@@ -183,7 +183,7 @@ impl Correlator {
             let micros = (e.0 - s.0).max(0) as u64;
             let precision = r.start_precision.min(r.end_precision);
             let (method, path) = (&r.method, r.path());
-            let route = (&**method, path, r.key);
+            let route = (method.as_str(), path, r.key);
             out.time.latency.add(route, micros, precision, || Slow {
                 method: method.to_string(),
                 path: lossy(path),

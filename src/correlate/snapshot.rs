@@ -69,7 +69,7 @@ impl Correlator {
             if let (Some(s), Some(e), Some(_)) = (r.start, r.end, r.app_status) {
                 let micros = (e.0 - s.0).max(0) as u64;
                 let precision = r.start_precision.min(r.end_precision);
-                let route = (&*r.method, r.path(), r.key);
+                let route = (r.method.as_str(), r.path(), r.key);
                 a.time
                     .latency
                     .add(route, micros, precision, || crate::stats::Slow {

@@ -92,7 +92,7 @@ impl AppTraces {
         if !(kept || sampled) {
             return;
         }
-        let route = route_key(r.method.as_bytes(), r.path());
+        let route = route_key(r.method.as_str().as_bytes(), r.path());
         if let (Some(at), true) = (at, sampled) {
             self.samples.push(RouteAt { route, at });
         }
