@@ -355,6 +355,10 @@ pub struct Timeline {
     /// same second as the one before, and two map updates per event were ~9% of correlating.
     /// [`Timeline::settle`] adds them; merging settles both sides.
     pending: Option<(i64, Bucket)>,
+    /// The coarse bucket the latest seconds fall in, not yet added to `coarse`: a second's
+    /// events went into the map one by one (an ordered map's search, a tenth of the runs'
+    /// seconds having a single request).
+    pending_coarse: Option<(i64, Bucket)>,
 }
 
 /// Most coarse buckets kept; past that they are merged into buckets twice as wide.
@@ -368,6 +372,7 @@ impl Default for Timeline {
             width: 60,
             untimed: Bucket::default(),
             pending: None,
+            pending_coarse: None,
         }
     }
 }
@@ -393,7 +398,7 @@ impl Timeline {
         match &mut self.pending {
             Some((s, b)) if *s == sec => f(b),
             _ => {
-                self.settle();
+                self.next_second();
                 let mut b = Bucket::default();
                 f(&mut b);
                 self.pending = Some((sec, b));
@@ -401,23 +406,42 @@ impl Timeline {
         }
     }
 
-    /// Adds the pending second's events to the maps.
+    /// Adds the pending events to the maps.
     pub fn settle(&mut self) {
+        self.next_second();
+        self.add_coarse();
+    }
+
+    /// Adds the pending second's events to the seconds and to its coarse bucket, which goes
+    /// into the map once a second of another bucket comes (the map widens, if it must, just
+    /// as if each second had gone in: the same keys come in the same order).
+    fn next_second(&mut self) {
         let Some((sec, b)) = self.pending.take() else {
             return;
         };
-        self.coarse
-            .entry(sec.div_euclid(self.width) * self.width)
-            .or_default()
-            .merge(&b);
-        if self.coarse.len() > MAX_COARSE_BUCKETS {
-            self.widen(self.width * 2);
-        }
         if let Some(secs) = &mut self.seconds {
             secs.entry(sec).or_default().merge(&b);
             if span(secs) > MAX_SECOND_SPAN {
                 self.seconds = None;
             }
+        }
+        match &mut self.pending_coarse {
+            Some((start, c)) if *start == sec.div_euclid(self.width) * self.width => c.merge(&b),
+            _ => {
+                self.add_coarse();
+                self.pending_coarse = Some((sec.div_euclid(self.width) * self.width, b));
+            }
+        }
+    }
+
+    /// Adds the pending coarse bucket to the map.
+    fn add_coarse(&mut self) {
+        let Some((start, c)) = self.pending_coarse.take() else {
+            return;
+        };
+        self.coarse.entry(start).or_default().merge(&c);
+        if self.coarse.len() > MAX_COARSE_BUCKETS {
+            self.widen(self.width * 2);
         }
     }
 
@@ -459,7 +483,10 @@ impl Timeline {
     /// minutes, else the coarse buckets, merged into wider ones until they fit.
     /// Returns (bucket width in seconds, [(start, bucket)]).
     pub fn series(&self, max_points: usize) -> (i64, Vec<(i64, Bucket)>) {
-        debug_assert!(self.pending.is_none(), "settle() before reading");
+        debug_assert!(
+            self.pending.is_none() && self.pending_coarse.is_none(),
+            "settle() before reading"
+        );
         let max_points = max_points.max(1) as i64;
         let (base, map) = match &self.seconds {
             Some(s) if span(s) <= 600 => (1, s),
@@ -665,6 +692,42 @@ mod tests {
         let (w, s) = long.series(10);
         assert_eq!((w, s.len()), (420, 9));
         assert_eq!(s.iter().map(|b| b.1.probe).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn coarse_buckets_are_as_if_each_second_went_in() {
+        // Seconds mostly in order, some back in time, gaps of up to a few minutes: enough
+        // minutes to widen the buckets twice.
+        let mut t = Timeline::default();
+        let (mut model, mut width) = (BTreeMap::<i64, Bucket>::new(), 60);
+        let (mut sec, mut x) = (0i64, 7u64);
+        for k in 0..150_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            sec += match x >> 60 {
+                0 => -((x >> 40) as i64 % 300),
+                1..=9 => 0,
+                _ => ((x >> 40) as i64 % 300) + 1,
+            };
+            t.at(Some(Ts(sec * 1_000_000)), |b| b.external += k % 3);
+            let one = Bucket {
+                external: k % 3,
+                ..Bucket::default()
+            };
+            model
+                .entry(sec.div_euclid(width) * width)
+                .or_default()
+                .merge(&one);
+            if model.len() > MAX_COARSE_BUCKETS {
+                width *= 2;
+                model = rebucket(model, width);
+            }
+        }
+        t.settle();
+        assert!(width > 120, "widened twice: {width}");
+        assert_eq!(t.width, width);
+        assert_eq!(t.coarse, model);
     }
 
     #[test]
