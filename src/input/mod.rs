@@ -185,6 +185,9 @@ pub struct LineReader<'r> {
     widest: usize,
     /// The file it reads, as it was when opened (see [`LineReader::is_stale`]).
     opened: Option<FileId>,
+    /// It reads an uncompressed regular file: a read is a copy from the page cache, with no
+    /// writer to wait for and nothing to decode.
+    plain_file: bool,
     /// A read failed after whole lines [`LineReader::read_lines_in_place`] handed out: the
     /// next call returns it.
     failed: Option<io::Error>,
@@ -244,6 +247,7 @@ impl<'r> LineReader<'r> {
             taken: Arc::default(),
             widest: size,
             opened: None,
+            plain_file: false,
             failed: None,
         }
     }
@@ -297,6 +301,12 @@ impl<'r> LineReader<'r> {
     /// After the end: look again (the file may have grown).
     pub fn resume(&mut self) {
         self.eof = false;
+    }
+
+    /// Whether it reads an uncompressed regular file (see [`open`]): its reads only copy bytes,
+    /// rather than wait for a writer or decode them.
+    pub fn is_plain_file(&self) -> bool {
+        self.plain_file
     }
 
     /// Whether `path`, the file this reads, no longer leads to what it has been reading: another
@@ -487,7 +497,7 @@ pub fn read_lines(reader: impl Read + Send, f: &mut dyn FnMut(&[u8])) -> io::Res
 }
 
 /// Wraps `reader` in a decompressor when its first bytes are gzip's or zstd's magic number.
-fn decompressing(mut reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+fn decompressing(mut reader: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, bool)> {
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
@@ -500,9 +510,9 @@ fn decompressing(mut reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + 
     }
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head[..n].to_vec()).chain(reader));
     Ok(match head[..n] {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(whole)),
-        [0x28, 0xb5, 0x2f, 0xfd] => Box::new(zstd::stream::read::Decoder::new(whole)?),
-        _ => whole,
+        [0x1f, 0x8b, ..] => (Box::new(flate2::read::MultiGzDecoder::new(whole)), true),
+        [0x28, 0xb5, 0x2f, 0xfd] => (Box::new(zstd::stream::read::Decoder::new(whole)?), true),
+        _ => (whole, false),
     })
 }
 
@@ -517,7 +527,7 @@ pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
         let taken = taken.clone();
         Box::new(Counted { inner, taken })
     };
-    let mut opened = None;
+    let (mut opened, mut regular) = (None, false);
     let reader: Box<dyn Read + Send> = match source {
         Source::Stdin => counted(Box::new(io::stdin())),
         Source::Path(p) => {
@@ -529,11 +539,14 @@ pub fn open(source: &Source) -> Result<LineReader<'static>, Error> {
                 });
             }
             opened = FileId::of(&meta);
+            regular = meta.is_file();
             counted(Box::new(file))
         }
     };
-    let mut lines = LineReader::new(decompressing(reader).map_err(io_err)?);
+    let (reader, compressed) = decompressing(reader).map_err(io_err)?;
+    let mut lines = LineReader::new(reader);
     lines.taken = taken;
+    lines.plain_file = regular && !compressed;
     lines.opened = opened;
     Ok(lines)
 }
