@@ -1,8 +1,9 @@
-//! The front half of an input (envelope, parse) on every core, handed back in input order.
+//! The front half of an input (envelope, parse) beside the correlating thread, handed back in
+//! input order.
 //!
-//! Lines are read into newline-aligned chunks; each chunk is stripped and parsed on its own by
-//! a rayon worker with a fresh envelope stripper and fresh parsers, while the previous batch is
-//! being correlated. A fresh stripper or parser is what a stream has between records, so the
+//! Lines are read into newline-aligned chunks; each chunk is stripped and parsed on its own,
+//! with a fresh envelope stripper and fresh parsers, by the reading thread or a rayon worker
+//! (see `Batch::read`), while the previous batch is being correlated. A fresh stripper or parser is what a stream has between records, so the
 //! guess is right unless a chunk begins inside a CRI partial line, a traceback or a config dump:
 //! the consumer knows the true state when the chunk's turn comes, and then parses the chunk
 //! again from it: the lines up to where both states agree (the rest of a traceback), or the
@@ -356,7 +357,7 @@ impl Batch {
     }
 }
 
-/// The reading side: batches of chunks, made on every core, until the input ends or a read
+/// The reading side: batches of chunks, read and made, until the input ends or a read
 /// fails (that batch carries the error). Consumed chunks' buffers come back over `free`.
 struct Batches<'a, 'r> {
     reader: &'a mut LineReader<'r>,
@@ -412,7 +413,7 @@ fn drain(
 
 /// Reads `reader` to its end in chunks of about `size` bytes (at most 16 MiB) and hands each to
 /// `consume`, in order, on the calling thread, while a producer thread reads the next batch and
-/// has it made on the rayon pool. Every allocation the consumer makes (the correlator's records)
+/// makes it (see `Batch::read`). Every allocation the consumer makes (the correlator's records)
 /// is freed on the thread that made it, and consumed chunks' buffers go back to the producer:
 /// memory holds steady instead of the allocator returning pages and faulting them in again.
 /// Stops at the first read error and returns it.

@@ -1,6 +1,6 @@
 //! The ways of reading, together: one input line by line (`read_lines`), several inputs
-//! merged by time (`merge`), one or several inputs in chunks parsed on every core
-//! ([`chunked`]), and `--follow` (`follow`). Each hands its lines, in order, to one
+//! merged by time (`merge`), one or several inputs in chunks parsed beside the correlating
+//! thread ([`chunked`]), and `--follow` (`follow`). Each hands its lines, in order, to one
 //! [`Pipeline`]: envelope → parse ([`line`](mod@line), written once for all of them) → the pod's
 //! correlator. [`read_sources`] picks the way for a run; what they share is here too: values by
 //! pod (`ByPod`), the time window ([`Window`]), progress.
@@ -153,7 +153,8 @@ pub fn read_sources(
     // a stream (stdin, a pipe) that notices are asked of is read line by line.
     let at_rest = || sources.iter().all(Source::is_at_rest);
     if let (true, Some(size)) = (!pipeline.notifies() || at_rest(), chunked::chunk_bytes()) {
-        // Parsed on every core. A single input needs no ordering: it streams straight through.
+        // Parsed beside the correlating thread. A single input needs no ordering: it streams
+        // straight through.
         if let [(file, reader)] = inputs.as_mut_slice() {
             if let Some(e) = pipeline.read_chunked(*file, reader, size, progress, &mut after_line) {
                 errors.push(fail(&names[0], e));
