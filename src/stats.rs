@@ -377,12 +377,15 @@ impl Default for Timeline {
     }
 }
 
+/// The start of the `width`-second bucket second `sec` falls in.
+fn bucket_start(sec: i64, width: i64) -> i64 {
+    sec.div_euclid(width) * width
+}
+
 fn rebucket(map: BTreeMap<i64, Bucket>, width: i64) -> BTreeMap<i64, Bucket> {
     let mut out: BTreeMap<i64, Bucket> = BTreeMap::new();
     for (k, b) in map {
-        out.entry(k.div_euclid(width) * width)
-            .or_default()
-            .merge(&b);
+        out.entry(bucket_start(k, width)).or_default().merge(&b);
     }
     out
 }
@@ -426,10 +429,10 @@ impl Timeline {
             }
         }
         match &mut self.pending_coarse {
-            Some((start, c)) if *start == sec.div_euclid(self.width) * self.width => c.merge(&b),
+            Some((start, c)) if *start == bucket_start(sec, self.width) => c.merge(&b),
             _ => {
                 self.add_coarse();
-                self.pending_coarse = Some((sec.div_euclid(self.width) * self.width, b));
+                self.pending_coarse = Some((bucket_start(sec, self.width), b));
             }
         }
     }
