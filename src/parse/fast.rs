@@ -10,8 +10,6 @@
 //! [`crate::parse::access::access_line`]); any other line is `None` and goes the general way.
 //! The tests below hold both to that on every line of the captures and on mutations of them.
 
-use std::cell::RefCell;
-
 use super::access::Access;
 use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, PResult, Ts};
 use super::Event;
@@ -20,12 +18,15 @@ use crate::input::bytes_mask;
 /// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
 /// after it, as [`super::gunicorn::error_log_prefix`] reads it.
 #[inline(always)]
-pub fn error_log_prefix(line: &[u8]) -> Option<(Ts, u32, Level, &[u8])> {
+pub fn error_log_prefix<'a>(
+    line: &'a [u8],
+    stamps: &mut Stamps,
+) -> Option<(Ts, u32, Level, &'a [u8])> {
     // `[2025-10-16 08:00:00 +0000] [`: the date's own width, then the pid's bracket.
     if line.len() < 34 || line[0] != b'[' || line[26] != b']' || line[27..29] != *b" [" {
         return None;
     }
-    let time = log_time(line)?;
+    let time = stamp(line, &mut stamps.log, bracketed_log_time)?;
     let rest = &line[29..];
     let (pid, rest) = pid_in_brackets(rest)?;
     let rest = rest.strip_prefix(b" [")?;
@@ -65,26 +66,15 @@ fn level_in_brackets(i: &[u8]) -> Option<(Level, &[u8])> {
     Some((level, &i[len + 1..]))
 }
 
-/// The last stamp of one kind read on this thread, as its bytes, with its time (none yet).
-type Stamp<const N: usize> = RefCell<Option<([u8; N], Ts)>>;
-
-thread_local! {
-    /// The last error-log and access-log time stamps read on this thread.
-    static LOG_STAMP: Stamp<27> = const { RefCell::new(None) };
-    static ACCESS_STAMP: Stamp<28> = const { RefCell::new(None) };
-}
-
-/// The time of `[2025-10-16 08:00:00 +0000]` at the start of `line`, when the stamp is all of
-/// its first 27 bytes: decoded once per second of log, then known again by its bytes.
-#[inline]
-fn log_time(line: &[u8]) -> Option<Ts> {
-    LOG_STAMP.with(|last| stamp(line, last, bracketed_log_time))
-}
-
-/// [`log_time`] for the access log's `[16/Oct/2025:08:00:00 +0000]`.
-#[inline]
-fn access_time(line: &[u8]) -> Option<Ts> {
-    ACCESS_STAMP.with(|last| stamp(line, last, access_log_time))
+/// The last error-log and access-log time stamps a parser read, as their bytes, with their
+/// times: consecutive lines nearly always carry the same second, decoded once. Kept by the
+/// parser (a field read in place, not a thread-local behind a borrow flag).
+#[derive(Debug, Clone, Default)]
+pub struct Stamps {
+    /// `[2025-10-16 08:00:00 +0000]`.
+    log: Option<([u8; 27], Ts)>,
+    /// `[16/Oct/2025:08:00:00 +0000]`.
+    access: Option<([u8; 28], Ts)>,
 }
 
 /// The time of the `N`-byte stamp `decode` reads at the start of `line`: the `last` one's
@@ -92,13 +82,13 @@ fn access_time(line: &[u8]) -> Option<Ts> {
 #[inline]
 fn stamp<const N: usize>(
     line: &[u8],
-    last: &Stamp<N>,
+    last: &mut Option<([u8; N], Ts)>,
     decode: fn(&[u8]) -> PResult<'_, Ts>,
 ) -> Option<Ts> {
     let head: &[u8; N] = line.get(..N)?.try_into().ok()?;
     // Compared where it lies: a copy read back at other offsets than it was written stalled
     // each line's loads on the copy's stores.
-    if let Some((bytes, ts)) = &*last.borrow() {
+    if let Some((bytes, ts)) = last {
         if bytes == head {
             return Some(*ts);
         }
@@ -107,7 +97,7 @@ fn stamp<const N: usize>(
     if line.len() - rest.len() != N {
         return None;
     }
-    *last.borrow_mut() = Some((*head, ts));
+    *last = Some((*head, ts));
     Some(ts)
 }
 
@@ -218,12 +208,16 @@ fn incoming(i: &[u8]) -> Option<Event<'_>> {
 /// gunicorn's default access line, `%(h)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"` with
 /// nothing after it, as [`super::access::access_line`] reads it (leaving no input).
 #[inline]
-pub fn access_line(line: &[u8]) -> Option<Access<'_>> {
+pub fn access_line<'a>(line: &'a [u8], stamps: &mut Stamps) -> Option<Access<'a>> {
     let end = find_short(line, [b' ', b'"', b'['])?;
     let (client, rest) = line.split_at(end);
     let rest = rest.strip_prefix(b" - - [")?;
     // The time parser wants its bracket.
-    let time = access_time(&line[line.len() - rest.len() - 1..])?;
+    let time = stamp(
+        &line[line.len() - rest.len() - 1..],
+        &mut stamps.access,
+        access_log_time,
+    )?;
     let (method, uri, rest) = request(rest.get(27..)?.strip_prefix(b" \"")?)?;
     let (status, rest) = status(rest)?;
     let rest = size(rest)?;
@@ -334,21 +328,26 @@ mod tests {
 
     #[test]
     /// A stamp's bytes are only known again once read: before any, a line of NUL bytes where
-    /// the stamp would be is no time (the cache starts empty, not as 27 zero bytes).
+    /// the stamp would be is no time (the cache starts empty, not as 27 zero bytes); once one
+    /// is read, a line whose stamp differs in one byte is decoded, not taken for it.
     fn a_stamp_is_known_again_only_once_read() {
         let mut line = vec![0u8; 28];
         line.extend_from_slice(b"[36] [INFO] RESPONSE: GET / -> 200");
-        std::thread::spawn(move || {
-            assert_eq!(log_time(&line), None);
-            assert_eq!(access_time(&line), None);
-            assert_eq!(error_log_prefix(&line), None);
-            let real = b"[2025-10-16 08:00:00 +0000] [36] [INFO] x";
-            let first = log_time(real).unwrap();
-            assert_eq!(log_time(real), Some(first));
-            assert_eq!(log_time(&line), None);
-        })
-        .join()
-        .unwrap();
+        let mut stamps = Stamps::default();
+        assert_eq!(stamp(&line, &mut stamps.log, bracketed_log_time), None);
+        assert_eq!(stamp(&line, &mut stamps.access, access_log_time), None);
+        assert_eq!(error_log_prefix(&line, &mut stamps), None);
+        let real = b"[2025-10-16 08:00:00 +0000] [36] [INFO] x";
+        let first = error_log_prefix(real, &mut stamps).map(|r| r.0);
+        assert_eq!(
+            first.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2025-10-16T08:00:00.000Z")
+        );
+        assert_eq!(error_log_prefix(real, &mut stamps).map(|r| r.0), first);
+        assert_eq!(stamp(&line, &mut stamps.log, bracketed_log_time), None);
+        let later = b"[2025-10-16 08:00:01 +0000] [36] [INFO] x";
+        let next = error_log_prefix(later, &mut stamps).map(|r| r.0.to_rfc3339());
+        assert_eq!(next.as_deref(), Some("2025-10-16T08:00:01.000Z"));
     }
 
     #[test]
@@ -400,7 +399,7 @@ mod tests {
     #[test]
     fn reads_the_prefix_and_leaves_the_message() {
         let line = b"[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET / -> 200";
-        let (time, pid, level, msg) = error_log_prefix(line).unwrap();
+        let (time, pid, level, msg) = error_log_prefix(line, &mut Stamps::default()).unwrap();
         assert_eq!(
             (pid, level, msg),
             (36, Level::Info, &b"RESPONSE: GET / -> 200"[..])
@@ -413,7 +412,7 @@ mod tests {
             b"[2025-10-16 08:00:00 +0000] [36] [NOTICE] x",
             b"[2025-10-16 08:00:00 +0000] [] [INFO] x",
         ] {
-            assert_eq!(error_log_prefix(other), None);
+            assert_eq!(error_log_prefix(other, &mut Stamps::default()), None);
         }
     }
 
@@ -421,7 +420,7 @@ mod tests {
     fn reads_the_default_access_line_whole() {
         let line =
             br#"10.0.0.1 - - [16/Oct/2025:08:00:00 +0000] "GET /a?b HTTP/1.1" 304 - "-" "curl/8""#;
-        let a = access_line(line).unwrap();
+        let a = access_line(line, &mut Stamps::default()).unwrap();
         assert_eq!(
             (a.client, a.method, a.uri),
             (&b"10.0.0.1"[..], &b"GET"[..], &b"/a?b"[..])
@@ -429,12 +428,14 @@ mod tests {
         assert_eq!((a.status, a.user_agent), (304, Some(&b"curl/8"[..])));
         // Fields after the user agent (ingress-nginx) are not the default shape.
         let longer = [&line[..], b" 512 0.003"].concat();
-        assert_eq!(access_line(&longer), None);
+        assert_eq!(access_line(&longer, &mut Stamps::default()), None);
     }
 
     /// What the general parsers make of `line`, when the fast ones answer: the same; and the
-    /// same parse by a fresh parser with its fast path and without.
-    fn agrees(line: &[u8]) {
+    /// same parse by a fresh parser with its fast path and without. `stamps`: the fast path's
+    /// time stamps as the lines before left them, so that a stamp one byte off the last one
+    /// is read too.
+    fn agrees(line: &[u8], stamps: &mut Stamps) {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         assert_eq!(
             LineParser::default().parse_with(line, Some(&mut a)),
@@ -442,7 +443,7 @@ mod tests {
             "{}",
             String::from_utf8_lossy(line)
         );
-        if let Some((time, pid, level, msg)) = error_log_prefix(line) {
+        if let Some((time, pid, level, msg)) = error_log_prefix(line, stamps) {
             let general = gunicorn::error_log_prefix(line).ok();
             assert_eq!(
                 general,
@@ -451,12 +452,12 @@ mod tests {
                 String::from_utf8_lossy(line)
             );
         }
-        let msg = error_log_prefix(line).map_or(line, |(.., msg)| msg);
+        let msg = error_log_prefix(line, stamps).map_or(line, |(.., msg)| msg);
         if let Some(e) = app_message(msg) {
             let general = django::message(msg);
             assert_eq!(general, Some(e), "{}", String::from_utf8_lossy(line));
         }
-        if let Some(a) = access_line(line) {
+        if let Some(a) = access_line(line, stamps) {
             let general = access::access_line(line).ok();
             assert_eq!(
                 general,
@@ -525,10 +526,11 @@ mod tests {
         lines.sort();
         lines.dedup();
         let (mut prefixes, mut accesses) = (0, 0);
+        let mut stamps = Stamps::default();
         for (n, line) in lines.iter().enumerate() {
-            agrees(line);
-            prefixes += usize::from(error_log_prefix(line).is_some());
-            accesses += usize::from(access_line(line).is_some());
+            agrees(line, &mut stamps);
+            prefixes += usize::from(error_log_prefix(line, &mut stamps).is_some());
+            accesses += usize::from(access_line(line, &mut stamps).is_some());
             if n % 8 != 0 {
                 continue;
             }
@@ -545,15 +547,15 @@ mod tests {
                 ] {
                     let mut m = line.clone();
                     m[k] = b;
-                    agrees(&m);
+                    agrees(&m, &mut stamps);
                 }
                 let mut dropped = line.clone();
                 dropped.remove(k);
-                agrees(&dropped);
+                agrees(&dropped, &mut stamps);
                 let mut doubled = line.clone();
                 doubled.insert(k, line[k]);
-                agrees(&doubled);
-                agrees(&line[..k]);
+                agrees(&doubled, &mut stamps);
+                agrees(&line[..k], &mut stamps);
             }
         }
         // The captures hold both shapes in numbers: the test compared something.

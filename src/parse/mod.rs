@@ -236,6 +236,8 @@ pub struct LineParser {
     mode: Mode,
     echo: Option<Echo>,
     custom: Arc<Patterns>,
+    /// The fast path's last time stamps (a cache: no part of the parser's state).
+    stamps: fast::Stamps,
 }
 
 impl LineParser {
@@ -245,6 +247,7 @@ impl LineParser {
             mode: Mode::Normal,
             echo: None,
             custom,
+            stamps: fast::Stamps::default(),
         }
     }
 
@@ -331,7 +334,7 @@ impl LineParser {
     fn common<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
         match *line.first()? {
             b'[' => {
-                let record = fast::error_log_prefix(line)?;
+                let record = fast::error_log_prefix(line, &mut self.stamps)?;
                 match fast::app_message(record.3) {
                     Some(event) => {
                         self.mode = Mode::Normal;
@@ -341,7 +344,7 @@ impl LineParser {
                 }
             }
             b'0'..=b'9' if !atoms::may_start_with_date(line) => {
-                let a = fast::access_line(line)?;
+                let a = fast::access_line(line, &mut self.stamps)?;
                 Some(Parsed::new(a.time, None, None, Event::Access(a)))
             }
             _ => None,
@@ -386,7 +389,7 @@ impl LineParser {
             self.mode = Mode::Normal;
             return from_fields(f, line, scratch);
         }
-        if let Some(p) = prefixed(line) {
+        if let Some(p) = prefixed(line, &mut self.stamps) {
             // Access lines come from stdout and may land inside a stderr traceback.
             if !matches!(p.event, Event::Access(_)) {
                 self.mode = if matches!(p.event, Event::ConfigDumpStart) {
@@ -412,7 +415,7 @@ impl LineParser {
         if let Some(event) = message(None, line) {
             return Ok(Parsed::bare(event));
         }
-        Ok(glued(line)
+        Ok(glued(line, &mut self.stamps)
             .or_else(|| edge::edge_line(line).map(Parsed::edge))
             .unwrap_or(Parsed::bare(Event::Unrecognized).with_text(line)))
     }
@@ -465,10 +468,10 @@ fn message_key(message: &[u8]) -> u64 {
 }
 
 /// Lines that carry a layout of their own: gunicorn error-log prefix, access lines, runserver.
-fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
+fn prefixed<'a>(line: &'a [u8], stamps: &mut fast::Stamps) -> Option<Parsed<'a>> {
     match line[0] {
         b'[' => {
-            if let Some(p) = gunicorn_record(line) {
+            if let Some(p) = gunicorn_record(line, stamps) {
                 return Some(p);
             }
             if let Ok((msg, level)) = gunicorn::level_only_prefix(line) {
@@ -485,7 +488,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             Some(with_message(p, msg))
         }
         b'0'..=b'9' if atoms::may_start_with_date(line) => {
-            if let Some(p) = gunicorn_record(line) {
+            if let Some(p) = gunicorn_record(line, stamps) {
                 return Some(p);
             }
             // `%(asctime)s %(levelname)s %(message)s` first (the common case, and cheap); a
@@ -502,7 +505,7 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             };
             match layouts::python_layout(line) {
                 Ok((msg, p)) => Some(with_message(p, msg)),
-                Err(_) => plain.or_else(|| access_event(line)),
+                Err(_) => plain.or_else(|| access_event(line, stamps)),
             }
         }
         b'A'..=b'Z' => {
@@ -517,16 +520,16 @@ fn prefixed(line: &[u8]) -> Option<Parsed<'_>> {
             });
             match parsed {
                 Ok((msg, p)) => Some(with_message(p, msg)),
-                Err(_) => access_event(line),
+                Err(_) => access_event(line, stamps),
             }
         }
-        _ => access_event(line),
+        _ => access_event(line, stamps),
     }
 }
 
 /// A line in gunicorn's error-log layout (both date forms), message read.
-fn gunicorn_record(line: &[u8]) -> Option<Parsed<'_>> {
-    let record = match fast::error_log_prefix(line) {
+fn gunicorn_record<'a>(line: &'a [u8], stamps: &mut fast::Stamps) -> Option<Parsed<'a>> {
+    let record = match fast::error_log_prefix(line, stamps) {
         Some(read) => read,
         None => {
             let (msg, (time, pid, level)) = gunicorn::error_log_prefix(line).ok()?;
@@ -562,14 +565,14 @@ fn with_message(p: layouts::Prefix, msg: &[u8]) -> Parsed<'_> {
 
 /// A record glued to the end of an earlier line that lost its newline:
 /// `…partial output[2025-10-16 08:00:00 +0000] [36] [INFO] RESPONSE: GET / -> 200`.
-fn glued(line: &[u8]) -> Option<Parsed<'_>> {
+fn glued<'a>(line: &'a [u8], stamps: &mut fast::Stamps) -> Option<Parsed<'a>> {
     for at in memchr::memchr_iter(b'[', line)
         .skip_while(|&k| k == 0)
         .take(8)
     {
         let rest = &line[at..];
         if rest.len() > 5 && rest[1..5].iter().all(u8::is_ascii_digit) && rest[5] == b'-' {
-            if let Some(p) = gunicorn_record(rest) {
+            if let Some(p) = gunicorn_record(rest, stamps) {
                 return Some(p);
             }
         }
@@ -706,8 +709,8 @@ fn from_fields<'a>(
     })
 }
 
-fn access_event(line: &[u8]) -> Option<Parsed<'_>> {
-    if let Some(a) = fast::access_line(line) {
+fn access_event<'a>(line: &'a [u8], stamps: &mut fast::Stamps) -> Option<Parsed<'a>> {
+    if let Some(a) = fast::access_line(line, stamps) {
         return Some(Parsed::new(a.time, None, None, Event::Access(a)));
     }
     memchr::memchr(b'"', line)?;
