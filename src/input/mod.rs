@@ -417,7 +417,11 @@ impl LineReader<'_> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        if buf.len() < target {
+        if buf.is_empty() {
+            // Asked zeroed from the allocator, which need not clear memory fresh from the
+            // system (already zero): a resize would write every byte (256 KiB a chunk).
+            *buf = vec![0; target];
+        } else if buf.len() < target {
             buf.resize(target, 0);
         }
         // What the last call read past its last line comes first.
