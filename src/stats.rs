@@ -431,6 +431,7 @@ impl Timeline {
         match &mut self.pending_coarse {
             Some((start, c)) if *start == bucket_start(sec, self.width) => c.merge(&b),
             _ => {
+                // Its start taken again: adding the pending bucket may have widened them.
                 self.add_coarse();
                 self.pending_coarse = Some((bucket_start(sec, self.width), b));
             }

@@ -4,11 +4,12 @@
 //! Lines are read into newline-aligned chunks; each chunk is stripped and parsed on its own,
 //! with a fresh envelope stripper and fresh parsers, by the reading thread or a rayon worker
 //! (see `Batch::read`), while the previous batch is being correlated. A fresh stripper or
-//! parser is what a stream has between records, so the guess is right unless a chunk begins inside a CRI partial line, a traceback or a config dump:
-//! the consumer knows the true state when the chunk's turn comes, and then parses the chunk
-//! again from it: the lines up to where both states agree (the rest of a traceback), or the
-//! whole chunk when its stripper's state differed. Either way the correlator sees exactly what
-//! a one-line-at-a-time read gives it, whatever the chunk size and the number of threads.
+//! parser is what a stream has between records, so the guess is right unless a chunk begins
+//! inside a CRI partial line, a traceback or a config dump: the consumer knows the true state
+//! when the chunk's turn comes, and then parses the chunk again from it: the lines up to where
+//! both states agree (the rest of a traceback), or the whole chunk when its stripper's state
+//! differed. Either way the correlator sees exactly what a one-line-at-a-time read gives it,
+//! whatever the chunk size and the number of threads.
 //!
 //! One input is pumped ([`pump`]): a producer thread reads while the caller consumes. Several
 //! inputs merged by time are each a [`ChunkReader`] the merge pulls chunks from.
