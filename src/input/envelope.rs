@@ -176,7 +176,7 @@ fn strip_sgr(line: &[u8], out: &mut Vec<u8>) {
 /// Whether `raw` starts like no envelope: gunicorn's own lines (`[2025-…`) start like none
 /// but kubectl's `[pod/…`, nor do access lines (`10.0.0.1 - - […`) but for compose's `name | `.
 #[inline]
-fn is_bare(raw: &[u8]) -> bool {
+pub fn is_bare(raw: &[u8]) -> bool {
     match raw.first() {
         Some(b'[') => !raw.starts_with(b"[pod/"),
         Some(c) if c.is_ascii_digit() => !may_start_with_date(raw) && !may_be_compose(raw),
