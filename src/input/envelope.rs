@@ -9,9 +9,7 @@
 
 use std::borrow::Cow;
 
-use nom::Parser;
-
-use crate::time::{may_start_with_date, rfc3339, Ts};
+use crate::time::{may_start_with_date, Rfc3339Reader, Ts};
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
 const MAX_PARTIAL: usize = 1 << 20;
@@ -44,6 +42,9 @@ pub enum Stripped<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct Unwrapper {
     partial: [Vec<u8>; 2],
+    /// The envelopes' times, read with the last second's text kept (a cache, not state: a
+    /// fresh one reads the same times).
+    times: Rfc3339Reader,
 }
 
 #[derive(serde::Deserialize)]
@@ -128,11 +129,11 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.
-fn time_prefix(line: &[u8]) -> Option<(Ts, &[u8])> {
+fn time_prefix<'a>(line: &'a [u8], times: &mut Rfc3339Reader) -> Option<(Ts, &'a [u8])> {
     if !may_start_with_date(line) {
         return None;
     }
-    let (rest, ts) = rfc3339.parse(line).ok()?;
+    let (rest, ts) = times.read(line).ok()?;
     Some((ts, rest.strip_prefix(b" ")?))
 }
 
@@ -226,7 +227,7 @@ impl Unwrapper {
                 continue;
             }
             if time.is_none() {
-                if let Some((ts, rest)) = time_prefix(line) {
+                if let Some((ts, rest)) = time_prefix(line, &mut self.times) {
                     time = Some(ts);
                     line = rest;
                     if let Some((s, partial, rest)) = cri_fields(line) {
@@ -244,7 +245,7 @@ impl Unwrapper {
                     let t = j
                         .time
                         .as_deref()
-                        .and_then(|t| rfc3339.parse(t.as_bytes()).ok());
+                        .and_then(|t| self.times.read(t.as_bytes()).ok());
                     let log = j.log.as_bytes();
                     let partial = !log.ends_with(b"\n");
                     let log = log.strip_suffix(b"\n").unwrap_or(log);
