@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Rewrites a gunicorn log as `kubectl logs --timestamps` prints it, for speed measurements of
+the envelope path: each line gets an RFC 3339 prefix with nanoseconds, taken from its own time
+(gunicorn's `[2025-10-16 08:00:00 +0000]` or the access line's `[16/Oct/2025:08:00:00 +0000]`;
+a line without one, a traceback's, keeps the time before it), its fraction counting up within
+the second.
+
+    python3 scripts/kubectl-timestamps.py < target/bench/big-256.log > target/bench/kube-256.log
+"""
+import re
+import sys
+
+ERROR_LOG = re.compile(rb"^\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ")
+ACCESS = re.compile(rb" \[(\d\d)/(\w{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ")
+MONTHS = {m.encode(): k + 1 for k, m in enumerate(
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
+
+
+def main():
+    last, n = b"1970-01-01T00:00:00", 0
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        m = ERROR_LOG.match(line)
+        a = None if m else ACCESS.search(line[:80])
+        if m:
+            second = b"%s-%s-%sT%s:%s:%s" % m.groups()
+        elif a and a.group(2) in MONTHS:
+            day, mon, year, hh, mm, ss = a.groups()
+            second = b"%s-%02d-%sT%s:%s:%s" % (year, MONTHS[mon], day, hh, mm, ss)
+        else:
+            second = last
+        n = n + 1 if second == last else 1
+        last = second
+        out.write(b"%s.%09dZ " % (second, n * 1000) + line)
+
+
+if __name__ == "__main__":
+    main()
