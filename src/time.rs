@@ -130,9 +130,10 @@ impl Rfc3339Writer {
 
 /// Reads RFC 3339 times one after another as [`rfc3339`] does, keeping the date and clock of
 /// the last second read: an envelope's times (docker, kubectl, the CRI) come in order, mostly
-/// within the second of the time before, and differ in their fraction only. A time in that
-/// second, in UTC (`Z`), is its fraction's digits added to the second's instant; any other is
-/// read by [`rfc3339`] (a full read was ~450 instructions a line).
+/// within the second of the time before, and differ in their fraction only. A time in UTC
+/// (`Z`) whose date and clock are the last one's, or differ from them in the second only, is
+/// that second's instant and its fraction; any other is read by [`rfc3339`] (a full read was
+/// ~450 instructions a line).
 #[derive(Debug, Default, Clone)]
 pub struct Rfc3339Reader {
     /// `2025-10-16T08:00:00`, and that second as microseconds since the epoch (UTC).
@@ -155,8 +156,8 @@ impl Rfc3339Reader {
         let head: &[u8; 19] = i.first_chunk()?;
         let second = match self.second {
             Some((h, second)) if h == *head => second,
-            // The next seconds of the same minute (a second's number is added: as
-            // `Ts::from_civil` does, up to a leap second's 60).
+            // Another second of the same minute: the difference of the seconds' numbers is
+            // added, as `Ts::from_civil` adds a second's number (up to a leap second's 60).
             Some((h, second)) if h[..17] == head[..17] => {
                 let secs = |t: &[u8; 19]| match t[17..] {
                     [a @ b'0'..=b'9', b @ b'0'..=b'9'] => {
