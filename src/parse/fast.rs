@@ -11,9 +11,10 @@
 //! The tests below hold both to that on every line of the captures and on mutations of them.
 
 use super::access::Access;
-use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, PResult, Ts};
+use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, Ts};
 use super::Event;
 use crate::input::bytes_mask;
+use crate::time::stamp;
 
 /// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
 /// after it, as [`super::gunicorn::error_log_prefix`] reads it.
@@ -75,32 +76,6 @@ pub struct Stamps {
     log: Option<([u8; 27], Ts)>,
     /// `[16/Oct/2025:08:00:00 +0000]`.
     access: Option<([u8; 28], Ts)>,
-}
-
-/// The time of the `N`-byte stamp `decode` reads at the start of `line`: the `last` one's
-/// when the bytes are the same, else decoded (and kept in `last`) when it takes exactly `N`.
-/// Always inlined: a plain release build kept it a call from the error-log prefix, about 25
-/// instructions a line (a PGO build inlines it anyway).
-#[inline(always)]
-fn stamp<const N: usize>(
-    line: &[u8],
-    last: &mut Option<([u8; N], Ts)>,
-    decode: fn(&[u8]) -> PResult<'_, Ts>,
-) -> Option<Ts> {
-    let head: &[u8; N] = line.get(..N)?.try_into().ok()?;
-    // Compared where it lies: a copy read back at other offsets than it was written stalled
-    // each line's loads on the copy's stores.
-    if let Some((bytes, ts)) = last {
-        if bytes == head {
-            return Some(*ts);
-        }
-    }
-    let (rest, ts) = decode(line).ok()?;
-    if line.len() - rest.len() != N {
-        return None;
-    }
-    *last = Some((*head, ts));
-    Some(ts)
 }
 
 /// The request-logging middleware's two messages, `INCOMING REQUEST: GET /a from 10.0.0.1
