@@ -548,6 +548,8 @@ impl Book {
     }
 
     /// Removes record `id` from the table and from the request id index.
+    // Always inlined, as `Book::pair_end` is.
+    #[inline(always)]
     pub(super) fn take(&mut self, id: u64) -> Box<Req> {
         let r = self.reqs.remove(&id).expect("live");
         if let Some(rid) = r.rid {
