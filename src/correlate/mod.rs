@@ -54,7 +54,7 @@ use hosts::Hosts;
 pub use hosts::{host_ip, is_internal};
 use join::AccessJoin;
 use notices::Notices;
-pub use notices::{AlertKind, Notice};
+pub use notices::{AlertKind, Notice, PathAndHost};
 pub use records::MAX_TRACKED;
 use records::{lossy_cow, Book};
 use tally::Tally;
@@ -145,9 +145,9 @@ impl Correlator {
         self.keep_traces = true;
     }
 
-    /// The notices gathered since the last call.
-    pub fn take_notices(&mut self) -> Vec<Notice> {
-        self.notices.take()
+    /// Hands the notices gathered since the last call to `emit`, in order.
+    pub fn drain_notices(&mut self, emit: &mut dyn FnMut(&Notice)) {
+        self.notices.drain(emit);
     }
 
     fn timeout_secs(&self) -> f64 {

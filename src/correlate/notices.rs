@@ -20,8 +20,7 @@ pub enum Notice {
         pod: Option<Arc<str>>,
         method: Cow<'static, str>,
         /// The path and Host as logged: made text (invalid UTF-8 replaced) only when written.
-        path: Vec<u8>,
-        host: Option<Vec<u8>>,
+        logged: PathAndHost,
         pid: Option<u32>,
         class: Class,
         /// `answered`, `orphaned` or `in_flight`.
@@ -45,6 +44,43 @@ pub enum Notice {
         line: u64,
         text: String,
     },
+}
+
+/// A request's path and Host as logged, in one allocation rather than one each.
+#[derive(Debug, Clone)]
+pub struct PathAndHost {
+    /// The path, then the Host if there is one.
+    bytes: Box<[u8]>,
+    /// The path's length; `None`: no Host.
+    path_len: Option<usize>,
+}
+
+impl PathAndHost {
+    pub fn new(path: &[u8], host: Option<&[u8]>) -> PathAndHost {
+        match host {
+            None => PathAndHost {
+                bytes: path.into(),
+                path_len: None,
+            },
+            Some(host) => {
+                let mut bytes = Vec::with_capacity(path.len() + host.len());
+                bytes.extend_from_slice(path);
+                bytes.extend_from_slice(host);
+                PathAndHost {
+                    bytes: bytes.into(),
+                    path_len: Some(path.len()),
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &[u8] {
+        &self.bytes[..self.path_len.unwrap_or(self.bytes.len())]
+    }
+
+    pub fn host(&self) -> Option<&[u8]> {
+        self.path_len.map(|n| &self.bytes[n..])
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +115,12 @@ impl Notices {
         self.list.is_some()
     }
 
-    /// The notices gathered since the last call. The list left behind has the room the last
-    /// one had: requests settle in batches, and growing the list anew for each batch copied
-    /// it over and over.
-    pub(super) fn take(&mut self) -> Vec<Notice> {
+    /// Hands each notice gathered since the last call to `emit`, in order. The list keeps its
+    /// room: a list made for each line's notices was an allocation for most requests.
+    pub(super) fn drain(&mut self, emit: &mut dyn FnMut(&Notice)) {
         match &mut self.list {
-            Some(n) if !n.is_empty() => std::mem::replace(n, Vec::with_capacity(n.capacity())),
-            _ => Vec::new(),
+            Some(n) if !n.is_empty() => n.drain(..).for_each(|n| emit(&n)),
+            _ => {}
         }
     }
 
@@ -131,8 +166,7 @@ impl Notices {
             time: r.end.or(r.start),
             pod: self.pod.clone(),
             method: r.method.to_cow(),
-            path: r.path().to_vec(),
-            host: r.host().map(<[u8]>::to_vec),
+            logged: PathAndHost::new(r.path(), r.host()),
             pid: r.pid,
             class,
             outcome,

@@ -118,9 +118,7 @@ pub fn read_following(
             publish_every = PUBLISH_EVERY.max(started.elapsed() * 10);
             last_publish = Instant::now();
         }
-        for n in pipeline.take_notices() {
-            emit(&n);
-        }
+        pipeline.drain_notices(emit);
     }
     (names, errors)
 }

@@ -140,9 +140,7 @@ pub fn read_sources(
     }
     let mut after_line = |p: &mut Pipeline| {
         if p.notifies() {
-            for n in p.take_notices() {
-                emit(&n);
-            }
+            p.drain_notices(emit);
         }
     };
     let fail = |name: &str, e: std::io::Error| Error::Io {

@@ -108,7 +108,7 @@ impl Pipeline {
         }
     }
 
-    /// Asks for notices: see [`Pipeline::take_notices`].
+    /// Asks for notices: see [`Pipeline::drain_notices`].
     pub fn with_notices(mut self) -> Pipeline {
         self.back.notify = true;
         self
@@ -131,19 +131,12 @@ impl Pipeline {
         &self.patterns
     }
 
-    /// Finished requests and alerts since the last call, in the order they happened per pod.
-    pub fn take_notices(&mut self) -> Vec<Notice> {
-        // The first pod's list as it is (most inputs have one pod): collecting them all anew
-        // cost a list and a move per line.
-        let mut pods = self.back.pods.items.iter_mut();
-        let Some((_, first)) = pods.next() else {
-            return Vec::new();
-        };
-        let mut all = first.take_notices();
-        for (_, c) in pods {
-            all.append(&mut c.take_notices());
+    /// Hands the finished requests and alerts since the last call to `emit`, in the order they
+    /// happened per pod.
+    pub fn drain_notices(&mut self, emit: &mut dyn FnMut(&Notice)) {
+        for (_, c) in &mut self.back.pods.items {
+            c.drain_notices(emit);
         }
-        all
     }
 
     /// The log's clock while following: the last line's time plus the wall time since it
@@ -463,7 +456,7 @@ impl Correlating {
         };
         for (pod, mut c) in self.pods.items {
             let mut a = c.end_stream(&end);
-            notices.extend(c.take_notices());
+            c.drain_notices(&mut |n| notices.push(n.clone()));
             // An edge's service (nginx-1) is no pod of the app: its lines are in the edge section.
             let edge_only = a.input.edge > 0 && a.traffic.total == 0;
             if named && !edge_only {

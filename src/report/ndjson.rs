@@ -38,8 +38,7 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, kept: &mut Kept) {
             time,
             pod,
             method,
-            path,
-            host,
+            logged: path_and_host,
             pid,
             class,
             outcome,
@@ -56,23 +55,29 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, kept: &mut Kept) {
             opt_str(pod.as_deref(), out);
             out.extend_from_slice(b",\"method\":");
             match method {
-                // A method the correlator knows by name: nothing in it is escaped.
+                // Methods the correlator knows by name: nothing in them is escaped.
+                Cow::Borrowed("GET") => out.extend_from_slice(b"\"GET\""),
+                Cow::Borrowed("POST") => out.extend_from_slice(b"\"POST\""),
                 Cow::Borrowed(m) => quoted(m, out),
                 Cow::Owned(m) => string(m, out),
             }
             out.extend_from_slice(b",\"path\":");
-            logged(path, out);
+            logged(path_and_host.path(), out);
             out.extend_from_slice(b",\"host\":");
-            match host {
+            match path_and_host.host() {
                 Some(h) => logged(h, out),
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"pid\":");
             opt_num(pid.map(u64::from), out);
-            out.extend_from_slice(b",\"class\":\"");
-            out.extend_from_slice(class_name((*class).into()).as_bytes());
-            out.extend_from_slice(b"\",\"outcome\":");
-            quoted(outcome, out);
+            out.extend_from_slice(b",\"class\":");
+            class_field((*class).into(), out);
+            out.extend_from_slice(b",\"outcome\":");
+            match *outcome {
+                "answered" => out.extend_from_slice(b"\"answered\""),
+                "orphaned" => out.extend_from_slice(b"\"orphaned\""),
+                other => quoted(other, out),
+            }
             out.extend_from_slice(b",\"cause\":");
             match cause {
                 Some(c) => quoted(cause_name((*c).into()), out),
@@ -86,7 +91,9 @@ pub fn line(n: &Notice, out: &mut Vec<u8>, kept: &mut Kept) {
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"resolution\":");
-            match resolution {
+            match *resolution {
+                Some("whole seconds") => out.extend_from_slice(b"\"whole seconds\""),
+                Some("sub-second") => out.extend_from_slice(b"\"sub-second\""),
                 Some(r) => quoted(r, out),
                 None => out.extend_from_slice(b"null"),
             }
@@ -292,11 +299,14 @@ fn escape(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-fn class_name(c: wire::Class) -> &'static str {
+/// A class as its JSON string. Each name is written as a literal of its own, as the
+/// outcomes, resolutions and common methods above: the compiler copies a literal with a few
+/// moves, where a name of any length taken from a function was a call to `memcpy`.
+fn class_field(c: wire::Class, out: &mut Vec<u8>) {
     match c {
-        wire::Class::Probe => "probe",
-        wire::Class::Health => "health",
-        wire::Class::External => "external",
+        wire::Class::Probe => out.extend_from_slice(b"\"probe\""),
+        wire::Class::Health => out.extend_from_slice(b"\"health\""),
+        wire::Class::External => out.extend_from_slice(b"\"external\""),
     }
 }
 
@@ -335,6 +345,7 @@ const CAUSES: [correlate::Cause; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::correlate::PathAndHost;
 
     fn by_serde(n: &Notice) -> Vec<u8> {
         let mut v = serde_json::to_vec(&wire::Notice::from(n)).unwrap();
@@ -422,8 +433,7 @@ mod tests {
             time: Some(Ts(TIMES[text.len() % TIMES.len()])),
             pod: (!text.is_empty()).then(|| Arc::from(text)),
             method: "GET".into(),
-            path: format!("/p/{text}").into_bytes(),
-            host: Some(text.as_bytes().to_vec()),
+            logged: PathAndHost::new(format!("/p/{text}").as_bytes(), Some(text.as_bytes())),
             pid: Some(36),
             class: correlate::Class::External,
             outcome: "answered",
@@ -482,10 +492,28 @@ mod tests {
                 });
             }
         }
+        // Each outcome, resolution and common method the line writes as a literal of its own.
+        for (outcome, resolution, method) in [
+            ("orphaned", Some("whole seconds"), "POST"),
+            ("in_flight", None, "PUT"),
+            ("answered", Some("sub-second"), "GET"),
+        ] {
+            let mut n = request("plain", None, Some(1.0));
+            if let Notice::Request {
+                outcome: o,
+                resolution: r,
+                method: m,
+                ..
+            } = &mut n
+            {
+                (*o, *r, *m) = (outcome, resolution, method.into());
+            }
+            notices.push(n);
+        }
         let mut bare = request("x", None, None);
         if let Notice::Request {
             time,
-            host,
+            logged,
             pid,
             status,
             resolution,
@@ -493,18 +521,18 @@ mod tests {
             ..
         } = &mut bare
         {
-            (*time, *host, *pid, *status, *resolution) = (None, None, None, None, None);
+            (*time, *pid, *status, *resolution) = (None, None, None, None);
+            *logged = PathAndHost::new(logged.path(), None);
             *class = correlate::Class::Probe;
         }
         notices.push(bare.clone());
-        if let Notice::Request {
-            method, path, host, ..
-        } = &mut bare
-        {
+        if let Notice::Request { method, logged, .. } = &mut bare {
             // A method no list knows, with a byte to escape; a path and a Host not UTF-8.
             *method = "BREW\"".to_string().into();
-            *path = b"/caf\xe9/\xff\xfe\"/long enough for a word".to_vec();
-            *host = Some(b"h\xc3".to_vec());
+            *logged = PathAndHost::new(
+                b"/caf\xe9/\xff\xfe\"/long enough for a word",
+                Some(b"h\xc3"),
+            );
         }
         notices.push(bare.clone());
         if let Notice::Request { class, .. } = &mut bare {
