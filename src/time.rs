@@ -247,10 +247,17 @@ pub(crate) fn clock(i: &[u8]) -> IResult<&[u8], (u32, u32, u32)> {
 }
 
 /// A numeric offset as `+0000` (strftime `%z`) or `+00:00` / `Z` (RFC 3339), in seconds east.
+/// Inlined, so that an envelope's time, nearly always in UTC, tests its `Z` in place.
+#[inline]
 pub(crate) fn utc_offset(i: &[u8]) -> IResult<&[u8], i64> {
     if let [b'Z' | b'z', rest @ ..] = i {
         return Ok((rest, 0));
     }
+    numeric_offset(i)
+}
+
+/// `+0000`, `+00:00` (or `-`): [`utc_offset`] other than `Z`.
+fn numeric_offset(i: &[u8]) -> IResult<&[u8], i64> {
     let (i, (sign, hh, _, mm)) = (
         one_of("+-"),
         fixed_digits(2),
@@ -263,24 +270,62 @@ pub(crate) fn utc_offset(i: &[u8]) -> IResult<&[u8], i64> {
 }
 
 /// A fraction of a second of 1 to 9 digits after the dot, as microseconds (its first six
-/// digits), counted and summed in one pass: an envelope's time has one on every line.
+/// digits). An envelope's time has one on every line, so its first eight bytes are tested and
+/// read as one word, not digit by digit.
 fn fraction_micros(i: &[u8]) -> IResult<&[u8], u32> {
-    let (mut digits, mut micros) = (0, 0);
-    for &c in &i[..i.len().min(10)] {
-        if !c.is_ascii_digit() {
-            break;
+    // Short of eight bytes (a truncated line), padded with zeros, which are no digits.
+    let word = match i.first_chunk::<8>() {
+        Some(word) => *word,
+        None => {
+            let mut word = [0; 8];
+            word[..i.len()].copy_from_slice(i);
+            word
         }
-        if digits < 6 {
-            micros = micros * 10 + u32::from(c - b'0');
+    };
+    let w = u64::from_le_bytes(word);
+    let digits = match leading_digits(w) {
+        8 => {
+            8 + i[8..]
+                .iter()
+                .take(2)
+                .take_while(|c| c.is_ascii_digit())
+                .count()
         }
-        digits += 1;
-    }
+        n => n,
+    };
     if !(1..=9).contains(&digits) {
         let kind = nom::error::ErrorKind::Digit;
         return Err(nom::Err::Error(nom::error::Error::new(i, kind)));
     }
-    const SCALE: [u32; 7] = [1, 100_000, 10_000, 1_000, 100, 10, 1];
-    Ok((&i[digits..], micros * SCALE[digits.min(6)]))
+    // The first six digits (or fewer, then zeros) as an eight-digit number: the microseconds
+    // times 100.
+    let kept = digits.min(6);
+    let values = w.wrapping_sub(ONES * b'0' as u64) & (u64::MAX >> (64 - 8 * kept));
+    Ok((&i[digits..], (eight_digits(values) / 100) as u32))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// How many of the eight bytes of `w` (the first in its low byte) are ASCII digits before the
+/// first that is not. A byte is a digit when its high half is 3, and still 3 with 6 added
+/// (0x3a-0x3f become 0x40-0x45). Adding 6 carries into the next byte only from a byte of
+/// 0xfa or more, which is no digit: the bytes up to the first that is not are judged right.
+fn leading_digits(w: u64) -> usize {
+    const HIGH: u64 = ONES * 0xf0;
+    let threes = ONES * 0x30;
+    let off = ((w & HIGH) ^ threes) | ((w.wrapping_add(ONES * 6) & HIGH) ^ threes);
+    (off.trailing_zeros() / 8) as usize
+}
+
+/// The number the eight digit values in `v`'s bytes make, its first (most significant) digit
+/// in the low byte: pairs of digits, then pairs of pairs, by multiplications.
+fn eight_digits(v: u64) -> u64 {
+    // Each even byte: the digit there times 10 plus the next one (at most 99, no carry).
+    let pairs = v.wrapping_mul(10).wrapping_add(v >> 8);
+    const EVERY_FOURTH: u64 = 0x0000_00ff_0000_00ff;
+    let first = (pairs & EVERY_FOURTH).wrapping_mul(100 + (1_000_000 << 32));
+    let second = ((pairs >> 16) & EVERY_FOURTH).wrapping_mul(1 + (10_000 << 32));
+    first.wrapping_add(second) >> 32
 }
 
 /// RFC 3339 with an optional fraction of any length up to 9 digits, as written by docker,
@@ -324,6 +369,44 @@ pub(crate) fn time_or_fail(rest: &[u8], ts: Option<Ts>) -> IResult<&[u8], Ts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`fraction_micros`] as a loop over the digits, for the test below.
+    fn fraction_by_loop(i: &[u8]) -> Option<(&[u8], u32)> {
+        let digits = i.iter().take(10).take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let micros = i[..digits.min(6)]
+            .iter()
+            .chain(std::iter::repeat(&b'0'))
+            .take(6)
+            .fold(0, |n, c| n * 10 + u32::from(c - b'0'));
+        Some((&i[digits..], micros))
+    }
+
+    /// Every count of digits from none to eleven, each followed by bytes either side of the
+    /// digits' range (a carry from 0xfa-0xff, `:` and `/` beside the digits, a NUL) or by
+    /// nothing: the word read as the loop reads it, leftover included.
+    #[test]
+    fn fraction_micros_reads_as_a_loop_would() {
+        let digit_runs: [&[u8]; 3] = [b"12345678901", b"98765432109", b"00000100000"];
+        let ends: [&[u8]; 11] = [
+            b"", b"Z", b"z x", b":", b"/", b"@", b"\x00", b"\xfa9", b"\xff", b"+02:00", b"9",
+        ];
+        for run in digit_runs {
+            for n in 0..=run.len() {
+                for end in ends {
+                    let input = [&run[..n], end].concat();
+                    assert_eq!(
+                        fraction_micros(&input).ok(),
+                        fraction_by_loop(&input),
+                        "{}",
+                        input.escape_ascii()
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn fraction_micros_takes_one_to_nine_digits() {
