@@ -2,7 +2,8 @@
 # End-to-end speed of reqtrail against what users would otherwise run, as ratios (the machine is
 # noisy; ratios measured side by side in one run are what we compare), its counts against the
 # awk one-liner's, its peak memory through a pipe at 1x and 2x the log, and the same log as two
-# rotated files (merged by time), with its peak memory. reqtrail is the release build optimised
+# rotated files (merged by time), with its peak memory, and `--format ndjson` against json (its
+# CPU, wall and, with CALLGRIND=1, instructions). reqtrail is the release build optimised
 # with its own profile (scripts/pgo.sh, as a shipped binary would be); the plain build is timed too.
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
@@ -86,6 +87,7 @@ commands = {
     "plain": f"{plain} --format json {log}",
     "pipe": f"cat {log} | {reqtrail} --format json",
     "2 files": f"{reqtrail} --format json {log}.part.aa {log}.part.ab",
+    "ndjson": f"{reqtrail} --format ndjson {log}",
 }
 def run(command):
     """Wall seconds, and CPU seconds (user + sys of the shell and all it waited for, from wait4)."""
@@ -112,10 +114,12 @@ print(f"reqtrail file  {med['file']:.3f} s   = {ratio('file', 'rg'):.2f} x rg (t
 print(f"  without PGO  {med['plain']:.3f} s   = {ratio('plain', 'rg'):.2f} x rg, {ratio('plain', 'mawk'):.2f} x mawk (plain cargo build --release)")
 print(f"reqtrail pipe  {med['pipe']:.3f} s   = {ratio('pipe', 'file'):.2f} x file (target <= 1.2, issue #20)")
 print(f"2 files        {med['2 files']:.3f} s   = {ratio('2 files', 'file'):.2f} x one file (merged by time)")
+print(f"ndjson         {med['ndjson']:.3f} s   = {ratio('ndjson', 'file'):.2f} x json's (--format ndjson, a notice a request)")
 print(f"== CPU (user + sys from wait4, median of {runs} runs) per GiB of log ({gib:.3f} GiB; target for reqtrail file <= 1.2, issue #20)")
 for name in commands:
     print(f"  {name:12} {statistics.median(cpu[name]) / gib:6.2f} CPU-s/GiB")
 print(f"reqtrail file CPU = {ratio('file', 'mawk', cpu):.2f} x mawk's (plain build {ratio('plain', 'mawk', cpu):.2f} x); pipe CPU (cat included) = {ratio('pipe', 'file', cpu):.2f} x file's")
+print(f"ndjson CPU = {ratio('ndjson', 'file', cpu):.2f} x json's (target <= 1.3, issue #20)")
 PY
 if [ "${CALLGRIND:-0}" = 1 ]; then
     if command -v valgrind >/dev/null; then
@@ -124,9 +128,14 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
         head -c 20000000 "$LOG" | python3 -c 'import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d[:d.rfind(b"\n") + 1])' > "$SLICE"
         lines=$(wc -l < "$SLICE")
         # reqtrail exits 1 when it finds something wrong: only the count matters here.
-        refs=$(RAYON_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=target/bench/callgrind.out \
-            "$PLAIN" --format json "$SLICE" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d ,) || true
+        count() {
+            RAYON_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="target/bench/callgrind-$1.out" \
+                "$PLAIN" --format "$1" "$SLICE" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d , || true
+        }
+        refs=$(count json)
+        ndjson_refs=$(count ndjson)
         echo "== callgrind ($PLAIN, RAYON_NUM_THREADS=1, first 20 MB: $lines lines): $refs instructions, $((refs / lines)) per line (target <= 1,000, issue #20)"
+        echo "   --format ndjson: $ndjson_refs instructions = $(python3 -c "print(f'{$ndjson_refs / $refs:.2f}')") x json's (target <= 1.3, issue #20)"
     else
         echo "== callgrind: valgrind is missing, no instruction count" >&2
     fi
