@@ -177,7 +177,7 @@ fn strip_sgr(line: &[u8], out: &mut Vec<u8>) {
 /// Whether `raw` starts like no envelope: gunicorn's own lines (`[2025-…`) start like none
 /// but kubectl's `[pod/…`, nor do access lines (`10.0.0.1 - - […`) but for compose's `name | `.
 #[inline]
-pub fn is_bare(raw: &[u8]) -> bool {
+fn is_bare(raw: &[u8]) -> bool {
     match raw.first() {
         Some(b'[') => !raw.starts_with(b"[pod/"),
         Some(c) if c.is_ascii_digit() => !may_start_with_date(raw) && !may_be_compose(raw),
@@ -192,19 +192,28 @@ impl Unwrapper {
     }
 
     /// Strips every envelope from `raw`; `scratch` holds the payload when it has to be rebuilt.
-    /// Inlined for the bare line, which nearly every line of a plain log is; the envelopes are
-    /// looked for out of line.
     #[inline]
     pub fn strip<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
-        if !is_bare(raw) {
-            return self.strip_envelopes(raw, scratch);
-        }
-        Stripped::Line(Unwrapped {
-            time: None,
-            stream: None,
-            source: None,
-            payload: Cow::Borrowed(raw),
-        })
+        self.strip_enveloped(raw, scratch)
+            .unwrap_or(Stripped::Line(Unwrapped {
+                time: None,
+                stream: None,
+                source: None,
+                payload: Cow::Borrowed(raw),
+            }))
+    }
+
+    /// [`Unwrapper::strip`], but `None` for a bare line, which is its own payload (no time, no
+    /// source): nearly every line of a plain log, whose answer a caller that keeps its lines'
+    /// spans need not build and take apart. Inlined for the bare line; the envelopes are
+    /// looked for out of line.
+    #[inline]
+    pub fn strip_enveloped<'a>(
+        &mut self,
+        raw: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Option<Stripped<'a>> {
+        (!is_bare(raw)).then(|| self.strip_envelopes(raw, scratch))
     }
 
     /// [`Unwrapper::strip`] for a line that may have an envelope.

@@ -23,7 +23,7 @@ use self_cell::self_cell;
 
 use super::line::{parse_payload, Decoding, InputState, LineBody, ParsedLine};
 use super::{report_taken, ByPod};
-use crate::input::envelope::{is_bare, Stripped, Unwrapper};
+use crate::input::envelope::{Stripped, Unwrapper};
 use crate::input::{newlines, offset_in, trim_line, LineReader, Progress};
 use crate::parse::{LineParser, Ts};
 use crate::settings::Patterns;
@@ -84,14 +84,12 @@ struct ChunkBuffers {
     bodies: Vec<LineBody<'static>>,
 }
 
-/// [`StrippedChunk::strip`] for a line that may have an envelope (`raw`, at `start` in the
-/// chunk): its payload, pod and time, each piece that is not a slice of the line rebuilt into
-/// `arena`.
+/// Where the pieces of `raw`'s envelope `stripped` left lie (`raw` at `start` in the chunk):
+/// its payload, pod and time, each piece that is not a slice of the line rebuilt into `arena`.
 #[inline(never)]
 fn enveloped(
-    unwrapper: &mut Unwrapper,
+    stripped: Stripped<'_>,
     (raw, start): (&[u8], usize),
-    scratch: &mut Vec<u8>,
     arena: &mut Vec<u8>,
 ) -> (Option<Span>, Span, Option<Ts>) {
     let mut place = |piece: &[u8]| match offset_in(raw, piece) {
@@ -105,8 +103,7 @@ fn enveloped(
             Span::Arena(from, arena.len() as u32)
         }
     };
-    scratch.clear();
-    match unwrapper.strip(raw, scratch) {
+    match stripped {
         Stripped::Partial => (None, Span::Raw(0, 0), None),
         Stripped::Line(u) => (
             Some(place(&u.payload)),
@@ -134,12 +131,12 @@ impl StrippedChunk {
         for nl in newlines(&data[..len]) {
             let raw = trim_line(&data[start..nl]);
             let span = start as u32..(start + raw.len()) as u32;
-            let (payload, pod, time) = if is_bare(raw) {
-                // Nearly every line of a plain log: it is its own payload, as the stripper
-                // would say, without its answer made and taken apart (~75 instructions).
-                (Some(Span::Raw(span.start, span.end)), Span::Raw(0, 0), None)
-            } else {
-                enveloped(&mut unwrapper, (raw, start), &mut scratch, &mut arena)
+            scratch.clear();
+            let (payload, pod, time) = match unwrapper.strip_enveloped(raw, &mut scratch) {
+                // A bare line is its own payload: no answer made and taken apart (~75
+                // instructions a line).
+                None => (Some(Span::Raw(span.start, span.end)), Span::Raw(0, 0), None),
+                Some(stripped) => enveloped(stripped, (raw, start), &mut arena),
             };
             lines.push(StrippedLine {
                 raw: span,
