@@ -41,8 +41,8 @@ pub fn report_format(options: &Options) -> Format {
 pub fn run_from_command_line(options: &Options, stop: &AtomicBool) -> RunOutcome {
     let stream = options.follow || !options.sources.iter().all(Source::is_at_rest);
     let mut notices = NoticeWriter::new((!options.quiet).then(|| report_format(options)), stream);
-    let mut emit = |n: &Notice| {
-        if notices.write(n).is_err() {
+    let mut emit = |n: Notice| {
+        if notices.write(&n).is_err() {
             // The reader went away: stop reading too.
             stop.store(true, Ordering::SeqCst);
         }
@@ -66,7 +66,7 @@ pub struct RunOutcome {
 /// read (not while following).
 pub fn run(
     options: &Options,
-    emit: &mut dyn FnMut(&Notice),
+    emit: &mut dyn FnMut(Notice),
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> RunOutcome {
@@ -164,7 +164,7 @@ fn apart(mut a: Analysis, source: &Source) -> Analysis {
 fn read_all(
     options: &Options,
     sources: &[Source],
-    emit: &mut dyn FnMut(&Notice),
+    emit: &mut dyn FnMut(Notice),
     stop: &AtomicBool,
     progress: &dyn Progress,
     (live, publish): (bool, &mut dyn FnMut(&Pipeline)),
@@ -210,7 +210,7 @@ fn read_all(
             // --follow conflicts with --separate: read each input to its end.
             let (names, errs) = read_sources(std::slice::from_ref(s), &mut p, emit, progress);
             let (a, last) = p.finish();
-            last.iter().for_each(&mut *emit);
+            last.into_iter().for_each(&mut *emit);
             total.merge(apart(a, s));
             files.extend(names);
             errors.extend(errs);
@@ -227,7 +227,7 @@ fn read_all(
             read_sources(sources, &mut p, emit, progress)
         };
         let (a, last) = p.finish();
-        last.iter().for_each(&mut *emit);
+        last.into_iter().for_each(&mut *emit);
         (a, files, errs)
     }
 }

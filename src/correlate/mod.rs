@@ -146,7 +146,7 @@ impl Correlator {
     }
 
     /// Hands the notices gathered since the last call to `emit`, in order.
-    pub fn drain_notices(&mut self, emit: &mut dyn FnMut(&Notice)) {
+    pub fn drain_notices(&mut self, emit: &mut dyn FnMut(Notice)) {
         self.notices.drain(emit);
     }
 

@@ -117,9 +117,9 @@ impl Notices {
 
     /// Hands each notice gathered since the last call to `emit`, in order. The list keeps its
     /// room: a list made for each line's notices was an allocation for most requests.
-    pub(super) fn drain(&mut self, emit: &mut dyn FnMut(&Notice)) {
+    pub(super) fn drain(&mut self, emit: &mut dyn FnMut(Notice)) {
         match &mut self.list {
-            Some(n) if !n.is_empty() => n.drain(..).for_each(|n| emit(&n)),
+            Some(n) if !n.is_empty() => n.drain(..).for_each(emit),
             _ => {}
         }
     }

@@ -29,7 +29,7 @@ enum Arrival {
 pub fn read_following(
     sources: &[Source],
     pipeline: &mut Pipeline,
-    emit: &mut dyn FnMut(&Notice),
+    emit: &mut dyn FnMut(Notice),
     stop: &AtomicBool,
     publish: &mut dyn FnMut(&Pipeline),
 ) -> (Vec<String>, Vec<Error>) {

@@ -123,7 +123,7 @@ impl<T> ByPod<T> {
 pub fn read_sources(
     sources: &[Source],
     pipeline: &mut Pipeline,
-    emit: &mut dyn FnMut(&Notice),
+    emit: &mut dyn FnMut(Notice),
     progress: &dyn Progress,
 ) -> (Vec<String>, Vec<Error>) {
     let mut names = Vec::new();

@@ -133,7 +133,7 @@ impl Pipeline {
 
     /// Hands the finished requests and alerts since the last call to `emit`, in the order they
     /// happened per pod.
-    pub fn drain_notices(&mut self, emit: &mut dyn FnMut(&Notice)) {
+    pub fn drain_notices(&mut self, emit: &mut dyn FnMut(Notice)) {
         for (_, c) in &mut self.back.pods.items {
             c.drain_notices(emit);
         }
@@ -456,7 +456,7 @@ impl Correlating {
         };
         for (pod, mut c) in self.pods.items {
             let mut a = c.end_stream(&end);
-            c.drain_notices(&mut |n| notices.push(n.clone()));
+            c.drain_notices(&mut |n| notices.push(n));
             // An edge's service (nginx-1) is no pod of the app: its lines are in the edge section.
             let edge_only = a.input.edge > 0 && a.traffic.total == 0;
             if named && !edge_only {
