@@ -289,15 +289,23 @@ impl Chunk {
 
     /// The chunk's lines, in order.
     pub fn lines(&self) -> impl Iterator<Item = ParsedLine<'_>> {
+        self.lines_from(0)
+    }
+
+    /// The chunk's lines from line `k` (from 0) on.
+    pub fn lines_from(&self, k: usize) -> impl Iterator<Item = ParsedLine<'_>> {
         let (stripped, parsed) = (self.borrow_owner(), self.borrow_dependent());
-        let lines = stripped.lines.iter().zip(&parsed.bodies);
+        let lines = stripped.lines.get(k..).unwrap_or_default().iter();
+        let lines = lines.zip(parsed.bodies.get(k..).unwrap_or_default());
         lines.map(|(l, body)| stripped.line(l, body))
     }
 
-    /// Line `k` of the chunk (from 0).
-    pub fn line(&self, k: usize) -> Option<ParsedLine<'_>> {
+    /// The time line `k` of the chunk sorts by ([`ParsedLine::order_time`]), if it has a
+    /// line `k`: what a merge compares, without the line's pieces found.
+    pub fn order_time(&self, k: usize) -> Option<Option<Ts>> {
         let (stripped, parsed) = (self.borrow_owner(), self.borrow_dependent());
-        Some(stripped.line(stripped.lines.get(k)?, parsed.bodies.get(k)?))
+        let time = stripped.lines.get(k)?.time;
+        Some(time.or(parsed.bodies.get(k)?.time()))
     }
 
     /// The stripper as it stands after the chunk's last line.

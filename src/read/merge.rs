@@ -8,7 +8,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use super::chunked::{BufferPool, Chunk, ChunkReader};
-use super::line::{strip_and_parse, InputState, LineBuffers, ParsedLine};
+use super::line::{strip_and_parse, InputState, LineBuffers};
 use super::{report_taken, Pipeline};
 use crate::input::{LineReader, Progress};
 use crate::settings::Patterns;
@@ -41,30 +41,84 @@ struct Head<'n> {
 }
 
 impl Head<'_> {
-    fn line(&self) -> Option<ParsedLine<'_>> {
-        self.chunk.as_ref()?.line(self.at)
-    }
-
     /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
     /// (the input's lines before it were all taken), and finds its time; false at the end.
     /// `alone`: no other input is being taken (see [`ChunkReader::next_chunk`]).
     fn advance(&mut self, pipeline: &mut Pipeline, alone: bool, progress: &dyn Progress) -> bool {
         loop {
-            if let Some(line) = self.line() {
+            if let Some(time) = self.chunk.as_ref().and_then(|c| c.order_time(self.at)) {
                 // Lines without a time keep their place after the line above them.
-                if let Some(t) = line.order_time() {
+                if let Some(t) = time {
                     self.order = t.0;
                 }
                 return true;
             }
-            if let Some(done) = self.chunk.take() {
-                self.reader.recycle(done);
-            }
-            let Some(next) = self.reader.next_chunk(alone, progress) else {
+            if !self.next_chunk(pipeline, alone, progress) {
                 return false;
-            };
-            self.chunk = Some(pipeline.enter(self.file, next));
-            self.at = 0;
+            }
+        }
+    }
+
+    /// Enters the input's next chunk into `pipeline`, at its first line (this one's lines were
+    /// all taken); false at the end of the input.
+    fn next_chunk(
+        &mut self,
+        pipeline: &mut Pipeline,
+        alone: bool,
+        progress: &dyn Progress,
+    ) -> bool {
+        if let Some(done) = self.chunk.take() {
+            self.reader.recycle(done);
+        }
+        let Some(next) = self.reader.next_chunk(alone, progress) else {
+            return false;
+        };
+        self.chunk = Some(pipeline.enter(self.file, next));
+        self.at = 0;
+        true
+    }
+
+    /// Takes the input's lines, from the current one (input `k`'s least, just taken off the
+    /// heap) on while they sort before `next` (the other inputs' least), in the order the heap
+    /// would give them one at a time: rotated files do not overlap, and a whole file is one
+    /// run. `taken` counts the inputs with lines taken that have not ended; false when this
+    /// one ended.
+    fn take_run(
+        &mut self,
+        (k, next): (usize, Option<(i64, usize)>),
+        pipeline: &mut Pipeline,
+        taken: &mut usize,
+        progress: &dyn Progress,
+        after_line: &mut dyn FnMut(&mut Pipeline),
+    ) -> bool {
+        let mut first = true;
+        loop {
+            let at = self.at;
+            for line in self.chunk.iter().flat_map(|c| c.lines_from(at)) {
+                if !first {
+                    // Lines without a time keep their place after the line above them.
+                    if let Some(t) = line.order_time() {
+                        self.order = t.0;
+                    }
+                    if next.is_some_and(|next| (self.order, k) > next) {
+                        return true;
+                    }
+                }
+                first = false;
+                self.line_no += 1;
+                if self.line_no == 1 {
+                    *taken += 1;
+                }
+                pipeline.take(self.file, self.line_no, &line);
+                if pipeline.notifies() {
+                    after_line(pipeline);
+                }
+                self.at += 1;
+            }
+            if !self.next_chunk(pipeline, *taken == 1, progress) {
+                *taken -= 1;
+                return false;
+            }
         }
     }
 }
@@ -193,22 +247,10 @@ pub(super) fn merge_chunked<'n>(
     // Inputs with lines taken that have not ended.
     let mut taken = 0;
     while let Some(Reverse((_, k))) = heap.pop() {
+        let next = heap.peek().map(|Reverse(next)| *next);
         let h = &mut heads[k];
-        h.line_no += 1;
-        if h.line_no == 1 {
-            taken += 1;
-        }
-        if let Some(line) = h.line() {
-            pipeline.take(h.file, h.line_no, &line);
-            if pipeline.notifies() {
-                after_line(pipeline);
-            }
-        }
-        h.at += 1;
-        if h.advance(pipeline, taken == 1, progress) {
+        if h.take_run((k, next), pipeline, &mut taken, progress, after_line) {
             heap.push(Reverse((h.order, k)));
-        } else {
-            taken -= 1;
         }
     }
     heads
