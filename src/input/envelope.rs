@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use super::bytes_mask;
 use crate::time::{may_start_with_date, Rfc3339Reader, Ts};
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
@@ -57,17 +58,32 @@ struct JsonFileLine<'a> {
     time: Option<Cow<'a, str>>,
 }
 
-/// `[pod/web-7d9f/web] ` → `web-7d9f/web`.
+/// `[pod/web-7d9f/web] ` → `web-7d9f/web`: the name ends at the first `] ` and holds no white
+/// space, so the first white space after `[pod/` is that `] `'s space, or there is no prefix.
 fn kubectl_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = line.strip_prefix(b"[pod/")?;
-    // Each `]` until one is followed by a space: a one-off `memmem::find` built its searcher
-    // anew for every line (~320 instructions a line of `kubectl logs --prefix`).
-    let end = memchr::memchr_iter(b']', rest).find(|&k| rest.get(k + 1) == Some(&b' '))?;
-    let name = &rest[..end];
-    if name.is_empty() || name.iter().any(|c| c.is_ascii_whitespace()) {
-        return None;
+    let space = first_whitespace(rest)?;
+    let end = space.checked_sub(1).filter(|&e| e > 0)?;
+    (rest[end] == b']' && rest[space] == b' ').then(|| (&rest[..end], &rest[space + 1..]))
+}
+
+/// Where the first ASCII white space of `b` is, 32 bytes at a time (a pod's name is a few
+/// dozen bytes: a byte-by-byte scan of it cost ~145 instructions a line of `kubectl logs
+/// --prefix`).
+fn first_whitespace(b: &[u8]) -> Option<usize> {
+    const WHITE: [u8; 5] = [b' ', b'\t', b'\n', 0x0c, b'\r'];
+    let mut at = 0;
+    while at < b.len() {
+        let mut block = [0; 32];
+        let piece = &b[at..b.len().min(at + 32)];
+        block[..piece.len()].copy_from_slice(piece);
+        let mask = bytes_mask(&block, WHITE);
+        if mask != 0 {
+            return Some(at + mask.trailing_zeros() as usize);
+        }
+        at += 32;
     }
-    Some((name, &rest[end + 2..]))
+    None
 }
 
 /// `web-1    | ` (compose v2), `grlc_1  | ` (v1), `srft-test       | `.
@@ -388,10 +404,13 @@ mod tests {
         assert_eq!(out[0].3, G);
     }
 
+    /// A pod's name and the rest of the line.
+    type Prefix<'a> = Option<(&'a [u8], &'a [u8])>;
+
     /// The pod's name ends at the first `] `; a name with a space, or none, is no prefix.
     #[test]
     fn kubectl_prefix_ends_at_bracket_and_space() {
-        let cases: [(&[u8], Option<(&[u8], &[u8])>); 7] = [
+        let cases: [(&[u8], Prefix<'_>); 10] = [
             (b"[pod/web-1/web] rest", Some((b"web-1/web", b"rest"))),
             (b"[pod/a]b/c] rest] x", Some((b"a]b/c", b"rest] x"))),
             (b"[pod/a]] x", Some((b"a]", b"x"))),
@@ -399,9 +418,52 @@ mod tests {
             (b"[pod/a b] x", None),
             (b"[pod/] x", None),
             (b"[pod/a]", None),
+            (b"[pod/a\tb] x", None),
+            (b"[pod/a]\tx", None),
+            (
+                b"[pod/a-name-longer-than-one-block/of-32-bytes] x",
+                Some((b"a-name-longer-than-one-block/of-32-bytes", b"x")),
+            ),
         ];
         for (line, want) in cases {
-            assert_eq!(kubectl_prefix(line), want, "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                kubectl_prefix(line),
+                want,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    /// [`kubectl_prefix`] against its definition (the name ends at the first `] ` and holds no
+    /// white space), on every line of up to six bytes from `a`, `]`, space, tab and `é`'s first
+    /// byte after `[pod/`, and on those lines after 30 bytes of name (the name's end in the
+    /// second 32-byte block).
+    #[test]
+    fn kubectl_prefix_as_defined() {
+        fn by_definition(line: &[u8]) -> Prefix<'_> {
+            let rest = line.strip_prefix(b"[pod/")?;
+            let end = rest.windows(2).position(|w| w == b"] ")?;
+            let name = &rest[..end];
+            let clean = !name.is_empty() && !name.iter().any(u8::is_ascii_whitespace);
+            clean.then(|| (name, &rest[end + 2..]))
+        }
+        let alphabet = [b'a', b']', b' ', b'\t', 0xc3];
+        let mut tails: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..6 {
+            let longer: Vec<Vec<u8>> = tails
+                .iter()
+                .filter(|t| t.len() == tails.last().map_or(0, Vec::len))
+                .flat_map(|t| alphabet.map(|c| [t.as_slice(), &[c]].concat()))
+                .collect();
+            tails.extend(longer);
+        }
+        assert_eq!(tails.len(), (0..=6).map(|n| 5usize.pow(n)).sum::<usize>());
+        for tail in &tails {
+            for head in [&b""[..], &[b'n'; 30]] {
+                let line = [&b"[pod/"[..], head, tail].concat();
+                assert_eq!(kubectl_prefix(&line), by_definition(&line), "{line:?}");
+            }
         }
     }
 
