@@ -3,9 +3,11 @@
 the envelope path: each line gets an RFC 3339 prefix with nanoseconds, taken from its own time
 (gunicorn's `[2025-10-16 08:00:00 +0000]` or the access line's `[16/Oct/2025:08:00:00 +0000]`;
 a line without one, a traceback's, keeps the time before it), its fraction counting up within
-the second.
+the second. With `--prefix`, each line also gets the `[pod/NAME/CONTAINER] ` that `kubectl logs
+--prefix --timestamps` puts before the time.
 
     python3 scripts/kubectl-timestamps.py < target/bench/big-256.log > target/bench/kube-256.log
+    python3 scripts/kubectl-timestamps.py --prefix < target/bench/slice.log > kubep-slice.log
 """
 import re
 import sys
@@ -16,7 +18,11 @@ MONTHS = {m.encode(): k + 1 for k, m in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
 
 
+POD = b"[pod/web-7d9f5c6b8-x2x4q/web] "
+
+
 def main():
+    pod = POD if sys.argv[1:] == ["--prefix"] else b""
     last, n = b"1970-01-01T00:00:00", 0
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
@@ -31,7 +37,7 @@ def main():
             second = last
         n = n + 1 if second == last else 1
         last = second
-        out.write(b"%s.%09dZ " % (second, n * 1000) + line)
+        out.write(pod + b"%s.%09dZ " % (second, n * 1000) + line)
 
 
 if __name__ == "__main__":
