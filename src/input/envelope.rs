@@ -63,8 +63,10 @@ struct JsonFileLine<'a> {
 fn kubectl_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = line.strip_prefix(b"[pod/")?;
     let space = first_whitespace(rest)?;
-    let end = space.checked_sub(1).filter(|&e| e > 0)?;
-    (rest[end] == b']' && rest[space] == b' ').then(|| (&rest[..end], &rest[space + 1..]))
+    // `]` and that space, after a name of a byte or more.
+    let end = space.checked_sub(1)?;
+    let prefix = end > 0 && rest[end] == b']' && rest[space] == b' ';
+    prefix.then(|| (&rest[..end], &rest[space + 1..]))
 }
 
 /// Where the first ASCII white space of `b` is, 32 bytes at a time (a pod's name is a few

@@ -300,14 +300,6 @@ impl Chunk {
         lines.map(|(l, body)| stripped.line(l, body))
     }
 
-    /// The time line `k` of the chunk sorts by ([`ParsedLine::order_time`]), if it has a
-    /// line `k`: what a merge compares, without the line's pieces found.
-    pub fn order_time(&self, k: usize) -> Option<Option<Ts>> {
-        let (stripped, parsed) = (self.borrow_owner(), self.borrow_dependent());
-        let time = stripped.lines.get(k)?.time;
-        Some(time.or(parsed.bodies.get(k)?.time()))
-    }
-
     /// The stripper as it stands after the chunk's last line.
     pub fn unwrapper(&self) -> &Unwrapper {
         &self.borrow_owner().unwrapper

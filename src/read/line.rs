@@ -29,7 +29,11 @@ pub struct ParsedLine<'a> {
 impl ParsedLine<'_> {
     /// The time the line sorts by when inputs are merged: its envelope's, else its text's.
     pub fn order_time(&self) -> Option<Ts> {
-        self.time.or(self.body.time())
+        self.time.or(match *self.body {
+            LineBody::Parsed(Ok(ref p)) => p.time,
+            LineBody::Parsed(Err(time)) => time,
+            LineBody::Partial => None,
+        })
     }
 }
 
@@ -42,17 +46,6 @@ pub enum LineBody<'a> {
     /// fields had to be unescaped, with its time: it is parsed again from the line's payload,
     /// into a buffer, when consumed (a structured record parses alike in any parser state).
     Parsed(Result<Parsed<'a>, Option<Ts>>),
-}
-
-impl LineBody<'_> {
-    /// The time the line's text gives, if any.
-    pub fn time(&self) -> Option<Ts> {
-        match *self {
-            LineBody::Parsed(Ok(ref p)) => p.time,
-            LineBody::Parsed(Err(time)) => time,
-            LineBody::Partial => None,
-        }
-    }
 }
 
 /// Where a parse may put text it has to decode (a structured record's escaped fields).

@@ -11,6 +11,7 @@ use super::chunked::{BufferPool, Chunk, ChunkReader};
 use super::line::{strip_and_parse, InputState, LineBuffers};
 use super::{report_taken, Pipeline};
 use crate::input::{LineReader, Progress};
+use crate::parse::Ts;
 use crate::settings::Patterns;
 
 /// Bytes that the inputs of a merge share: all are open at once, each holding a read buffer
@@ -41,19 +42,19 @@ struct Head<'n> {
 }
 
 impl Head<'_> {
-    /// Moves to the next line, entering the next chunk into `pipeline` when this one is done
-    /// (the input's lines before it were all taken), and finds its time; false at the end.
-    /// `alone`: no other input is being taken (see [`ChunkReader::next_chunk`]).
-    fn advance(&mut self, pipeline: &mut Pipeline, alone: bool, progress: &dyn Progress) -> bool {
+    /// Moves to the input's first line, entering its first chunk into `pipeline`, and finds its
+    /// time; false for an input without lines.
+    fn start(&mut self, pipeline: &mut Pipeline, progress: &dyn Progress) -> bool {
         loop {
-            if let Some(time) = self.chunk.as_ref().and_then(|c| c.order_time(self.at)) {
-                // Lines without a time keep their place after the line above them.
-                if let Some(t) = time {
-                    self.order = t.0;
-                }
+            let first = self
+                .chunk
+                .as_ref()
+                .and_then(|c| c.lines_from(self.at).next());
+            if let Some(line) = first {
+                self.order = sort_at(self.order, line.order_time());
                 return true;
             }
-            if !self.next_chunk(pipeline, alone, progress) {
+            if !self.next_chunk(pipeline, true, progress) {
                 return false;
             }
         }
@@ -96,10 +97,7 @@ impl Head<'_> {
             let at = self.at;
             for line in self.chunk.iter().flat_map(|c| c.lines_from(at)) {
                 if !first {
-                    // Lines without a time keep their place after the line above them.
-                    if let Some(t) = line.order_time() {
-                        self.order = t.0;
-                    }
+                    self.order = sort_at(self.order, line.order_time());
                     if next.is_some_and(|next| (self.order, k) > next) {
                         return true;
                     }
@@ -121,6 +119,12 @@ impl Head<'_> {
             }
         }
     }
+}
+
+/// Where a line of time `time` sorts, after a line that sorted at `order`: a line without a
+/// time keeps its place after the line above it.
+fn sort_at(order: i64, time: Option<Ts>) -> i64 {
+    time.map_or(order, |t| t.0)
 }
 
 /// One input being read line by line, with its next line and the time it sorts by.
@@ -163,10 +167,7 @@ impl Cursor {
         let time = strip_and_parse(state, &self.patterns, &self.line, buffers, |l| {
             l.order_time()
         });
-        // Lines without a time keep their place after the line above them.
-        if let Some(t) = time {
-            self.order = t.0;
-        }
+        self.order = sort_at(self.order, time);
         Ok(true)
     }
 }
@@ -240,7 +241,7 @@ pub(super) fn merge_chunked<'n>(
         .collect();
     let mut heap = BinaryHeap::new();
     for (k, h) in heads.iter_mut().enumerate() {
-        if h.advance(pipeline, true, progress) {
+        if h.start(pipeline, progress) {
             heap.push(Reverse((h.order, k)));
         }
     }
