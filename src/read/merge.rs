@@ -61,7 +61,8 @@ impl Head<'_> {
     }
 
     /// Enters the input's next chunk into `pipeline`, at its first line (this one's lines were
-    /// all taken); false at the end of the input.
+    /// all taken); false at the end of the input. `alone`: no other input is being taken (see
+    /// [`ChunkReader::next_chunk`]).
     fn next_chunk(
         &mut self,
         pipeline: &mut Pipeline,
