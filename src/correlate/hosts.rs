@@ -12,7 +12,7 @@ use rustc_hash::FxHashSet;
 use super::notices::{AlertKind, Notices};
 use super::records::lossy;
 use super::{keep, Analysis, Class, HostRejections, Line, MAX_HOSTS};
-use crate::parse::find_short;
+use crate::input::find_short;
 use crate::settings::{domain_of, Settings};
 
 /// `10.96.27.85:8080`, `[fd00::1]:80` → the IP, if the host is an IP literal.

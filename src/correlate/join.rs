@@ -18,7 +18,8 @@ use std::sync::Arc;
 use super::hosts::Hosts;
 use super::records::{method_name, route_key, Book, Method, Outcome, Req};
 use super::Class;
-use crate::parse::{find_short, Access, Ts};
+use crate::input::find_short;
+use crate::parse::{Access, Ts};
 use crate::settings::Settings;
 
 /// How far apart (µs) an access line's time and its request's end may be.

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::bytes_mask;
+use super::find_short;
 use crate::time::{may_start_with_date, Rfc3339Reader, Ts};
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
@@ -59,33 +59,15 @@ struct JsonFileLine<'a> {
 }
 
 /// `[pod/web-7d9f/web] ` → `web-7d9f/web`: the name ends at the first `] ` and holds no white
-/// space, so the first white space after `[pod/` is that `] `'s space, or there is no prefix.
+/// space, so the first white space after `[pod/` (ASCII's, as `u8::is_ascii_whitespace`) is
+/// that `] `'s space, or there is no prefix.
 fn kubectl_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = line.strip_prefix(b"[pod/")?;
-    let space = first_whitespace(rest)?;
+    let space = find_short(rest, [b' ', b'\t', b'\n', 0x0c, b'\r'])?;
     // `]` and that space, after a name of a byte or more.
     let end = space.checked_sub(1)?;
     let prefix = end > 0 && rest[end] == b']' && rest[space] == b' ';
     prefix.then(|| (&rest[..end], &rest[space + 1..]))
-}
-
-/// Where the first ASCII white space of `b` is, 32 bytes at a time (a pod's name is a few
-/// dozen bytes: a byte-by-byte scan of it cost ~145 instructions a line of `kubectl logs
-/// --prefix`).
-fn first_whitespace(b: &[u8]) -> Option<usize> {
-    const WHITE: [u8; 5] = [b' ', b'\t', b'\n', 0x0c, b'\r'];
-    let mut at = 0;
-    while at < b.len() {
-        let mut block = [0; 32];
-        let piece = &b[at..b.len().min(at + 32)];
-        block[..piece.len()].copy_from_slice(piece);
-        let mask = bytes_mask(&block, WHITE);
-        if mask != 0 {
-            return Some(at + mask.trailing_zeros() as usize);
-        }
-        at += 32;
-    }
-    None
 }
 
 /// `web-1    | ` (compose v2), `grlc_1  | ` (v1), `srft-test       | `.
@@ -439,8 +421,8 @@ mod tests {
 
     /// [`kubectl_prefix`] against its definition (the name ends at the first `] ` and holds no
     /// white space), on every line of up to six bytes from `a`, `]`, space, tab and `é`'s first
-    /// byte after `[pod/`, and on those lines after 30 bytes of name (the name's end in the
-    /// second 32-byte block).
+    /// byte after `[pod/`, and on those lines after 30 bytes of name (the name's end past the
+    /// first words, and in the scan's tail of odd bytes).
     #[test]
     fn kubectl_prefix_as_defined() {
         fn by_definition(line: &[u8]) -> Prefix<'_> {

@@ -13,7 +13,7 @@
 use super::access::Access;
 use super::atoms::{access_log_time, bracketed_log_time, quoted, Level, Ts};
 use super::Event;
-use crate::input::bytes_mask;
+use crate::input::{bytes_mask, find_short};
 use crate::time::stamp;
 
 /// gunicorn's error-log prefix with the bracketed date: (time, pid, level) and the message
@@ -270,33 +270,6 @@ fn holds_either(hay: &[u8], a: u8, b: u8) -> bool {
     blocks.any(hit) || hit(last)
 }
 
-/// Where the first of `needles` is in `hay`, eight bytes at a time: the fields it ends (an
-/// address, a URI, a path) are a few words long, where a memchr call costs more than the scan.
-#[inline(always)]
-pub(crate) fn find_short<const K: usize>(hay: &[u8], needles: [u8; K]) -> Option<usize> {
-    const LOW: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let mut words = hay.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        // A byte equal to a needle is zero in `w ^ needle`; the lowest byte flagged by the
-        // zero-byte test is always a true one (a borrow only flags bytes above a zero).
-        let hits = needles.iter().fold(0, |hits, &n| {
-            let x = w ^ (LOW * u64::from(n));
-            hits | (x.wrapping_sub(LOW) & !x & HIGH)
-        });
-        if hits != 0 {
-            return Some(at + hits.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let tail = words.remainder();
-    tail.iter()
-        .position(|c| needles.contains(c))
-        .map(|k| at + k)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,35 +313,6 @@ mod tests {
                     v[at] = c;
                     assert!(holds_either(&v, b'"', b'\\'), "{len} {at}");
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn find_short_finds_the_first_needle_as_a_scan_would() {
-        let hays: [&[u8]; 7] = [
-            b"",
-            b"10.0.0.1 - - [",
-            b"10.0.0.1",
-            b"abcdefgh ijklmnop\"",
-            b"abcdefghijklmnopqrstuvw\"x",
-            b"\x01\x00\xff\x80 \x20[",
-            b"::1\"\\ ",
-        ];
-        for hay in hays {
-            for k in 0..=hay.len() {
-                let needles = [b' ', b'"', b'\\'];
-                let scan = hay[k..].iter().position(|c| needles.contains(c));
-                assert_eq!(find_short(&hay[k..], needles), scan, "{hay:?} from {k}");
-            }
-        }
-        // Every byte value, at every place of a word and past it.
-        for n in 0..=255u8 {
-            for at in 0..20 {
-                let mut hay = vec![n.wrapping_add(1); 20];
-                hay[at] = n;
-                assert_eq!(find_short(&hay, [n]), Some(at));
-                assert_eq!(find_short(&hay, [n.wrapping_add(2), n]), Some(at));
             }
         }
     }

@@ -21,7 +21,6 @@ use crate::settings::Patterns;
 
 pub use access::Access;
 pub use atoms::{Level, Ts};
-pub(crate) use fast::find_short;
 
 /// What one line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
