@@ -156,9 +156,9 @@ fn cri_fields(line: &[u8]) -> Option<(Stream, bool, &[u8])> {
     Some((stream, partial, rest))
 }
 
-/// Removes ANSI SGR sequences (`ESC [ … m`), the colours compose adds on a terminal.
+/// Removes ANSI SGR sequences (`ESC [ … m`), the colours compose adds on a terminal: `line`
+/// without them is appended to `out`.
 fn strip_sgr(line: &[u8], out: &mut Vec<u8>) {
-    out.clear();
     let mut k = 0;
     while k < line.len() {
         if line[k] == 0x1b && line.get(k + 1) == Some(&b'[') {
@@ -218,9 +218,11 @@ impl Unwrapper {
         (!is_bare(raw)).then(|| self.strip_envelopes(raw, scratch))
     }
 
-    /// [`Unwrapper::strip`] for a line that may have an envelope.
+    /// [`Unwrapper::strip`] for a line that may have an envelope (`scratch` emptied first:
+    /// what the last line left there is no part of this one).
     #[inline(never)]
     fn strip_envelopes<'a>(&mut self, raw: &'a [u8], scratch: &'a mut Vec<u8>) -> Stripped<'a> {
+        scratch.clear();
         let mut scratch = Some(scratch);
         let mut line: &'a [u8] = raw;
         if line.starts_with(b"\x1b[") {

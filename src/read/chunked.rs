@@ -131,7 +131,6 @@ impl StrippedChunk {
         for nl in newlines(&data[..len]) {
             let raw = trim_line(&data[start..nl]);
             let span = start as u32..(start + raw.len()) as u32;
-            scratch.clear();
             let (payload, pod, time) = match unwrapper.strip_enveloped(raw, &mut scratch) {
                 // A bare line is its own payload: no answer made and taken apart (~75
                 // instructions a line).

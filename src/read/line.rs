@@ -85,7 +85,6 @@ pub(crate) fn strip_and_parse<R>(
     then: impl FnOnce(&ParsedLine<'_>) -> R,
 ) -> R {
     let LineBuffers { scratch, decoded } = buffers;
-    scratch.clear();
     match state.unwrapper.strip(raw, scratch) {
         Stripped::Partial => then(&ParsedLine {
             raw,
