@@ -187,7 +187,9 @@ const REASONS: &[(&[u8], u16)] = &[
 /// `django.request` lines: `Not Found: /nope`, `Internal Server Error: /boom`,
 /// `Forbidden (CSRF token missing.): /path`, `Bad request (Unable to parse request body): /x`.
 pub fn django_request(i: &[u8]) -> PResult<'_, Event<'_>> {
-    for &(reason, status) in REASONS {
+    let first = i.first().copied();
+    // The first letter before the whole reason: most messages start with none of them.
+    for &(reason, status) in REASONS.iter().filter(|r| r.0.first().copied() == first) {
         let Some(after) = i.strip_prefix(reason) else {
             continue;
         };
