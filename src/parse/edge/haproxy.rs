@@ -36,7 +36,9 @@ use crate::time::{clock, fixed_digits, time_or_fail};
 /// `name[pid]: ` that ends it.
 fn without_syslog_prefix(i: &[u8]) -> &[u8] {
     let head = &i[..i.len().min(160)];
-    let Some(end) = memchr::memmem::find(head, b"]: ") else {
+    // The first `]: ` (a one-off `memmem::find` would build its searcher for every line).
+    let Some(end) = memchr::memchr_iter(b']', head).find(|&k| head[k + 1..].starts_with(b": "))
+    else {
         return i;
     };
     let start = memchr::memrchr(b' ', &head[..end]).map_or(0, |s| s + 1);
