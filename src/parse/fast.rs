@@ -186,6 +186,33 @@ fn incoming(i: &[u8]) -> Option<Event<'_>> {
 /// nothing after it, as [`super::access::access_line`] reads it (leaving no input).
 #[inline]
 pub fn access_line<'a>(line: &'a [u8], stamps: &mut Stamps) -> Option<Access<'a>> {
+    let (mut access, rest) = before_user_agent(line, stamps)?;
+    // The user agent ends the line.
+    let agent = rest.strip_suffix(b"\"")?;
+    if holds_either(agent, b'"', b'\\') {
+        return None;
+    }
+    access.user_agent = Some(agent);
+    Some(access)
+}
+
+/// An access line of the same shape with more after the user agent's closing quote (an edge's
+/// own fields: ingress-nginx's, Traefik's): the line as [`access_line`] reads it and what
+/// follows, as [`super::access::access_line`] reads them. Rare in an app's log.
+#[cold]
+pub fn access_line_then<'a>(line: &'a [u8], stamps: &mut Stamps) -> Option<(Access<'a>, &'a [u8])> {
+    let (mut access, rest) = before_user_agent(line, stamps)?;
+    let close = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[close] != b'"' {
+        return None;
+    }
+    access.user_agent = Some(&rest[..close]);
+    Some((access, &rest[close + 1..]))
+}
+
+/// The access line up to its user agent's opening quote, and the rest after it.
+#[inline(always)]
+fn before_user_agent<'a>(line: &'a [u8], stamps: &mut Stamps) -> Option<(Access<'a>, &'a [u8])> {
     let end = find_short(line, [b' ', b'"', b'['])?;
     let (client, rest) = line.split_at(end);
     let rest = rest.strip_prefix(b" - - [")?;
@@ -198,28 +225,25 @@ pub fn access_line<'a>(line: &'a [u8], stamps: &mut Stamps) -> Option<Access<'a>
     let (method, uri, rest) = request(rest.get(27..)?.strip_prefix(b" \"")?)?;
     let (status, rest) = status(rest)?;
     let rest = size(rest)?;
-    // The referer, most often `"-"`, then the user agent, which ends the line.
+    // The referer, most often `"-"`.
     let rest = match rest.strip_prefix(b" \"-\" \"") {
         Some(rest) => rest,
         None => quoted(&rest[1..]).ok()?.0.strip_prefix(b" \"")?,
     };
-    let agent = rest.strip_suffix(b"\"")?;
-    if holds_either(agent, b'"', b'\\') {
-        return None;
-    }
-    Some(Access {
+    let access = Access {
         client,
         time: Some(time),
         method,
         uri,
         status,
-        user_agent: Some(agent),
-    })
+        user_agent: None,
+    };
+    Some((access, rest))
 }
 
 /// `GET /a?b HTTP/1.1"` (after the opening quote) → the method, the URI and the rest after
 /// the closing quote, when no quote or backslash comes before it.
-#[inline]
+#[inline(always)]
 fn request(i: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let (method, i) = method(i)?;
     let end = find_short(i, [b' ', b'"', b'\\'])?;
@@ -347,9 +371,15 @@ mod tests {
             (&b"10.0.0.1"[..], &b"GET"[..], &b"/a?b"[..])
         );
         assert_eq!((a.status, a.user_agent), (304, Some(&b"curl/8"[..])));
-        // Fields after the user agent (ingress-nginx) are not the default shape.
+        // Fields after the user agent (ingress-nginx) are not the default shape: they are
+        // left after it.
         let longer = [&line[..], b" 512 0.003"].concat();
         assert_eq!(access_line(&longer, &mut Stamps::default()), None);
+        let then = access_line_then(&longer, &mut Stamps::default());
+        assert_eq!(then, Some((a, &b" 512 0.003"[..])));
+        // A backslash in the agent is left to the general parser, which reads escapes.
+        let escaped = [&line[..line.len() - 1], b"\\\" x\" 1"].concat();
+        assert_eq!(access_line_then(&escaped, &mut Stamps::default()), None);
     }
 
     /// What the general parsers make of `line`, when the fast ones answer: the same; and the
@@ -383,6 +413,15 @@ mod tests {
             assert_eq!(
                 general,
                 Some((&b""[..], a)),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        if let Some((a, tail)) = access_line_then(line, stamps) {
+            let general = access::access_line(line).ok();
+            assert_eq!(
+                general,
+                Some((tail, a)),
                 "{}",
                 String::from_utf8_lossy(line)
             );

@@ -26,6 +26,7 @@ use nom::combinator::opt;
 use nom::Parser;
 
 use super::{without_port, Edge, EdgeRecord, Reason, RecordKind};
+use crate::input::find_short;
 use crate::parse::access::request_line;
 use crate::parse::atoms::no_match;
 use crate::parse::atoms::{month_abbrev, quoted, spaces, token, PResult, Ts};
@@ -51,6 +52,28 @@ fn without_syslog_prefix(i: &[u8]) -> &[u8] {
         return i;
     }
     &i[end + 3..]
+}
+
+/// Whether `line` opens as an `option httplog` line written without a syslog prefix (as
+/// `log stdout format raw` writes it in a container): a first word with no quote or bracket in
+/// it (the client's address), then the accept date with its milliseconds,
+/// `1.2.3.4:5 [06/Feb/2009:12:14:14.`. Every layout of the app's lines has either no such
+/// opening or a zone where these milliseconds are, so such a line can go to the edges' parsers
+/// first. A byte test only: the line may still fail to parse.
+pub fn opens_without_prefix(line: &[u8]) -> bool {
+    let Some(end) = find_short(line, [b' ', b'"', b'[']) else {
+        return false;
+    };
+    // ` [06/Feb/2009:12:14:14.`: the date's fixed punctuation.
+    let d = &line[end..];
+    d.len() > 23
+        && d[..2] == *b" ["
+        && d[4] == b'/'
+        && d[8] == b'/'
+        && d[13] == b':'
+        && d[16] == b':'
+        && d[19] == b':'
+        && d[22] == b'.'
 }
 
 /// The accept date, local time with milliseconds and no offset: `[06/Feb/2009:12:14:14.655]`.
@@ -210,6 +233,28 @@ pub fn haproxy_http(line: &[u8]) -> PResult<'_, EdgeRecord<'_>> {
 mod tests {
     use super::*;
     use crate::parse::edge::tests::text;
+
+    #[test]
+    fn an_opening_without_prefix_is_told_by_its_dates_punctuation() {
+        let line = br#"10.0.0.7:40022 [28/Nov/2026:03:50:00.120] web~ app/g1 0/0/-1/-1/3004 503"#;
+        assert!(opens_without_prefix(line));
+        assert!(opens_without_prefix(&line[..38]));
+        for other in [
+            &line[..37],
+            // gunicorn's access line, a syslog prefix, the date without milliseconds
+            br#"10.0.0.7 - - [28/Nov/2026:03:50:00 +0000] "GET / HTTP/1.1" 200 2 "-" "c""#,
+            br#"Nov 28 03:51:02 lb1 haproxy[812]: 10.0.0.7:40030 [28/Nov/2026:03:51:02.500] web~"#,
+            br#"10.0.0.7:40022 [28/Nov/2026:03:50:00 +0000] web~ app/g1"#,
+            br#"10.0.0.7:40022  [28/Nov/2026:03:50:00.120] web~ app/g1"#,
+            br#"10.0"7:40022 [28/Nov/2026:03:50:00.120] web~ app/g1"#,
+        ] {
+            assert!(
+                !opens_without_prefix(other),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 
     #[test]
     fn the_manuals_example_with_its_syslog_prefix() {
