@@ -3,8 +3,9 @@
 # noisy; ratios measured side by side in one run are what we compare), its counts against the
 # awk one-liner's, its peak memory through a pipe at 1x and 2x the log, and the same log as two
 # rotated files (merged by time), with its peak memory, and `--format ndjson` against json (its
-# CPU, wall and, with CALLGRIND=1, instructions). reqtrail is the release build optimised
-# with its own profile (scripts/pgo.sh, as a shipped binary would be); the plain build is timed too.
+# CPU, wall and, with CALLGRIND=1, instructions; and then an edge's lines' instructions too).
+# reqtrail is the release build optimised with its own profile (scripts/pgo.sh, as a shipped
+# binary would be); the plain build is timed too.
 #   scripts/bench.sh [MEGABYTES]   (default 1024; the log is generated once under target/bench/)
 #   RUNS=n (default 5) runs per command.
 #   PGO=0 times the plain release build alone (no scripts/pgo.sh: quicker, for a small try).
@@ -136,6 +137,16 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
         ndjson_refs=$(count ndjson)
         echo "== callgrind ($PLAIN, RAYON_NUM_THREADS=1, first 20 MB: $lines lines): $refs instructions, $((refs / lines)) per line (target <= 1,000, issue #20)"
         echo "   --format ndjson: $ndjson_refs instructions = $(python3 -c "print(f'{$ndjson_refs / $refs:.2f}')") x json's (target <= 1.3, issue #20)"
+        # An edge's lines: the request lines of the real captures (HAProxy's, nginx's access
+        # log), repeated to 20 MB, read as the edge's file they are.
+        for edge in edge_haproxy_timeout/haproxy.log edge_healthy/nginx-access.log; do
+            EDGE_LOG="target/bench/$(basename "$edge")"
+            grep '^[0-9]' "sample-logs/$edge" | python3 -c 'import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d * (20000000 // len(d)))' > "$EDGE_LOG"
+            edge_lines=$(wc -l < "$EDGE_LOG")
+            edge_refs=$(RAYON_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+                "$PLAIN" --format json "$EDGE_LOG" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d , || true)
+            echo "   $edge's request lines ($edge_lines, 20 MB): $((edge_refs / edge_lines)) instructions per line"
+        done
     else
         echo "== callgrind: valgrind is missing, no instruction count" >&2
     fi

@@ -297,7 +297,7 @@ impl LineParser {
     /// reads it without trying its layouts first (some 2,000-3,000 instructions a line): the
     /// shared access shape with an edge's own fields after it (ingress-nginx, Traefik; see
     /// [`extended_access`]), and HAProxy's line, on which every layout fails (see
-    /// [`edge::haproxy::opens_without_prefix`]). `None` for any other line. Cold: in an app's
+    /// [`edge::haproxy::without_prefix`]). `None` for any other line. Cold: in an app's
     /// log it runs for the odd line only.
     #[cold]
     fn edge_first<'a>(&mut self, line: &'a [u8]) -> Option<Parsed<'a>> {
@@ -314,13 +314,10 @@ impl LineParser {
         }
         // HAProxy's: not when a traceback is under way (the general path hears its echo
         // first), nor with a gunicorn record glued inside (read before the edges' lines).
-        if !self.is_idle()
-            || !edge::haproxy::opens_without_prefix(line)
-            || glued(line, &mut self.stamps).is_some()
-        {
+        if !self.is_idle() || glued(line, &mut self.stamps).is_some() {
             return None;
         }
-        edge::edge_line(line).map(Parsed::edge)
+        edge::haproxy::without_prefix(line).map(Parsed::edge)
     }
 
     /// [`LineParser::parse_with`] without the fast path for the common shapes: the reference

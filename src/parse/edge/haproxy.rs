@@ -54,13 +54,22 @@ fn without_syslog_prefix(i: &[u8]) -> &[u8] {
     &i[end + 3..]
 }
 
-/// Whether `line` opens as an `option httplog` line written without a syslog prefix (as
-/// `log stdout format raw` writes it in a container): a first word with no quote or bracket in
-/// it (the client's address), then the accept date with its milliseconds,
-/// `1.2.3.4:5 [06/Feb/2009:12:14:14.`. Every layout of the app's lines has either no such
-/// opening or a zone where these milliseconds are, so such a line can go to the edges' parsers
-/// first. A byte test only: the line may still fail to parse.
-pub fn opens_without_prefix(line: &[u8]) -> bool {
+/// An `option httplog` line written without a syslog prefix (as `log stdout format raw` writes
+/// it in a container), told by its opening first ([`opens_without_prefix`]); `None` for any
+/// other line. Every other edge's parser fails on such a line, and so does every layout of the
+/// app's lines, which have either no such opening or a zone where its milliseconds are: the
+/// parse can come before theirs.
+pub fn without_prefix(line: &[u8]) -> Option<EdgeRecord<'_>> {
+    if !opens_without_prefix(line) {
+        return None;
+    }
+    haproxy_http(line).ok().map(|(_, rec)| rec)
+}
+
+/// Whether `line` opens as a line without a syslog prefix does: a first word with no quote or
+/// bracket in it (the client's address), then the accept date with its milliseconds,
+/// `1.2.3.4:5 [06/Feb/2009:12:14:14.`. A byte test only: the line may still fail to parse.
+fn opens_without_prefix(line: &[u8]) -> bool {
     let Some(end) = find_short(line, [b' ', b'"', b'[']) else {
         return false;
     };
