@@ -87,6 +87,19 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
     }
 }
 
+/// A field's name, borrowed from the line when it has no escapes (a `Cow<str>` of its own is
+/// always a new `String`).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        match d.deserialize_str(ValueVisitor)? {
+            Value::Str(s) => Ok(Key(s)),
+            _ => Err(serde::de::Error::custom("a field's name is a string")),
+        }
+    }
+}
+
 impl<'a> Value<'a> {
     fn text(self) -> Option<Cow<'a, str>> {
         match self {
@@ -107,8 +120,13 @@ impl<'a> Value<'a> {
 }
 
 fn level_of(s: &str) -> Option<Level> {
-    let upper = s.trim().to_ascii_uppercase();
-    level_name(upper.as_bytes())
+    // Upper-cased in place of a new `String`: a level's name is 8 letters at most.
+    let s = s.trim().as_bytes();
+    let mut upper = [0u8; 8];
+    let upper = upper.get_mut(..s.len())?;
+    upper.copy_from_slice(s);
+    upper.make_ascii_uppercase();
+    level_name(upper)
         .ok()
         .filter(|(rest, _)| rest.is_empty())
         .map(|(_, l)| l)
@@ -184,7 +202,7 @@ pub fn json_record(line: &[u8]) -> Option<Fields<'_>> {
             mut map: A,
         ) -> Result<Fields<'de>, A::Error> {
             let mut fields = Fields::default();
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            while let Some(Key(key)) = map.next_key()? {
                 let value: Value<'de> = map.next_value()?;
                 fields.set(&key, value);
             }
