@@ -2,10 +2,29 @@
 //! tracebacks that follow them (their exception type is counted for the error it belongs to),
 //! plus lines that mention a request in a wording nobody declared.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use super::records::lossy;
 use super::workers::halts;
 use super::{keep, Analysis, Line, EVIDENCE_PER_KIND, MAX_SAMPLES};
 use crate::parse::{Event, Parsed};
+
+/// Words that tell a message nobody recognised speaks of a request, searched for with finders
+/// built once: `memmem::find` builds one for every call, and every such message is searched
+/// until a few samples are kept (~1,000 instructions a message).
+static REQUEST_WORDS: LazyLock<[Finder<'static>; 6]> = LazyLock::new(|| {
+    [
+        &b"GET "[..],
+        b"POST ",
+        b"HTTP/",
+        b"request",
+        b"REQUEST",
+        b"response",
+    ]
+    .map(Finder::new)
+});
 
 /// Which record a traceback that follows belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,22 +51,11 @@ impl Errors {
                 keep(&mut out.errors.server_error_evidence, || line.evidence());
             }
             Event::InvalidRequest { .. } => out.errors.invalid_requests += 1,
-            Event::Message if out.input.unknown_request_messages.len() < MAX_SAMPLES => {
-                let t = p.text;
-                let mentions = |w: &[u8]| memchr::memmem::find(t, w).is_some();
-                if [
-                    &b"GET "[..],
-                    b"POST ",
-                    b"HTTP/",
-                    b"request",
-                    b"REQUEST",
-                    b"response",
-                ]
-                .iter()
-                .any(|w| mentions(w))
-                {
-                    out.input.unknown_request_messages.push(line.evidence());
-                }
+            Event::Message
+                if out.input.unknown_request_messages.len() < MAX_SAMPLES
+                    && REQUEST_WORDS.iter().any(|w| w.find(p.text).is_some()) =>
+            {
+                out.input.unknown_request_messages.push(line.evidence());
             }
             Event::DjangoRequest { status, .. } if *status >= 500 => {
                 keep(&mut out.errors.server_error_evidence, || line.evidence());
@@ -114,6 +122,27 @@ fn field_exception(event: &Event<'_>, exc: &[u8], out: &mut Analysis) {
 #[cfg(test)]
 mod tests {
     use crate::correlate::run;
+
+    /// A message nobody recognised is kept as a sample when it has one of the request words
+    /// (each of them, anywhere in it), and not otherwise.
+    #[test]
+    fn messages_speaking_of_requests_are_sampled() {
+        let line = |m: &str| format!("[2025-10-16 08:00:00 +0000] [36] [INFO] {m}");
+        let sampled = |m: &str| !run(&[&line(m)]).input.unknown_request_messages.is_empty();
+        for m in [
+            "served GET /x in 3 ms",
+            "POST /y",
+            "spoke HTTP/1.1",
+            "the request was slow",
+            "REQUEST",
+            "no response yet",
+        ] {
+            assert!(sampled(m), "{m}");
+        }
+        for m in ["cache warmed", "GETS /x", "Request", "respond"] {
+            assert!(!sampled(m), "{m}");
+        }
+    }
 
     #[test]
     fn gunicorn_500_after_timeout_is_recorded() {
