@@ -122,7 +122,9 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
     let rest = &line[16..];
     let host_end = memchr::memchr(b' ', rest)?;
     let after_host = &rest[host_end + 1..];
-    let colon = memchr::memmem::find(after_host, b": ")?;
+    // The first `: ` (a one-off `memmem::find` would build its searcher for every line).
+    let colon =
+        memchr::memchr_iter(b':', after_host).find(|&k| after_host.get(k + 1) == Some(&b' '))?;
     let tag = &after_host[..colon];
     if tag.is_empty() || tag.contains(&b' ') {
         return None;
@@ -513,6 +515,11 @@ mod tests {
         assert_eq!(out[0].3, G);
         let out = strip_all(&[b"Jul 05 is a date: not a prefix"]);
         assert_eq!(out[0].3, "Jul 05 is a date: not a prefix");
+        // The tag ends at the first `: `, past colons without a space after them.
+        let out = strip_all(&[format!("Jul  5 09:13:44 web py:wsgi: {G}").as_bytes()]);
+        assert_eq!(out[0].3, G);
+        let out = strip_all(&[b"Jul  5 09:13:44 web a:b c: x"]);
+        assert_eq!(out[0].3, "Jul  5 09:13:44 web a:b c: x");
     }
 
     #[test]
