@@ -252,7 +252,7 @@ impl Unwrapper {
                 }
             }
             if line.starts_with(b"{\"log\":") {
-                if let Ok(j) = serde_json::from_slice::<JsonFileLine>(line) {
+                if let Ok(j) = super::json_line::<JsonFileLine>(line) {
                     let s = match j.stream.as_deref() {
                         Some("stdout") => Stream::Stdout,
                         _ => Stream::Stderr,

@@ -143,7 +143,7 @@ pub fn caddy_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
     if line.first() != Some(&b'{') {
         return None;
     }
-    let j: CaddyJson<'_> = serde_json::from_slice(line).ok()?;
+    let j: CaddyJson<'_> = crate::input::json_line(line).ok()?;
     let status = j.status.and_then(Number::status);
     let kind = if j.logger.starts_with("http.log.access") {
         RecordKind::Access

@@ -116,7 +116,7 @@ pub fn gcp_lb_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
     if line.first() != Some(&b'{') {
         return None;
     }
-    let entry: Entry<'_> = serde_json::from_slice(line).ok()?;
+    let entry: Entry<'_> = crate::input::json_line(line).ok()?;
     let details = entry.json_payload.and_then(|p| p.status_details);
     let is_lb = entry
         .resource

@@ -160,7 +160,7 @@ pub fn traefik_json(line: &[u8]) -> Option<EdgeRecord<'_>> {
     if line.first() != Some(&b'{') {
         return None;
     }
-    let j: TraefikJson<'_> = serde_json::from_slice(line).ok()?;
+    let j: TraefikJson<'_> = crate::input::json_line(line).ok()?;
     let status = j.DownstreamStatus.status()?;
     let origin = j.OriginStatus.and_then(Number::status);
     let url = match j.ServiceURL {
