@@ -211,7 +211,10 @@ pub const OTHER_ROUTES: &str = "(other routes)";
 impl Latency {
     /// Records one paired request of `method` on `path` (counted under its route); `hash`
     /// identifies the pair (equal pairs, equal hashes), to find its route key again.
-    /// `precision`: the less precise of its two ends' times.
+    /// `precision`: the less precise of its two ends' times. Inlined (one caller, every
+    /// request): thin LTO made it a call in some builds and not in others (~4 M instructions
+    /// on the slice); a pair seen for the first time is remembered out of line.
+    #[inline]
     pub fn add(
         &mut self,
         (method, path, hash): (&str, &[u8], u64),
@@ -229,18 +232,7 @@ impl Latency {
             .filter(|(m, p, _)| m == method && **p == *path);
         let slot = match known {
             Some(&(_, _, slot)) => slot,
-            None => {
-                let mut key = format!("{method} ");
-                push_route(&mut key, &String::from_utf8_lossy(path));
-                // Once the cap is reached no route is added: a slot remembered stays right.
-                let slot = self.slot(key);
-                if self.keys.len() >= MAX_KEYS {
-                    self.keys.clear();
-                }
-                self.keys
-                    .insert(hash, (method.to_string(), path.into(), slot));
-                slot
-            }
+            None => self.remember(method, path, hash),
         };
         self.routes[slot].1.add(micros);
         let fastest_kept = self.slowest.last().map(|s| s.seconds);
@@ -250,6 +242,21 @@ impl Latency {
             self.slowest.insert(at, s);
             self.slowest.truncate(SLOWEST);
         }
+    }
+
+    /// The slot of a (method, path) pair not seen before (or forgotten), remembered by `hash`.
+    #[cold]
+    fn remember(&mut self, method: &str, path: &[u8], hash: u64) -> usize {
+        let mut key = format!("{method} ");
+        push_route(&mut key, &String::from_utf8_lossy(path));
+        // Once the cap is reached no route is added: a slot remembered stays right.
+        let slot = self.slot(key);
+        if self.keys.len() >= MAX_KEYS {
+            self.keys.clear();
+        }
+        self.keys
+            .insert(hash, (method.to_string(), path.into(), slot));
+        slot
     }
 
     /// Where route `key`'s histogram is, made if the cap leaves room, else [`OTHER_ROUTES`]'s.

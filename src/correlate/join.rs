@@ -122,7 +122,9 @@ impl AccessJoin {
     }
 
     /// An access line: link it to its record, or keep it until one shows up. `probe_agent`:
-    /// its user agent is a health checker's; `now`: the stream's latest time.
+    /// its user agent is a health checker's; `now`: the stream's latest time. Inlined into its
+    /// one caller, as thin LTO did in some builds only.
+    #[inline]
     pub(super) fn line(
         &mut self,
         book: &mut Book,
