@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::find_short;
+use super::{find_short, json_plain};
 use crate::time::{may_start_with_date, Rfc3339Reader, Ts};
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
@@ -75,7 +75,7 @@ fn json_file_fast(line: &[u8]) -> Option<JsonFileLine<'_>> {
     };
     let time = rest.strip_prefix("\",\"time\":\"")?.strip_suffix("\"}")?;
     // The time as written: no quote, escape or control character in it.
-    if time.bytes().any(|c| c == b'"' || c == b'\\') || has_control(time.as_bytes()) {
+    if !json_plain::<false>(time.as_bytes()) {
         return None;
     }
     Some(JsonFileLine {
@@ -95,7 +95,8 @@ fn json_string(s: &str) -> Option<(Cow<'_, str>, &str)> {
     loop {
         let at = start + memchr::memchr2(b'"', b'\\', &s.as_bytes()[start..])?;
         let piece = &s[start..at];
-        if has_control(piece.as_bytes()) {
+        // No quote or backslash in it: a control character is what would be escaped.
+        if !json_plain::<false>(piece.as_bytes()) {
             return None;
         }
         let after = &s[at + 1..];
@@ -137,19 +138,6 @@ fn escape(s: &str) -> Option<(char, usize)> {
         }
         _ => return None,
     })
-}
-
-/// Whether `s` holds a control character (below 0x20), which JSON strings may not: eight bytes
-/// at a time (a word has a byte below `n` when `(x - n·0x01…) & !x & 0x80…` is not zero).
-fn has_control(s: &[u8]) -> bool {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let below = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-    let mut words = s.chunks_exact(8);
-    let hit = words
-        .by_ref()
-        .any(|w| below(u64::from_le_bytes(w.try_into().expect("eight bytes"))));
-    hit || words.remainder().iter().any(|&c| c < 0x20)
 }
 
 /// `[pod/web-7d9f/web] ` → `web-7d9f/web`: the name ends at the first `] ` and holds no white
@@ -434,23 +422,6 @@ impl Unwrapper {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The word-at-a-time test answers as the definition does: every byte value at every place
-    /// of every length up to 17, among plain letters and among bytes of 0x80 and above.
-    #[test]
-    fn control_characters_are_found_as_a_scan_finds_them() {
-        for fill in [b'a', 0x80, 0xff, 0x20] {
-            for len in 0..=17 {
-                for at in 0..len {
-                    for c in 0..=255u8 {
-                        let mut s = vec![fill; len];
-                        s[at] = c;
-                        assert_eq!(has_control(&s), s.iter().any(|&b| b < 0x20), "{s:?}");
-                    }
-                }
-            }
-        }
-    }
 
     /// The json-file reader without serde answers as serde does wherever it answers: on lines
     /// written as dockerd writes them (every escape, Go's `\u003c` for `<`, a surrogate pair,

@@ -85,6 +85,42 @@ pub fn json_line<'a, T: serde::Deserialize<'a>>(line: &'a [u8]) -> serde_json::R
     }
 }
 
+/// Whether a byte is escaped in a JSON string (as serde_json escapes: quotes, backslashes
+/// and control characters below 0x20), and so may not stand in one as it is.
+pub fn json_escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether no byte of `bytes` is [`json_escaped`] (nor, if `ASCII`, above 0x7f): most text,
+/// tested eight bytes at a time (a byte below 0x20, or equal to `"` or `\\`, sets the top bit
+/// of its lane). Here, below every stage, for the JSON the envelope reads and the JSON the
+/// report writes.
+pub fn json_plain<const ASCII: bool>(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    if !words.by_ref().all(word_plain::<ASCII>) {
+        return false;
+    }
+    match bytes.len() {
+        // The last eight bytes again (overlapping the words tested), rather than byte by byte.
+        8.. => word_plain::<ASCII>(&bytes[bytes.len() - 8..]),
+        _ => !words
+            .remainder()
+            .iter()
+            .any(|&b| json_escaped(b) || (ASCII && !b.is_ascii())),
+    }
+}
+
+/// Whether none of eight bytes is [`json_escaped`] (nor, if `ASCII`, above 0x7f).
+fn word_plain<const ASCII: bool>(word: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |w: u64| w.wrapping_sub(ONES) & !w & TOPS;
+    let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+    let low = w.wrapping_sub(ONES * 0x20) & !w & TOPS;
+    let high = if ASCII { w & TOPS } else { 0 };
+    low | high | zero_in(w ^ (ONES * b'"' as u64)) | zero_in(w ^ (ONES * b'\\' as u64)) == 0
+}
+
 /// Where `piece` starts in `whole`, when it is a slice of it (not merely equal bytes elsewhere):
 /// what a stage borrowed from a line can then be kept as a place in it instead of a copy.
 pub fn offset_in(whole: &[u8], piece: &[u8]) -> Option<usize> {
@@ -677,6 +713,27 @@ mod tests {
                 let borrowed =
                     |c: &std::borrow::Cow<str>| matches!(c, std::borrow::Cow::Borrowed(_));
                 assert_eq!(borrowed(&a.0), borrowed(&b.0), "{text}");
+            }
+        }
+    }
+
+    /// The word-at-a-time test answers as the definition does: every byte value at every place
+    /// of every length up to 17, among plain letters, among bytes of 0x80 and above, and among
+    /// spaces; with and without ASCII asked for.
+    #[test]
+    fn json_plain_answers_as_a_scan_does() {
+        for fill in [b'a', 0x80, 0xff, 0x20] {
+            for len in 0..=17 {
+                for at in 0..len {
+                    for c in 0..=255u8 {
+                        let mut s = vec![fill; len];
+                        s[at] = c;
+                        let escaped = s.iter().any(|&b| json_escaped(b));
+                        assert_eq!(json_plain::<false>(&s), !escaped, "{s:?}");
+                        let ascii = !escaped && s.is_ascii();
+                        assert_eq!(json_plain::<true>(&s), ascii, "{s:?}");
+                    }
+                }
             }
         }
     }

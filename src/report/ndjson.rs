@@ -12,6 +12,7 @@ use super::wire;
 #[cfg(test)]
 use crate::correlate;
 use crate::correlate::Notice;
+use crate::input::{json_escaped, json_plain};
 use crate::time::{Rfc3339Writer, Ts};
 
 /// Appends `n` as one JSON object and `\n` to `out`, byte for byte as serde_json writes
@@ -202,18 +203,12 @@ fn quoted(name: impl AsRef<[u8]>, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Whether a byte is escaped in a JSON string (as serde_json escapes: quotes, backslashes
-/// and control characters below 0x20).
-fn escaped(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
 /// `s` as a JSON string, escaped as serde_json escapes it.
 fn string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if plain::<false>(bytes) {
+    if json_plain::<false>(bytes) {
         out.extend_from_slice(bytes);
     } else {
         escape(bytes, out);
@@ -224,39 +219,10 @@ fn string(s: &str, out: &mut Vec<u8>) {
 /// Bytes of a log line (invalid UTF-8 replaced, as `String::from_utf8_lossy`) as a JSON
 /// string: ASCII with nothing to escape, nearly all of them, is copied as it is.
 fn logged(bytes: &[u8], out: &mut Vec<u8>) {
-    if plain::<true>(bytes) {
+    if json_plain::<true>(bytes) {
         quoted(bytes, out);
     } else {
         string(&String::from_utf8_lossy(bytes), out);
-    }
-}
-
-/// Whether none of eight bytes is escaped (nor, if `ASCII`, above 0x7f).
-fn word_plain<const ASCII: bool>(word: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
-    let zero_in = |w: u64| w.wrapping_sub(ONES) & !w & TOPS;
-    let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-    let low = w.wrapping_sub(ONES * 0x20) & !w & TOPS;
-    let high = if ASCII { w & TOPS } else { 0 };
-    low | high | zero_in(w ^ (ONES * b'"' as u64)) | zero_in(w ^ (ONES * b'\\' as u64)) == 0
-}
-
-/// Whether no byte of `bytes` is escaped (nor, if `ASCII`, above 0x7f): most text, tested
-/// eight bytes at a time (a byte below 0x20, or equal to `"` or `\\`, sets the top bit of its
-/// lane).
-fn plain<const ASCII: bool>(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    if !words.by_ref().all(word_plain::<ASCII>) {
-        return false;
-    }
-    match bytes.len() {
-        // The last eight bytes again (overlapping the words tested), rather than byte by byte.
-        8.. => word_plain::<ASCII>(&bytes[bytes.len() - 8..]),
-        _ => !words
-            .remainder()
-            .iter()
-            .any(|&b| escaped(b) || (ASCII && !b.is_ascii())),
     }
 }
 
@@ -265,7 +231,7 @@ fn escape(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (k, &b) in bytes.iter().enumerate() {
-        if !escaped(b) {
+        if !json_escaped(b) {
             continue;
         }
         out.extend_from_slice(&bytes[start..k]);
