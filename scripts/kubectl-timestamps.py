@@ -44,6 +44,10 @@ def journald(second, line):
 
 def main():
     mode = sys.argv[1] if sys.argv[1:] else ""
+    if sys.argv[2:] or mode not in ("", "--prefix", "--json-file", "--journald"):
+        print("usage: kubectl-timestamps.py [--prefix | --json-file | --journald] < LOG > OUT",
+              file=sys.stderr)
+        sys.exit(2)
     pod = POD if mode == "--prefix" else b""
     last, n = b"1970-01-01T00:00:00", 0
     out = sys.stdout.buffer

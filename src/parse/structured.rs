@@ -31,7 +31,7 @@ pub struct Fields<'a> {
 
 /// One field's value: a string (borrowed from the line when it has no escapes), an integer
 /// (one that fits an `i64`), any other number, or anything else (skipped).
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum Value<'a> {
     Str(Cow<'a, str>),
     Int(i64),
