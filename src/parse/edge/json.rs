@@ -19,14 +19,45 @@ pub(crate) fn present(text: Option<Cow<'_, str>>) -> Option<Cow<'_, [u8]>> {
     text.filter(|t| !t.is_empty() && t != "-").map(bytes)
 }
 
-/// A number written as a JSON number or as a string of one (`200`, `"200"`).
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq)]
-#[serde(untagged)]
+/// A number written as a JSON number or as a string of one (`200`, `"200"`): an integer that
+/// fits an `i64`, any other number, or a string as the line holds it (one with escapes is no
+/// number, and neither is anything else: the record is then not read).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Number<'a> {
     Int(i64),
     Float(f64),
-    #[serde(borrow)]
     Text(&'a str),
+}
+
+/// Read by what the JSON holds, in one step: as `#[serde(untagged)]` would read the enum (an
+/// `i64`, else an `f64`, else a borrowed string), without buffering the value and building an
+/// error `String` for each variant it is not: that cost ~1,700 instructions a number, three
+/// to five a Caddy or Traefik line.
+impl<'de: 'a, 'a> Deserialize<'de> for Number<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number<'a>, D::Error> {
+        d.deserialize_any(NumberVisitor)
+    }
+}
+
+struct NumberVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NumberVisitor {
+    type Value = Number<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number, or a string without escapes")
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Number<'de>, E> {
+        Ok(Number::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Number<'de>, E> {
+        Ok(i64::try_from(v).map_or(Number::Float(v as f64), Number::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Number<'de>, E> {
+        Ok(Number::Float(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Number<'de>, E> {
+        Ok(Number::Text(v))
+    }
 }
 
 impl Number<'_> {
@@ -43,5 +74,104 @@ impl Number<'_> {
     pub(crate) fn status(self) -> Option<u16> {
         let f = self.float()?;
         (f.fract() == 0.0 && (100.0..=599.0).contains(&f)).then_some(f as u16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number as serde's `#[serde(untagged)]` reads it: the reference [`Number`] must
+    /// agree with.
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(untagged)]
+    enum Untagged<'a> {
+        Int(i64),
+        Float(f64),
+        #[serde(borrow)]
+        Text(&'a str),
+    }
+
+    /// Every kind of JSON value, and the edges of each, as a field's value and as an optional
+    /// one: the same number, or an error both ways; and the rest of the record read alike.
+    #[test]
+    fn numbers_are_read_as_an_untagged_enum_reads_them() {
+        #[derive(Deserialize)]
+        struct Record<'a> {
+            #[serde(borrow)]
+            n: Number<'a>,
+            after: &'a str,
+        }
+        #[derive(Deserialize)]
+        struct Reference<'a> {
+            #[serde(borrow)]
+            n: Untagged<'a>,
+            after: &'a str,
+        }
+        #[derive(Deserialize)]
+        struct Optional<'a> {
+            #[serde(borrow)]
+            n: Option<Number<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct OptionalReference<'a> {
+            #[serde(borrow)]
+            n: Option<Untagged<'a>>,
+        }
+        let same = |ours: &Number, theirs: &Untagged| match (ours, theirs) {
+            (Number::Int(a), Untagged::Int(b)) => a == b,
+            (Number::Float(a), Untagged::Float(b)) => a.to_bits() == b.to_bits(),
+            (Number::Text(a), Untagged::Text(b)) => a == b,
+            _ => false,
+        };
+        for json in [
+            "0",
+            "-0",
+            "200",
+            "-1",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "123456789012345678901234567890",
+            "1.5",
+            "30.0012",
+            "1795837621.524",
+            "-0.0",
+            "1e300",
+            "2E-3",
+            r#""200""#,
+            r#"" 200 ""#,
+            r#""2026-11-28T03:47:05.250Z""#,
+            r#""""#,
+            r#""\u0032\u0030\u0030""#,
+            r#""esc\"aped""#,
+            "true",
+            "false",
+            "null",
+            "[]",
+            "[200]",
+            "{}",
+            r#"{"n": 200}"#,
+        ] {
+            let record = format!(r#"{{"n": {json}, "after": "x"}}"#);
+            let ours = serde_json::from_str::<Record>(&record);
+            let theirs = serde_json::from_str::<Reference>(&record);
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => {
+                    assert!(same(&a.n, &b.n), "{json}: {:?} against {:?}", a.n, b.n);
+                    assert_eq!((a.after, b.after), ("x", "x"), "{json}");
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{json}: one read it, the other did not"),
+            }
+            let ours = serde_json::from_str::<Optional>(&record).map(|r| r.n);
+            let theirs = serde_json::from_str::<OptionalReference>(&record).map(|r| r.n);
+            match (&ours, &theirs) {
+                (Ok(Some(a)), Ok(Some(b))) => assert!(same(a, b), "{json}: {a:?} against {b:?}"),
+                (Ok(None), Ok(None)) | (Err(_), Err(_)) => {}
+                _ => panic!("{json}: {ours:?} against {theirs:?}"),
+            }
+        }
     }
 }
