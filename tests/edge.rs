@@ -440,3 +440,69 @@ fn a_malformed_edge_line_is_unrecognised_never_paired() {
     assert_eq!(v["edge"]["present"], false);
     assert_eq!(v["edge"]["failures"], serde_json::json!([]));
 }
+
+/// `lines` (HAProxy's log) as rsyslog writes HAProxy's lines to a file with host `host`: each
+/// request line behind its stamp and `host haproxy[pid]: `, in rsyslog's default file format
+/// (`RSYSLOG_FileFormat`, Debian 12's: `2026-12-04T07:22:22.478000+00:00`) or the traditional
+/// one (`Dec  4 07:22:22`), the stamp taken from the line's accept date. HAProxy's own notices
+/// (its master's, on stderr) are left as they are.
+fn syslogged(lines: &str, host: &str, rfc3339: bool) -> String {
+    let months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    lines
+        .lines()
+        .map(|l| {
+            if !l.starts_with(|c: char| c.is_ascii_digit()) {
+                return format!("{l}\n");
+            }
+            // `[04/Dec/2026:07:22:22.478]`
+            let d = &l[l.find('[').unwrap() + 1..];
+            let (day, mon, year, clock, ms) =
+                (&d[..2], &d[3..6], &d[7..11], &d[12..20], &d[21..24]);
+            let stamp = if rfc3339 {
+                let m = months.find(mon).unwrap() / 3 + 1;
+                format!("{year}-{m:02}-{day}T{clock}.{ms}000+00:00")
+            } else {
+                format!("{mon} {:>2} {clock}", day.trim_start_matches('0'))
+            };
+            format!("{stamp} {host} haproxy[21370]: {l}\n")
+        })
+        .collect()
+}
+
+#[test]
+fn haproxy_through_rsyslog_is_read_as_its_own_lines() {
+    for dir in edge_dirs() {
+        let t = truth(&dir);
+        if t["edge"]["server"] != "haproxy" {
+            continue;
+        }
+        let app = dir.join("app.log");
+        let (_, straight) = report(&[&app, &dir.join("haproxy.log")]);
+        assert!(straight["edge"]["requests"].as_u64().unwrap() > 0);
+        let raw = std::fs::read_to_string(dir.join("haproxy.log")).unwrap();
+        // Host names opening with the letters other edges' formats open with too.
+        for host in [
+            "lb1",
+            "web01",
+            "srv-2",
+            "app",
+            "gw",
+            "haproxy-1",
+            "10.0.0.2",
+        ] {
+            for rfc3339 in [true, false] {
+                let at = format!("{} as {host}'s, RFC 3339: {rfc3339}", dir.display());
+                let tmp = common::Tmp::new(&format!("haproxy-syslog-{host}-{rfc3339}"));
+                let file = tmp.file("haproxy.log", syslogged(&raw, host, rfc3339).as_bytes());
+                let (_, v) = report(&[&app, Path::new(&file)]);
+                for key in ["requests", "status", "failed", "causes", "clock_skew"] {
+                    assert_eq!(v["edge"][key], straight["edge"][key], "{at}: {key}");
+                }
+                assert_eq!(
+                    v["input"]["unrecognized"], straight["input"]["unrecognized"],
+                    "{at}"
+                );
+            }
+        }
+    }
+}

@@ -188,16 +188,20 @@ impl Eq for EdgeRecord<'_> {}
 /// the `combined` shape are not tried here: that shape is gunicorn's too (see
 /// [`extended_access`] and the source's role).
 pub fn edge_line(line: &[u8]) -> Option<EdgeRecord<'_>> {
-    match *line.first()? {
-        b'{' => edge_json(line),
-        b'0'..=b'9' => whole(nginx::nginx_upstream_error(line))
-            .or_else(|| whole(heroku::heroku_router(line)))
-            .or_else(|| whole(haproxy::haproxy_http(line))),
+    let own = match *line.first()? {
+        b'{' => return edge_json(line),
+        b'0'..=b'9' => {
+            whole(nginx::nginx_upstream_error(line)).or_else(|| whole(heroku::heroku_router(line)))
+        }
         b'a' | b's' => whole(heroku::heroku_router(line)),
         b'h' => whole(heroku::heroku_router(line)).or_else(|| whole(aws_alb::aws_alb(line))),
         b'g' | b'w' => whole(aws_alb::aws_alb(line)),
-        _ => whole(haproxy::haproxy_http(line)),
-    }
+        _ => None,
+    };
+    // HAProxy's line may open with any word: the host of its syslog prefix, once the stamp
+    // before it has been read as an envelope's time (rsyslog's default file format,
+    // `2026-12-04T07:22:22.478911+00:00 web01 haproxy[812]: 10.0.0.7:40030 [04/Dec/…`).
+    own.or_else(|| whole(haproxy::haproxy_http(line)))
 }
 
 /// A JSON line an edge writes (Caddy, Traefik, a Google Cloud load balancer entry), told by
@@ -268,6 +272,32 @@ pub(super) mod tests {
     /// 2026-11-28 at `h:m:s` UTC, the day the test lines are from.
     pub(in crate::parse::edge) fn at(h: u32, m: u32, s: u32) -> Option<Ts> {
         Ts::from_civil((2026, 11, 28), (h, m, s), 0, 0)
+    }
+
+    /// HAProxy's line behind the host and tag of a syslog prefix (what is left of rsyslog's
+    /// default file format once its stamp is read as an envelope's time), whatever letter the
+    /// host's name opens with, those other edges' formats open with too.
+    #[test]
+    fn haproxy_behind_any_host_name() {
+        let body = br#"haproxy[812]: 10.0.0.7:40030 [28/Nov/2026:03:51:02.500] web~ app/g1 0/0/1/-1/30001 504 198 - - sH-- 1/1/0/0/0 0/0 "GET /slow/ HTTP/1.1""#;
+        for host in [
+            "lb1",
+            "app",
+            "srv-2",
+            "haproxy-1",
+            "gw",
+            "web01",
+            "10.0.0.2",
+            "Edge",
+        ] {
+            let line = [host.as_bytes(), b" ", body].concat();
+            let r = edge_line(&line).unwrap_or_else(|| panic!("{host}"));
+            assert_eq!((r.edge, r.status), (Edge::HaProxy, Some(504)), "{host}");
+            assert_eq!(text(&r.path), Some("/slow/"), "{host}");
+        }
+        // The edges those letters are tried for first still read their own lines.
+        let heroku = br#"at=error code=H12 desc="Request timeout" method=GET path="/slow/" host=shop.example.com request_id=1 fwd="203.0.113.7" dyno=web.1 connect=0ms service=30000ms status=503 bytes=0 protocol=https"#;
+        assert_eq!(edge_line(heroku).map(|r| r.edge), Some(Edge::HerokuRouter));
     }
 
     #[test]
