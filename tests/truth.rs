@@ -703,6 +703,82 @@ fn every_capture_agrees_with_the_client_side_truth() {
     }
 }
 
+/// A capture as docker's timestamps give it (`2026-11-28T03:46:57.023280Z `) and as rsyslog
+/// writes a systemd service's lines to `/var/log/syslog` in its default file format (Debian 12's:
+/// `2026-11-28T03:46:57.023280+00:00 web01 gunicorn[27234]: `), from the capture's own stamps
+/// cut to rsyslog's microseconds.
+fn docker_and_rsyslog(dir: &Path) -> [String; 2] {
+    let text = std::fs::read_to_string(dir.join("docker-timestamps.log")).unwrap();
+    let mut both = [String::new(), String::new()];
+    for line in text.lines() {
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        let micros = &stamp[..26];
+        both[0] += &format!("{micros}Z {rest}\n");
+        both[1] += &format!("{micros}+00:00 web01 gunicorn[27234]: {rest}\n");
+    }
+    both
+}
+
+/// `v` without the file names its evidence carries (each rendering is a file of its own).
+fn unnamed(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| *k != "file")
+                .map(|(k, v)| (k.clone(), unnamed(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(unnamed).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Every capture read from rsyslog's file format: what docker's timestamps give, every line
+/// recognised (the host and tag were unrecognised text before each line).
+#[test]
+fn rsyslogs_file_format_reads_as_the_capture() {
+    let tmp = common::Tmp::new("rsyslog");
+    let mut requests = 0;
+    for dir in scenario_dirs() {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        let [docker, syslog] = docker_and_rsyslog(&dir);
+        let files = [
+            tmp.file(&format!("{name}-docker.log"), docker.as_bytes()),
+            tmp.file(&format!("{name}-syslog.log"), syslog.as_bytes()),
+        ];
+        let reports = files.map(|f| {
+            let (_, stdout, stderr) = run(&["--format", "json", &f]);
+            serde_json::from_str::<Value>(&stdout).unwrap_or_else(|e| panic!("{f}: {e} {stderr}"))
+        });
+        let [a, b] = &reports;
+        let at = dir.display();
+        assert_eq!(b["input"]["unrecognized"], 0, "{at}");
+        requests += b["requests"]["total"].as_u64().unwrap();
+        for key in ["lines", "recognized", "blank", "first_time", "last_time"] {
+            assert_eq!(a["input"][key], b["input"][key], "{at}: input.{key}");
+        }
+        for key in ["requests", "in_flight", "latency", "timeline", "server"] {
+            assert_eq!(unnamed(&a[key]), unnamed(&b[key]), "{at}: {key}");
+        }
+        let ids = |r: &Value, list: &str, field: &str| -> Vec<Value> {
+            r[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c[field].clone())
+                .collect()
+        };
+        assert_eq!(
+            ids(a, "checks", "status"),
+            ids(b, "checks", "status"),
+            "{at}"
+        );
+        assert_eq!(ids(a, "findings", "id"), ids(b, "findings", "id"), "{at}");
+        assert_eq!(ids(a, "orphans", "path"), ids(b, "orphans", "path"), "{at}");
+    }
+    assert!(requests > 0);
+}
+
 #[test]
 fn findings_name_the_cause_and_the_fix() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");

@@ -2,7 +2,8 @@
 //!
 //! `docker logs --timestamps`, `kubectl logs --prefix --timestamps`, Kubernetes CRI files,
 //! docker json-file lines, docker compose prefixes and the ANSI colours compose adds on a
-//! terminal all wrap the same gunicorn/Django line. The wrapper's time, stream and pod are kept:
+//! terminal, journald's and rsyslog's prefixes (a systemd service's lines in `/var/log/syslog`)
+//! all wrap the same gunicorn/Django line. The wrapper's time, stream and pod are kept:
 //! the time is more trustworthy than the text's (see reference §1, clocks), and each pod is a
 //! different set of processes to correlate. CRI `P` partial records and json-file lines without
 //! a trailing newline are joined with what follows, as the runtime split them.
@@ -214,6 +215,24 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
     Some(&after_host[colon + 2..])
 }
 
+/// What follows the stamp in rsyslog's default file format (`RSYSLOG_FileFormat`, Debian 12's,
+/// as in `/var/log/syslog`: `2026-12-04T07:22:22.478911+00:00 web01 gunicorn[812]: `): the
+/// host, then the program's tag with its pid; the line after them. Asked only after a stamp
+/// with an offset, which no container runtime writes, and only with the pid in the tag, so that
+/// an app's own line behind docker's stamp is never taken for it.
+fn syslog_host_tag(line: &[u8]) -> Option<&[u8]> {
+    let host_end = memchr::memchr(b' ', line)?;
+    let is_name = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_');
+    if host_end == 0 || !line[..host_end].iter().all(is_name) {
+        return None;
+    }
+    let tag = &line[host_end + 1..];
+    let open = tag.iter().position(|c| !is_name(c) && *c != b'/')?;
+    let pid_end = open + 1 + tag[open + 1..].iter().position(|c| !c.is_ascii_digit())?;
+    let rest = tag[pid_end..].strip_prefix(b"]: ")?;
+    (open > 0 && tag[open] == b'[' && pid_end > open + 1).then_some(rest)
+}
+
 /// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.
 fn time_prefix<'a>(line: &'a [u8], times: &mut Rfc3339Reader) -> Option<(Ts, &'a [u8])> {
     if !may_start_with_date(line) {
@@ -326,9 +345,15 @@ impl Unwrapper {
             if time.is_none() {
                 if let Some((ts, rest)) = time_prefix(line, &mut self.times) {
                     time = Some(ts);
+                    // Docker's, kubectl's and CRI's stamps are UTC with a `Z`; syslog's carry
+                    // an offset.
+                    let zoned = !line[..line.len() - rest.len()].ends_with(b"Z ");
                     line = rest;
                     if let Some((s, partial, rest)) = cri_fields(line) {
                         return self.join(s, partial, time, source, rest, scratch);
+                    }
+                    if let Some(rest) = zoned.then(|| syslog_host_tag(line)).flatten() {
+                        line = rest;
                     }
                     continue;
                 }
@@ -669,6 +694,36 @@ mod tests {
         assert_eq!(out[0].3, G);
         let out = strip_all(&[b"Jul  5 09:13:44 web a:b c: x"]);
         assert_eq!(out[0].3, "Jul  5 09:13:44 web a:b c: x");
+    }
+
+    #[test]
+    fn rsyslog_file_format() {
+        for stamp in [
+            "2026-12-04T07:22:22.478911+00:00",
+            "2026-12-04T02:22:22.478911-05:00",
+        ] {
+            let out = strip_all(&[format!("{stamp} web01 gunicorn[27652]: {G}").as_bytes()]);
+            assert_eq!(out[0].3, G, "{stamp}");
+            assert_eq!(out[0].0.as_deref(), Some("2026-12-04T07:22:22.478Z"));
+            let out =
+                strip_all(&[format!("{stamp} ip-10-0-0-7.ec2 python3.11[9]: {G}").as_bytes()]);
+            assert_eq!(out[0].3, G, "{stamp}");
+        }
+        for kept in [
+            // Docker's stamp: what follows it is the app's own line.
+            "2026-12-04T07:22:22.478911234Z web01 gunicorn[27652]: x",
+            // No pid, no tag, no host, a pid that is no number, a host that is no name.
+            "2026-12-04T07:22:22.478911+00:00 INFO myapp: x",
+            "2026-12-04T07:22:22.478911+00:00 web01: x",
+            "2026-12-04T07:22:22.478911+00:00 web01 gunicorn[]: x",
+            "2026-12-04T07:22:22.478911+00:00 web01 gunicorn[12a]: x",
+            "2026-12-04T07:22:22.478911+00:00 web01 [12]: x",
+            "2026-12-04T07:22:22.478911+00:00 [web01] gunicorn[12]: x",
+            "2026-12-04T07:22:22.478911+00:00 web01 gunicorn[12]:x",
+        ] {
+            let out = strip_all(&[kept.as_bytes()]);
+            assert_eq!(out[0].3, kept[kept.find(' ').unwrap() + 1..], "{kept}");
+        }
     }
 
     #[test]
