@@ -32,7 +32,7 @@ pub struct Fields<'a> {
 /// One field's value: a string (borrowed from the line when it has no escapes), an integer
 /// (one that fits an `i64`), any other number, or anything else (skipped).
 #[derive(Debug)]
-enum Value<'a> {
+pub(crate) enum Value<'a> {
     Str(Cow<'a, str>),
     Int(i64),
     Float(f64),
@@ -292,6 +292,44 @@ pub fn logfmt_record(line: &[u8]) -> Option<Fields<'_>> {
     (pairs >= 2 && (fields.message.is_some() || fields.method.is_some())).then_some(fields)
 }
 
+/// Every kind of JSON value, and the edges of each: what a reading of one field's value is
+/// tested on against serde's `#[serde(untagged)]` enum (here and in `edge::json`).
+#[cfg(test)]
+pub(crate) const JSON_VALUES: &[&str] = &[
+    r#""plain""#,
+    r#""esc\"aped \u00e9 \n""#,
+    r#""""#,
+    "0",
+    "-0",
+    "42",
+    "-7",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "18446744073709551615",
+    "123456789012345678901234567890",
+    "1.5",
+    "1.0",
+    "-0.0",
+    "1e300",
+    "2E-3",
+    "true",
+    "false",
+    "null",
+    "[]",
+    r#"[1, "a", {"b": [null]}]"#,
+    "{}",
+    r#"{"a": {"b": 1}, "c": "d"}"#,
+    "200",
+    "30.0012",
+    "1795837621.524",
+    r#""200""#,
+    r#"" 200 ""#,
+    r#""2026-11-28T03:47:05.250Z""#,
+    r#""\u0032\u0030\u0030""#,
+    "[200]",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,32 +351,7 @@ mod tests {
     /// alike after it (a nested object or array is skipped whole).
     #[test]
     fn values_are_read_as_an_untagged_enum_reads_them() {
-        for json in [
-            r#""plain""#,
-            r#""esc\"aped \u00e9 \n""#,
-            r#""""#,
-            "0",
-            "-0",
-            "42",
-            "-7",
-            "9223372036854775807",
-            "9223372036854775808",
-            "-9223372036854775808",
-            "18446744073709551615",
-            "123456789012345678901234567890",
-            "1.5",
-            "1.0",
-            "-0.0",
-            "1e300",
-            "2E-3",
-            "true",
-            "false",
-            "null",
-            "[]",
-            r#"[1, "a", {"b": [null]}]"#,
-            "{}",
-            r#"{"a": {"b": 1}, "c": "d"}"#,
-        ] {
+        for json in JSON_VALUES {
             let pair = format!(r#"["x", {json}]"#);
             let ours: (Cow<str>, Value) = serde_json::from_str(&pair).unwrap();
             let theirs: (Cow<str>, Untagged) = serde_json::from_str(&pair).unwrap();
