@@ -441,12 +441,22 @@ fn a_malformed_edge_line_is_unrecognised_never_paired() {
     assert_eq!(v["edge"]["failures"], serde_json::json!([]));
 }
 
-/// `lines` (HAProxy's log) as rsyslog writes HAProxy's lines to a file with host `host`: each
-/// request line behind its stamp and `host haproxy[pid]: `, in rsyslog's default file format
-/// (`RSYSLOG_FileFormat`, Debian 12's: `2026-12-04T07:22:22.478000+00:00`) or the traditional
-/// one (`Dec  4 07:22:22`), the stamp taken from the line's accept date. HAProxy's own notices
-/// (its master's, on stderr) are left as they are.
-fn syslogged(lines: &str, host: &str, rfc3339: bool) -> String {
+/// How a syslog daemon's file stamps a line.
+#[derive(Clone, Copy, Debug)]
+enum Stamp {
+    /// rsyslog's default file format (`RSYSLOG_FileFormat`, Debian 12's):
+    /// `2026-12-04T07:22:22.478000+00:00`.
+    Offset,
+    /// The same in UTC with a `Z`, as a sender's own stamp may be kept.
+    Utc,
+    /// The traditional format: `Dec  4 07:22:22`.
+    Traditional,
+}
+
+/// `lines` (HAProxy's log) as a syslog daemon writes HAProxy's lines to a file with host
+/// `host`: each request line behind its stamp (from the line's accept date) and
+/// `host haproxy[pid]: `. HAProxy's own notices (its master's, on stderr) are left as they are.
+fn syslogged(lines: &str, host: &str, stamp: Stamp) -> String {
     let months = "JanFebMarAprMayJunJulAugSepOctNovDec";
     lines
         .lines()
@@ -458,11 +468,11 @@ fn syslogged(lines: &str, host: &str, rfc3339: bool) -> String {
             let d = &l[l.find('[').unwrap() + 1..];
             let (day, mon, year, clock, ms) =
                 (&d[..2], &d[3..6], &d[7..11], &d[12..20], &d[21..24]);
-            let stamp = if rfc3339 {
-                let m = months.find(mon).unwrap() / 3 + 1;
-                format!("{year}-{m:02}-{day}T{clock}.{ms}000+00:00")
-            } else {
-                format!("{mon} {:>2} {clock}", day.trim_start_matches('0'))
+            let m = months.find(mon).unwrap() / 3 + 1;
+            let stamp = match stamp {
+                Stamp::Offset => format!("{year}-{m:02}-{day}T{clock}.{ms}000+00:00"),
+                Stamp::Utc => format!("{year}-{m:02}-{day}T{clock}.{ms}000Z"),
+                Stamp::Traditional => format!("{mon} {:>2} {clock}", day.trim_start_matches('0')),
             };
             format!("{stamp} {host} haproxy[21370]: {l}\n")
         })
@@ -470,7 +480,7 @@ fn syslogged(lines: &str, host: &str, rfc3339: bool) -> String {
 }
 
 #[test]
-fn haproxy_through_rsyslog_is_read_as_its_own_lines() {
+fn haproxy_through_syslog_is_read_as_its_own_lines() {
     for dir in edge_dirs() {
         let t = truth(&dir);
         if t["edge"]["server"] != "haproxy" {
@@ -490,10 +500,10 @@ fn haproxy_through_rsyslog_is_read_as_its_own_lines() {
             "haproxy-1",
             "10.0.0.2",
         ] {
-            for rfc3339 in [true, false] {
-                let at = format!("{} as {host}'s, RFC 3339: {rfc3339}", dir.display());
-                let tmp = common::Tmp::new(&format!("haproxy-syslog-{host}-{rfc3339}"));
-                let file = tmp.file("haproxy.log", syslogged(&raw, host, rfc3339).as_bytes());
+            for stamp in [Stamp::Offset, Stamp::Utc, Stamp::Traditional] {
+                let at = format!("{} as {host}'s, {stamp:?}", dir.display());
+                let tmp = common::Tmp::new(&format!("haproxy-syslog-{host}-{stamp:?}"));
+                let file = tmp.file("haproxy.log", syslogged(&raw, host, stamp).as_bytes());
                 let (_, v) = report(&[&app, Path::new(&file)]);
                 for key in ["requests", "status", "failed", "causes", "clock_skew"] {
                     assert_eq!(v["edge"][key], straight["edge"][key], "{at}: {key}");

@@ -198,9 +198,9 @@ pub fn edge_line(line: &[u8]) -> Option<EdgeRecord<'_>> {
         b'g' | b'w' => whole(aws_alb::aws_alb(line)),
         _ => None,
     };
-    // HAProxy's line may open with any word: the host of its syslog prefix, once the stamp
-    // before it has been read as an envelope's time (rsyslog's default file format,
-    // `2026-12-04T07:22:22.478911+00:00 web01 haproxy[812]: 10.0.0.7:40030 [04/Dec/…`).
+    // HAProxy's line may open with any word: the host of a syslog prefix the envelopes leave
+    // (after a stamp in UTC, `2026-12-04T07:22:22.478Z web01 haproxy[812]: 10.0.0.7:40030 …`,
+    // only the stamp is one), which HAProxy's parser skips.
     own.or_else(|| whole(haproxy::haproxy_http(line)))
 }
 
@@ -274,9 +274,9 @@ pub(super) mod tests {
         Ts::from_civil((2026, 11, 28), (h, m, s), 0, 0)
     }
 
-    /// HAProxy's line behind the host and tag of a syslog prefix (what is left of rsyslog's
-    /// default file format once its stamp is read as an envelope's time), whatever letter the
-    /// host's name opens with, those other edges' formats open with too.
+    /// HAProxy's line behind the host and tag of a syslog prefix (what the envelopes leave of
+    /// one after a stamp in UTC), whatever letter the host's name opens with, those other
+    /// edges' formats open with too.
     #[test]
     fn haproxy_behind_any_host_name() {
         let body = br#"haproxy[812]: 10.0.0.7:40030 [28/Nov/2026:03:51:02.500] web~ app/g1 0/0/1/-1/30001 504 198 - - sH-- 1/1/0/0/0 0/0 "GET /slow/ HTTP/1.1""#;
