@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use super::{find_short, json_plain};
+use super::{find_once, find_short, json_plain};
 use crate::time::{may_start_with_date, Rfc3339Reader, Ts};
 
 /// Longest joined partial line kept; the rest of a runaway partial is dropped.
@@ -202,17 +202,21 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
     if !(day_ok && clock_ok) {
         return None;
     }
-    let rest = &line[16..];
-    let host_end = memchr::memchr(b' ', rest)?;
-    let after_host = &rest[host_end + 1..];
-    // The first `: ` (a one-off `memmem::find` would build its searcher for every line).
-    let colon =
-        memchr::memchr_iter(b':', after_host).find(|&k| after_host.get(k + 1) == Some(&b' '))?;
+    host_and_tag(&line[16..]).map(|(_, _, rest)| rest)
+}
+
+/// A syslog line's host and program tag after its stamp, `web01 wsgi.sh[3129704]: `: the host
+/// ends at the first space, the tag at the first `: ` after it and holds no space. The host,
+/// the tag and the line after them.
+fn host_and_tag(line: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let host_end = memchr::memchr(b' ', line)?;
+    let after_host = &line[host_end + 1..];
+    let colon = find_once(after_host, b": ")?;
     let tag = &after_host[..colon];
     if tag.is_empty() || tag.contains(&b' ') {
         return None;
     }
-    Some(&after_host[colon + 2..])
+    Some((&line[..host_end], tag, &after_host[colon + 2..]))
 }
 
 /// What follows the stamp in rsyslog's default file format (`RSYSLOG_FileFormat`, Debian 12's,
@@ -221,16 +225,14 @@ fn journald_prefix(line: &[u8]) -> Option<&[u8]> {
 /// with an offset, which no container runtime writes, and only with the pid in the tag, so that
 /// an app's own line behind docker's stamp is never taken for it.
 fn syslog_host_tag(line: &[u8]) -> Option<&[u8]> {
-    let host_end = memchr::memchr(b' ', line)?;
+    let (host, tag, rest) = host_and_tag(line)?;
     let is_name = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_');
-    if host_end == 0 || !line[..host_end].iter().all(is_name) {
-        return None;
-    }
-    let tag = &line[host_end + 1..];
-    let open = tag.iter().position(|c| !is_name(c) && *c != b'/')?;
-    let pid_end = open + 1 + tag[open + 1..].iter().position(|c| !c.is_ascii_digit())?;
-    let rest = tag[pid_end..].strip_prefix(b"]: ")?;
-    (open > 0 && tag[open] == b'[' && pid_end > open + 1).then_some(rest)
+    let tag = tag.strip_suffix(b"]")?;
+    let open = memchr::memchr(b'[', tag)?;
+    let (name, pid) = (&tag[..open], &tag[open + 1..]);
+    let named = !host.is_empty() && host.iter().all(is_name) && !name.is_empty();
+    let numbered = !pid.is_empty() && pid.iter().all(u8::is_ascii_digit);
+    (named && numbered).then_some(rest)
 }
 
 /// An RFC 3339 time followed by one space, as docker, containerd and kubelet write it.

@@ -128,6 +128,14 @@ pub fn offset_in(whole: &[u8], piece: &[u8]) -> Option<usize> {
     (k + piece.len() <= whole.len()).then_some(k)
 }
 
+/// Where `needle` first is in `hay` (not empty): its first byte found by memchr, the rest
+/// compared there. For a short needle searched once in a short text (a syslog tag's `: `), where
+/// `memmem::find` would build its searcher for every call.
+pub(crate) fn find_once(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, hay).find(|&k| hay[k + 1..].starts_with(rest))
+}
+
 /// Where the first of `needles` is in `hay`, eight bytes at a time: the fields it ends (an
 /// address, a URI, a path, a pod's name) are a few words long, where a memchr call costs more
 /// than the scan.
@@ -734,6 +742,27 @@ mod tests {
                         assert_eq!(json_plain::<true>(&s), ascii, "{s:?}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn find_once_finds_the_first_occurrence_as_memmem_does() {
+        for hay in [
+            &b""[..],
+            b":",
+            b": ",
+            b"a:b: c",
+            b"py:wsgi: x",
+            b"x]]: y]: z",
+            b"::  ",
+        ] {
+            for needle in [&b": "[..], b"]: ", b":", b"z"] {
+                assert_eq!(
+                    find_once(hay, needle),
+                    memchr::memmem::find(hay, needle),
+                    "{hay:?} {needle:?}"
+                );
             }
         }
     }

@@ -191,33 +191,31 @@ pub fn json_record(line: &[u8]) -> Option<Fields<'_>> {
     if line.first() != Some(&b'{') {
         return None;
     }
-    let Record(fields) = crate::input::json_line(line).ok()?;
+    let fields: Fields = crate::input::json_line(line).ok()?;
     (fields.message.is_some() || fields.method.is_some()).then_some(fields)
 }
 
 /// A record's fields, read from its object: each known name's value kept, the rest skipped.
-struct Record<'a>(Fields<'a>);
-
-impl<'de> Deserialize<'de> for Record<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Record<'de>, D::Error> {
-        d.deserialize_map(RecordVisitor)
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fields<'de>, D::Error> {
+        d.deserialize_map(FieldsVisitor)
     }
 }
 
-struct RecordVisitor;
+struct FieldsVisitor;
 
-impl<'de> serde::de::Visitor<'de> for RecordVisitor {
-    type Value = Record<'de>;
+impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON log record")
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut fields = Fields::default();
         while let Some(Key(key)) = map.next_key()? {
             let value: Value<'de> = map.next_value()?;
             fields.set(&key, value);
         }
-        Ok(Record(fields))
+        Ok(fields)
     }
 }
 

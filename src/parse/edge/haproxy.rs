@@ -26,7 +26,7 @@ use nom::combinator::opt;
 use nom::Parser;
 
 use super::{without_port, Edge, EdgeRecord, Reason, RecordKind};
-use crate::input::find_short;
+use crate::input::{find_once, find_short};
 use crate::parse::access::request_line;
 use crate::parse::atoms::no_match;
 use crate::parse::atoms::{month_abbrev, quoted, spaces, token, PResult, Ts};
@@ -37,9 +37,7 @@ use crate::time::{clock, fixed_digits, time_or_fail};
 /// `name[pid]: ` that ends it.
 fn without_syslog_prefix(i: &[u8]) -> &[u8] {
     let head = &i[..i.len().min(160)];
-    // The first `]: ` (a one-off `memmem::find` would build its searcher for every line).
-    let Some(end) = memchr::memchr_iter(b']', head).find(|&k| head[k + 1..].starts_with(b": "))
-    else {
+    let Some(end) = find_once(head, b"]: ") else {
         return i;
     };
     let start = memchr::memrchr(b' ', &head[..end]).map_or(0, |s| s + 1);
